@@ -1,0 +1,30 @@
+# Two commands do all set-up: `make run` and `make test`. Each creates .venv if missing and
+# installs the project (editable) with what it needs, then runs.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.qengine-installed
+
+.PHONY: run test lint perf clean-cache
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(PY) examples/research_kernels.py
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check qengine tests perf examples
+
+perf: $(STAMP)
+	$(VENV)/bin/qengine perf
+
+# After editing kernels in another file than the one that changed, numba's cache can go stale.
+clean-cache:
+	find . -path ./$(VENV) -prune -o \( -name '*.nbi' -o -name '*.nbc' \) -print -delete

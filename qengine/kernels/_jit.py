@@ -1,0 +1,54 @@
+"""The one decorator every qengine kernel uses, and the registry ``warm_up`` walks.
+
+Options are chosen once here: nopython (``njit``), ``cache=True`` (on-disk cache, so a second process
+loads machine code instead of compiling), ``nogil=True`` and *no* fastmath (IEEE semantics, so
+kernels and their pure-Python twins agree bit for bit where the maths allows). Every kernel gives
+an explicit signature, which compiles it eagerly at import: the first market tick never pays for
+compilation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numba
+
+#: Every dispatcher created through :func:`kernel`, in definition order.
+REGISTRY: list[Any] = []
+
+_OPTIONS = {"cache": True, "nogil": True, "fastmath": False, "error_model": "numpy"}
+
+
+def kernel(signature: Any) -> Callable[[Callable[..., Any]], Any]:
+    """Compile ``fn`` with the house options and the explicit ``signature``.
+
+    Parameters
+    ----------
+    signature : numba signature or str
+        The single signature the kernel accepts, e.g. ``"f8(f8, f8)"`` or a
+        ``numba.types`` signature built from the record types in ``dtypes.py``.
+    """
+
+    def decorate(fn: Callable[..., Any]) -> Any:
+        dispatcher = numba.njit(signature, **_OPTIONS)(fn)
+        REGISTRY.append(dispatcher)
+        return dispatcher
+
+    return decorate
+
+
+def helper(signature: Any) -> Callable[[Callable[..., Any]], Any]:
+    """Compile an inline helper shared by several kernels (same options, not a public kernel).
+
+    Helpers are registered too (so ``warm_up`` and the cache test see them) but are marked so the
+    twin rule applies to the kernels that call them, not to the helper itself.
+    """
+
+    def decorate(fn: Callable[..., Any]) -> Any:
+        dispatcher = numba.njit(signature, **_OPTIONS)(fn)
+        dispatcher._qengine_helper = True
+        REGISTRY.append(dispatcher)
+        return dispatcher
+
+    return decorate

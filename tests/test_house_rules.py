@@ -1,0 +1,191 @@
+"""House rules that keep the codebase in shape, enforced as tests.
+
+- imports only point down the layers (kernels <- io <- engine <- cli);
+- every kernel uses the one decorator and has a pure-Python twin in ``tests/reference``;
+- no ``print`` or logging inside kernels;
+- a second process loads every kernel from numba's on-disk cache.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "qengine"
+KERNELS = PACKAGE / "kernels"
+REFERENCE = ROOT / "tests" / "reference"
+NON_KERNEL_MODULES = {"__init__", "_jit", "dtypes", "codes"}
+
+
+def _modules(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def _layer(module: str) -> int:
+    """Layer of a dotted qengine module: 0 kernels, 1 io, 2 engine, 3 cli. Lower never imports higher."""
+    parts = module.split(".")
+    if len(parts) > 1 and parts[1] == "kernels":
+        return 0
+    if len(parts) > 1 and parts[1] == "io":
+        return 1
+    if len(parts) > 1 and parts[1] in {"cli", "__main__"}:
+        return 3
+    if module == "qengine" or (len(parts) > 1 and parts[1] in {"_version", "units", "errors"}):
+        return -1  # leaf helpers anyone may use
+    return 2
+
+
+def _imports(path: Path) -> list[str]:
+    module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+    if module.endswith(".__init__"):
+        module = module[: -len(".__init__")]
+        package = module
+    else:
+        package = module.rsplit(".", 1)[0]
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                target = ".".join(base + ([node.module] if node.module else []))
+                found.append(target)
+                if not node.module:
+                    found += [f"{target}.{alias.name}" for alias in node.names]
+            elif node.module:
+                found.append(node.module)
+    return found
+
+
+def test_imports_point_down_the_layers():
+    offenders = []
+    for path in _modules(PACKAGE):
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        mine = _layer(module)
+        for target in _imports(path):
+            if not target.startswith("qengine"):
+                continue
+            theirs = _layer(target)
+            if mine >= 0 and theirs > mine:
+                offenders.append(f"{module} -> {target}")
+    assert offenders == []
+
+
+def test_io_never_imports_kernels_or_the_engine():
+    offenders = [
+        f"{path.relative_to(ROOT)} -> {target}"
+        for path in _modules(PACKAGE / "io")
+        for target in _imports(path)
+        if target.startswith("qengine") and _layer(target) not in {-1, 1}
+    ]
+    assert offenders == []
+
+
+def test_kernels_import_only_numpy_numba_and_themselves():
+    allowed_roots = {"numpy", "numba", "math", "__future__", "typing", "collections", "qengine"}
+    offenders = []
+    for path in _modules(KERNELS):
+        if path.name == "__init__.py":
+            continue  # the package init only orchestrates warm-up (importlib, time)
+        for target in _imports(path):
+            root = target.split(".")[0]
+            if root not in allowed_roots or (root == "qengine" and not target.startswith("qengine.kernels")):
+                offenders.append(f"{path.name}: {target}")
+    assert offenders == []
+
+
+def _kernel_functions(path: Path) -> list[tuple[str, str]]:
+    """(function name, decorator name) for every decorated top-level function."""
+    result = []
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.FunctionDef):
+            for deco in node.decorator_list:
+                target = deco.func if isinstance(deco, ast.Call) else deco
+                name = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", "")
+                result.append((node.name, name))
+    return result
+
+
+def _kernel_modules() -> list[Path]:
+    return [p for p in sorted(KERNELS.glob("*.py")) if p.stem not in NON_KERNEL_MODULES]
+
+
+def test_every_kernel_uses_the_house_decorator():
+    offenders = [
+        f"{path.name}:{fn} uses @{deco}"
+        for path in _kernel_modules()
+        for fn, deco in _kernel_functions(path)
+        if deco not in {"kernel", "helper"}
+    ]
+    assert offenders == []
+    source = "\n".join(p.read_text() for p in _kernel_modules())
+    assert "njit" not in source and "fastmath" not in source
+
+
+def test_every_kernel_has_a_reference_twin():
+    missing = []
+    for path in _kernel_modules():
+        twin_path = REFERENCE / path.name
+        twin_names = set()
+        if twin_path.exists():
+            twin_names = {
+                n.name for n in ast.parse(twin_path.read_text()).body if isinstance(n, ast.FunctionDef)
+            }
+        for fn, deco in _kernel_functions(path):
+            if deco == "kernel" and fn not in twin_names:
+                missing.append(f"{path.stem}.{fn}")
+    assert missing == []
+
+
+def test_no_print_or_logging_in_kernels():
+    offenders = []
+    for path in _modules(KERNELS):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call):
+                func = node.func
+                name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+                owner = getattr(getattr(func, "value", None), "id", "")
+                if name == "print" or owner in {"logging", "logger", "log"}:
+                    offenders.append(f"{path.name}:{node.lineno}")
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                names = [a.name for a in node.names] + [getattr(node, "module", "") or ""]
+                if "logging" in names:
+                    offenders.append(f"{path.name}:{node.lineno} imports logging")
+    assert offenders == []
+
+
+@pytest.mark.slow
+def test_second_process_loads_every_kernel_from_the_disk_cache(tmp_path):
+    script = textwrap.dedent(
+        """
+        import json
+        from qengine import kernels
+        report = kernels.warm_up()
+        print(json.dumps({"kernels": report.kernels, "hits": report.cache_hits,
+                          "compiled": report.compiled}))
+        """
+    )
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba-cache"))
+    runs = []
+    for _ in range(2):
+        out = subprocess.run(
+            [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True,
+            timeout=900,
+        )
+        import json
+
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    first, second = runs
+    assert first["kernels"] > 0
+    assert first["compiled"] == first["kernels"]
+    assert second["compiled"] == 0
+    assert second["hits"] == second["kernels"]
