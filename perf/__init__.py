@@ -1,0 +1,1 @@
+"""qengine's benchmark suite (``qengine perf``). Private helpers start with an underscore."""
