@@ -19,6 +19,8 @@ STATUS_BAD_INPUT = 2
 STATUS_FULL = 3
 #: The requested item was not found.
 STATUS_NOT_FOUND = 4
+#: An input's timestamp was older than the state's last one; it was ignored, state unchanged.
+STATUS_OUT_OF_ORDER = 5
 
 # --- quoting models ------------------------------------------------------------------------------
 #: Avellaneda-Stoikov finite horizon.

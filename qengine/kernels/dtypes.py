@@ -41,7 +41,53 @@ RING_CURSOR_T = _array_type(RING_CURSOR)
 
 # --- volatility.py -------------------------------------------------------------------------------
 
+#: Volatility estimator state (one row). The EWMA keeps a weighted sum and its weight so the
+#: estimate is bias-free from the first return; the realised window keeps running sums of the
+#: returns held in the ``VOL_RETURN`` ring, whose cursor (``window_head``, ``window_count``) lives
+#: here. ``has_mid`` is 0 until the first valid mid arrives.
+VOL_STATE = np.dtype(
+    [
+        ("last_time_ns", np.int64),
+        ("last_mid_ticks", np.float64),
+        ("has_mid", np.int64),
+        ("return_count", np.int64),
+        ("ewma_weighted_var_per_s", np.float64),
+        ("ewma_weight", np.float64),
+        ("window_sum_log_return_sq", np.float64),
+        ("window_sum_dt_s", np.float64),
+        ("window_head", np.int64),
+        ("window_count", np.int64),
+    ],
+    align=True,
+)
+VOL_STATE_T = _array_type(VOL_STATE)
+
+#: One log return kept for the realised window: its end time, its square and its length.
+VOL_RETURN = np.dtype(
+    [("time_ns", np.int64), ("log_return_sq", np.float64), ("dt_s", np.float64)],
+    align=True,
+)
+VOL_RETURN_T = _array_type(VOL_RETURN)
+
 # --- intensity.py --------------------------------------------------------------------------------
+
+#: Time-decayed arrival statistics of one side (rows indexed by ``codes.SIDE_*``: SIDE_BUY is our
+#: bid side, SIDE_SELL our ask side). ``decayed_count`` n, ``decayed_excess_ticks`` S (sum of
+#: distance beyond ``reference_depth_ticks`` d0) and ``decayed_elapsed_s`` T all refer to
+#: ``last_time_ns``; ``observing`` is 0 until the observation clock has started.
+INTENSITY_STATE = np.dtype(
+    [
+        ("last_time_ns", np.int64),
+        ("observing", np.int64),
+        ("trade_count", np.int64),
+        ("reference_depth_ticks", np.float64),
+        ("decayed_count", np.float64),
+        ("decayed_excess_ticks", np.float64),
+        ("decayed_elapsed_s", np.float64),
+    ],
+    align=True,
+)
+INTENSITY_STATE_T = _array_type(INTENSITY_STATE)
 
 # --- avellaneda.py / ladder.py / pipeline.py -----------------------------------------------------
 
@@ -54,5 +100,133 @@ QUOTE = np.dtype(
 QUOTE_T = _array_type(QUOTE)
 
 # --- candles.py / vamp.py ------------------------------------------------------------------------
+
+#: One closed volume-clock candle built from public trades. Trades print on the tick grid, so
+#: OHLC are int64 ticks; ``delta_lots`` = buy - sell taker volume and ``delta_ratio`` =
+#: delta / volume in [-1, 1]. ``close_reason`` is a ``codes.CANDLE_CLOSE_*``.
+CANDLE = np.dtype(
+    [
+        ("open_time_ns", np.int64),
+        ("close_time_ns", np.int64),
+        ("open_ticks", np.int64),
+        ("high_ticks", np.int64),
+        ("low_ticks", np.int64),
+        ("close_ticks", np.int64),
+        ("buy_lots", np.int64),
+        ("sell_lots", np.int64),
+        ("volume_lots", np.int64),
+        ("delta_lots", np.int64),
+        ("delta_ratio", np.float64),
+        ("trade_count", np.int64),
+        ("close_reason", np.int64),
+    ],
+    align=True,
+)
+CANDLE_T = _array_type(CANDLE)
+
+#: One-row state of the candle builder: ring cursor over the CANDLE array (``head`` = next slot,
+#: ``count`` = filled slots), the open candle's accumulators (``current_*``; ``current_trade_count``
+#: 0 means no candle is open), EMAs over closed candles (periods 8/21/55) and totals.
+CANDLE_STATE = np.dtype(
+    [
+        ("head", np.int64),
+        ("count", np.int64),
+        ("closed_total", np.int64),
+        ("current_open_time_ns", np.int64),
+        ("current_last_time_ns", np.int64),
+        ("current_open_ticks", np.int64),
+        ("current_high_ticks", np.int64),
+        ("current_low_ticks", np.int64),
+        ("current_close_ticks", np.int64),
+        ("current_buy_lots", np.int64),
+        ("current_sell_lots", np.int64),
+        ("current_trade_count", np.int64),
+        ("ema_close_fast_ticks", np.float64),
+        ("ema_close_medium_ticks", np.float64),
+        ("ema_close_slow_ticks", np.float64),
+        ("ema_delta_ratio_fast", np.float64),
+        ("ema_delta_ratio_medium", np.float64),
+        ("ema_delta_ratio_slow", np.float64),
+        ("cumulative_delta_lots", np.int64),
+    ],
+    align=True,
+)
+CANDLE_STATE_T = _array_type(CANDLE_STATE)
+
+#: The four candle signals (momentum in [-1, 1], the others in [0, 1]), the sign of the newest
+#: close-to-close step (-1, 0, 1) and the close time of the newest candle they were built from.
+CANDLE_SIGNALS = np.dtype(
+    [
+        ("momentum", np.float64),
+        ("reversal", np.float64),
+        ("volatility", np.float64),
+        ("exhaustion", np.float64),
+        ("close_step_sign", np.int64),
+        ("time_ns", np.int64),
+    ],
+    align=True,
+)
+CANDLE_SIGNALS_T = _array_type(CANDLE_SIGNALS)
+
+#: Predicted parameter adjustments (relative: 0.1 means +10 %), the reservation-price offset in
+#: basis points of the mid, the trend direction (-1, 0, 1) and the signals' ``time_ns``.
+CANDLE_ADJUST = np.dtype(
+    [
+        ("gamma_adj", np.float64),
+        ("kappa_adj", np.float64),
+        ("reservation_offset_bps", np.float64),
+        ("trend", np.int64),
+        ("vol_adj", np.float64),
+        ("time_ns", np.int64),
+    ],
+    align=True,
+)
+CANDLE_ADJUST_T = _array_type(CANDLE_ADJUST)
+
+#: Model parameters after the candle adjustments: same units as the base values passed in.
+ADJUSTED_PARAMS = np.dtype(
+    [("gamma", np.float64), ("kappa", np.float64), ("sigma", np.float64)], align=True
+)
+ADJUSTED_PARAMS_T = _array_type(ADJUSTED_PARAMS)
+
+#: One aggressive trade's signed size (+ taker buy, - taker sell) for the decayed VAMP impact.
+VAMP_IMPACT = np.dtype([("time_ns", np.int64), ("signed_lots", np.int64)], align=True)
+VAMP_IMPACT_T = _array_type(VAMP_IMPACT)
+
+#: One-row VWAP/VAMP accumulators: exact integer turnovers (sum of price_ticks * size_lots) for
+#: all trades and for aggressive buys/sells, plus the cursor of the VAMP_IMPACT ring.
+VAMP_STATE = np.dtype(
+    [
+        ("volume_lots", np.int64),
+        ("turnover_tick_lots", np.int64),
+        ("buy_aggressive_lots", np.int64),
+        ("buy_turnover_tick_lots", np.int64),
+        ("sell_aggressive_lots", np.int64),
+        ("sell_turnover_tick_lots", np.int64),
+        ("trade_count", np.int64),
+        ("impact_head", np.int64),
+        ("impact_count", np.int64),
+    ],
+    align=True,
+)
+VAMP_STATE_T = _array_type(VAMP_STATE)
+
+#: What ``vamp_value`` reports. Prices are float64 ticks (averages fall between ticks); NaN when
+#: undefined (no volume on that side). ``impact_lots`` is the linearly decayed signed aggressive
+#: volume; ``impact_mean_lots`` the old bot's weight-normalised variant.
+VAMP_OUT = np.dtype(
+    [
+        ("vwap_ticks", np.float64),
+        ("vamp_ticks", np.float64),
+        ("buy_vwap_ticks", np.float64),
+        ("sell_vwap_ticks", np.float64),
+        ("buy_ratio", np.float64),
+        ("impact_lots", np.float64),
+        ("impact_mean_lots", np.float64),
+        ("impact_entries", np.int64),
+    ],
+    align=True,
+)
+VAMP_OUT_T = _array_type(VAMP_OUT)
 
 # --- orders.py / position.py / risk.py -----------------------------------------------------------
