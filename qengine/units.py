@@ -51,6 +51,13 @@ class OffGridError(ValueError):
 
 def _check_number(value: float, name: str) -> float | int:
     """Return ``value`` as a plain int or float (numpy scalars included), rejecting bad input."""
+    kind = type(value)
+    if kind is float:  # fast path: exact type checks skip the slow ABC isinstance
+        if value - value == 0.0:  # false for NaN and infinities
+            return value
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    if kind is int:
+        return value
     # bool is an int subclass; a True price is a bug upstream, never a 1.
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number, got {type(value).__name__}")
@@ -66,6 +73,10 @@ def _decimal_parts(value: float | int) -> tuple[int, int]:
     """Return ``(a, j)`` with ``value == a * 10**-j`` for the decimal that ``repr(value)`` shows."""
     if isinstance(value, int):
         return value, 0
+    text = repr(value)
+    if "e" not in text and "n" not in text:  # plain "123.456": split it without Decimal
+        whole, _, fraction = text.partition(".")
+        return int(whole + fraction), len(fraction)
     sign, digits, exponent = Decimal(repr(value)).as_tuple()
     a = int("".join(map(str, digits)))
     if sign:

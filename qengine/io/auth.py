@@ -200,7 +200,7 @@ def _strip_quotes(value: str) -> str:
         value = value.strip().strip(_QUOTES)
     # A PEM pasted into a one-line .env entry carries literal "\n" escapes.
     if "\n" not in value and "\\n" in value:
-        value = value.replace("\\n", "\n")
+        return _strip_quotes(value.replace("\\n", "\n"))
     return value
 
 
@@ -322,7 +322,11 @@ def demo_credentials(config_dir: str | os.PathLike[str] | None = None) -> Creden
             serialization.NoEncryption(),
         ).decode()
         _write_new_file(private_path, pem)
-    pem = _read_key_file(private_path)
+    try:
+        pem = _read_key_file(private_path)
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or type(exc).__name__
+        raise CredentialsError(f"cannot read demo key file {private_path}: {reason}") from None
     try:
         public = public_key_pem(pem)
     except AuthError:

@@ -1,0 +1,378 @@
+"""Account records and their decoders: orders and fills, portfolio, trades, summary, mm protection.
+
+Values stay in exchange units (prices in quote currency, amounts in base currency, times in Unix
+seconds as floats). Money-relevant enums (``direction``, ``status``, ``maker_taker``) are checked
+against the protocol's closed sets; descriptive ones (reasons, order types) are passed through so
+that a new value from the exchange does not drop an order update.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .messages_base import (
+    MessageError,
+    as_dict,
+    as_list,
+    choice,
+    label,
+    non_negative,
+    num,
+    opt_bool,
+    opt_int,
+    opt_num,
+    opt_string,
+    positive,
+    req,
+    string,
+    to_int,
+)
+
+__all__ = [
+    "DIRECTIONS",
+    "LIVE_STATUSES",
+    "ORDER_STATUSES",
+    "AccountSummary",
+    "CashBalance",
+    "Fill",
+    "MassQuoteError",
+    "MassQuoteResult",
+    "MmProtectionUpdate",
+    "OrderUpdate",
+    "PortfolioEntry",
+    "SystemEvent",
+    "Trade",
+    "decode_account_summary",
+    "decode_fill",
+    "decode_mass_quote_result",
+    "decode_mm_protection",
+    "decode_order",
+    "decode_portfolio_entry",
+    "decode_system_event",
+    "decode_trade",
+    "decode_trade_history_page",
+]
+
+DIRECTIONS = frozenset({"buy", "sell"})
+MAKER_TAKER = frozenset({"maker", "taker"})
+ORDER_STATUSES = frozenset(
+    {"open", "partially_filled", "cancelled", "cancelled_partially_filled", "filled"}
+)
+LIVE_STATUSES = frozenset({"open", "partially_filled"})  # the only statuses of a resting order
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """An OrderFill: price (quote ccy), amount (base ccy, > 0), time (Unix s, may be None)."""
+
+    trade_id: str
+    price: float
+    amount: float
+    time: float | None
+    maker_taker: str
+    leg_index: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderUpdate:
+    """An OrderStatus (4.5), from the order channels or an insert/amend/cancel result.
+
+    ``fills`` holds only this update's new fills, except for ``change_reason == "existing"``.
+    Amounts are in base currency, prices in quote currency (None for market orders), times in
+    Unix seconds; ``instrument_name`` is None for combination orders.
+    """
+
+    order_id: str
+    client_order_id: int | None
+    instrument_name: str | None
+    direction: str
+    order_type: str
+    time_in_force: str
+    price: float | None
+    amount: float
+    filled_amount: float
+    remaining_amount: float
+    status: str
+    change_reason: str
+    delete_reason: str | None
+    insert_reason: str | None
+    label: str | None
+    create_time: float | None
+    close_time: float | None
+    persistent: bool | None
+    reduce_only: bool
+    fills: tuple[Fill, ...]
+
+    @property
+    def is_live(self) -> bool:
+        """True while the order rests on the book (``open`` or ``partially_filled``)."""
+        return self.status in LIVE_STATUSES
+
+
+@dataclass(frozen=True, slots=True)
+class PortfolioEntry:
+    """A portfolio line (3.5): position in base currency (short < 0), money in quote currency."""
+
+    instrument_name: str
+    position: float
+    mark_price: float | None
+    index: float | None
+    start_price: float | None
+    average_price: float | None
+    unrealised_pnl: float | None
+    realised_pnl: float | None
+    entry_value: float | None
+    perpetual_funding_entry_value: float
+    unrealised_perpetual_funding: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    """An own trade from ``account.trade_history`` (3.5); units as in :class:`OrderUpdate`."""
+
+    trade_id: str
+    order_id: str | None
+    client_order_id: int | None
+    instrument_name: str
+    direction: str
+    price: float
+    amount: float
+    fee: float | None
+    fee_rate: float | None
+    maker_taker: str | None
+    position_after: float | None
+    time: float
+    label: str | None
+    trade_type: str | None
+    perpetual_funding_pnl: float | None
+    funding_mark: float | None
+    index: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class CashBalance:
+    """A cash line of the account summary; ``balance`` in ``currency`` units."""
+
+    currency: str
+    balance: float
+    collateral_factor: float | None
+    collateral_index_price: float | None
+    transactable: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSummary:
+    """Account margin state (3.5), all in quote currency (USD)."""
+
+    unrealised_pnl: float
+    cash_collateral: float
+    margin: float
+    required_margin: float
+    remaining_margin: float
+    session_realised_pnl: float
+    cash: tuple[CashBalance, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MmProtectionUpdate:
+    """A ``session.mm_protection`` item: ``remaining_amount`` (contracts) may go below zero."""
+
+    product: str
+    remaining_amount: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class SystemEvent:
+    """A ``system`` push, e.g. ``event == "reconnect"`` at least 10 s before the server closes."""
+
+    event: str
+
+
+@dataclass(frozen=True, slots=True)
+class MassQuoteError:
+    """One failed mass-quote side: Thalex ``code``, ``side`` and ``price`` when given."""
+
+    code: int
+    message: str
+    side: str | None
+    price: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class MassQuoteResult:
+    """The result of ``private/mass_quote``: sides replaced or deleted, sides failed, errors."""
+
+    n_success: int
+    n_fail: int
+    errors: tuple[MassQuoteError, ...]
+
+
+def decode_fill(obj: Any) -> Fill:
+    """Decode an OrderFill object."""
+    obj = as_dict(obj, "fill")
+    return Fill(
+        trade_id=string(obj, "trade_id"),
+        price=num(obj, "price"),
+        amount=positive(obj, "amount"),
+        time=opt_num(obj, "time"),
+        maker_taker=choice(obj, "maker_taker", MAKER_TAKER),
+        leg_index=to_int(req(obj, "leg_index"), "leg_index"),
+    )
+
+
+def decode_order(obj: Any) -> OrderUpdate:
+    """Decode an OrderStatus object (order channels, insert/amend/cancel/open_orders results)."""
+    obj = as_dict(obj, "order")
+    amount = non_negative(obj, "amount")
+    filled = non_negative(obj, "filled_amount")
+    remaining = non_negative(obj, "remaining_amount")
+    if filled > amount or remaining > amount:
+        raise MessageError("order filled_amount or remaining_amount exceeds amount")
+    instrument_name = opt_string(obj, "instrument_name")
+    if instrument_name is None and "legs" not in obj:
+        raise MessageError("missing required field 'instrument_name'")
+    return OrderUpdate(
+        order_id=string(obj, "order_id"),
+        client_order_id=opt_int(obj, "client_order_id"),
+        instrument_name=instrument_name,
+        direction=choice(obj, "direction", DIRECTIONS),
+        order_type=string(obj, "order_type"),
+        time_in_force=string(obj, "time_in_force"),
+        price=opt_num(obj, "price"),
+        amount=amount,
+        filled_amount=filled,
+        remaining_amount=remaining,
+        status=choice(obj, "status", ORDER_STATUSES),
+        change_reason=string(obj, "change_reason"),
+        delete_reason=opt_string(obj, "delete_reason"),
+        insert_reason=opt_string(obj, "insert_reason"),
+        label=label(obj, "label"),
+        create_time=opt_num(obj, "create_time"),
+        close_time=opt_num(obj, "close_time"),
+        persistent=opt_bool(obj, "persistent", None),
+        reduce_only=bool(opt_bool(obj, "reduce_only", False)),
+        fills=tuple(decode_fill(item) for item in as_list(req(obj, "fills"), "fills")),
+    )
+
+
+def decode_portfolio_entry(obj: Any) -> PortfolioEntry:
+    """Decode a PortfolioEntry; a missing funding entry value means 0 (the spec omits zeros)."""
+    obj = as_dict(obj, "portfolio entry")
+    funding_entry = opt_num(obj, "perpetual_funding_entry_value")
+    return PortfolioEntry(
+        instrument_name=string(obj, "instrument_name"),
+        position=num(obj, "position"),
+        mark_price=opt_num(obj, "mark_price"),
+        index=opt_num(obj, "index"),
+        start_price=opt_num(obj, "start_price"),
+        average_price=opt_num(obj, "average_price"),
+        unrealised_pnl=opt_num(obj, "unrealised_pnl"),
+        realised_pnl=opt_num(obj, "realised_pnl"),
+        entry_value=opt_num(obj, "entry_value"),
+        perpetual_funding_entry_value=0.0 if funding_entry is None else funding_entry,
+        unrealised_perpetual_funding=opt_num(obj, "unrealised_perpetual_funding"),
+    )
+
+
+def decode_trade(obj: Any) -> Trade:
+    """Decode a Trade object (``account.trade_history`` item or ``trade_history`` result row)."""
+    obj = as_dict(obj, "trade")
+    maker_taker = opt_string(obj, "maker_taker")
+    if maker_taker is not None and maker_taker not in MAKER_TAKER:
+        raise MessageError("field 'maker_taker' has an unknown value")
+    return Trade(
+        trade_id=string(obj, "trade_id"),
+        order_id=opt_string(obj, "order_id"),
+        client_order_id=opt_int(obj, "client_order_id"),
+        instrument_name=string(obj, "instrument_name"),
+        direction=choice(obj, "direction", DIRECTIONS),
+        price=num(obj, "price"),
+        amount=non_negative(obj, "amount"),
+        fee=opt_num(obj, "fee"),
+        fee_rate=opt_num(obj, "fee_rate"),
+        maker_taker=maker_taker,
+        position_after=opt_num(obj, "position_after"),
+        time=num(obj, "time"),
+        label=label(obj, "label"),
+        trade_type=opt_string(obj, "trade_type"),
+        perpetual_funding_pnl=opt_num(obj, "perpetual_funding_pnl"),
+        funding_mark=opt_num(obj, "funding_mark"),
+        index=opt_num(obj, "index"),
+    )
+
+
+def decode_trade_history_page(obj: Any) -> tuple[tuple[Trade, ...], str | None]:
+    """Decode a ``private/trade_history`` result ``{"trades": [...], "bookmark": ...}``."""
+    obj = as_dict(obj, "trade history")
+    trades = tuple(decode_trade(t) for t in as_list(req(obj, "trades"), "trades"))
+    return trades, opt_string(obj, "bookmark")
+
+
+def _cash(obj: Any) -> CashBalance:
+    obj = as_dict(obj, "cash")
+    return CashBalance(
+        currency=string(obj, "currency"),
+        balance=num(obj, "balance"),
+        collateral_factor=opt_num(obj, "collateral_factor"),
+        collateral_index_price=opt_num(obj, "collateral_index_price"),
+        transactable=opt_bool(obj, "transactable", None),
+    )
+
+
+def decode_account_summary(obj: Any) -> AccountSummary:
+    """Decode an AccountSummary (``account.summary`` push or ``account_summary`` result)."""
+    obj = as_dict(obj, "account summary")
+    cash = obj.get("cash")
+    return AccountSummary(
+        unrealised_pnl=num(obj, "unrealised_pnl"),
+        cash_collateral=num(obj, "cash_collateral"),
+        margin=num(obj, "margin"),
+        required_margin=num(obj, "required_margin"),
+        remaining_margin=num(obj, "remaining_margin"),
+        session_realised_pnl=num(obj, "session_realised_pnl"),
+        cash=() if cash is None else tuple(map(_cash, as_list(cash, "cash"))),
+    )
+
+
+def decode_mm_protection(obj: Any) -> MmProtectionUpdate:
+    """Decode a ``session.mm_protection`` item ``{product, remaining_amount, reason}``."""
+    obj = as_dict(obj, "mm protection")
+    return MmProtectionUpdate(
+        product=string(obj, "product"),
+        remaining_amount=num(obj, "remaining_amount"),
+        reason=string(obj, "reason"),
+    )
+
+
+def decode_system_event(obj: Any) -> SystemEvent:
+    """Decode a ``system`` payload ``{"event": "reconnect"}``."""
+    return SystemEvent(string(as_dict(obj, "system"), "event"))
+
+
+def _mass_quote_error(obj: Any) -> MassQuoteError:
+    obj = as_dict(obj, "mass quote error")
+    code = req(obj, "code")
+    if type(code) is float and code.is_integer():
+        code = int(code)
+    if type(code) is not int:
+        raise MessageError("field 'code' must be an integer")
+    message = obj.get("message")
+    return MassQuoteError(
+        code=code,
+        message=message if type(message) is str else "",
+        side=opt_string(obj, "side"),
+        price=opt_num(obj, "price"),
+    )
+
+
+def decode_mass_quote_result(obj: Any) -> MassQuoteResult:
+    """Decode a ``private/mass_quote`` result ``{"n_success", "n_fail", "errors"}``."""
+    obj = as_dict(obj, "mass quote result")
+    errors = obj.get("errors")
+    return MassQuoteResult(
+        n_success=to_int(req(obj, "n_success"), "n_success"),
+        n_fail=to_int(req(obj, "n_fail"), "n_fail"),
+        errors=() if errors is None else tuple(map(_mass_quote_error, as_list(errors, "errors"))),
+    )
