@@ -42,7 +42,7 @@ def ring_push(
     best_bid_lots,
     best_ask_lots,
 ):
-    """Write one market sample at ``cursor[0].head`` and advance the cursor.
+    """Write one market sample at ``cursor[0]["head"]`` and advance the cursor.
 
     Parameters
     ----------
@@ -66,23 +66,23 @@ def ring_push(
         corrupt (``head`` outside ``[0, capacity)`` or ``count`` outside ``[0, capacity]``).
     """
     capacity = samples.shape[0]
-    head = cursor[0].head
-    count = cursor[0].count
+    head = cursor[0]["head"]
+    count = cursor[0]["count"]
     if capacity == 0 or head < 0 or head >= capacity or count < 0 or count > capacity:
         return -1
     row = samples[head]
-    row.time_ns = time_ns
-    row.mid_ticks = mid_ticks
-    row.best_bid_ticks = best_bid_ticks
-    row.best_ask_ticks = best_ask_ticks
-    row.best_bid_lots = best_bid_lots
-    row.best_ask_lots = best_ask_lots
+    row["time_ns"] = time_ns
+    row["mid_ticks"] = mid_ticks
+    row["best_bid_ticks"] = best_bid_ticks
+    row["best_ask_ticks"] = best_ask_ticks
+    row["best_bid_lots"] = best_bid_lots
+    row["best_ask_lots"] = best_ask_lots
     next_head = head + 1
     if next_head == capacity:
         next_head = 0
-    cursor[0].head = next_head
+    cursor[0]["head"] = next_head
     if count < capacity:
-        cursor[0].count = count + 1
+        cursor[0]["count"] = count + 1
     return head
 
 
@@ -103,8 +103,8 @@ def ring_latest(samples, cursor):
         Slot index of the newest row, or -1 when the ring is empty (or the cursor is corrupt).
     """
     capacity = samples.shape[0]
-    head = cursor[0].head
-    count = cursor[0].count
+    head = cursor[0]["head"]
+    count = cursor[0]["count"]
     if count <= 0 or count > capacity or head < 0 or head >= capacity:
         return -1
     return head - 1 if head > 0 else capacity - 1
@@ -131,8 +131,8 @@ def ring_window_by_count(samples, cursor, n, out_slots):
         ``m``, the number of slots written (0 for an empty ring or a corrupt cursor).
     """
     capacity = samples.shape[0]
-    head = cursor[0].head
-    count = cursor[0].count
+    head = cursor[0]["head"]
+    count = cursor[0]["count"]
     if count <= 0 or count > capacity or head < 0 or head >= capacity:
         return 0
     m = n
@@ -181,8 +181,8 @@ def ring_window_by_time(samples, cursor, now_ns, window_ns, out_slots):
         ``m``, the number of slots written.
     """
     capacity = samples.shape[0]
-    head = cursor[0].head
-    count = cursor[0].count
+    head = cursor[0]["head"]
+    count = cursor[0]["count"]
     limit = out_slots.shape[0]
     if count <= 0 or count > capacity or head < 0 or head >= capacity:
         return 0
@@ -192,7 +192,7 @@ def ring_window_by_time(samples, cursor, now_ns, window_ns, out_slots):
     slot = head
     for _ in range(count):
         slot = slot - 1 if slot > 0 else capacity - 1
-        t = samples[slot].time_ns
+        t = samples[slot]["time_ns"]
         if t > now_ns:
             continue
         # Written as a difference so a huge window cannot overflow now_ns - window_ns.
