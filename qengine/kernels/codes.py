@@ -43,3 +43,129 @@ HORIZON_ROLLING = 2
 VOL_EWMA = 0
 #: Realised variance over a time window.
 VOL_REALISED = 1
+
+# --- volume candles (candles.py) -----------------------------------------------------------------
+#: ``candle_update`` return value: this trade closed a candle (otherwise STATUS_OK or
+#: STATUS_BAD_INPUT).
+CANDLE_CLOSED = 1
+#: ``CANDLE.close_reason``: the candle's volume reached ``volume_threshold_lots``.
+CANDLE_CLOSE_VOLUME = 1
+#: ``CANDLE.close_reason``: the trade arrived ``max_time_ns`` or later after the candle opened.
+CANDLE_CLOSE_TIME = 2
+
+# --- quote pipeline (avellaneda.py / ladder.py / pipeline.py) ------------------------------------
+#: Intensity (A, kappa) fitted from the trade tape, shrunk towards the priors.
+INTENSITY_FIT = 0
+#: Intensity fixed at ``prior_a_per_s`` / ``prior_kappa_per_tick`` (no fitting).
+INTENSITY_FIXED = 1
+
+#: ``out_diag`` index: pipeline status (a ``STATUS_*``).
+DIAG_STATUS = 0
+#: ``out_diag`` index: bit set of ``QUOTE_FLAG_*``.
+DIAG_FLAGS = 1
+#: ``out_diag`` index: mid price used, in ticks (NaN when none was usable).
+DIAG_MID_TICKS = 2
+#: ``out_diag`` index: sigma used, fraction of price per sqrt(second).
+DIAG_SIGMA = 3
+#: ``out_diag`` index: A of our bids (arrival rate at zero distance), per second.
+DIAG_A_BID = 4
+#: ``out_diag`` index: kappa of our bids, per tick.
+DIAG_KAPPA_BID = 5
+#: ``out_diag`` index: A of our asks, per second.
+DIAG_A_ASK = 6
+#: ``out_diag`` index: kappa of our asks, per tick.
+DIAG_KAPPA_ASK = 7
+#: ``out_diag`` index: reservation (centre) price, in ticks.
+DIAG_RESERVATION_TICKS = 8
+#: ``out_diag`` index: the model's total spread before floors and cap, in ticks.
+DIAG_SPREAD_TICKS = 9
+#: ``out_diag`` index: horizon tau used by A-S, in seconds (NaN for other models).
+DIAG_TAU_S = 10
+#: ``out_diag`` index: effective minimum spread (tick floor and fee floor), in ticks.
+DIAG_MIN_SPREAD_TICKS = 11
+#: ``out_diag`` index: level-0 bid after floors and cap, before tick alignment, in ticks.
+DIAG_BID0_TICKS = 12
+#: ``out_diag`` index: level-0 ask after floors and cap, before tick alignment, in ticks.
+DIAG_ASK0_TICKS = 13
+#: ``out_diag`` index: status returned by the volatility update.
+DIAG_VOL_STATUS = 14
+#: ``out_diag`` index: number of quotes written.
+DIAG_QUOTES = 15
+#: Length of the ``out_diag`` array.
+DIAG_SIZE = 16
+
+#: ``DIAG_FLAGS`` bit: a book side was missing or the book was crossed; no sample was pushed.
+QUOTE_FLAG_BOOK_INVALID = 1
+#: ``DIAG_FLAGS`` bit: no fresh mid was available, so nothing was quoted.
+QUOTE_FLAG_NO_MID = 2
+#: ``DIAG_FLAGS`` bit: bids suppressed at the long position limit.
+QUOTE_FLAG_BIDS_GATED = 4
+#: ``DIAG_FLAGS`` bit: asks suppressed at the short position limit.
+QUOTE_FLAG_ASKS_GATED = 8
+#: ``DIAG_FLAGS`` bit: the spread was widened to the tick or fee floor.
+QUOTE_FLAG_SPREAD_FLOORED = 16
+#: ``DIAG_FLAGS`` bit: the spread was narrowed to ``max_spread_ticks``.
+QUOTE_FLAG_SPREAD_CAPPED = 32
+#: ``DIAG_FLAGS`` bit: sigma came from the fallback (estimator warming up or unusable).
+QUOTE_FLAG_SIGMA_FALLBACK = 64
+#: ``DIAG_FLAGS`` bit: at least one side's intensity fit fell back to the priors.
+QUOTE_FLAG_INTENSITY_PRIOR = 128
+
+# --- order table, position, risk (orders.py / position.py / risk.py) -----------------------------
+# Extra kernel statuses use 10-19 so they never collide with codes other modules append.
+#: A row with this key already exists (duplicate client order id or already-seen trade id);
+#: nothing was changed.
+STATUS_DUPLICATE = 10
+#: A request for this order is already in flight; nothing was changed.
+STATUS_BUSY = 11
+#: The update is older than (or adds nothing to) the state, e.g. a reply for a closed order.
+STATUS_STALE = 12
+#: ``position_reconcile``: our position differed from the exchange's and was replaced by it.
+STATUS_MISMATCH = 13
+
+#: ``ORDER.status``: free row.
+ORDER_EMPTY = 0
+#: ``ORDER.status``: reserved, insert sent (or about to be), no reply yet. Live for risk.
+ORDER_PENDING_INSERT = 1
+#: ``ORDER.status``: resting on the exchange, nothing in flight.
+ORDER_OPEN = 2
+#: ``ORDER.status``: resting, an amend is in flight (``pending_*`` fields hold its target).
+ORDER_PENDING_AMEND = 3
+#: ``ORDER.status``: resting, a cancel is in flight. Still live until the exchange confirms.
+ORDER_PENDING_CANCEL = 4
+#: ``ORDER.status``: filled, cancelled or rejected; ``order_release`` frees it.
+ORDER_CLOSED = 5
+
+#: ``order_apply_update`` kind: the exchange reports the order live (insert ack, fill, existing).
+ORDER_UPDATE_LIVE = 0
+#: ``order_apply_update`` kind: the exchange confirms an amend (``change_reason == "amend"``).
+ORDER_UPDATE_AMENDED = 1
+#: ``order_apply_update`` kind: the order is closed (filled, cancelled, cancelled partially filled).
+ORDER_UPDATE_CLOSED = 2
+#: ``order_apply_update`` kind: our insert, amend or cancel request failed with an RPC error.
+ORDER_UPDATE_REJECTED = 3
+
+#: ``ACTION.kind``: insert a new order (``slot`` and ``client_order_id`` are -1).
+ACTION_INSERT = 0
+#: ``ACTION.kind``: amend ``slot`` to ``price_ticks`` and total amount ``size_lots``.
+ACTION_AMEND = 1
+#: ``ACTION.kind``: cancel ``slot``.
+ACTION_CANCEL = 2
+
+# Risk breach bits returned by ``risk_check`` (OR-ed together; 0 means no breach).
+#: abs(position) above ``max_position_lots``.
+RISK_MAX_POSITION = 1
+#: abs(position) * mark above ``max_notional_quote``.
+RISK_MAX_NOTIONAL = 2
+#: Unrealised loss at or beyond ``stop_loss_pct`` of the cost basis.
+RISK_STOP_LOSS = 4
+#: Unrealised gain at or beyond ``take_profit_pct`` of the cost basis.
+RISK_TAKE_PROFIT = 8
+#: Unrealised gain at or beyond ``upnl_take_profit_quote``.
+RISK_UPNL_TAKE_PROFIT = 16
+#: Equity fell ``max_drawdown_pct`` or more below its peak.
+RISK_MAX_DRAWDOWN = 32
+#: ``max_consecutive_losses`` losing round trips in a row.
+RISK_CONSECUTIVE_LOSSES = 64
+#: A position is open but the mark price is missing or unusable; price checks were skipped.
+RISK_NO_MARK = 128

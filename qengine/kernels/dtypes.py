@@ -99,6 +99,76 @@ QUOTE = np.dtype(
 )
 QUOTE_T = _array_type(QUOTE)
 
+#: Quoting parameters, one row (fill it with ``qengine.kernels.params.make_quote_params``, whose
+#: docstring documents every field and its unit). Per-level size multipliers are separate f8
+#: arrays (one for bids, one for asks), not record fields.
+QUOTE_PARAMS = np.dtype(
+    [
+        # model and instrument
+        ("model", np.int64),  # codes.MODEL_*
+        ("tick_size", np.float64),  # price units per tick
+        ("lot_size_coins", np.float64),  # coins per lot (the instrument's volume tick)
+        ("gamma", np.float64),  # A-S: 1/(tick*coin); GLFT: 1/(tick*quote unit)
+        ("horizon_mode", np.int64),  # codes.HORIZON_*
+        ("horizon_s", np.float64),
+        ("session_end_ns", np.int64),  # session end (SESSION_END) or window phase (ROLLING)
+        ("min_tau_s", np.float64),
+        # spread floors and cap
+        ("min_spread_ticks", np.int64),
+        ("max_spread_ticks", np.int64),
+        ("maker_fee_bps", np.float64),
+        ("profit_margin_bps", np.float64),
+        ("fee_coverage", np.float64),
+        # ladder
+        ("levels", np.int64),
+        ("base_step_ticks", np.float64),
+        ("step_vol_reference", np.float64),  # sigma at which the step factor is 1
+        ("step_vol_factor_min", np.float64),
+        ("step_vol_factor_max", np.float64),
+        # sizes
+        ("position_limit_lots", np.int64),
+        ("base_size_lots", np.int64),
+        ("min_order_lots", np.int64),  # the instrument's minimum order, in lots
+        ("min_level_lots", np.int64),  # per-level size floor
+        ("size_vol_sensitivity", np.float64),
+        ("size_vol_factor_min", np.float64),
+        ("size_shrink_slope", np.float64),  # side that adds to |inventory|
+        ("size_shrink_floor", np.float64),
+        ("size_grow_slope", np.float64),  # side that reduces |inventory|
+        ("size_grow_cap", np.float64),
+        # volatility estimator
+        ("vol_estimator", np.int64),  # codes.VOL_*
+        ("vol_half_life_s", np.float64),
+        ("vol_window_ns", np.int64),
+        ("vol_min_samples", np.int64),
+        ("sigma_fallback", np.float64),  # all sigmas: fraction of price per sqrt(second)
+        ("sigma_floor", np.float64),
+        ("sigma_ceiling", np.float64),
+        ("fixed_sigma", np.float64),  # > 0 replaces the estimator
+        # intensity estimator
+        ("intensity_mode", np.int64),  # codes.INTENSITY_*
+        ("intensity_half_life_s", np.float64),
+        ("prior_a_per_s", np.float64),
+        ("prior_kappa_per_tick", np.float64),
+        ("prior_weight", np.float64),
+        ("kappa_min_per_tick", np.float64),
+        ("kappa_max_per_tick", np.float64),
+        # the old bot's heuristic (MODEL_LEGACY)
+        ("legacy_gamma", np.float64),
+        ("legacy_sigma_floor", np.float64),
+        ("volatility_multiplier", np.float64),
+        ("position_fade_time_s", np.float64),
+        ("base_spread_factor", np.float64),
+        ("inventory_factor", np.float64),
+        ("inventory_weight", np.float64),
+        ("market_state_factor", np.float64),
+        # market data safety
+        ("max_mid_age_ns", np.int64),
+    ],
+    align=True,
+)
+QUOTE_PARAMS_T = _array_type(QUOTE_PARAMS)
+
 # --- candles.py / vamp.py ------------------------------------------------------------------------
 
 #: One closed volume-clock candle built from public trades. Trades print on the tick grid, so
@@ -230,3 +300,123 @@ VAMP_OUT = np.dtype(
 VAMP_OUT_T = _array_type(VAMP_OUT)
 
 # --- orders.py / position.py / risk.py -----------------------------------------------------------
+
+#: One row of the order table (fixed capacity from config). ``client_order_id`` (ours,
+#: session-local) is the key. ``order_key`` is the exchange's string ``order_id`` mapped to a
+#: stable int64 by the engine (kernels only ever see the int64; -1 until the exchange acks).
+#: ``status`` is a ``codes.ORDER_*``; ``pending_*`` hold an in-flight amend's target.
+ORDER = np.dtype(
+    [
+        ("client_order_id", np.int64),
+        ("order_key", np.int64),
+        ("instrument", np.int64),
+        ("side", np.int64),
+        ("level", np.int64),
+        ("status", np.int64),
+        ("price_ticks", np.int64),
+        ("amount_lots", np.int64),
+        ("filled_lots", np.int64),
+        ("pending_price_ticks", np.int64),
+        ("pending_amount_lots", np.int64),
+        ("insert_time_ns", np.int64),
+        ("update_time_ns", np.int64),
+    ],
+    align=True,
+)
+ORDER_T = _array_type(ORDER)
+
+#: One request the order manager should send (``kind`` is a ``codes.ACTION_*``). For an amend,
+#: ``size_lots`` is the new *total* amount (filled + desired remaining), as ``private/amend`` wants.
+ACTION = np.dtype(
+    [
+        ("kind", np.int64),
+        ("slot", np.int64),
+        ("client_order_id", np.int64),
+        ("side", np.int64),
+        ("level", np.int64),
+        ("price_ticks", np.int64),
+        ("size_lots", np.int64),
+    ],
+    align=True,
+)
+ACTION_T = _array_type(ACTION)
+
+#: One execution of ours. ``trade_id`` is the exchange's trade id mapped to int64 by the io layer;
+#: ``fee_quote`` is paid fee in quote currency (negative for a rebate); ``is_maker`` is 0 or 1.
+FILL = np.dtype(
+    [
+        ("trade_id", np.int64),
+        ("instrument", np.int64),
+        ("side", np.int64),
+        ("price_ticks", np.int64),
+        ("amount_lots", np.int64),
+        ("fee_quote", np.float64),
+        ("is_maker", np.int64),
+        ("time_ns", np.int64),
+    ],
+    align=True,
+)
+FILL_T = _array_type(FILL)
+
+#: One open FIFO lot: what is left of an opening fill. Instrument ``i`` owns the slice
+#: ``lots[i * cap:(i + 1) * cap]`` (``cap = len(lots) // len(positions)``) used as a ring.
+LOT = np.dtype(
+    [("price_ticks", np.int64), ("amount_lots", np.int64), ("time_ns", np.int64)], align=True
+)
+LOT_T = _array_type(LOT)
+
+#: Position and PnL of one instrument. ``cost_ticks_lots`` is sum(entry price * lots) of the open
+#: lots; ``realised_ticks_lots`` is the exact gross realised PnL in ticks*lots (quote currency:
+#: times ``lot_tick_value_quote``). ``trip_*`` accumulate the round trip in progress.
+POSITION = np.dtype(
+    [
+        ("position_lots", np.int64),
+        ("lot_head", np.int64),
+        ("lot_count", np.int64),
+        ("cost_ticks_lots", np.int64),
+        ("realised_ticks_lots", np.int64),
+        ("realised_pnl_quote", np.float64),
+        ("maker_fees_quote", np.float64),
+        ("taker_fees_quote", np.float64),
+        ("funding_quote", np.float64),
+        ("volume_lots", np.int64),
+        ("fill_count", np.int64),
+        ("duplicate_count", np.int64),
+        ("round_trip_count", np.int64),
+        ("losing_streak", np.int64),
+        ("trip_ticks_lots", np.int64),
+        ("trip_fees_quote", np.float64),
+        ("last_fill_time_ns", np.int64),
+        ("reconcile_count", np.int64),
+    ],
+    align=True,
+)
+POSITION_T = _array_type(POSITION)
+
+#: Risk limits (one row). A limit <= 0 (or NaN) disables its check; percentages are in percent.
+RISK_LIMITS = np.dtype(
+    [
+        ("max_position_lots", np.int64),
+        ("max_notional_quote", np.float64),
+        ("stop_loss_pct", np.float64),
+        ("take_profit_pct", np.float64),
+        ("upnl_take_profit_quote", np.float64),
+        ("max_drawdown_pct", np.float64),
+        ("max_consecutive_losses", np.int64),
+    ],
+    align=True,
+)
+RISK_LIMITS_T = _array_type(RISK_LIMITS)
+
+#: What ``risk_check`` remembers and last saw (one row, written only by the risk monitor).
+RISK_STATE = np.dtype(
+    [
+        ("peak_equity_quote", np.float64),
+        ("drawdown_pct", np.float64),
+        ("upnl_quote", np.float64),
+        ("last_mask", np.int64),
+        ("last_check_ns", np.int64),
+    ],
+    align=True,
+)
+RISK_STATE_T = _array_type(RISK_STATE)
