@@ -1,0 +1,452 @@
+"""Quote models: Avellaneda-Stoikov, GLFT and the old bot's heuristic ("legacy").
+
+Two layers live here.
+
+*Research API* (float in, float out, any consistent price unit): :func:`reservation_price`,
+:func:`optimal_spread`, :func:`glft_bid_depth`, :func:`glft_ask_depth`, :func:`legacy_spread`,
+:func:`legacy_skew`. They need no engine and no arrays.
+
+*Engine stage* (ticks and lots): :func:`horizon_tau_s` and :func:`model_touch`, which runs the model
+selected in ``QUOTE_PARAMS.model`` and writes the level-0 bid and ask (floats, in ticks, not yet
+aligned) plus diagnostics into ``out_diag`` (indices ``codes.DIAG_*``). ``ladder.build_ladder``
+aligns and expands them.
+
+Units (tick version used by the engine; the research API takes the same formulas in price units):
+
+* mid ``s`` in ticks; sigma ``σ`` from the estimators is a fraction of price per sqrt(second), so
+  ``σ_ticks = mid_ticks * σ`` ticks per sqrt(second);
+* A-S: inventory ``q`` in coins (``inventory_lots * lot_size_coins``), ``γ`` in 1/(tick * coin),
+  ``κ`` in 1/tick, ``τ`` in seconds. The textbook treats one unit of inventory as one share; here
+  one unit is one coin, so ``γσ²τ`` (ticks per coin) is read as ticks for a one-coin position;
+* GLFT: ``q`` is inventory in units of the quote size (``inventory_lots / base_size_lots``), ``γ``
+  in 1/(tick * quote unit), ``A`` in 1/second (arrival rate of takers at zero distance), ``κ`` in
+  1/tick (the rate decays as ``A exp(-κ δ)`` with distance ``δ`` in ticks);
+* legacy: works in price floats exactly as the old bot did (see :func:`legacy_spread`).
+
+Every model then gets the same floors and cap (original-quoter.md 9b): the total spread is at least
+``max(min_spread_ticks, mid_ticks * (2 maker_fee + profit_margin) * fee_coverage)`` and at most
+``max_spread_ticks`` (the floor wins if the two conflict), applied around the model's centre so the
+inventory skew survives.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import types
+
+from . import codes
+from ._jit import helper, kernel
+from .dtypes import QUOTE_PARAMS_T
+
+_F8 = types.float64
+_DIAG_T = types.float64[::1]
+
+
+# --- research API (price units) ------------------------------------------------------------------
+
+
+@kernel(_F8(_F8, _F8, _F8, _F8, _F8))
+def reservation_price(mid, inventory, gamma, sigma, time_left):
+    """Return the Avellaneda-Stoikov reservation price ``r = s - q γ σ² τ``.
+
+    Parameters
+    ----------
+    mid : float
+        Mid price ``s`` (price units, e.g. USD; or ticks in the engine).
+    inventory : float
+        Inventory ``q`` in coins (positive long).
+    gamma : float
+        Risk aversion ``γ`` in 1/(price unit * coin).
+    sigma : float
+        Volatility ``σ`` in price units per sqrt(second) (``mid * fraction``).
+    time_left : float
+        Horizon ``τ = T - t`` in seconds.
+
+    Returns
+    -------
+    float
+        Reservation price in price units; NaN when ``gamma``, ``sigma`` or ``time_left`` is
+        negative or any input is NaN.
+    """
+    if not (gamma >= 0.0 and sigma >= 0.0 and time_left >= 0.0):
+        return np.nan
+    return mid - inventory * gamma * sigma * sigma * time_left
+
+
+@kernel(_F8(_F8, _F8, _F8, _F8))
+def optimal_spread(gamma, sigma, time_left, kappa):
+    """Return the Avellaneda-Stoikov total bid-ask spread ``γσ²τ + (2/γ) ln(1 + γ/κ)``.
+
+    Parameters
+    ----------
+    gamma : float
+        Risk aversion ``γ`` in 1/(price unit * coin); ``0`` gives the risk-neutral limit ``2/κ``.
+    sigma : float
+        Volatility ``σ`` in price units per sqrt(second).
+    time_left : float
+        Horizon ``τ`` in seconds.
+    kappa : float
+        Order-book liquidity ``κ`` in 1/price unit (fill rate ``A exp(-κ δ)``).
+
+    Returns
+    -------
+    float
+        Total spread (ask minus bid) in price units; NaN for negative ``gamma``, ``sigma`` or
+        ``time_left``, non-positive ``kappa`` or NaN inputs.
+    """
+    if not (gamma >= 0.0 and sigma >= 0.0 and time_left >= 0.0 and kappa > 0.0):
+        return np.nan
+    if gamma == 0.0:
+        return 2.0 / kappa
+    return gamma * sigma * sigma * time_left + (2.0 / gamma) * math.log1p(gamma / kappa)
+
+
+@helper(types.UniTuple(_F8, 2)(_F8, _F8, _F8, _F8))
+def _glft_terms(gamma, sigma, a, kappa):
+    # (half-spread constant c1, skew per unit of inventory c2 * sigma) of the GLFT closed form.
+    ratio = gamma / kappa
+    c1 = math.log1p(ratio) / gamma
+    # (1 + γ/κ)^(1 + κ/γ) through exp/log1p: stable when γ/κ is tiny.
+    power = math.exp((1.0 + kappa / gamma) * math.log1p(ratio))
+    c2 = math.sqrt(gamma / (2.0 * a * kappa) * power)
+    return c1, c2 * sigma
+
+
+@kernel(_F8(_F8, _F8, _F8, _F8, _F8))
+def glft_bid_depth(inventory, gamma, sigma, a, kappa):
+    """Return the GLFT bid depth below the mid: ``(1/γ)ln(1+γ/κ) + (2q+1)/2 * σ c2``.
+
+    ``c2 = sqrt(γ / (2 A κ) * (1 + γ/κ)^(1 + κ/γ))`` (Gueant-Lehalle-Fernandez-Tapia infinite
+    horizon closed-form approximation, trade size of one quote unit).
+
+    Parameters
+    ----------
+    inventory : float
+        Inventory ``q`` in units of the quote size (e.g. ``position / order_size``).
+    gamma : float
+        Risk aversion ``γ`` in 1/(price unit * quote unit); must be positive.
+    sigma : float
+        Volatility ``σ`` in price units per sqrt(second).
+    a : float
+        Arrival rate ``A`` of takers at zero distance, per second.
+    kappa : float
+        Decay ``κ`` of the arrival rate with distance, in 1/price unit.
+
+    Returns
+    -------
+    float
+        Distance from mid to our bid in price units (positive means below mid); NaN for
+        non-positive ``gamma``, ``a`` or ``kappa``, negative ``sigma`` or NaN inputs.
+    """
+    if not (gamma > 0.0 and a > 0.0 and kappa > 0.0 and sigma >= 0.0):
+        return np.nan
+    c1, skew = _glft_terms(gamma, sigma, a, kappa)
+    return c1 + (2.0 * inventory + 1.0) * 0.5 * skew
+
+
+@kernel(_F8(_F8, _F8, _F8, _F8, _F8))
+def glft_ask_depth(inventory, gamma, sigma, a, kappa):
+    """Return the GLFT ask depth above the mid: ``(1/γ)ln(1+γ/κ) - (2q-1)/2 * σ c2``.
+
+    Parameters are those of :func:`glft_bid_depth` (``a`` and ``kappa`` of the ask side).
+
+    Returns
+    -------
+    float
+        Distance from mid to our ask in price units (positive means above mid); NaN for invalid
+        inputs as in :func:`glft_bid_depth`.
+    """
+    if not (gamma > 0.0 and a > 0.0 and kappa > 0.0 and sigma >= 0.0):
+        return np.nan
+    c1, skew = _glft_terms(gamma, sigma, a, kappa)
+    return c1 - (2.0 * inventory - 1.0) * 0.5 * skew
+
+
+@kernel(_F8(_F8, _F8, _F8, _F8, _F8, _F8, _F8, _F8, _F8, _F8, _F8, _F8, _F8, _F8, _F8, _F8))
+def legacy_spread(
+    mid,
+    tick_size,
+    sigma,
+    inventory,
+    position_limit,
+    gamma,
+    min_spread_ticks,
+    maker_fee_rate,
+    profit_margin_rate,
+    fee_coverage,
+    base_spread_factor,
+    volatility_multiplier,
+    position_fade_time_s,
+    inventory_factor,
+    market_state_factor,
+    sigma_floor,
+):
+    """Return the old bot's total spread (``calculate_optimal_spread``, original-quoter.md 2.2).
+
+    ``S* = (base_spread_factor * S_floor * (1 + γ) + V + I_q) * M`` and ``S = max(S*, S_floor)``
+    with
+    ``S_floor = max(min_spread_ticks * tick, P (2 maker + margin) coverage)``,
+    ``V = σ_e volatility_multiplier sqrt(position_fade_time_s)``,
+    ``I_q = inventory_factor |q| / max(Q, 0.001) σ_e volatility_multiplier`` and
+    ``σ_e = max(σ, sigma_floor)``; ``γ <= 0`` is replaced by 0.1 as the old bot did.
+
+    Departures from the textbook (kept on purpose, this is the comparison baseline): no ``σ²τ``
+    term and no ``κ``; ``γ`` is a dimensionless widening factor; ``V`` and ``I_q`` add a
+    dimensionless ``σ`` to a price (a unit bug, harmless because they are tiny); the spread is
+    driven by the fee floor times ``base_spread_factor (1 + γ)``. Dropped from the old code: the
+    market-impact term and predictive adjustments (inputs always 0 there), the 100 ms cache.
+
+    Parameters
+    ----------
+    mid : float
+        Mid price ``P`` in price units.
+    tick_size : float
+        Price units per tick.
+    sigma : float
+        Volatility in the old bot's unit (a fraction; it used a fixed 0.01).
+    inventory, position_limit : float
+        Position ``q`` and limit ``Q`` in coins.
+    gamma : float
+        The old ``γ`` (dimensionless, default 0.4).
+    min_spread_ticks : float
+        Tick floor in ticks (default 14).
+    maker_fee_rate, profit_margin_rate : float
+        Fractions of price (defaults 0.0002 and 0.0005).
+    fee_coverage : float
+        Fee-floor multiplier (default 1.2).
+    base_spread_factor, volatility_multiplier : float
+        Defaults 1.5 and 0.4.
+    position_fade_time_s : float
+        Seconds (default 300); enters as ``sqrt``.
+    inventory_factor : float
+        Default 0.7.
+    market_state_factor : float
+        ``M``: 1.0 normally (1.5 trending, 0.85 ranging in the old code).
+    sigma_floor : float
+        The old hard-coded floor on ``σ`` (0.01).
+
+    Returns
+    -------
+    float
+        Total spread in price units.
+    """
+    tick_floor = min_spread_ticks * tick_size
+    fee_floor = mid * (2.0 * maker_fee_rate + profit_margin_rate) * fee_coverage
+    floor = max(tick_floor, fee_floor)
+    sigma_e = max(sigma, sigma_floor)
+    gamma_e = gamma if gamma > 0.0 else 0.1
+    vol_term = sigma_e * volatility_multiplier * math.sqrt(position_fade_time_s)
+    inventory_term = (
+        inventory_factor
+        * (abs(inventory) / max(position_limit, 0.001))
+        * sigma_e
+        * volatility_multiplier
+    )
+    spread = (
+        base_spread_factor * floor * (1.0 + gamma_e) + vol_term + inventory_term
+    ) * market_state_factor
+    return max(spread, floor)
+
+
+@kernel(_F8(_F8, _F8, _F8, _F8))
+def legacy_skew(spread, inventory, position_limit, inventory_weight):
+    """Return the old bot's linear inventory skew ``(q / Q) * S * inventory_weight * 0.5``.
+
+    Both quotes move down by the skew (``bid = mid - S/2 - skew``, ``ask = mid + S/2 - skew``), so
+    the effective reservation price is ``mid - skew``: linear in inventory and proportional to the
+    spread, unlike A-S's ``q γ σ² τ``.
+
+    Parameters
+    ----------
+    spread : float
+        Total spread ``S`` in price units.
+    inventory, position_limit : float
+        Position ``q`` and limit ``Q`` in coins (``Q`` is floored at 0.001 as in the spread).
+    inventory_weight : float
+        Default 0.8.
+
+    Returns
+    -------
+    float
+        Skew in price units (positive when long).
+    """
+    return inventory / max(position_limit, 0.001) * spread * inventory_weight * 0.5
+
+
+# --- engine stage (ticks) ------------------------------------------------------------------------
+
+
+@kernel(_F8(QUOTE_PARAMS_T, types.int64))
+def horizon_tau_s(params, now_ns):
+    """Return the A-S horizon ``τ`` in seconds for ``params[0].horizon_mode``.
+
+    Parameters
+    ----------
+    params : QUOTE_PARAMS array, shape (1,)
+        Reads ``horizon_mode``, ``horizon_s``, ``session_end_ns`` and ``min_tau_s``.
+    now_ns : int64
+        Current time in nanoseconds.
+
+    Returns
+    -------
+    float
+        ``HORIZON_FIXED``: ``horizon_s``. ``HORIZON_SESSION_END``: seconds until
+        ``session_end_ns``. ``HORIZON_ROLLING``: seconds left in the current window of
+        ``horizon_s``, windows ending at ``session_end_ns + k * horizon_s``. The last two are
+        floored at ``min_tau_s``. NaN for an unknown mode or a negative/NaN horizon.
+    """
+    p = params[0]
+    mode = p.horizon_mode
+    if mode == codes.HORIZON_FIXED:
+        return p.horizon_s if p.horizon_s >= 0.0 else np.nan
+    if mode == codes.HORIZON_SESSION_END:
+        tau = (p.session_end_ns - now_ns) * 1e-9
+    elif mode == codes.HORIZON_ROLLING:
+        if not p.horizon_s >= 1e-9:
+            return np.nan
+        window_ns = np.int64(p.horizon_s * 1e9)
+        phase_ns = (now_ns - p.session_end_ns) % window_ns
+        if phase_ns < 0:
+            phase_ns += window_ns
+        tau = (window_ns - phase_ns) * 1e-9
+    else:
+        return np.nan
+    return max(tau, p.min_tau_s)
+
+
+@helper(types.UniTuple(_F8, 4)(QUOTE_PARAMS_T, _F8, _F8, types.int64))
+def _legacy_touch(params, mid_ticks, sigma, inventory_lots):
+    # The old bot's generate_quotes/calculate_skewed_prices, in price floats, then back to ticks.
+    p = params[0]
+    tick = p.tick_size
+    mid = mid_ticks * tick
+    q = inventory_lots * p.lot_size_coins
+    limit = p.position_limit_lots * p.lot_size_coins
+    spread = legacy_spread(
+        mid, tick, sigma, q, limit, p.legacy_gamma, float(p.min_spread_ticks),
+        p.maker_fee_bps / 1e4, p.profit_margin_bps / 1e4, p.fee_coverage, p.base_spread_factor,
+        p.volatility_multiplier, p.position_fade_time_s, p.inventory_factor,
+        p.market_state_factor, p.legacy_sigma_floor,
+    )
+    skew = legacy_skew(spread, q, limit, p.inventory_weight)
+    bid = np.rint((mid - 0.5 * spread - skew) / tick) * tick
+    ask = np.rint((mid + 0.5 * spread - skew) / tick) * tick
+    min_spread = p.min_spread_ticks * tick
+    if ask - bid < min_spread:
+        centre = 0.5 * (bid + ask)
+        bid = centre - 0.5 * min_spread
+        ask = centre + 0.5 * min_spread
+    bid = np.rint(bid / tick) * tick
+    ask = np.rint(ask / tick) * tick
+    if ask - bid < min_spread:
+        # The old bot's second re-centring uses the raw mid and drops the skew; kept as coded.
+        bid = mid - 0.5 * min_spread
+        ask = mid + 0.5 * min_spread
+    return bid / tick, ask / tick, (mid - skew) / tick, spread / tick
+
+
+@helper(types.UniTuple(_F8, 4)(QUOTE_PARAMS_T, _F8, _F8, types.int64, _F8, _F8, _F8, _F8, _F8))
+def _textbook_touch(params, mid_ticks, sigma, inventory_lots, tau_s, a_bid, k_bid, a_ask, k_ask):
+    # A-S or GLFT level-0 prices (ticks): bid, ask, centre, total spread.
+    p = params[0]
+    sigma_ticks = sigma * mid_ticks
+    if p.model == codes.MODEL_AS:
+        q_coins = inventory_lots * p.lot_size_coins
+        centre = reservation_price(mid_ticks, q_coins, p.gamma, sigma_ticks, tau_s)
+        # Per-side kappa: each half is γσ²τ/2 + (1/γ)ln(1+γ/κ_side); equal kappas give the textbook.
+        bid = centre - 0.5 * optimal_spread(p.gamma, sigma_ticks, tau_s, k_bid)
+        ask = centre + 0.5 * optimal_spread(p.gamma, sigma_ticks, tau_s, k_ask)
+        return bid, ask, centre, ask - bid
+    q_units = inventory_lots / p.base_size_lots if p.base_size_lots > 0 else np.nan
+    bid = mid_ticks - glft_bid_depth(q_units, p.gamma, sigma_ticks, a_bid, k_bid)
+    ask = mid_ticks + glft_ask_depth(q_units, p.gamma, sigma_ticks, a_ask, k_ask)
+    return bid, ask, 0.5 * (bid + ask), ask - bid
+
+
+@kernel(
+    types.int64(
+        QUOTE_PARAMS_T, _F8, _F8, types.int64, types.int64, _F8, _F8, _F8, _F8, _DIAG_T
+    )
+)
+def model_touch(
+    params, mid_ticks, sigma, inventory_lots, now_ns, a_bid, kappa_bid, a_ask, kappa_ask, out_diag
+):
+    """Run the selected model and write the level-0 bid and ask (floats, ticks) into ``out_diag``.
+
+    Parameters
+    ----------
+    params : QUOTE_PARAMS array, shape (1,)
+        ``model`` selects ``codes.MODEL_AS``, ``MODEL_GLFT`` or ``MODEL_LEGACY``.
+    mid_ticks : float64
+        Mid price in ticks.
+    sigma : float64
+        Volatility, fraction of price per sqrt(second) (legacy: the old bot's dimensionless σ).
+    inventory_lots : int64
+        Signed position in lots.
+    now_ns : int64
+        Current time in nanoseconds (for the A-S horizon).
+    a_bid, a_ask : float64
+        Arrival rate at zero distance per second, for our bids / asks (GLFT only).
+    kappa_bid, kappa_ask : float64
+        Arrival-rate decay per tick, for our bids / asks (A-S and GLFT).
+    out_diag : float64 array, shape (>= codes.DIAG_SIZE,)
+        Receives ``DIAG_RESERVATION_TICKS``, ``DIAG_SPREAD_TICKS`` (model spread before floors),
+        ``DIAG_TAU_S`` (NaN unless A-S), ``DIAG_MIN_SPREAD_TICKS``, ``DIAG_BID0_TICKS`` and
+        ``DIAG_ASK0_TICKS`` (after floors and cap); ORs ``QUOTE_FLAG_SPREAD_FLOORED`` /
+        ``QUOTE_FLAG_SPREAD_CAPPED`` into ``DIAG_FLAGS``.
+
+    Returns
+    -------
+    int64
+        ``STATUS_OK``; ``STATUS_BAD_INPUT`` (bid0/ask0 NaN, nothing to quote) for a non-positive or
+        NaN mid, NaN sigma, an unknown model, invalid model parameters or a short ``out_diag``.
+    """
+    if out_diag.shape[0] < codes.DIAG_SIZE:
+        return codes.STATUS_BAD_INPUT
+    p = params[0]
+    out_diag[codes.DIAG_BID0_TICKS] = np.nan
+    out_diag[codes.DIAG_ASK0_TICKS] = np.nan
+    out_diag[codes.DIAG_TAU_S] = np.nan
+    if not (mid_ticks > 0.0 and sigma >= 0.0 and p.tick_size > 0.0):
+        return codes.STATUS_BAD_INPUT
+    if p.model == codes.MODEL_LEGACY:
+        bid, ask, centre, spread = _legacy_touch(params, mid_ticks, sigma, inventory_lots)
+    elif p.model == codes.MODEL_AS or p.model == codes.MODEL_GLFT:
+        tau_s = horizon_tau_s(params, now_ns)
+        if p.model == codes.MODEL_AS:
+            out_diag[codes.DIAG_TAU_S] = tau_s
+        bid, ask, centre, spread = _textbook_touch(
+            params, mid_ticks, sigma, inventory_lots, tau_s, a_bid, kappa_bid, a_ask, kappa_ask
+        )
+    else:
+        return codes.STATUS_BAD_INPUT
+    out_diag[codes.DIAG_RESERVATION_TICKS] = centre
+    out_diag[codes.DIAG_SPREAD_TICKS] = spread
+    fee_rate = (2.0 * p.maker_fee_bps + p.profit_margin_bps) / 1e4
+    min_spread = max(float(p.min_spread_ticks), mid_ticks * fee_rate * p.fee_coverage)
+    out_diag[codes.DIAG_MIN_SPREAD_TICKS] = min_spread
+    if not (math.isfinite(bid) and math.isfinite(ask) and math.isfinite(min_spread)):
+        return codes.STATUS_BAD_INPUT
+    # The floor wins over the cap when they conflict: never quote inside the fee floor.
+    cap = max(float(p.max_spread_ticks), min_spread)
+    width = ask - bid
+    flags = 0
+    if width < min_spread:
+        width = min_spread
+        flags = codes.QUOTE_FLAG_SPREAD_FLOORED
+    elif width > cap:
+        width = cap
+        flags = codes.QUOTE_FLAG_SPREAD_CAPPED
+    if flags != 0:
+        # Resize around the model's own centre so the inventory skew survives.
+        middle = 0.5 * (bid + ask)
+        bid = middle - 0.5 * width
+        ask = middle + 0.5 * width
+        previous = out_diag[codes.DIAG_FLAGS]
+        previous_bits = int(previous) if previous >= 0.0 else 0
+        out_diag[codes.DIAG_FLAGS] = float(previous_bits | flags)
+    out_diag[codes.DIAG_BID0_TICKS] = bid
+    out_diag[codes.DIAG_ASK0_TICKS] = ask
+    return codes.STATUS_OK
