@@ -189,3 +189,20 @@ def test_second_process_loads_every_kernel_from_the_disk_cache(tmp_path):
     assert first["compiled"] == first["kernels"]
     assert second["compiled"] == 0
     assert second["hits"] == second["kernels"]
+
+
+def test_public_api_lists_are_pinned():
+    import qengine
+    from qengine import kernels
+
+    assert sorted(kernels.__all__) == [
+        "WarmUpReport", "apply_adjustments", "build_ladder", "candle_signals", "candle_update",
+        "codes", "dtypes", "glft_ask_depth", "glft_bid_depth", "intensity_fit", "intensity_reset",
+        "intensity_update", "legacy_skew", "legacy_spread", "make_level_multipliers",
+        "make_quote_params", "optimal_spread", "predict_adjustments", "quote_pipeline",
+        "reservation_price", "ring_latest", "ring_push", "ring_window_by_count",
+        "ring_window_by_time", "vamp_update", "vamp_value", "vol_expire", "vol_sigma", "vol_update",
+        "warm_up",
+    ]
+    assert all(hasattr(kernels, name) for name in kernels.__all__)
+    assert sorted(qengine.__all__) == ["__version__"]
