@@ -11,6 +11,7 @@ from __future__ import annotations
 
 __all__ = [
     "AuthenticationFailed",
+    "BadResponse",
     "CollarBreach",
     "ConnectionLost",
     "DuplicateClientOrderId",
@@ -260,6 +261,10 @@ class RequestTimeout(ThalexClientError):
 
 class ConnectionLost(ThalexClientError):
     """The websocket is closed or broken; requests in flight have an unknown outcome."""
+
+
+class BadResponse(ThalexClientError):
+    """A result arrived but its shape is not what the protocol reference describes."""
 
 
 class ProtocolViolation(ConnectionLost):

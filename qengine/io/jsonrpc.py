@@ -269,7 +269,7 @@ class RpcProtocol:
         return pending, frame
 
     def abandon(self, request_id: int) -> PendingRequest | None:
-        """Forget a pending request (caller timed out or was cancelled); a late answer is dropped."""
+        """Forget a pending request (its caller gave up); a late answer is then dropped."""
         return self._pending.pop(request_id, None)
 
     def expire(self, now_s: float) -> list[PendingRequest]:

@@ -1,0 +1,268 @@
+"""The request/notification plumbing under ``ThalexClient``: awaited calls and dispatch.
+
+:class:`RpcSession` joins the sans-IO :class:`~qengine.io.jsonrpc.RpcProtocol` to a
+:class:`~qengine.io.transport.Transport`:
+
+- :meth:`RpcSession.call` sends one request and waits on a per-request ``trio.Event`` for the
+  answer, under a timeout; errors become typed :class:`~qengine.io.errors.ThalexError`\\ s; a lost
+  connection fails every pending call with :class:`~qengine.io.errors.ConnectionLost`.
+- Inbound frames are handled in the reader task, never blocking on a slow consumer: responses
+  wake their caller; notifications are decoded once (``messages.decode_notification``, giving a
+  ``messages.Notification`` with kind, key, records and snapshot flag) and handed to sync
+  callbacks (:meth:`on_notification`), to conflating :class:`LatestValue` slots (:meth:`latest`,
+  for market data: newest wins) and to bounded event channels (:meth:`open_event_channel`, for
+  orders, fills, portfolio: never dropped; when full the reader waits, which is back-pressure,
+  and the wait is counted).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import trio
+
+from .errors import BadResponse, ConnectionLost, RequestTimeout, error_for_code
+from .jsonrpc import ErrorResponse, Notification, RpcProtocol, RpcStatistics, parse_frame
+from .messages import DecodeStats, decode_notification
+from .transport import LatestValue, Transport, TransportStatistics
+
+__all__ = ["RpcSession", "SessionStatistics", "Subscription"]
+
+Callback = Callable[[Any], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """Handle returned by the registration methods; pass it to :meth:`RpcSession.remove`."""
+
+    channel: str
+    prefix: bool
+    handler: Callable[[Notification], None]
+
+
+@dataclass(frozen=True, slots=True)
+class SessionStatistics:
+    """Counters of a session (a snapshot)."""
+
+    rpc: RpcStatistics
+    transport: TransportStatistics | None
+    undecodable_notifications: int
+    events_queued: int
+    event_backpressure_waits: int
+    conflated_overwrites: int
+
+
+class RpcSession:
+    """Requests and notification dispatch over one (reconnecting) transport.
+
+    Parameters
+    ----------
+    request_timeout_s : float
+        Default timeout of every request, in seconds.
+    """
+
+    def __init__(self, *, request_timeout_s: float = 10.0) -> None:
+        if not request_timeout_s > 0:
+            raise ValueError("request_timeout_s must be > 0")
+        self.request_timeout_s = request_timeout_s
+        self._rpc = RpcProtocol()
+        self._transport: Transport | None = None
+        self._memo: tuple[Notification | None, Any] = (None, None)
+        #: Counters of notification decoding (``messages.DecodeStats``), never raised.
+        self.decode_stats = DecodeStats()
+        self._undecodable = 0
+        self._overflow: list[tuple[trio.MemorySendChannel[Any], Any]] = []
+        self._events_queued = 0
+        self._backpressure_waits = 0
+        self._slots: dict[str, LatestValue[Any]] = {}
+        self._now_s = 0.0
+
+    # -- wiring (used by open_thalex_client) -----------------------------------------------------
+
+    def attach(self, transport: Transport) -> None:
+        """Use ``transport`` for sending (called once the transport object exists)."""
+        self._transport = transport
+
+    def connection_lost(self, exc: BaseException) -> None:
+        """Fail every pending request (the transport's ``on_disconnect`` hook)."""
+        for pending in self._rpc.fail_all():
+            pending.waiter.set()  # outcome stays None: the caller raises ConnectionLost
+
+    async def handle_batch(self, batch: list[bytes]) -> None:
+        """Process one batch of inbound messages (the transport's ``on_batch`` hook)."""
+        self._now_s = trio.current_time()
+        receive = self._rpc.receive
+        for raw in batch:
+            done = receive(parse_frame(raw))
+            if done is not None:
+                done.waiter.set()
+        if self._overflow:
+            await self._drain_overflow()
+
+    async def _drain_overflow(self) -> None:
+        # Back-pressure: the reader stops reading until the consumers made room.
+        while self._overflow:
+            channel, record = self._overflow.pop(0)
+            self._backpressure_waits += 1
+            # A consumer that went away leaves its events nowhere to go.
+            with contextlib.suppress(trio.ClosedResourceError, trio.BrokenResourceError):
+                await channel.send(record)
+
+    # -- requests -------------------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        """True while the websocket is open."""
+        return self._transport is not None and self._transport.connected
+
+    async def call(
+        self,
+        method: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        timeout_s: float | None = None,
+    ) -> Any:
+        """Send one request and return its ``result`` (any JSON value, ``None`` included).
+
+        Parameters
+        ----------
+        method : str
+            JSON-RPC method, e.g. ``"public/ticker"``.
+        params : Mapping or None
+            Parameters; ``None`` values are dropped.
+        timeout_s : float or None
+            Seconds to wait for the answer; ``request_timeout_s`` when ``None``.
+
+        Raises
+        ------
+        ThalexError
+            The exchange answered with an error (subclass chosen by code).
+        RequestTimeout
+            No answer in time (the request may still have been executed).
+        ConnectionLost
+            Not connected, or the connection dropped before the answer.
+        """
+        transport = self._transport
+        if transport is None or not transport.connected:
+            raise ConnectionLost(f"not connected; {method} not sent")
+        timeout = self.request_timeout_s if timeout_s is None else timeout_s
+        event = trio.Event()
+        pending, frame = self._rpc.start_request(
+            method, params, now_s=trio.current_time(), timeout_s=timeout, waiter=event
+        )
+        try:
+            with trio.move_on_after(timeout) as scope:
+                await transport.send(frame)
+                await event.wait()
+        finally:
+            if pending.outcome is None:
+                self._rpc.abandon(pending.request_id)
+        outcome = pending.outcome
+        if outcome is None:
+            if scope.cancelled_caught:
+                raise RequestTimeout(method, timeout)
+            raise ConnectionLost(f"connection lost while waiting for {method}")
+        if type(outcome) is ErrorResponse:
+            raise error_for_code(outcome.code, outcome.message, method)
+        return outcome.result
+
+    async def call_decoded(
+        self,
+        method: str,
+        params: Mapping[str, Any] | None,
+        decode: Callable[[Any], Any],
+        *,
+        timeout_s: float | None = None,
+    ) -> Any:
+        """Like :meth:`call`, then ``decode(result)``; a shape error raises :class:`BadResponse`."""
+        result = await self.call(method, params, timeout_s=timeout_s)
+        try:
+            return decode(result)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise BadResponse(f"{method}: {exc}") from exc
+
+    # -- notifications --------------------------------------------------------------------------
+
+    def _decoded(self, notification: Notification) -> Any:
+        # Several consumers of one frame share one decode.
+        seen, record = self._memo
+        if seen is notification:
+            return record
+        record = decode_notification(
+            notification.channel_name,
+            notification.payload,
+            notification.snapshot,
+            self.decode_stats,
+        )
+        if record is None:
+            self._undecodable += 1
+        self._memo = (notification, record)
+        return record
+
+    def _register(self, channel: str, prefix: bool, sink: Callback) -> Subscription:
+        def handler(notification: Notification) -> None:
+            record = self._decoded(notification)
+            if record is not None:
+                sink(record)
+
+        self._rpc.route(channel, handler, prefix=prefix)
+        return Subscription(channel, prefix, handler)
+
+    def on_notification(self, channel_prefix: str, callback: Callback) -> Subscription:
+        """Call ``callback(record)`` in the reader task for every decoded notification whose
+        channel starts with ``channel_prefix``. The callback must be cheap and must not block."""
+        return self._register(channel_prefix, True, callback)
+
+    def latest(self, channel: str) -> LatestValue[Any]:
+        """The conflating slot holding the newest decoded notification of exactly ``channel``."""
+        slot = self._slots.get(channel)
+        if slot is None:
+            slot = self._slots[channel] = LatestValue()
+            self._register(channel, False, lambda record: slot.set(record, self._now_s))
+        return slot
+
+    def open_event_channel(
+        self, channel_prefixes: Iterable[str], *, max_buffer: int = 1024
+    ) -> tuple[trio.MemoryReceiveChannel[Any], list[Subscription]]:
+        """A bounded channel receiving every decoded notification of the given prefixes, in
+        order, never dropped (when full, the reader waits: back-pressure, counted).
+
+        Returns
+        -------
+        tuple
+            The receive channel and the subscriptions (to :meth:`remove` when done).
+        """
+        send, receive = trio.open_memory_channel[Any](max_buffer)
+
+        def enqueue(record: Any) -> None:
+            self._events_queued += 1
+            if self._overflow:  # keep order behind records already waiting
+                self._overflow.append((send, record))
+                return
+            try:
+                send.send_nowait(record)
+            except trio.WouldBlock:
+                self._overflow.append((send, record))
+            except (trio.ClosedResourceError, trio.BrokenResourceError):
+                pass
+
+        subs = [self._register(prefix, True, enqueue) for prefix in channel_prefixes]
+        return receive, subs
+
+    def remove(self, subscription: Subscription) -> None:
+        """Stop a registration made by :meth:`on_notification` or :meth:`open_event_channel`."""
+        self._rpc.unroute(subscription.channel, subscription.handler, prefix=subscription.prefix)
+
+    def statistics(self) -> SessionStatistics:
+        """Return a snapshot of the counters."""
+        return SessionStatistics(
+            rpc=self._rpc.statistics(),
+            transport=None if self._transport is None else self._transport.statistics(),
+            undecodable_notifications=self._undecodable,
+            events_queued=self._events_queued,
+            event_backpressure_waits=self._backpressure_waits,
+            conflated_overwrites=sum(slot.overwritten for slot in self._slots.values()),
+        )

@@ -1,0 +1,403 @@
+"""``ThalexClient``: one typed, awaited async method per exchange call a market maker uses.
+
+Open it with :func:`open_thalex_client`, an async context manager that owns the connection's
+nursery (reader, keepalive, reconnect supervisor). On *every* (re)connect it logs in (when given
+credentials), re-arms cancel-on-disconnect, resubscribes every channel subscribed so far and then
+runs the caller's ``on_connect`` hook (e.g. reconcile orders and positions). Every method sends
+one request, awaits its answer under a timeout and returns a decoded record from
+``qengine.io.messages`` or raises a typed error (``qengine.io.errors``: ``OrderNotFound``,
+``Throttled``, ..., ``RequestTimeout``, ``ConnectionLost``).
+
+Prices and amounts are exchange units (floats) here: this is the io boundary, and
+``qengine.units`` converts ticks and lots. Request ids come from the JSON-RPC layer's own counter;
+``client_order_id`` is the caller's, a separate space.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from . import messages as m
+from .auth import Credentials
+from .errors import BadResponse
+from .thalex_session import ThalexSessionCalls
+from .transport import ReconnectPolicy, Transport, TransportConfig, open_transport
+
+__all__ = ["NETWORK_URLS", "ThalexClient", "open_thalex_client", "url_for_network"]
+
+#: WebSocket URLs of the real exchange (thalex-protocol.md 1.1); "sim" needs a port.
+NETWORK_URLS = {
+    "test": "wss://testnet.thalex.com/ws/api/v2",
+    "prod": "wss://thalex.com/ws/api/v2",
+}
+SIM_PATH = "/ws/api/v2"
+
+
+def url_for_network(name: str, *, sim_port: int | None = None, sim_host: str = "127.0.0.1") -> str:
+    """Return the websocket URL of ``"sim"`` (the default everywhere), ``"test"`` or ``"prod"``.
+
+    Parameters
+    ----------
+    name : {"sim", "test", "prod"}
+        Network name as given to ``--network``.
+    sim_port : int, optional
+        TCP port of the local simulator; required for ``"sim"``.
+    sim_host : str
+        Host of the local simulator.
+    """
+    if name == "sim":
+        if sim_port is None:
+            raise ValueError("the 'sim' network needs the simulator's port")
+        return f"ws://{sim_host}:{sim_port}{SIM_PATH}"
+    try:
+        return NETWORK_URLS[name]
+    except KeyError:
+        raise ValueError(f"unknown network {name!r}; use sim, test or prod") from None
+
+
+def _records(decode: Callable[[Any], Any]) -> Callable[[Any], list[Any]]:
+    def decode_all(result: Any) -> list[Any]:
+        if type(result) is not list:
+            raise BadResponse(f"expected a list, got {type(result).__name__}")
+        return [decode(item) for item in result]
+
+    return decode_all
+
+
+def _order_history_page(result: Any) -> tuple[tuple[m.OrderUpdate, ...], str | None]:
+    # OrderHistory rows are closed orders without ``remaining_amount`` and ``change_reason``
+    # (thalex-protocol.md 3.5): nothing remains on a closed order, and "existing" is the reason
+    # the exchange gives for a state it reports rather than changes.
+    defaults = {"remaining_amount": 0, "change_reason": "existing"}
+    decoded = tuple(m.decode_order({**defaults, **o}) for o in result["orders"])
+    bookmark = result.get("bookmark")
+    return decoded, bookmark if type(bookmark) is str else None
+
+
+def _one_order_id(order_id: str | None, client_order_id: int | None) -> dict[str, Any]:
+    if (order_id is None) == (client_order_id is None):
+        raise ValueError("give exactly one of order_id or client_order_id")
+    return {"order_id": order_id, "client_order_id": client_order_id}
+
+
+class ThalexClient(ThalexSessionCalls):
+    """Typed Thalex calls. Build it with :func:`open_thalex_client`.
+
+    Every method takes an optional keyword ``timeout_s`` (seconds; default ``request_timeout_s``)
+    and raises ``ThalexError`` subclasses, ``RequestTimeout`` or ``ConnectionLost``. Session,
+    market-data and subscription calls come from ``ThalexSessionCalls``; request plumbing and
+    notification dispatch (``on_notification``, ``latest``, ``open_event_channel``) from
+    ``RpcSession``.
+    """
+
+    # -- orders -----------------------------------------------------------------------------------
+
+    async def insert(
+        self,
+        direction: str,
+        instrument_name: str,
+        amount: float,
+        price: float | None = None,
+        *,
+        timeout_s: float | None = None,
+        **options: Any,
+    ) -> m.OrderUpdate:
+        """Insert an order; return its status after the insert.
+
+        Parameters
+        ----------
+        direction : {"buy", "sell"}
+        instrument_name : str
+        amount : float
+            Size in base currency (e.g. BTC).
+        price : float, optional
+            Limit price in quote currency (USD); omit for market orders.
+        **options
+            ``order_type`` ("limit" | "market"), ``time_in_force`` ("good_till_cancelled" |
+            "immediate_or_cancel"), ``post_only``, ``reject_post_only``, ``reduce_only``,
+            ``collar`` ("ignore" | "reject" | "clamp"), ``label``, ``client_order_id`` (int),
+            ``stp_level``, ``stp_action``; see ``messages.insert_params``.
+
+        Notes
+        -----
+        Post-only re-pricing, book-or-cancel and IOC remainders are *not* errors: the result's
+        ``status`` is then ``cancelled`` with ``delete_reason == "immediate_cancel"``.
+        """
+        params = m.insert_params(
+            direction=direction,
+            instrument_name=instrument_name,
+            amount=amount,
+            price=price,
+            **options,
+        )
+        return await self.call_decoded(
+            "private/insert", params, m.decode_order, timeout_s=timeout_s
+        )
+
+    async def buy(
+        self,
+        instrument_name: str,
+        amount: float,
+        price: float | None = None,
+        *,
+        timeout_s: float | None = None,
+        **options: Any,
+    ) -> m.OrderUpdate:
+        """``private/buy``: :meth:`insert` without ``direction``."""
+        params = m.insert_params(
+            direction="buy", instrument_name=instrument_name, amount=amount, price=price, **options
+        )
+        del params["direction"]
+        return await self.call_decoded("private/buy", params, m.decode_order, timeout_s=timeout_s)
+
+    async def sell(
+        self,
+        instrument_name: str,
+        amount: float,
+        price: float | None = None,
+        *,
+        timeout_s: float | None = None,
+        **options: Any,
+    ) -> m.OrderUpdate:
+        """``private/sell``: :meth:`insert` without ``direction``."""
+        params = m.insert_params(
+            direction="sell", instrument_name=instrument_name, amount=amount, price=price, **options
+        )
+        del params["direction"]
+        return await self.call_decoded("private/sell", params, m.decode_order, timeout_s=timeout_s)
+
+    async def amend(
+        self,
+        *,
+        amount: float,
+        price: float,
+        order_id: str | None = None,
+        client_order_id: int | None = None,
+        collar: str | None = None,
+        timeout_s: float | None = None,
+    ) -> m.OrderUpdate:
+        """Change price and/or original ``amount`` (base currency) of an open order, named by
+        exactly one of ``order_id`` or ``client_order_id``. An amount at or below the filled
+        amount deletes the order."""
+        params = _one_order_id(order_id, client_order_id)
+        params.update(amount=amount, price=price, collar=collar)
+        return await self.call_decoded("private/amend", params, m.decode_order, timeout_s=timeout_s)
+
+    async def cancel(
+        self,
+        *,
+        order_id: str | None = None,
+        client_order_id: int | None = None,
+        timeout_s: float | None = None,
+    ) -> m.OrderUpdate:
+        """Cancel one order by ``order_id`` or ``client_order_id`` (``OrderNotFound`` if it is
+        already closed)."""
+        params = _one_order_id(order_id, client_order_id)
+        return await self.call_decoded(
+            "private/cancel", params, m.decode_order, timeout_s=timeout_s
+        )
+
+    async def cancel_all(self, *, timeout_s: float | None = None) -> int:
+        """Cancel every order of the account; return how many were deleted."""
+        result = await self.call("private/cancel_all", None, timeout_s=timeout_s)
+        if type(result) is not int:
+            raise BadResponse("private/cancel_all: result is not an integer")
+        return result
+
+    async def open_orders(self, *, timeout_s: float | None = None) -> list[m.OrderUpdate]:
+        """All open orders of the account."""
+        return await self.call_decoded(
+            "private/open_orders", None, _records(m.decode_order), timeout_s=timeout_s
+        )
+
+    # -- mass quoting -----------------------------------------------------------------------------
+
+    async def set_mm_protection(
+        self,
+        product: str,
+        trade_amount: float,
+        quote_amount: float,
+        *,
+        timeout_s: float | None = None,
+    ) -> None:
+        """Set (and refill) the session's protection group ``product`` (e.g. ``"FBTCUSD"``):
+        ``trade_amount`` may execute before the group's quotes are pulled, no single quote may
+        exceed ``quote_amount`` (both base currency)."""
+        params = {"product": product, "trade_amount": trade_amount, "quote_amount": quote_amount}
+        await self.call("private/set_mm_protection", params, timeout_s=timeout_s)
+
+    async def mass_quote(
+        self,
+        quotes: Sequence[m.QuoteRequest],
+        *,
+        label: str | None = None,
+        post_only: bool = False,
+        reject_post_only: bool = False,
+        stp_level: str | None = None,
+        stp_action: str | None = None,
+        timeout_s: float | None = None,
+    ) -> m.MassQuoteResult:
+        """Replace quote sides atomically per instrument; a side given as a tuple of
+        ``QuoteLevel`` uses the multi-level form (at most 10 levels)."""
+        params = m.mass_quote_params(
+            quotes,
+            label=label,
+            post_only=post_only,
+            reject_post_only=reject_post_only,
+            stp_level=stp_level,
+            stp_action=stp_action,
+        )
+        return await self.call_decoded(
+            "private/mass_quote", params, m.decode_mass_quote_result, timeout_s=timeout_s
+        )
+
+    async def cancel_mass_quote(
+        self, product: str | None = None, *, timeout_s: float | None = None
+    ) -> None:
+        """Cancel mass quotes across all sessions (of one ``product`` or all); groups reset."""
+        await self.call("private/cancel_mass_quote", {"product": product}, timeout_s=timeout_s)
+
+    # -- account ----------------------------------------------------------------------------------
+
+    async def portfolio(self, *, timeout_s: float | None = None) -> list[m.PortfolioEntry]:
+        """Positions per instrument (short is negative)."""
+        return await self.call_decoded(
+            "private/portfolio", None, _records(m.decode_portfolio_entry), timeout_s=timeout_s
+        )
+
+    async def account_summary(self, *, timeout_s: float | None = None) -> m.AccountSummary:
+        """Margin, cash and P&L of the account."""
+        return await self.call_decoded(
+            "private/account_summary", None, m.decode_account_summary, timeout_s=timeout_s
+        )
+
+    async def trade_history(
+        self,
+        *,
+        limit: int | None = None,
+        time_low_s: float | None = None,
+        time_high_s: float | None = None,
+        bookmark: str | None = None,
+        sort: str | None = None,
+        instrument_names: Sequence[str] | None = None,
+        timeout_s: float | None = None,
+    ) -> tuple[tuple[m.Trade, ...], str | None]:
+        """One page of trades ``(trades, bookmark)``; times are Unix seconds, ``sort`` is
+        ``"ascending"`` or ``"descending"``; pass the bookmark back for the next page."""
+        params = {
+            "limit": limit,
+            "time_low": time_low_s,
+            "time_high": time_high_s,
+            "bookmark": bookmark,
+            "sort": sort,
+            "instrument_names": ",".join(instrument_names) if instrument_names else None,
+        }
+        return await self.call_decoded(
+            "private/trade_history", params, m.decode_trade_history_page, timeout_s=timeout_s
+        )
+
+    async def order_history(
+        self,
+        *,
+        limit: int | None = None,
+        time_low_s: float | None = None,
+        time_high_s: float | None = None,
+        bookmark: str | None = None,
+        timeout_s: float | None = None,
+    ) -> tuple[tuple[m.OrderUpdate, ...], str | None]:
+        """One page of closed orders ``(orders, bookmark)``; times are Unix seconds."""
+        params = {
+            "limit": limit,
+            "time_low": time_low_s,
+            "time_high": time_high_s,
+            "bookmark": bookmark,
+        }
+        return await self.call_decoded(
+            "private/order_history", params, _order_history_page, timeout_s=timeout_s
+        )
+
+
+ConnectHook = Callable[[ThalexClient], Awaitable[None]]
+
+
+@asynccontextmanager
+async def open_thalex_client(
+    url: str,
+    *,
+    credentials: Credentials | None = None,
+    account: str | None = None,
+    cancel_on_disconnect_s: int | None = None,
+    on_connect: ConnectHook | None = None,
+    request_timeout_s: float = 10.0,
+    ping_interval_s: float = 5.0,
+    stale_after_s: float = 15.0,
+    connect_timeout_s: float = 10.0,
+    reconnect: ReconnectPolicy | None = ReconnectPolicy(),  # noqa: B008 - frozen, shared safely
+    user_agent: str = "qengine",
+    seed: int | None = None,
+) -> AsyncIterator[ThalexClient]:
+    """Connect a :class:`ThalexClient` and keep it connected until the block exits.
+
+    Parameters
+    ----------
+    url : str
+        Websocket URL (:func:`url_for_network`).
+    credentials : Credentials, optional
+        API key; when given, every (re)connect logs in first.
+    account : str, optional
+        Sub-account number for the login.
+    cancel_on_disconnect_s : int, optional
+        When given, every (re)connect arms cancel-on-disconnect with this heartbeat (whole
+        seconds; keep ``ping_interval_s`` below it).
+    on_connect : async callable(client), optional
+        Runs after login, cancel-on-disconnect and resubscription on every (re)connect.
+    request_timeout_s : float
+        Default per-request timeout, seconds.
+    ping_interval_s, stale_after_s, connect_timeout_s : float
+        Keepalive ping period, silence after which the link is dead, connect limit (seconds).
+    reconnect : ReconnectPolicy or None
+        Backoff after a loss; ``None`` lets a loss end the block with ``ConnectionLost``.
+    user_agent : str
+        ``User-Agent`` header.
+    seed : int, optional
+        Seed of the backoff jitter.
+
+    Raises
+    ------
+    ConnectionLost
+        The first connection failed (or a later one could not be restored).
+    ThalexError
+        Login or cancel-on-disconnect was refused (e.g. ``AuthenticationFailed``).
+    """
+    if cancel_on_disconnect_s is not None and not ping_interval_s < cancel_on_disconnect_s:
+        raise ValueError("ping_interval_s must be shorter than cancel_on_disconnect_s")
+    client = ThalexClient(request_timeout_s=request_timeout_s)
+
+    async def on_every_connect(transport: Transport) -> None:
+        client.attach(transport)
+        if credentials is not None:
+            await client.login(credentials, account=account)
+        if cancel_on_disconnect_s is not None:
+            await client.set_cancel_on_disconnect(cancel_on_disconnect_s)
+        await client.resubscribe()
+        if on_connect is not None:
+            await on_connect(client)
+
+    config = TransportConfig(
+        url=url,
+        ping_interval_s=ping_interval_s,
+        stale_after_s=stale_after_s,
+        connect_timeout_s=connect_timeout_s,
+        reconnect=reconnect,
+        user_agent=user_agent,
+        seed=seed,
+    )
+    async with open_transport(
+        config,
+        on_batch=client.handle_batch,
+        on_connect=on_every_connect,
+        on_disconnect=client.connection_lost,
+    ):
+        yield client
