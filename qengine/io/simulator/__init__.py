@@ -1,0 +1,58 @@
+"""An embedded Thalex exchange on loopback, speaking the protocol of thalex-protocol.md.
+
+Start it inside your nursery::
+
+    async with trio.open_nursery() as nursery:
+        sim = await nursery.start(serve_simulator, SimulatorConfig(seed=7))
+        url = sim.url            # ws://127.0.0.1:PORT/ws/api/v2; int(sim) is the port
+        ...
+        sim.account_state()      # the exchange's own view of positions, PnL, open orders
+
+Time: the market advances in fixed steps of ``step_s`` trio seconds, each moving simulated time by
+``step_s * time_scale``; timestamps in messages are simulated Unix seconds. Protocol timers (rate
+limits, cancel-on-disconnect, throttled channel delays, faults) run on trio time, so tests under
+``autojump_clock`` are fast and deterministic for a seed.
+"""
+
+from __future__ import annotations
+
+import trio
+
+from .accounts import AccountState
+from .config import FaultConfig, IndexSpec, InstrumentSpec, SimulatorConfig
+from .handle import Simulator
+from .server import start_server
+
+__all__ = ["AccountState", "FaultConfig", "IndexSpec", "InstrumentSpec", "Simulator",
+           "SimulatorConfig", "serve_simulator"]
+
+
+async def _public_keys(config: SimulatorConfig) -> dict[str, str]:
+    if config.api_keys:
+        return dict(config.api_keys)
+    from ..auth import DEMO_KEY_ID, demo_public_key_pem
+
+    # Creating the demo key pair is slow the first time (RSA 2048): keep it off the event loop.
+    pem = await trio.to_thread.run_sync(demo_public_key_pem, config.demo_config_dir)
+    return {DEMO_KEY_ID: pem}
+
+
+async def serve_simulator(config: SimulatorConfig | None = None, *,
+                          task_status: trio.TaskStatus[Simulator] = trio.TASK_STATUS_IGNORED
+                          ) -> None:
+    """Run the simulator until cancelled.
+
+    Parameters
+    ----------
+    config : SimulatorConfig, optional
+        Configuration (defaults: loopback, port 0, seed 0, demo key).
+    task_status : trio.TaskStatus
+        ``nursery.start`` protocol: reports a ``Simulator`` (an int equal to the bound port,
+        with ``url`` and in-process accessors).
+    """
+    config = config if config is not None else SimulatorConfig()
+    keys = await _public_keys(config)
+    async with trio.open_nursery() as nursery:
+        ex, server, port = await start_server(config, keys, nursery)
+        task_status.started(Simulator(port, exchange=ex, server=server, host=config.host,
+                                      cancel_scope=nursery.cancel_scope))
