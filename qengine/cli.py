@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from ._version import __version__
+from .io.simulator.cli import add_simulate_arguments, run_simulate_command
 
 
 def _cmd_version(_args: argparse.Namespace) -> int:
@@ -23,6 +24,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     version = sub.add_parser("version", help="print the qengine version")
     version.set_defaults(handler=_cmd_version)
+    simulate = sub.add_parser("simulate", help="run the embedded Thalex simulator standalone")
+    add_simulate_arguments(simulate)
+    simulate.set_defaults(handler=run_simulate_command)
     return parser
 
 
