@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.qengine-installed
 
-.PHONY: run test lint perf clean-cache
+.PHONY: run test lint perf research clean-cache
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -13,7 +13,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# A 60 s session on the embedded simulator, then the summary as a table.
 run: $(STAMP)
+	$(VENV)/bin/qengine quote --duration-s 60
+
+research: $(STAMP)
 	$(PY) examples/research_kernels.py
 
 test: $(STAMP)

@@ -15,15 +15,89 @@ def _cmd_version(_args: argparse.Namespace) -> int:
     return 0
 
 
+_QUOTE_OVERRIDES = {
+    "network": "connection.network",
+    "url": "connection.url",
+    "instrument": "instrument",
+    "model": "quote.model",
+    "gamma": "quote.gamma",
+    "kappa": "quote.kappa_per_usd",
+    "levels": "quote.levels",
+    "spacing_ticks": "quote.spacing_ticks",
+    "vol_threshold": "quote.volume_candle_threshold",
+    "duration_s": "duration_s",
+    "log_file": "telemetry.log_file",
+    "metrics_file": "telemetry.metrics_file",
+    "summary_json": "telemetry.summary_json",
+    "order_mode": "order_mode",
+    "seed": "simulator.seed",
+}
+
+
+def _add_quote_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="FILE.toml", help="TOML config file")
+    parser.add_argument("--network", choices=("sim", "test", "prod"),
+                        help="sim (default: embedded simulator), or Thalex testnet/production "
+                             "with keys from THALEX_* environment variables")
+    parser.add_argument("--url", metavar="WS_URL", help="websocket URL (overrides --network)")
+    parser.add_argument("--instrument", help="instrument to quote (default BTC-PERPETUAL)")
+    parser.add_argument("--model", choices=("as", "glft", "legacy"))
+    parser.add_argument("--gamma", type=float, help="risk aversion, 1/(USD x coin)")
+    parser.add_argument("--kappa", type=float, help="order-arrival decay per USD (prior)")
+    parser.add_argument("--levels", type=int, help="levels per side")
+    parser.add_argument("--spacing-ticks", type=int, help="base step between levels, ticks")
+    parser.add_argument("--vol-threshold", type=float, help="volume-candle threshold, coins")
+    parser.add_argument("--order-mode", choices=("orders", "mass_quote"))
+    parser.add_argument("--duration-s", type=float, help="stop after this many seconds")
+    parser.add_argument("--seed", type=int, help="seed of the embedded simulator")
+    parser.add_argument("--verbose", action="store_true", help="log every event in full")
+    parser.add_argument("--log-file", metavar="PATH")
+    parser.add_argument("--metrics-file", metavar="PATH", help="JSON-lines metrics")
+    parser.add_argument("--summary-json", metavar="PATH", help="write the exit summary here")
+
+
+def _cmd_quote(args: argparse.Namespace) -> int:
+    import trio
+
+    from .config import load_config
+    from .errors import ConfigError, StartupError
+    from .run import run_engine, summary_table
+    from .telemetry import open_logging
+
+    overrides = {dotted: getattr(args, name) for name, dotted in _QUOTE_OVERRIDES.items()}
+    if args.verbose:
+        overrides["telemetry.verbose_logging"] = True
+    try:
+        config = load_config(args.config, overrides)
+    except ConfigError as exc:
+        print(f"qengine: invalid config: {exc}", file=sys.stderr)
+        return 2
+    t = config.telemetry
+    with open_logging(verbose=t.verbose_logging, log_file=t.log_file,
+                      metrics_file=t.metrics_file):
+        try:
+            summary = trio.run(run_engine, config)
+        except StartupError as exc:
+            print(f"qengine: cannot start: {exc}", file=sys.stderr)
+            return 1
+    print("session summary:")
+    print(summary_table(summary))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
         prog="qengine",
-        description="Avellaneda-Stoikov / GLFT market maker for Thalex, with an embedded simulator.",
+        description="Avellaneda-Stoikov / GLFT market maker for Thalex, with an embedded "
+                    "simulator.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     version = sub.add_parser("version", help="print the qengine version")
     version.set_defaults(handler=_cmd_version)
+    quote = sub.add_parser("quote", help="quote an instrument (default: embedded simulator)")
+    _add_quote_arguments(quote)
+    quote.set_defaults(handler=_cmd_quote)
     simulate = sub.add_parser("simulate", help="run the embedded Thalex simulator standalone")
     add_simulate_arguments(simulate)
     simulate.set_defaults(handler=run_simulate_command)

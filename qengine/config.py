@@ -173,7 +173,7 @@ def _check(condition: bool, key: str, message: str) -> None:
         raise ConfigError(f"{key}: {message}")
 
 
-def _validate(config: EngineConfig) -> None:  # noqa: C901 - a flat list of independent checks
+def _validate(config: EngineConfig) -> None:
     q, r, c, t = config.quote, config.risk, config.connection, config.telemetry
     _check(bool(config.instrument), "instrument", "must not be empty")
     _check(config.order_mode in ORDER_MODES, "order_mode", f"must be one of {ORDER_MODES}")

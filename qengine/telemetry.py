@@ -69,7 +69,7 @@ class LatencyHistogram:
     (40 x 16 int64), and recording is O(1) with no allocation.
     """
 
-    __slots__ = ("counts", "total", "max_ns")
+    __slots__ = ("counts", "max_ns", "total")
     _SUB = 16
 
     def __init__(self) -> None:
@@ -147,7 +147,8 @@ def open_logging(*, verbose: bool, log_file: str = "", metrics_file: str = "",
     if log_file:
         Path(log_file).parent.mkdir(parents=True, exist_ok=True)
         file_handler = logging.FileHandler(log_file)
-        file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s %(message)s"))
+        file_handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)-7s %(name)s %(message)s"))
         handlers.append(file_handler)
     for handler in handlers:
         handler.addFilter(lambda record: not record.name.startswith(METRICS_LOGGER_NAME))
@@ -186,3 +187,37 @@ def write_metrics_row(row: dict[str, Any]) -> None:
         # Serialised here (a few microseconds, once per status interval or fill) so the queue
         # handler does not turn the dict into its repr.
         metrics.info("%s", orjson.dumps(row, option=orjson.OPT_SERIALIZE_NUMPY).decode())
+
+
+class Telemetry:
+    """Counters, latency histograms and last-event times of one engine (hot path: bump only)."""
+
+    def __init__(self) -> None:
+        self.counters = Counters()
+        #: Ticker arrival to the first order action of the cycle leaving the client.
+        self.tick_to_quote = LatencyHistogram()
+        #: Order request round trip (send to reply).
+        self.rpc_round_trip = LatencyHistogram()
+        #: One quote cycle (pipeline kernel plus diff), in the quoter.
+        self.quote_cycle = LatencyHistogram()
+        self.last_ticker_ns = 0
+        self.fills: list[dict[str, Any]] = []
+
+    def record_ticker(self, time_ns: int) -> None:
+        """Remember when the newest ticker arrived (stale-data detection)."""
+        self.last_ticker_ns = time_ns
+
+    def record_fill(self, index: int, direction: str, price: float, amount: float,
+                    is_maker: bool, label: str | None) -> None:
+        """Queue a metrics-file row for one fill."""
+        write_metrics_row({"event": "fill", "instrument": index, "direction": direction,
+                           "price": price, "amount": amount, "maker": is_maker, "label": label})
+
+    def latency_summary(self) -> dict[str, float]:
+        """p50/p99 (us) of every histogram, for the status line and the summary."""
+        out: dict[str, float] = {}
+        for name in ("tick_to_quote", "rpc_round_trip", "quote_cycle"):
+            summary = getattr(self, name).summary_us()
+            out[f"{name}_p50_us"] = summary["p50_us"]
+            out[f"{name}_p99_us"] = summary["p99_us"]
+        return out

@@ -113,6 +113,11 @@ class RpcSession:
 
     # -- requests -------------------------------------------------------------------------------
 
+    def drop_connection(self, reason: str) -> None:
+        """Close the current connection; the transport reconnects (and re-runs its hooks)."""
+        if self._transport is not None:
+            self._transport.drop_connection(reason)
+
     @property
     def connected(self) -> bool:
         """True while the websocket is open."""

@@ -1,6 +1,7 @@
 """The one decorator every qengine kernel uses, and the registry ``warm_up`` walks.
 
-Options are chosen once here: nopython (``njit``), ``cache=True`` (on-disk cache, so a second process
+Options are chosen once here: nopython (``njit``), ``cache=True`` (on-disk cache, so a
+second process
 loads machine code instead of compiling), ``nogil=True`` and *no* fastmath (IEEE semantics, so
 kernels and their pure-Python twins agree bit for bit where the maths allows). Every kernel gives
 an explicit signature, which compiles it eagerly at import: the first market tick never pays for

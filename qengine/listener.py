@@ -1,0 +1,298 @@
+"""The listener: turns decoded exchange pushes (and RPC order results) into state-array writes.
+
+Market data (tickers, index, public trades) arrives through cheap synchronous callbacks run in
+the client's reader task and is conflated: the newest book overwrites the last and wakes the
+quoter. Order, portfolio and trade-history pushes come through one bounded, ordered channel that
+the listener task drains: nothing is dropped. Every fill is booked exactly once (keyed by
+trade id), from ``session.orders`` fills, from order RPC results, or from
+``account.trade_history`` if that arrives first; ``account.portfolio`` is the truth for the
+position and is reconciled when a mismatch outlives a short grace period (pushes of the two
+channels are not ordered against each other).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import trio
+
+from .clock import now_ns
+from .io import messages as m
+from .kernels import codes
+from .kernels.candles import candle_update
+from .kernels.intensity import intensity_update
+from .kernels.orders import order_apply_update, order_find_by_client_id
+from .kernels.position import position_apply_fill, position_reconcile
+from .kernels.vamp import vamp_update
+from .state import EngineState, id_key
+from .telemetry import COUNTER, Telemetry
+
+log = logging.getLogger("qengine.listener")
+
+_SIDES = {"buy": codes.SIDE_BUY, "sell": codes.SIDE_SELL}
+#: Pushes that must never be dropped go through the ordered event channel.
+EVENT_CHANNELS = ("session.orders", "account.portfolio", "account.trade_history",
+                  "session.mm_protection", "system")
+#: A position mismatch with the exchange must outlive this before it is reconciled.
+RECONCILE_GRACE_S = 2.0
+
+
+def _nothing() -> None:
+    return None
+
+
+class ExchangePosition:
+    """The exchange's last reported position of one instrument (from ``account.portfolio``)."""
+
+    __slots__ = ("average_ticks", "lots", "mark_price", "seen_s")
+
+    def __init__(self) -> None:
+        self.lots: int | None = None
+        self.average_ticks = 0
+        self.seen_s = 0.0
+        self.mark_price = math.nan
+
+
+class Listener:
+    """Applies exchange reports to :class:`EngineState`; wakes the quoter on news."""
+
+    def __init__(self, state: EngineState, telemetry: Telemetry) -> None:
+        self.state = state
+        self.telemetry = telemetry
+        self.counters = telemetry.counters.values
+        #: Called after every newly booked fill (the engine wakes the quoter with it).
+        self.on_fill: Callable[[], None] = _nothing
+        self.exchange_positions = [ExchangePosition() for _ in state.specs]
+        self.index_by_name = {spec.name: spec.index for spec in state.specs}
+        self.last_fill_s = -math.inf
+        self.reconnect_requested = trio.Event()
+        self.mm_protection_remaining: dict[str, float] = {}
+
+    # -- market data (reader-task callbacks) ----------------------------------------------------
+
+    def on_ticker(self, notification: m.Notification) -> None:
+        """Write the newest top of book, mark and collars; wake the quoter."""
+        self.counters[COUNTER["messages"]] += 1
+        if notification.key != self.state.spec.name:
+            return
+        ticker: m.Ticker = notification.records[0]
+        spec, book = self.state.spec, self.state.book
+        self.counters[COUNTER["tickers"]] += 1
+        book.time_ns = now_ns()
+        if ticker.best_bid_price is not None and ticker.best_bid_amount is not None:
+            book.bid_ticks = spec.price_ticks(ticker.best_bid_price)
+            book.bid_lots = spec.amount_lots(ticker.best_bid_amount)
+        else:
+            book.bid_ticks, book.bid_lots = 0, 0  # a missing side stays missing
+        if ticker.best_ask_price is not None and ticker.best_ask_amount is not None:
+            book.ask_ticks = spec.price_ticks(ticker.best_ask_price)
+            book.ask_lots = spec.amount_lots(ticker.best_ask_amount)
+        else:
+            book.ask_ticks, book.ask_lots = 0, 0
+        book.mark_ticks = ticker.mark_price / spec.tick_size
+        book.index_price = ticker.index
+        book.collar_low_ticks = (spec.price_ticks(ticker.collar_low)
+                                 if ticker.collar_low is not None else 0)
+        book.collar_high_ticks = (spec.price_ticks(ticker.collar_high)
+                                  if ticker.collar_high is not None else 0)
+        book.updates += 1
+        self.telemetry.record_ticker(book.time_ns)
+
+    def on_index(self, notification: m.Notification) -> None:
+        """Keep the latest index price (used when the ticker's index is older)."""
+        self.counters[COUNTER["messages"]] += 1
+        record: m.IndexPrice = notification.records[0]
+        if record.index_name == self.state.spec.underlying:
+            self.state.book.index_price = record.price
+
+    def on_public_trades(self, notification: m.Notification) -> None:
+        """Feed the tape to the intensity estimator, the volume candles and VAMP."""
+        self.counters[COUNTER["messages"]] += 1
+        state, spec = self.state, self.state.spec
+        book = state.book
+        if not (book.bid_ticks > 0 and book.ask_ticks > book.bid_ticks):
+            return  # no mid to measure distances from
+        mid_ticks = 0.5 * (book.bid_ticks + book.ask_ticks)
+        q = state.config.quote
+        threshold_lots = max(1, spec.amount_lots(q.volume_candle_threshold))
+        for trade in notification.records:
+            if notification.snapshot or trade.instrument_name != spec.name:
+                continue  # the snapshot replays old trades: not arrivals now
+            side = _SIDES.get(trade.taker_side)
+            if side is None:
+                continue
+            self.counters[COUNTER["public_trades"]] += 1
+            t_ns = now_ns()
+            price_ticks = trade.price / spec.tick_size
+            lots = spec.amount_lots(trade.amount)
+            intensity_update(state.intensity_state, t_ns, price_ticks, mid_ticks, side,
+                             q.intensity_half_life_s)
+            if lots > 0:
+                candle_update(state.candle_state, state.candles, t_ns, round(price_ticks), lots,
+                              side, threshold_lots, 300_000_000_000)
+                vamp_update(state.vamp_state, state.vamp_impacts, t_ns, round(price_ticks), lots,
+                            side, 1)
+
+    # -- orders, fills, positions (listener task) -----------------------------------------------
+
+    def apply_order(self, update: m.OrderUpdate) -> None:
+        """Apply one order report (push or RPC result): table row, then its new fills."""
+        state = self.state
+        index = self.index_by_name.get(update.instrument_name or "", -1)
+        if index < 0:
+            return
+        spec = state.specs[index]
+        key = id_key(update.order_id)
+        cid = update.client_order_id
+        if cid is None:
+            cid = state.client_id_by_key.get(key)
+        if cid is not None and order_find_by_client_id(state.orders, cid) >= 0:
+            state.client_id_by_key[key] = cid
+            if update.is_live:
+                kind = (codes.ORDER_UPDATE_AMENDED if update.change_reason == "amend"
+                        else codes.ORDER_UPDATE_LIVE)
+            else:
+                kind = codes.ORDER_UPDATE_CLOSED
+                state.client_id_by_key.pop(key, None)
+            price_ticks = spec.price_ticks(update.price) if update.price is not None else 0
+            order_apply_update(state.orders, cid, key, kind, price_ticks,
+                               spec.amount_lots(update.amount),
+                               spec.amount_lots(update.filled_amount), now_ns())
+        for fill in update.fills:
+            self.book_fill(index, fill.trade_id, update.direction, fill.price, fill.amount,
+                           fill.maker_taker == "maker", None, update.label)
+
+    def book_fill(self, index: int, trade_id: str, direction: str, price: float, amount: float,
+                  is_maker: bool, fee: float | None, label: str | None) -> bool:
+        """Book one execution exactly once; log it as one line. Return True when it was new."""
+        state = self.state
+        spec = state.specs[index]
+        side = _SIDES.get(direction)
+        if side is None:
+            return False
+        q = state.config.quote
+        if fee is None:  # order pushes carry no fee: use the configured rate until history says
+            fee = (q.maker_fee_rate if is_maker else q.taker_fee_rate) * price * amount
+        row = state.fill_scratch[0]
+        row["trade_id"] = id_key(trade_id)
+        row["instrument"] = index
+        row["side"] = side
+        row["price_ticks"] = spec.price_ticks(price)
+        row["amount_lots"] = spec.amount_lots(amount)
+        row["fee_quote"] = fee
+        row["is_maker"] = 1 if is_maker else 0
+        row["time_ns"] = now_ns()
+        status = position_apply_fill(state.positions, state.lots, state.seen_trade_ids,
+                                     state.seen_cursor, state.fill_scratch, 0,
+                                     spec.lot_tick_value)
+        if status == codes.STATUS_DUPLICATE:
+            return False
+        if status != codes.STATUS_OK:
+            self.counters[COUNTER["errors"]] += 1
+            log.error("fill %s could not be booked (status %d); reconciling with the exchange",
+                      trade_id, status)
+            return False
+        self.counters[COUNTER["fills"]] += 1
+        self.last_fill_s = trio.current_time()
+        large = amount >= state.config.telemetry.large_fill
+        log.info("%sFILL %s %s %s @ %s (%s) position %s", "LARGE " if large else "",
+                 spec.name, direction.upper(), spec.amount(spec.amount_lots(amount)), price,
+                 "maker" if is_maker else "taker", state.position(index))
+        self.telemetry.record_fill(index, direction, price, amount, is_maker, label)
+        self.on_fill()
+        return True
+
+    def apply_portfolio(self, entries: Iterable[m.PortfolioEntry], snapshot: bool) -> None:
+        """Record the exchange's positions; instruments missing from a snapshot are flat."""
+        seen = set()
+        for entry in entries:
+            index = self.index_by_name.get(entry.instrument_name, -1)
+            if index < 0:
+                continue
+            seen.add(index)
+            spec = self.state.specs[index]
+            exchange = self.exchange_positions[index]
+            exchange.lots = spec.amount_lots(entry.position)
+            average = entry.average_price or 0.0
+            exchange.average_ticks = spec.price_ticks(average) if average > 0 else 0
+            exchange.seen_s = trio.current_time()
+            if entry.mark_price is not None:
+                exchange.mark_price = entry.mark_price
+        if snapshot:
+            for index, exchange in enumerate(self.exchange_positions):
+                if index not in seen:
+                    exchange.lots, exchange.average_ticks = 0, 0
+                    exchange.seen_s = trio.current_time()
+
+    def reconcile_positions(self, *, force: bool = False) -> int:
+        """Adopt the exchange position where ours differs (after the grace period unless forced).
+
+        Returns the number of instruments reconciled.
+        """
+        changed = 0
+        now_s = trio.current_time()
+        for index, exchange in enumerate(self.exchange_positions):
+            if exchange.lots is None or self.state.position_lots(index) == exchange.lots:
+                continue
+            quiet = now_s - max(exchange.seen_s, self.last_fill_s) >= RECONCILE_GRACE_S
+            if not (force or quiet):
+                continue
+            average = exchange.average_ticks
+            if exchange.lots != 0 and average <= 0:
+                average = max(1, round(self.state.book.mark_ticks)) if math.isfinite(
+                    self.state.book.mark_ticks) else 1
+            ours = self.state.position_lots(index)
+            status = position_reconcile(self.state.positions, self.state.lots, index,
+                                        exchange.lots, average, now_ns())
+            if status == codes.STATUS_MISMATCH:
+                changed += 1
+                spec = self.state.specs[index]
+                log.warning("position of %s reconciled with the exchange: %s -> %s",
+                            spec.name, spec.amount(ours), spec.amount(exchange.lots))
+        return changed
+
+    def apply_trades(self, trades: Iterable[m.Trade]) -> None:
+        """Cross-check fills against the account's trade history; book any we missed."""
+        for trade in trades:
+            index = self.index_by_name.get(trade.instrument_name, -1)
+            if index < 0 or trade.trade_type not in (None, "normal"):
+                continue
+            if self.book_fill(index, trade.trade_id, trade.direction, trade.price, trade.amount,
+                              trade.maker_taker == "maker", trade.fee, trade.label):
+                log.warning("fill %s was missing from the order feed; booked from trade history",
+                            trade.trade_id)
+
+    def handle_event(self, notification: m.Notification) -> None:
+        """Dispatch one ordered push (orders, portfolio, trades, protection, system)."""
+        self.counters[COUNTER["messages"]] += 1
+        kind = notification.kind
+        if kind == "session.orders":
+            for update in notification.records:
+                self.counters[COUNTER["order_updates"]] += 1
+                self.apply_order(update)
+        elif kind == "account.portfolio":
+            self.counters[COUNTER["portfolio_updates"]] += 1
+            self.apply_portfolio(notification.records, notification.snapshot)
+        elif kind == "account.trade_history":
+            self.apply_trades(notification.records)
+        elif kind == "session.mm_protection":
+            for item in notification.records:
+                self.mm_protection_remaining[item.product] = item.remaining_amount
+                if item.remaining_amount <= 0:
+                    log.warning("mm protection of %s used up (%s): the exchange pulled our "
+                                "quotes", item.product, item.reason)
+        elif kind == "system":
+            for event in notification.records:
+                if event.event == "reconnect":
+                    log.warning("exchange announced a reconnect; reconnecting")
+                    self.reconnect_requested.set()
+
+    async def run(self, events: trio.MemoryReceiveChannel[Any], *,
+                  task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """The listener task: drain ordered pushes forever."""
+        task_status.started()
+        async for notification in events:
+            self.handle_event(notification)

@@ -1,0 +1,326 @@
+"""The order manager: sends the quoter's actions as orders (or mass quotes), within rate limits.
+
+- Inserts reserve their order-table row *before* the request leaves, amends and cancels mark
+  their row pending: the diff never sends a second request for an order with one in flight.
+- Every request is awaited; its result (or typed error) is applied to the table. A cancel is
+  never assumed done before the exchange says so.
+- A token bucket sized from the exchange's ``message_rate`` meters requests; the actions arrive
+  in priority order (cancels, then level 0 first), so when throttled the most important go first.
+- Error 4 (throttled) backs off; error 1 (order not found) closes the row and asks for an
+  order reconciliation; a timeout also asks for one (the order may or may not exist).
+- Client order ids come from this object's own counter, never shared with JSON-RPC request ids.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+from typing import Any
+
+import trio
+
+from .clock import now_ns
+from .io import errors as io_errors
+from .io import messages as m
+from .io.thalex import ThalexClient
+from .kernels import codes
+from .kernels.orders import (
+    order_apply_update,
+    order_find_by_client_id,
+    order_release,
+    order_request_amend,
+    order_request_cancel,
+    order_reserve,
+)
+from .listener import Listener
+from .state import EngineState, InstrumentSpec
+from .telemetry import COUNTER, Telemetry
+
+log = logging.getLogger("qengine.orders")
+
+_DIRECTION = {codes.SIDE_BUY: "buy", codes.SIDE_SELL: "sell"}
+#: Level of order-table rows that are not quotes (flatten orders).
+FLATTEN_LEVEL = -1
+
+
+class TokenBucket:
+    """A token bucket on trio's clock: ``rate_per_s`` tokens a second, burst of one second."""
+
+    def __init__(self, rate_per_s: float) -> None:
+        self.rate_per_s = rate_per_s
+        self.tokens = rate_per_s
+        self.updated_s = trio.current_time()
+
+    def set_rate(self, rate_per_s: float) -> None:
+        """Resize the bucket (e.g. to the ``message_rate`` granted at login)."""
+        self._refill()
+        self.rate_per_s = max(1.0, float(rate_per_s))
+        self.tokens = min(self.tokens, self.rate_per_s)
+
+    def _refill(self) -> None:
+        now = trio.current_time()
+        self.tokens = min(self.rate_per_s, self.tokens + (now - self.updated_s) * self.rate_per_s)
+        self.updated_s = now
+
+    def take_up_to(self, wanted: int) -> int:
+        """Take as many whole tokens as available, at most ``wanted``; return how many."""
+        self._refill()
+        granted = min(wanted, int(self.tokens))
+        self.tokens -= granted
+        return granted
+
+
+class OrderManager:
+    """Sends insert / amend / cancel actions and applies their results."""
+
+    def __init__(self, state: EngineState, listener: Listener, telemetry: Telemetry) -> None:
+        self.state = state
+        self.listener = listener
+        self.telemetry = telemetry
+        self.counters = telemetry.counters.values
+        self.client: ThalexClient | None = None
+        # 90 % of the granted rate leaves room for the risk monitor's own requests.
+        self.bucket = TokenBucket(9.0)
+        self.next_client_order_id = 1
+        self.backoff_until_s = -math.inf
+        self.backoff_s = 0.5
+        self.reconcile_needed = False
+        self.last_mass_quote: tuple[Any, ...] | None = None
+
+    def set_message_rate(self, message_rate: int) -> None:
+        """Size the token bucket from the exchange's granted message rate."""
+        self.bucket.set_rate(0.9 * message_rate)
+
+    def _new_client_order_id(self) -> int:
+        cid = self.next_client_order_id
+        self.next_client_order_id += 1
+        return cid
+
+    @property
+    def throttled(self) -> bool:
+        """True while backing off after an exchange throttle (error 4)."""
+        return trio.current_time() < self.backoff_until_s
+
+    # -- the quoter's entry point -----------------------------------------------------------------
+
+    async def execute(self, n_actions: int) -> int:
+        """Send the first ``n_actions`` rows of ``state.actions``; return how many were sent."""
+        if self.client is None or n_actions <= 0 or self.throttled:
+            return 0
+        order_release(self.state.orders)
+        granted = self.bucket.take_up_to(n_actions)
+        if granted < n_actions:
+            self.counters[COUNTER["throttled"]] += n_actions - granted
+        if granted <= 0:
+            return 0
+        spec = self.state.spec
+        sends = []
+        stamp = now_ns()
+        for row in self.state.actions[:granted]:
+            prepared = self._prepare(spec, row, stamp)
+            if prepared is not None:
+                sends.append(prepared)
+        if sends:
+            self.telemetry.tick_to_quote.record(now_ns() - self.state.book.time_ns)
+            async with trio.open_nursery() as nursery:
+                for send in sends:
+                    nursery.start_soon(self._send, *send)
+        return len(sends)
+
+    def _prepare(self, spec: InstrumentSpec, row: Any, stamp: int) -> tuple[Any, ...] | None:
+        kind = int(row["kind"])
+        price, size = int(row["price_ticks"]), int(row["size_lots"])
+        if kind == codes.ACTION_INSERT:
+            cid = self._new_client_order_id()
+            slot = order_reserve(self.state.orders, cid, spec.index, int(row["side"]),
+                                 int(row["level"]), price, size, stamp)
+            if slot < 0:
+                self.counters[COUNTER["errors"]] += 1
+                log.error("order table full (status %d): insert skipped", -slot)
+                return None
+            return (kind, cid, int(row["side"]), price, size)
+        slot, cid = int(row["slot"]), int(row["client_order_id"])
+        if kind == codes.ACTION_AMEND:
+            status = order_request_amend(self.state.orders, slot, price, size, stamp)
+        else:
+            status = order_request_cancel(self.state.orders, slot, stamp)
+        if status != codes.STATUS_OK:
+            return None
+        return (kind, cid, int(row["side"]), price, size)
+
+    async def _send(self, kind: int, cid: int, side: int, price_ticks: int,
+                    size_lots: int) -> None:
+        assert self.client is not None
+        spec = self.state.spec
+        started = now_ns()
+        try:
+            if kind == codes.ACTION_INSERT:
+                self.counters[COUNTER["inserts"]] += 1
+                result = await self.client.insert(
+                    _DIRECTION[side], spec.name, spec.amount(size_lots), spec.price(price_ticks),
+                    post_only=True, label=self.state.config.label, client_order_id=cid)
+            elif kind == codes.ACTION_AMEND:
+                self.counters[COUNTER["amends"]] += 1
+                result = await self.client.amend(amount=spec.amount(size_lots),
+                                                 price=spec.price(price_ticks),
+                                                 client_order_id=cid)
+            else:
+                self.counters[COUNTER["cancels"]] += 1
+                result = await self.client.cancel(client_order_id=cid)
+        except io_errors.ThalexError as exc:
+            self._on_error(kind, cid, exc)
+            return
+        except (io_errors.RequestTimeout, io_errors.ConnectionLost) as exc:
+            # The request may or may not have happened: reconcile with the exchange's view.
+            self.counters[COUNTER["errors"]] += 1
+            self.reconcile_needed = True
+            log.warning("order request for client order %d did not complete: %s", cid, exc)
+            return
+        self.telemetry.rpc_round_trip.record(now_ns() - started)
+        self.listener.apply_order(result)
+
+    def _on_error(self, kind: int, cid: int, exc: io_errors.ThalexError) -> None:
+        orders = self.state.orders
+        if isinstance(exc, io_errors.OrderNotFound) and kind != codes.ACTION_INSERT:
+            # Already filled or cancelled: the push with the details follows (or came first).
+            order_apply_update(orders, cid, -1, codes.ORDER_UPDATE_REJECTED, 0, 0, 0, now_ns())
+            self.reconcile_needed = True
+            return
+        order_apply_update(orders, cid, -1, codes.ORDER_UPDATE_REJECTED, 0, 0, 0, now_ns())
+        if isinstance(exc, io_errors.Throttled):
+            self.counters[COUNTER["throttled"]] += 1
+            self.backoff_until_s = trio.current_time() + self.backoff_s
+            self.backoff_s = min(5.0, self.backoff_s * 2)
+            log.warning("throttled by the exchange; backing off %.1f s", self.backoff_s / 2)
+            return
+        self.counters[COUNTER["rejects"]] += 1
+        self.counters[COUNTER["errors"]] += 1
+        log.error("%s of client order %d rejected: %s",
+                  {codes.ACTION_INSERT: "insert", codes.ACTION_AMEND: "amend"}.get(kind, "cancel"),
+                  cid, exc)
+
+    def note_success(self) -> None:
+        """Reset the throttle backoff after a clean cycle."""
+        if not self.throttled:
+            self.backoff_s = 0.5
+
+    # -- mass quoting ------------------------------------------------------------------------------
+
+    async def mass_quote(self, n_quotes: int) -> None:
+        """Send the ladder as one multi-level mass quote when it changed since the last one."""
+        assert self.client is not None
+        spec = self.state.spec
+        bids, asks = [], []
+        for row in self.state.quotes[:n_quotes]:
+            level = m.QuoteLevel(price=spec.price(int(row["price_ticks"])),
+                                 amount=spec.amount(int(row["size_lots"])))
+            (bids if row["side"] == codes.SIDE_BUY else asks).append(level)
+        key = (tuple(bids), tuple(asks))
+        if key == self.last_mass_quote or self.throttled or self.bucket.take_up_to(1) < 1:
+            return
+        self.telemetry.tick_to_quote.record(now_ns() - self.state.book.time_ns)
+        request = m.QuoteRequest(instrument_name=spec.name, bid=tuple(bids), ask=tuple(asks))
+        started = now_ns()
+        self.counters[COUNTER["mass_quotes"]] += 1
+        try:
+            result = await self.client.mass_quote([request], label=self.state.config.label,
+                                                  post_only=True)
+        except io_errors.Throttled:
+            self.counters[COUNTER["throttled"]] += 1
+            self.backoff_until_s = trio.current_time() + self.backoff_s
+            return
+        except io_errors.ThalexError as exc:
+            self.counters[COUNTER["errors"]] += 1
+            log.error("mass quote rejected: %s", exc)
+            self.last_mass_quote = None
+            return
+        self.telemetry.rpc_round_trip.record(now_ns() - started)
+        self.last_mass_quote = key
+        if result.n_fail:
+            self.counters[COUNTER["rejects"]] += result.n_fail
+            log.warning("mass quote: %d sides failed: %s", result.n_fail,
+                        "; ".join(f"{e.side} {e.price}: {e.message}" for e in result.errors[:3]))
+
+    # -- flattening and bulk cancels ---------------------------------------------------------------
+
+    async def flatten(self, lots: int, limit_ticks: int, reason: str) -> int:
+        """Send a reduce-only IOC limit for ``lots`` (signed: > 0 sells a long) at ``limit_ticks``.
+
+        Returns the lots filled (as reported by the insert result).
+        """
+        if self.client is None or lots == 0 or limit_ticks <= 0:
+            return 0
+        spec = self.state.spec
+        side = codes.SIDE_SELL if lots > 0 else codes.SIDE_BUY
+        cid = self._new_client_order_id()
+        order_reserve(self.state.orders, cid, spec.index, side, FLATTEN_LEVEL, limit_ticks,
+                      abs(lots), now_ns())
+        log.warning("flattening %s %s at limit %s (%s)", _DIRECTION[side],
+                    spec.amount(abs(lots)), spec.price(limit_ticks), reason)
+        try:
+            result = await self.client.insert(
+                _DIRECTION[side], spec.name, spec.amount(abs(lots)), spec.price(limit_ticks),
+                time_in_force="immediate_or_cancel", reduce_only=True, post_only=False,
+                label=self.state.config.label, client_order_id=cid)
+        except io_errors.ThalexError as exc:
+            order_apply_update(self.state.orders, cid, -1, codes.ORDER_UPDATE_REJECTED, 0, 0, 0,
+                               now_ns())
+            self.counters[COUNTER["errors"]] += 1
+            log.error("flatten order rejected: %s", exc)
+            return 0
+        self.listener.apply_order(result)
+        return spec.amount_lots(result.filled_amount)
+
+    async def cancel_everything(self, reason: str) -> None:
+        """Pull every quote now: cancel_session (reaches in-flight orders), else cancel_all."""
+        if self.client is None:
+            return
+        log.warning("cancelling all quotes: %s", reason)
+        self.last_mass_quote = None
+        try:
+            await self.client.cancel_session()
+        except io_errors.ThalexError:
+            await self.client.cancel_all()
+
+    async def reconcile_orders(self) -> int:
+        """Make the order table match the exchange; cancel unknown orders of ours.
+
+        Returns how many orders were cancelled because the table did not know them.
+        """
+        assert self.client is not None
+        self.reconcile_needed = False
+        live = await self.client.open_orders()
+        spec, state = self.state.spec, self.state
+        label = state.config.label
+        orphans = 0
+        live_cids = set()
+        for order in live:
+            if order.instrument_name != spec.name or order.label != label:
+                continue
+            cid = order.client_order_id
+            if cid is not None and order_find_by_client_id(state.orders, cid) >= 0:
+                self.listener.apply_order(order)
+                live_cids.add(cid)
+                continue
+            orphans += 1
+            with contextlib.suppress(io_errors.OrderNotFound):
+                await self.client.cancel(order_id=order.order_id)
+        # Rows the exchange no longer has are closed.
+        for row in state.orders:
+            if row["status"] in (codes.ORDER_OPEN, codes.ORDER_PENDING_AMEND,
+                                 codes.ORDER_PENDING_CANCEL) and \
+                    int(row["client_order_id"]) not in live_cids:
+                order_apply_update(state.orders, int(row["client_order_id"]), -1,
+                                   codes.ORDER_UPDATE_CLOSED, int(row["price_ticks"]),
+                                   int(row["amount_lots"]), int(row["filled_lots"]), now_ns())
+        order_release(state.orders)
+        if orphans:
+            log.warning("cancelled %d open orders the order table did not know", orphans)
+        return orphans
+
+    def reset_table(self) -> None:
+        """Forget every row (after a reconnect all our orders were cancelled on the exchange)."""
+        self.state.orders[:] = 0
+        self.state.client_id_by_key.clear()
+        self.last_mass_quote = None

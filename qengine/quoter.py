@@ -1,0 +1,119 @@
+"""The quoter: the single quoting actor.
+
+It wakes on fresh market state (conflated: it always works on the newest book), no sooner than
+``min_quote_interval_s`` after its last cycle, at once on a fill, and at least every
+``force_refresh_s``. Each wake-up runs one fused kernel call (``quote_cycle``: estimators, model,
+ladder, diff against the live orders) and hands the resulting actions to the order manager.
+There is never a second concurrent quoting task (the old bot's fill-spawned requotes raced its
+quote loop, bug 9).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import trio
+
+from .clock import now_ns
+from .config import EngineConfig
+from .kernels import codes
+from .kernels.quote_cycle import quote_cycle
+from .listener import Listener
+from .order_manager import OrderManager
+from .risk import RiskControl
+from .state import EngineState
+from .telemetry import COUNTER, Telemetry
+
+log = logging.getLogger("qengine.quoter")
+
+#: Do not quote on a book older than this (a silent feed is handled by the heartbeat).
+MAX_BOOK_AGE_S = 10.0
+
+
+class Quoter:
+    """Sequences one quote cycle per wake-up; owns ``quotes``, ``diag`` and ``actions``."""
+
+    def __init__(self, config: EngineConfig, state: EngineState, listener: Listener,
+                 orders: OrderManager, control: RiskControl, telemetry: Telemetry) -> None:
+        self.config = config
+        self.state = state
+        self.listener = listener
+        self.orders = orders
+        self.control = control
+        self.telemetry = telemetry
+        self.wake = trio.Event()
+        self.fill_pending = False
+        #: False while (re)connecting: nothing is quoted until orders and positions reconciled.
+        self.ready = False
+        self.cycles = 0
+        self.last_cycle_s = -math.inf
+
+    def poke(self, *, fill: bool = False) -> None:
+        """Wake the quoter (sync; called from callbacks and other tasks)."""
+        if fill:
+            self.fill_pending = True
+        self.wake.set()
+
+    def levels_allowed(self) -> int:
+        """Levels per side right now: 0 when halted, not ready or the book is stale."""
+        if not self.ready:
+            return 0
+        book_age_s = (now_ns() - self.state.book.time_ns) / 1e9
+        if self.state.book.time_ns == 0 or book_age_s > MAX_BOOK_AGE_S:
+            return 0
+        return self.control.levels_allowed
+
+    def run_cycle(self) -> int:
+        """Run the fused kernel once on the newest book; return the number of actions."""
+        state, book = self.state, self.state.book
+        started = now_ns()
+        n = quote_cycle(
+            state.params, state.bid_mult, state.ask_mult, state.samples, state.cursor,
+            state.vol_state, state.vol_returns, state.intensity_state,
+            book.time_ns, book.bid_ticks, book.ask_ticks, book.bid_lots, book.ask_lots,
+            state.position_lots(0), self.levels_allowed(), state.orders, state.spec.index,
+            self.config.quote.amend_threshold_ticks, state.quotes, state.diag, state.actions,
+        )
+        self.telemetry.quote_cycle.record(now_ns() - started)
+        self.cycles += 1
+        self.telemetry.counters.values[COUNTER["quote_updates"]] += 1
+        if log.isEnabledFor(logging.DEBUG):
+            diag = state.diag
+            log.debug("cycle %d: mid %.1f sigma %.3g spread %.1f ticks, %d quotes, %d actions",
+                      self.cycles, diag[codes.DIAG_MID_TICKS], diag[codes.DIAG_SIGMA],
+                      diag[codes.DIAG_SPREAD_TICKS], int(diag[codes.DIAG_QUOTES]), n)
+        return max(n, 0)
+
+    async def _wait_for_wake(self) -> None:
+        q = self.config.quote
+        with trio.move_on_after(q.force_refresh_s):
+            await self.wake.wait()
+        self.wake = trio.Event()
+        # Rate-limit market-driven cycles; fills skip the wait.
+        since = trio.current_time() - self.last_cycle_s
+        if not self.fill_pending and since < q.min_quote_interval_s:
+            await trio.sleep(q.min_quote_interval_s - since)
+        self.fill_pending = False
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """The quoter task."""
+        task_status.started()
+        while True:
+            await self._wait_for_wake()
+            self.last_cycle_s = trio.current_time()
+            if self.state.book.time_ns == 0 or not self.ready:
+                continue
+            if self.orders.reconcile_needed:
+                await self.orders.reconcile_orders()
+            if self.config.order_mode == "mass_quote":
+                self.run_cycle()
+                n_quotes = int(self.state.diag[codes.DIAG_QUOTES]) \
+                    if math.isfinite(self.state.diag[codes.DIAG_QUOTES]) else 0
+                if self.levels_allowed() > 0:
+                    await self.orders.mass_quote(n_quotes)
+                continue
+            n_actions = self.run_cycle()
+            if n_actions:
+                await self.orders.execute(n_actions)
+                self.orders.note_success()
