@@ -205,4 +205,15 @@ def test_public_api_lists_are_pinned():
         "warm_up",
     ]
     assert all(hasattr(kernels, name) for name in kernels.__all__)
-    assert sorted(qengine.__all__) == ["__version__"]
+    assert sorted(qengine.__all__) == [
+        "ConfigError", "ConnectionConfig", "EngineConfig", "QEngineError", "QuoteConfig",
+        "RiskConfig", "SimulatorSettings", "StartupError", "TelemetryConfig", "__version__",
+        "load_config", "open_engine", "run_engine",
+    ]
+    assert all(hasattr(qengine, name) for name in qengine.__all__)
+    import qengine.io
+
+    assert sorted(qengine.io.__all__) == [
+        "Credentials", "SimulatorConfig", "ThalexClient", "demo_credentials", "load_credentials",
+        "open_thalex_client", "serve_simulator", "url_for_network",
+    ]
