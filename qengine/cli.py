@@ -85,6 +85,22 @@ def _cmd_quote(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_perf(perf_args: list[str]) -> int:
+    from pathlib import Path
+
+    # The benchmark suite lives in the source tree's perf/ package (not shipped in wheels).
+    root = Path(__file__).resolve().parent.parent
+    if not (root / "perf" / "suite.py").exists():
+        print("qengine perf needs a source checkout (the perf/ folder next to qengine/)",
+              file=sys.stderr)
+        return 2
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    from perf.suite import main as perf_main
+
+    return int(perf_main(perf_args))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -98,6 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     quote = sub.add_parser("quote", help="quote an instrument (default: embedded simulator)")
     _add_quote_arguments(quote)
     quote.set_defaults(handler=_cmd_quote)
+    # Arguments after "perf" go to the suite's own parser (see main()).
+    sub.add_parser("perf", help="run the benchmark suite: qengine perf [--quick] [--json PATH] "
+                                "[--markdown PATH]")
     simulate = sub.add_parser("simulate", help="run the embedded Thalex simulator standalone")
     add_simulate_arguments(simulate)
     simulate.set_defaults(handler=run_simulate_command)
@@ -106,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the process exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["perf"]:
+        return _cmd_perf(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)
