@@ -29,7 +29,7 @@ def _modules(root: Path) -> list[Path]:
 
 
 def _layer(module: str) -> int:
-    """Layer of a dotted qengine module: 0 kernels, 1 io, 2 engine, 3 cli. Lower never imports higher."""
+    """Layer of a dotted module: 0 kernels, 1 io, 2 engine, 3 cli; lower never imports higher."""
     parts = module.split(".")
     if len(parts) > 1 and parts[1] == "kernels":
         return 0
@@ -98,7 +98,8 @@ def test_kernels_import_only_numpy_numba_and_themselves():
             continue  # the package init only orchestrates warm-up (importlib, time)
         for target in _imports(path):
             root = target.split(".")[0]
-            if root not in allowed_roots or (root == "qengine" and not target.startswith("qengine.kernels")):
+            outside = root == "qengine" and not target.startswith("qengine.kernels")
+            if root not in allowed_roots or outside:
                 offenders.append(f"{path.name}: {target}")
     assert offenders == []
 
@@ -110,7 +111,8 @@ def _kernel_functions(path: Path) -> list[tuple[str, str]]:
         if isinstance(node, ast.FunctionDef):
             for deco in node.decorator_list:
                 target = deco.func if isinstance(deco, ast.Call) else deco
-                name = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", "")
+                name = (target.attr if isinstance(target, ast.Attribute)
+                        else getattr(target, "id", ""))
                 result.append((node.name, name))
     return result
 
@@ -128,7 +130,8 @@ def test_every_kernel_uses_the_house_decorator():
     ]
     assert offenders == []
     source = "\n".join(p.read_text() for p in _kernel_modules())
-    assert "njit" not in source and "fastmath" not in source
+    assert "njit" not in source
+    assert "fastmath" not in source
 
 
 def test_every_kernel_has_a_reference_twin():
@@ -137,9 +140,8 @@ def test_every_kernel_has_a_reference_twin():
         twin_path = REFERENCE / path.name
         twin_names = set()
         if twin_path.exists():
-            twin_names = {
-                n.name for n in ast.parse(twin_path.read_text()).body if isinstance(n, ast.FunctionDef)
-            }
+            body = ast.parse(twin_path.read_text()).body
+            twin_names = {n.name for n in body if isinstance(n, ast.FunctionDef)}
         for fn, deco in _kernel_functions(path):
             if deco == "kernel" and fn not in twin_names:
                 missing.append(f"{path.stem}.{fn}")
