@@ -262,6 +262,27 @@ def load_credentials(
     return Credentials(key_id, pem, source=f"{key_var}, {pem_var}")
 
 
+def read_env_file(path: str | os.PathLike[str]) -> dict[str, str]:
+    """Read ``KEY=VALUE`` lines of a ``.env`` file (the old bot loaded one at start).
+
+    Blank lines and ``#`` comments are skipped, an ``export`` prefix is allowed; values keep their
+    quotes here (credential loading strips them). A missing file gives ``{}``. Values are never
+    logged.
+    """
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        return {}
+    values: dict[str, str] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.removeprefix("export ").partition("=")
+        values[key.strip()] = value.strip()
+    return values
+
+
 def resolve_config_dir(override: str | os.PathLike[str] | None = None) -> Path:
     """qengine's config directory: ``override``, ``$QENGINE_CONFIG_DIR``, or XDG default.
 

@@ -317,3 +317,14 @@ def test_config_dir_resolution(monkeypatch, tmp_path):
     monkeypatch.setenv("QENGINE_CONFIG_DIR", str(tmp_path / "env"))
     demo_credentials()
     assert (tmp_path / "env" / "demo_private_key.pem").exists()
+
+
+def test_env_file_is_read_without_touching_the_process_environment(tmp_path, monkeypatch):
+    from qengine.io.auth import read_env_file
+
+    env_file = tmp_path / ".env"
+    env_file.write_text('# keys\nexport THALEX_TEST_API_KEY_ID="K1"\n\nOTHER = x=y\nnot a line\n')
+    monkeypatch.delenv("THALEX_TEST_API_KEY_ID", raising=False)
+    assert read_env_file(env_file) == {"THALEX_TEST_API_KEY_ID": '"K1"', "OTHER": "x=y"}
+    assert "THALEX_TEST_API_KEY_ID" not in __import__("os").environ
+    assert read_env_file(tmp_path / "absent.env") == {}
