@@ -32,6 +32,7 @@ from .io.simulator import SimulatorConfig, serve_simulator
 from .io.simulator.config import InstrumentSpec as SimInstrument
 from .io.simulator.config import default_instruments
 from .io.thalex import ThalexClient, open_thalex_client, url_for_network
+from .io.transport import ReconnectPolicy
 from .listener import EVENT_CHANNELS, Listener
 from .order_manager import OrderManager
 from .quoter import Quoter
@@ -41,6 +42,9 @@ from .telemetry import COUNTER, Telemetry, rss_mb
 from .telemetry_task import heartbeat, status_reporter
 
 log = logging.getLogger("qengine.engine")
+
+#: Trades read back from the account's history after a reconnect (newest first).
+CATCH_UP_TRADES = 500
 
 
 @dataclass
@@ -61,6 +65,9 @@ class Engine:
     started_s: float = 0.0
     summary: dict[str, Any] = field(default_factory=dict)
     stopped: trio.Event = field(default_factory=trio.Event)
+    #: Trade ids of the account's history at the first login: fills of earlier runs, never
+    #: booked (their result is in the portfolio position the engine adopts).
+    known_trade_ids: set[str] = field(default_factory=set)
 
     async def wait_stopped(self) -> None:
         """Wait until the engine stopped by itself (it normally runs until cancelled)."""
@@ -173,6 +180,7 @@ async def _connected(engine: Engine, credentials: auth.Credentials
         rate = await client.set_cancel_on_disconnect(config.connection.cancel_on_disconnect_s)
         engine.orders.set_message_rate(rate)
         if first:
+            engine.known_trade_ids = {t.trade_id for t in await _recent_trades(engine, client)}
             _register_channels(engine, client)
             await _subscribe(engine, client)
         else:
@@ -180,7 +188,7 @@ async def _connected(engine: Engine, credentials: auth.Credentials
             engine.telemetry.counters.values[COUNTER["reconnects"]] += 1
             log.warning("reconnected (#%d): re-logged in, cancel-on-disconnect re-armed, "
                         "resubscribed; reconciling", engine.reconnects)
-        await _reconcile(engine, client, leftovers=True)
+        await _reconcile(engine, client, leftovers=True, catch_up=not first)
         if config.order_mode == "mass_quote":
             await client.set_mm_protection(engine.state.spec.product,
                                            config.risk.mm_protection_trade_amount,
@@ -199,6 +207,8 @@ async def _connected(engine: Engine, credentials: auth.Credentials
             request_timeout_s=c.request_timeout_s,
             ping_interval_s=min(c.ping_interval_s, c.cancel_on_disconnect_s / 2),
             stale_after_s=max(15.0, 3 * c.ping_interval_s),
+            reconnect=ReconnectPolicy(initial_delay_s=c.reconnect_min_s,
+                                      max_delay_s=c.reconnect_max_s),
             user_agent="qengine", seed=config.simulator.seed,
         ) as client:
             yield client
@@ -241,7 +251,24 @@ async def _subscribe(engine: Engine, client: ThalexClient) -> None:
             await trio.sleep(1.0)
 
 
-async def _reconcile(engine: Engine, client: ThalexClient, *, leftovers: bool) -> None:
+async def _recent_trades(engine: Engine, client: ThalexClient) -> tuple[Any, ...]:
+    names = [spec.name for spec in engine.state.specs]
+    trades, _bookmark = await client.trade_history(limit=CATCH_UP_TRADES, sort="descending",
+                                                   instrument_names=names)
+    return trades
+
+
+async def _book_missed_fills(engine: Engine, client: ThalexClient) -> None:
+    # Fills whose pushes died with the old connection: book them from the account's history
+    # (deduplicated by trade id, oldest first) *before* the portfolio snapshot is adopted, so
+    # the fill count, fees and PnL stay exact instead of the position jumping to the truth.
+    trades = await _recent_trades(engine, client)
+    engine.listener.apply_trades(t for t in reversed(trades)
+                                 if t.trade_id not in engine.known_trade_ids)
+
+
+async def _reconcile(engine: Engine, client: ThalexClient, *, leftovers: bool,
+                     catch_up: bool = False) -> None:
     # After a (re)connect nothing of ours may rest unmanaged: cancel our leftover orders (of
     # earlier runs or of the dropped session), start from an empty order table, and take the
     # exchange's positions as the truth.
@@ -257,6 +284,8 @@ async def _reconcile(engine: Engine, client: ThalexClient, *, leftovers: bool) -
                 except io_errors.OrderNotFound:
                     pass
     engine.orders.reset_table()
+    if catch_up:
+        await _book_missed_fills(engine, client)
     if cancelled:
         log.warning("cancelled %d leftover order(s) of ours before quoting", cancelled)
     engine.listener.apply_portfolio(await client.portfolio(), snapshot=True)
@@ -279,6 +308,11 @@ async def _start_services(engine: Engine, services: trio.Nursery) -> None:
         engine.quoter.poke(fill=True)
 
     listener.on_fill = on_fill_wake
+
+    def may_quote_level(level: int) -> bool:
+        return engine.quoter.ready and level < control.levels_allowed
+
+    engine.orders.may_quote_level = may_quote_level
     await services.start(listener.run, events)
     await services.start(engine.quoter.run)
     await services.start(monitor.run)

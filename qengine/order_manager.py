@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+from collections.abc import Callable
 from typing import Any
 
 import trio
@@ -42,6 +43,10 @@ log = logging.getLogger("qengine.orders")
 _DIRECTION = {codes.SIDE_BUY: "buy", codes.SIDE_SELL: "sell"}
 #: Level of order-table rows that are not quotes (flatten orders).
 FLATTEN_LEVEL = -1
+
+
+def _always(_level: int) -> bool:
+    return True
 
 
 class TokenBucket:
@@ -87,6 +92,10 @@ class OrderManager:
         self.backoff_s = 0.5
         self.reconcile_needed = False
         self.last_mass_quote: tuple[Any, ...] | None = None
+        #: Asked right before an insert leaves (no await in between): may this level be quoted
+        #: now? A halt that lands while a cycle's requests are being prepared must stop the
+        #: inserts not yet on the wire, or they would arrive after the halt's cancel_session.
+        self.may_quote_level: Callable[[int], bool] = _always
 
     def set_message_rate(self, message_rate: int) -> None:
         """Size the token bucket from the exchange's granted message rate."""
@@ -139,7 +148,7 @@ class OrderManager:
                 self.counters[COUNTER["errors"]] += 1
                 log.error("order table full (status %d): insert skipped", -slot)
                 return None
-            return (kind, cid, int(row["side"]), price, size)
+            return (kind, cid, int(row["side"]), price, size, int(row["level"]))
         slot, cid = int(row["slot"]), int(row["client_order_id"])
         if kind == codes.ACTION_AMEND:
             status = order_request_amend(self.state.orders, slot, price, size, stamp)
@@ -147,12 +156,16 @@ class OrderManager:
             status = order_request_cancel(self.state.orders, slot, stamp)
         if status != codes.STATUS_OK:
             return None
-        return (kind, cid, int(row["side"]), price, size)
+        return (kind, cid, int(row["side"]), price, size, int(row["level"]))
 
     async def _send(self, kind: int, cid: int, side: int, price_ticks: int,
-                    size_lots: int) -> None:
+                    size_lots: int, level: int) -> None:
         assert self.client is not None
         spec = self.state.spec
+        if kind == codes.ACTION_INSERT and not self.may_quote_level(level):
+            order_apply_update(self.state.orders, cid, -1, codes.ORDER_UPDATE_REJECTED, 0, 0, 0,
+                               now_ns())  # never sent: free the reserved row
+            return
         started = now_ns()
         try:
             if kind == codes.ACTION_INSERT:
