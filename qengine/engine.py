@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -64,6 +65,8 @@ class Engine:
     reconnects: int = 0
     started_s: float = 0.0
     summary: dict[str, Any] = field(default_factory=dict)
+    #: Ordered pushes (orders, portfolio, trades) for the listener task.
+    events: Any = None
     stopped: trio.Event = field(default_factory=trio.Event)
     #: Trade ids of the account's history at the first login: fills of earlier runs, never
     #: booked (their result is in the portfolio position the engine adopts).
@@ -94,8 +97,11 @@ def _spec_fields(spec: Any) -> dict[str, Any]:
 def _credentials(config: EngineConfig, local: bool) -> auth.Credentials:
     if local or config.connection.network == "sim":
         return auth.demo_credentials()
+    # A .env file in the working directory may hold the keys (the old bot loaded one); the
+    # process environment wins over it.
+    environ = {**auth.read_env_file(".env"), **os.environ}
     try:
-        return auth.load_credentials(config.connection.network)
+        return auth.load_credentials(config.connection.network, environ)
     except auth.AuthError as exc:
         raise StartupError(str(exc)) from None
 
@@ -228,7 +234,7 @@ def _register_channels(engine: Engine, client: ThalexClient) -> None:
     client.on_notification("price_index.", listener.on_index)
     client.on_notification("recent_trades.", listener.on_public_trades)
     events, _subs = client.open_event_channel(EVENT_CHANNELS, max_buffer=4096)
-    engine.summary["_events"] = events
+    engine.events = events
 
 
 async def _subscribe(engine: Engine, client: ThalexClient) -> None:
@@ -293,7 +299,7 @@ async def _reconcile(engine: Engine, client: ThalexClient, *, leftovers: bool,
 
 
 async def _start_services(engine: Engine, services: trio.Nursery) -> None:
-    events = engine.summary.pop("_events")
+    events = engine.events
     control, state = engine.control, engine.state
     monitor = RiskMonitor(
         engine.config, state, engine.telemetry, control,

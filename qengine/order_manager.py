@@ -113,8 +113,12 @@ class OrderManager:
 
     # -- the quoter's entry point -----------------------------------------------------------------
 
-    async def execute(self, n_actions: int) -> int:
-        """Send the first ``n_actions`` rows of ``state.actions``; return how many were sent."""
+    async def execute(self, n_actions: int, tick_ns: int | None = None) -> int:
+        """Send the first ``n_actions`` rows of ``state.actions``; return how many were sent.
+
+        ``tick_ns`` is the arrival time of the ticker that triggered this cycle (None when the
+        cycle was not triggered by a fresh ticker): tick-to-quote is measured from it.
+        """
         if self.client is None or n_actions <= 0 or self.throttled:
             return 0
         order_release(self.state.orders)
@@ -131,7 +135,8 @@ class OrderManager:
             if prepared is not None:
                 sends.append(prepared)
         if sends:
-            self.telemetry.tick_to_quote.record(now_ns() - self.state.book.time_ns)
+            if tick_ns is not None:
+                self.telemetry.tick_to_quote.record(now_ns() - tick_ns)
             async with trio.open_nursery() as nursery:
                 for send in sends:
                     nursery.start_soon(self._send, *send)
@@ -220,7 +225,7 @@ class OrderManager:
 
     # -- mass quoting ------------------------------------------------------------------------------
 
-    async def mass_quote(self, n_quotes: int) -> None:
+    async def mass_quote(self, n_quotes: int, tick_ns: int | None = None) -> None:
         """Send the ladder as one multi-level mass quote when it changed since the last one."""
         assert self.client is not None
         spec = self.state.spec
@@ -232,7 +237,8 @@ class OrderManager:
         key = (tuple(bids), tuple(asks))
         if key == self.last_mass_quote or self.throttled or self.bucket.take_up_to(1) < 1:
             return
-        self.telemetry.tick_to_quote.record(now_ns() - self.state.book.time_ns)
+        if tick_ns is not None:
+            self.telemetry.tick_to_quote.record(now_ns() - tick_ns)
         request = m.QuoteRequest(instrument_name=spec.name, bid=tuple(bids), ask=tuple(asks))
         started = now_ns()
         self.counters[COUNTER["mass_quotes"]] += 1

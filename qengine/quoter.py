@@ -85,22 +85,30 @@ class Quoter:
                       diag[codes.DIAG_SPREAD_TICKS], int(diag[codes.DIAG_QUOTES]), n)
         return max(n, 0)
 
-    async def _wait_for_wake(self) -> None:
+    async def _wait_for_wake(self) -> bool:
+        """Wait for the next reason to quote; return True when a fresh ticker triggered it at
+        once (only those cycles measure tick-to-quote: after a rate-limit pause, a fill or a
+        forced refresh the newest book was not what woke us)."""
         q = self.config.quote
+        updates = self.state.book.updates
         with trio.move_on_after(q.force_refresh_s):
             await self.wake.wait()
         self.wake = trio.Event()
+        fresh = self.state.book.updates != updates and not self.fill_pending
         # Rate-limit market-driven cycles; fills skip the wait.
         since = trio.current_time() - self.last_cycle_s
         if not self.fill_pending and since < q.min_quote_interval_s:
             await trio.sleep(q.min_quote_interval_s - since)
+            fresh = False
         self.fill_pending = False
+        return fresh
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """The quoter task."""
         task_status.started()
         while True:
-            await self._wait_for_wake()
+            fresh = await self._wait_for_wake()
+            tick_ns = self.state.book.time_ns if fresh else None
             self.last_cycle_s = trio.current_time()
             if self.state.book.time_ns == 0 or not self.ready:
                 continue
@@ -111,9 +119,9 @@ class Quoter:
                 n_quotes = int(self.state.diag[codes.DIAG_QUOTES]) \
                     if math.isfinite(self.state.diag[codes.DIAG_QUOTES]) else 0
                 if self.levels_allowed() > 0:
-                    await self.orders.mass_quote(n_quotes)
+                    await self.orders.mass_quote(n_quotes, tick_ns)
                 continue
             n_actions = self.run_cycle()
             if n_actions:
-                await self.orders.execute(n_actions)
+                await self.orders.execute(n_actions, tick_ns)
                 self.orders.note_success()
