@@ -27,6 +27,8 @@ from .telemetry import COUNTER, Telemetry
 
 log = logging.getLogger("qengine.quoter")
 
+#: Longest wait for a fresh ticker after a rate-limit pause before quoting on the last book.
+FRESH_TICK_WAIT_S = 0.05
 #: Do not quote on a book older than this (a silent feed is handled by the heartbeat).
 MAX_BOOK_AGE_S = 10.0
 
@@ -95,11 +97,19 @@ class Quoter:
             await self.wake.wait()
         self.wake = trio.Event()
         fresh = self.state.book.updates != updates and not self.fill_pending
-        # Rate-limit market-driven cycles; fills skip the wait.
+        # Rate-limit market-driven cycles; fills skip the wait. After the pause, act on the
+        # next ticker rather than on a book that aged during the pause (bounded wait).
         since = trio.current_time() - self.last_cycle_s
         if not self.fill_pending and since < q.min_quote_interval_s:
             await trio.sleep(q.min_quote_interval_s - since)
             fresh = False
+            if not self.fill_pending:
+                updates = self.state.book.updates
+                self.wake = trio.Event()
+                with trio.move_on_after(max(q.min_quote_interval_s, FRESH_TICK_WAIT_S)):
+                    await self.wake.wait()
+                self.wake = trio.Event()
+                fresh = self.state.book.updates != updates and not self.fill_pending
         self.fill_pending = False
         return fresh
 
