@@ -169,3 +169,12 @@ RISK_MAX_DRAWDOWN = 32
 RISK_CONSECUTIVE_LOSSES = 64
 #: A position is open but the mark price is missing or unusable; price checks were skipped.
 RISK_NO_MARK = 128
+
+# --- narrow record fields (dtypes.py: QUOTE, ORDER, MARKET_SAMPLE) -------------------------------
+#: Largest ladder level an ``ORDER`` / ``QUOTE`` row holds (int8 field): at most 128 levels a side.
+LEVEL_MAX = 127
+#: Largest instrument index an ``ORDER`` row holds (int8 field).
+INSTRUMENT_MAX = 127
+#: Largest size in lots the int32 ``*_lots`` fields of ``ORDER``, ``QUOTE`` and ``MARKET_SAMPLE``
+#: hold (2**31 - 1; e.g. 2.1 million BTC at a 0.001 BTC volume tick).
+LOTS_MAX = 2_147_483_647

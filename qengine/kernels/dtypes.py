@@ -21,15 +21,17 @@ def _array_type(dtype: np.dtype) -> numba.types.Array:
 
 # --- ring.py -------------------------------------------------------------------------------------
 
-#: One market observation: top of book and the mid derived from it.
+#: One market observation: top of book and the mid derived from it (40 bytes, no padding).
+#: The book sizes are int32 lots (``codes.LOTS_MAX``; the pipeline saturates larger sizes);
+#: prices stay int64 ticks and the mid float64 (it may come from elsewhere, NaN included).
 MARKET_SAMPLE = np.dtype(
     [
         ("time_ns", np.int64),
         ("mid_ticks", np.float64),
         ("best_bid_ticks", np.int64),
         ("best_ask_ticks", np.int64),
-        ("best_bid_lots", np.int64),
-        ("best_ask_lots", np.int64),
+        ("best_bid_lots", np.int32),
+        ("best_ask_lots", np.int32),
     ],
     align=True,
 )
@@ -91,11 +93,34 @@ INTENSITY_STATE_T = _array_type(INTENSITY_STATE)
 
 # --- avellaneda.py / ladder.py / pipeline.py -----------------------------------------------------
 
+
+def _packed(fields: list[tuple[str, type]]) -> np.dtype:
+    """An aligned record whose fields keep their declared order (``tolist``, tuple assignment)
+    but sit in memory widest first, so there is no padding between them."""
+    sizes = [np.dtype(t).itemsize for _, t in fields]
+    offsets = [0] * len(fields)
+    offset = 0
+    for i in sorted(range(len(fields)), key=lambda i: -sizes[i]):  # stable: ties keep order
+        offsets[i] = offset
+        offset += sizes[i]
+    widest = max(sizes)
+    return np.dtype(
+        {
+            "names": [name for name, _ in fields],
+            "formats": [t for _, t in fields],
+            "offsets": offsets,
+            "itemsize": -(-offset // widest) * widest,
+        },
+        align=True,
+    )
+
+
 #: One desired quote of the ladder (also the shape the order diff consumes). ``side`` is a
-#: ``codes.SIDE_*``; ``level`` counts from 0 at the touch side of our ladder.
-QUOTE = np.dtype(
-    [("side", np.int64), ("level", np.int64), ("price_ticks", np.int64), ("size_lots", np.int64)],
-    align=True,
+#: ``codes.SIDE_*``; ``level`` counts from 0 at the touch side of our ladder (int8, at most
+#: ``codes.LEVEL_MAX``); ``size_lots`` is int32 (at most ``codes.LOTS_MAX``, the ladder clamps).
+#: 16 bytes: price, size, side, level in memory.
+QUOTE = _packed(
+    [("side", np.int8), ("level", np.int8), ("price_ticks", np.int64), ("size_lots", np.int32)]
 )
 QUOTE_T = _array_type(QUOTE)
 
@@ -305,23 +330,25 @@ VAMP_OUT_T = _array_type(VAMP_OUT)
 #: session-local) is the key. ``order_key`` is the exchange's string ``order_id`` mapped to a
 #: stable int64 by the engine (kernels only ever see the int64; -1 until the exchange acks).
 #: ``status`` is a ``codes.ORDER_*``; ``pending_*`` hold an in-flight amend's target.
-ORDER = np.dtype(
+#: 64 bytes: ids, prices and times stay int64; sizes are int32 lots (``codes.LOTS_MAX``) and
+#: instrument, side, level and status int8 (``codes.INSTRUMENT_MAX``, ``codes.LEVEL_MAX``);
+#: ``orders.py`` rejects values beyond those bounds with ``STATUS_BAD_INPUT``.
+ORDER = _packed(
     [
         ("client_order_id", np.int64),
         ("order_key", np.int64),
-        ("instrument", np.int64),
-        ("side", np.int64),
-        ("level", np.int64),
-        ("status", np.int64),
+        ("instrument", np.int8),
+        ("side", np.int8),
+        ("level", np.int8),
+        ("status", np.int8),
         ("price_ticks", np.int64),
-        ("amount_lots", np.int64),
-        ("filled_lots", np.int64),
+        ("amount_lots", np.int32),
+        ("filled_lots", np.int32),
         ("pending_price_ticks", np.int64),
-        ("pending_amount_lots", np.int64),
+        ("pending_amount_lots", np.int32),
         ("insert_time_ns", np.int64),
         ("update_time_ns", np.int64),
-    ],
-    align=True,
+    ]
 )
 ORDER_T = _array_type(ORDER)
 

@@ -30,6 +30,17 @@ from ._jit import helper, kernel
 from .dtypes import INTENSITY_STATE_T
 
 _LN2 = math.log(2.0)
+
+
+@helper(types.UniTuple(types.float64, 2)(types.float64))
+def _decay_and_gain(x):
+    # (exp(-x), 1 - exp(-x)) for x >= 0 with one transcendental call, both to about an ulp:
+    # below ln 2 the decay is >= 0.5, so 1 + expm1(-x) does not cancel; above it the gain is.
+    if x < _LN2:
+        gain = -math.expm1(-x)
+        return 1.0 - gain, gain
+    decay = math.exp(-x)
+    return decay, 1.0 - decay
 _NS_PER_S = 1e9
 
 
@@ -135,12 +146,10 @@ def intensity_update(state, time_ns, trade_price_ticks, mid_ticks, taker_side, h
     weight = 1.0
     if elapsed_ns > 0:
         x = lam * (elapsed_ns / _NS_PER_S)
-        decay = math.exp(-x)
+        decay, gain = _decay_and_gain(x)
         state[side]["decayed_count"] *= decay
         state[side]["decayed_excess_ticks"] *= decay
-        state[side]["decayed_elapsed_s"] = (
-            state[side]["decayed_elapsed_s"] * decay - math.expm1(-x) / lam
-        )
+        state[side]["decayed_elapsed_s"] = state[side]["decayed_elapsed_s"] * decay + gain / lam
         state[side]["last_time_ns"] = time_ns
     elif elapsed_ns < 0:
         weight = math.exp(-lam * (-elapsed_ns / _NS_PER_S))
@@ -167,6 +176,67 @@ def _fit_args_ok(half_life_s, prior_a, prior_kappa, prior_weight, kappa_min, kap
         or math.isinf(kappa_max)
     )
     return positive and ordered and finite
+
+
+@helper(
+    types.Tuple((types.int64, types.float64, types.float64))(
+        INTENSITY_STATE_T, types.int64, types.int64, types.float64, types.float64,
+        types.float64, types.float64, types.float64, types.float64,
+    )
+)
+def fit_side(state, side, now_ns, half_life_s, prior_a_per_s, prior_kappa_per_tick, prior_weight,
+             kappa_min_per_tick, kappa_max_per_tick):
+    # intensity_fit without the output array: (status, A per s, kappa per tick), NaNs for
+    # STATUS_BAD_INPUT. The pipeline calls it directly (no array view per side per tick).
+    if state.shape[0] < 2:
+        return codes.STATUS_BAD_INPUT, math.nan, math.nan
+    if side != codes.SIDE_BUY and side != codes.SIDE_SELL:
+        return codes.STATUS_BAD_INPUT, math.nan, math.nan
+    if not _fit_args_ok(
+        half_life_s,
+        prior_a_per_s,
+        prior_kappa_per_tick,
+        prior_weight,
+        kappa_min_per_tick,
+        kappa_max_per_tick,
+    ):
+        return codes.STATUS_BAD_INPUT, math.nan, math.nan
+
+    count = state[side]["decayed_count"]
+    excess_ticks = state[side]["decayed_excess_ticks"]
+    elapsed_s = state[side]["decayed_elapsed_s"]
+    depth_ticks = state[side]["reference_depth_ticks"]
+    ahead_ns = now_ns - state[side]["last_time_ns"]
+    if state[side]["observing"] != 0 and ahead_ns > 0:
+        lam = _LN2 / half_life_s
+        x = lam * (ahead_ns / _NS_PER_S)
+        decay, gain = _decay_and_gain(x)
+        count *= decay
+        excess_ticks *= decay
+        elapsed_s = elapsed_s * decay + gain / lam
+
+    w = prior_weight
+    kappa_num = w + count
+    kappa_den = w / prior_kappa_per_tick + excess_ticks
+    if kappa_num > 0.0 and kappa_den > 0.0:
+        kappa = kappa_num / kappa_den
+    elif kappa_num > 0.0:
+        kappa = kappa_max_per_tick
+    else:
+        kappa = prior_kappa_per_tick
+    if kappa < kappa_min_per_tick:
+        kappa = kappa_min_per_tick
+    if kappa > kappa_max_per_tick:
+        kappa = kappa_max_per_tick
+
+    prior_rate_per_s = prior_a_per_s * math.exp(-prior_kappa_per_tick * depth_ticks)
+    rate_den = w / prior_rate_per_s + elapsed_s
+    rate_per_s = (w + count) / rate_den if rate_den > 0.0 else prior_rate_per_s
+
+    a_per_s = rate_per_s * math.exp(kappa * depth_ticks)
+    if state[side]["trade_count"] == 0:
+        return codes.STATUS_WARMING_UP, a_per_s, kappa
+    return codes.STATUS_OK, a_per_s, kappa
 
 
 @kernel(
@@ -238,53 +308,13 @@ def intensity_fit(
         (outputs hold the prior, rate-adjusted for the silence observed); ``STATUS_BAD_INPUT``
         (outputs untouched) for any invalid argument.
     """
-    if state.shape[0] < 2 or out_a_kappa.shape[0] < 2:
+    if out_a_kappa.shape[0] < 2:
         return codes.STATUS_BAD_INPUT
-    if side != codes.SIDE_BUY and side != codes.SIDE_SELL:
-        return codes.STATUS_BAD_INPUT
-    if not _fit_args_ok(
-        half_life_s,
-        prior_a_per_s,
-        prior_kappa_per_tick,
-        prior_weight,
-        kappa_min_per_tick,
-        kappa_max_per_tick,
-    ):
-        return codes.STATUS_BAD_INPUT
-
-    count = state[side]["decayed_count"]
-    excess_ticks = state[side]["decayed_excess_ticks"]
-    elapsed_s = state[side]["decayed_elapsed_s"]
-    depth_ticks = state[side]["reference_depth_ticks"]
-    ahead_ns = now_ns - state[side]["last_time_ns"]
-    if state[side]["observing"] != 0 and ahead_ns > 0:
-        lam = _LN2 / half_life_s
-        x = lam * (ahead_ns / _NS_PER_S)
-        decay = math.exp(-x)
-        count *= decay
-        excess_ticks *= decay
-        elapsed_s = elapsed_s * decay - math.expm1(-x) / lam
-
-    w = prior_weight
-    kappa_num = w + count
-    kappa_den = w / prior_kappa_per_tick + excess_ticks
-    if kappa_num > 0.0 and kappa_den > 0.0:
-        kappa = kappa_num / kappa_den
-    elif kappa_num > 0.0:
-        kappa = kappa_max_per_tick
-    else:
-        kappa = prior_kappa_per_tick
-    if kappa < kappa_min_per_tick:
-        kappa = kappa_min_per_tick
-    if kappa > kappa_max_per_tick:
-        kappa = kappa_max_per_tick
-
-    prior_rate_per_s = prior_a_per_s * math.exp(-prior_kappa_per_tick * depth_ticks)
-    rate_den = w / prior_rate_per_s + elapsed_s
-    rate_per_s = (w + count) / rate_den if rate_den > 0.0 else prior_rate_per_s
-
-    out_a_kappa[0] = rate_per_s * math.exp(kappa * depth_ticks)
-    out_a_kappa[1] = kappa
-    if state[side]["trade_count"] == 0:
-        return codes.STATUS_WARMING_UP
-    return codes.STATUS_OK
+    status, a_per_s, kappa = fit_side(
+        state, side, now_ns, half_life_s, prior_a_per_s, prior_kappa_per_tick, prior_weight,
+        kappa_min_per_tick, kappa_max_per_tick,
+    )
+    if status != codes.STATUS_BAD_INPUT:
+        out_a_kappa[0] = a_per_s
+        out_a_kappa[1] = kappa
+    return status

@@ -2,7 +2,8 @@
 
 Rules of the old bot (original-quoter.md 2.4 and 2.5) and where they went:
 
-* levels per side: ``min(params.levels, levels_allowed, len(out_quotes) // 2)``;
+* levels per side: ``min(params.levels, levels_allowed, len(out_quotes) // 2, 128)`` (the int8
+  ``QUOTE.level`` holds levels up to ``codes.LEVEL_MAX``);
 * side gating: bids only while ``inventory < Q``, asks only while ``inventory > -Q`` (at exactly the
   limit only the reducing side quotes);
 * base step ``base_step_ticks * clamp(sigma / step_vol_reference, min, max)`` (old 15 ticks, 0.025,
@@ -17,7 +18,7 @@ Rules of the old bot (original-quoter.md 2.4 and 2.5) and where they went:
   ``max(0.2, 1 - 0.8 r)``, reducing side: ``min(1.5, 1 + 0.5 r)``, ``r = min(1, |q| / Q)``), times
   ``max(0.5, 1 - 5 sigma)``, times the level's multiplier (separate arrays for bids and asks; the
   old bot used the bid list for both), rounded to whole lots, floored at ``min_level_lots`` and the
-  instrument's ``min_order_lots``;
+  instrument's ``min_order_lots``, capped at ``codes.LOTS_MAX`` (int32 ``QUOTE.size_lots``);
 * capacity: the sum of a side's sizes never exceeds the room to the limit (``Q - q`` for bids,
   ``Q + q`` for asks); a level that would breach it is cut, and dropped when under the minimum
   (the old bot capped the side size before the level multipliers, so its ladder could exceed Q);
@@ -125,13 +126,13 @@ def _multiplier(mult, k):
 
 @helper(types.boolean(QUOTE_T, _I8, _I8, _I8, _I8, _I8))
 def _is_duplicate(out_quotes, first, n, price_ticks, k, direction):
-    # direction -1 for bids (prices must fall), +1 for asks (prices must rise).
-    gap = 1 + k // 2
-    for i in range(first, n):
-        accepted = out_quotes[i].price_ticks
-        if abs(price_ticks - accepted) < gap or (price_ticks - accepted) * direction <= 0:
-            return True
-    return False
+    # direction -1 for bids (prices must fall), +1 for asks (prices must rise). Accepted prices
+    # move strictly away from the touch, so a price at least ``gap`` beyond the last accepted
+    # one is beyond every earlier one too: only the last needs checking.
+    if n <= first:
+        return False
+    accepted = out_quotes[n - 1].price_ticks
+    return (price_ticks - accepted) * direction < 1 + k // 2
 
 
 @helper(_I8(QUOTE_PARAMS_T, _MULT_T, QUOTE_T, _I8, _I8, _I8, _F8, _I8, _F8, _I8))
@@ -153,7 +154,7 @@ def _write_side(
             continue
         size = np.int64(np.rint(side_size * _multiplier(mult, k)))
         size = max(size, p.min_level_lots, min_lots)
-        size = min(size, room_lots)
+        size = min(size, room_lots, np.int64(codes.LOTS_MAX))  # QUOTE.size_lots is int32
         if size < min_lots:
             break
         room_lots -= size
@@ -215,7 +216,8 @@ def build_ladder(
         return 0
     if not (abs(bid0_ticks) < 1e15 and abs(ask0_ticks) < 1e15):
         return 0
-    levels = min(p.levels, levels_allowed, out_quotes.shape[0] // 2)
+    # QUOTE.level is int8: at most LEVEL_MAX + 1 levels a side.
+    levels = min(p.levels, levels_allowed, out_quotes.shape[0] // 2, codes.LEVEL_MAX + 1)
     if levels <= 0:
         return 0
     bid, ask = _aligned_touch(bid0_ticks, ask0_ticks, min_spread_ticks, p.max_spread_ticks)

@@ -5,11 +5,17 @@ away), amends instead of cancel-and-replace (the old bot cancelled and re-insert
 ladder every cycle, bug 8), and never asks for a second request on an order that has one in
 flight (the old bot's concurrent updates duplicated ladders, bug 9). It only reads the order
 table written by ``orders.py``; the engine marks rows pending when it actually sends.
+
+Cost is O(table + quotes + levels): one pass over the table builds a per-(level, side) index of
+the order that represents each key, one pass over the quotes finds each key's desired quote, a
+second table pass ranks every ``OPEN`` row into a (rank, level, side) bucket, and a counting sort
+over those buckets emits the actions in sending order (stable, so slot order within a bucket).
 """
 
 from __future__ import annotations
 
 import numba
+import numpy as np
 
 from . import codes
 from ._jit import helper, kernel
@@ -18,71 +24,94 @@ from .dtypes import ACTION_T, ORDER_T, QUOTE_T
 _i8 = numba.types.int64
 _LIVE_FIRST = codes.ORDER_PENDING_INSERT
 _LIVE_LAST = codes.ORDER_PENDING_CANCEL
-# Action ranks, in the order the diff emits them.
-_RANK_NONE = -1
+# Action ranks, in the order the diff emits them (inserts come last, after every bucket).
 _RANK_CANCEL = 0
 _RANK_AMEND_AWAY = 1
 _RANK_AMEND_OTHER = 2
-_RANK_INSERT = 3
+_TABLE_RANKS = 3
 
 
-@helper(_i8(QUOTE_T, _i8, _i8, _i8))
-def _desired_quote(quotes, n_quotes, side, level):
-    # First usable quote for (side, level); later duplicates and size <= 0 rows are ignored.
+_SCRATCH_T = numba.types.int64[::1]
+
+
+@helper(_i8(_i8, _i8))
+def _key(side, level):
+    # Index key of (level, side): level 0 first, bids before asks; -1 for rows the diff ignores.
+    if level < 0 or (side != codes.SIDE_BUY and side != codes.SIDE_SELL):
+        return -1
+    return 2 * np.int64(level) + np.int64(side)  # int64 also when run as plain Python
+
+
+@helper(_i8(ORDER_T, QUOTE_T, _i8, _i8))
+def _top_level(table, quotes, n_quotes, instrument):
+    # Highest level in play (live rows of the instrument, usable quotes); it sizes the index.
+    top = -1
+    for slot in range(table.shape[0]):
+        row = table[slot]
+        live = _LIVE_FIRST <= row["status"] <= _LIVE_LAST and row["instrument"] == instrument
+        if live and _key(row["side"], row["level"]) >= 0:
+            top = max(top, np.int64(row["level"]))
     for j in range(n_quotes):
         q = quotes[j]
-        if q["side"] == side and q["level"] == level and q["size_lots"] > 0:
-            return j
-    return -1
+        if q["size_lots"] > 0 and _key(q["side"], q["level"]) >= 0:
+            top = max(top, np.int64(q["level"]))
+    return top
 
 
-@helper(_i8(ORDER_T, _i8, _i8, _i8))
-def _matched_slot(table, instrument, side, level):
-    # The order that represents (side, level): the lowest live slot not being cancelled.
-    # Rows with a cancel in flight are on their way out and never block a new insert.
+@helper(numba.types.void(ORDER_T, QUOTE_T, _i8, _i8, _SCRATCH_T, _i8))
+def _index(table, quotes, n_quotes, instrument, scratch, n_keys):
+    # scratch[key]: the order that represents the key, the lowest live slot not being
+    # cancelled (rows with a cancel in flight are on their way out and never block a new
+    # insert); scratch[n_keys + key]: the key's first usable quote (later duplicates and
+    # size <= 0 rows are ignored). -1 for none.
     for slot in range(table.shape[0]):
         row = table[slot]
         if not (codes.ORDER_PENDING_INSERT <= row["status"] <= codes.ORDER_PENDING_AMEND):
             continue
-        if row["instrument"] == instrument and row["side"] == side and row["level"] == level:
-            return slot
-    return -1
-
-
-@helper(_i8(ORDER_T, _i8, QUOTE_T, _i8, _i8, _i8))
-def _order_rank(table, slot, quotes, n_quotes, instrument, amend_threshold_ticks):
-    # What the diff does with one live row of the instrument, as a rank (or _RANK_NONE).
-    row = table[slot]
-    j = _desired_quote(quotes, n_quotes, row["side"], row["level"])
-    wanted = j >= 0 and _matched_slot(table, instrument, row["side"], row["level"]) == slot
-    if row["status"] != codes.ORDER_OPEN:
-        return _RANK_NONE  # a request is in flight: leave it alone
-    if not wanted:
-        return _RANK_CANCEL
-    move_ticks = quotes[j]["price_ticks"] - row["price_ticks"]
-    remaining_lots = row["amount_lots"] - row["filled_lots"]
-    if abs(move_ticks) <= amend_threshold_ticks and remaining_lots == quotes[j]["size_lots"]:
-        return _RANK_NONE
-    moving_away = (row["side"] == codes.SIDE_BUY and move_ticks < 0) or (
-        row["side"] == codes.SIDE_SELL and move_ticks > 0
-    )
-    return _RANK_AMEND_AWAY if moving_away else _RANK_AMEND_OTHER
-
-
-@helper(_i8(ORDER_T, QUOTE_T, _i8, _i8))
-def _max_level(table, quotes, n_quotes, instrument):
-    top = -1
-    for slot in range(table.shape[0]):
-        row = table[slot]
-        if _LIVE_FIRST <= row["status"] <= _LIVE_LAST and row["instrument"] == instrument:
-            top = max(top, row["level"])
+        key = _key(row["side"], row["level"])
+        if row["instrument"] == instrument and key >= 0 and scratch[key] < 0:
+            scratch[key] = slot
     for j in range(n_quotes):
-        top = max(top, quotes[j]["level"])
-    return top
+        q = quotes[j]
+        key = _key(q["side"], q["level"])
+        if q["size_lots"] > 0 and key >= 0 and scratch[n_keys + key] < 0:
+            scratch[n_keys + key] = j
+
+
+@helper(numba.types.void(ORDER_T, QUOTE_T, _i8, _i8, _SCRATCH_T, _i8))
+def _rank_rows(table, quotes, instrument, threshold, scratch, n_keys):
+    # Each row's sending bucket (rank * n_keys + key, -1: nothing to do) and the bucket counts.
+    first_bucket = 2 * n_keys
+    slot_bucket = first_bucket + _TABLE_RANKS * n_keys
+    for slot in range(table.shape[0]):
+        scratch[slot_bucket + slot] = -1
+        row = table[slot]
+        if row["status"] != codes.ORDER_OPEN or row["instrument"] != instrument:
+            continue  # another instrument, or a request is in flight: leave it alone
+        key = _key(row["side"], row["level"])
+        if key < 0:
+            continue
+        j = scratch[n_keys + key]
+        if j < 0 or scratch[key] != slot:
+            bucket = _RANK_CANCEL * n_keys + key
+        else:
+            q = quotes[j]
+            move_ticks = np.int64(q["price_ticks"]) - np.int64(row["price_ticks"])
+            remaining_lots = np.int64(row["amount_lots"]) - np.int64(row["filled_lots"])
+            if abs(move_ticks) <= threshold and remaining_lots == q["size_lots"]:
+                continue
+            moving_away = (row["side"] == codes.SIDE_BUY and move_ticks < 0) or (
+                row["side"] == codes.SIDE_SELL and move_ticks > 0
+            )
+            rank = _RANK_AMEND_AWAY if moving_away else _RANK_AMEND_OTHER
+            bucket = rank * n_keys + key
+        scratch[slot_bucket + slot] = bucket
+        scratch[first_bucket + bucket] += 1
 
 
 @helper(_i8(ACTION_T, _i8, _i8, _i8, _i8, _i8, _i8, _i8, _i8))
 def _emit(out_actions, n, kind, slot, client_order_id, side, level, price_ticks, size_lots):
+    # Write action row n if it fits; returns the next row.
     if n >= out_actions.shape[0]:
         return n
     a = out_actions[n]
@@ -96,25 +125,33 @@ def _emit(out_actions, n, kind, slot, client_order_id, side, level, price_ticks,
     return n + 1
 
 
-@helper(_i8(ORDER_T, QUOTE_T, _i8, _i8, _i8, _i8, _i8, _i8, ACTION_T, _i8))
-def _emit_order_actions(table, quotes, n_quotes, instrument, threshold, rank, level, side, out, n):
-    # Emit the cancels or amends of one rank for one (level, side), in slot order.
+@helper(_i8(ORDER_T, QUOTE_T, _SCRATCH_T, _i8, _i8, ACTION_T))
+def _emit_table_actions(table, quotes, scratch, n_keys, first_bucket, out_actions):
+    # Counting sort of the ranked rows by bucket (stable: slot order within one), written
+    # straight to their output rows; returns how many there are (written or not).
+    n_buckets = _TABLE_RANKS * n_keys
+    total = 0
+    for b in range(first_bucket, first_bucket + n_buckets):  # counts -> first positions
+        count = scratch[b]
+        scratch[b] = total
+        total += count
+    slot_bucket = first_bucket + n_buckets
     for slot in range(table.shape[0]):
+        bucket = scratch[slot_bucket + slot]
+        if bucket < 0:
+            continue
+        pos = scratch[first_bucket + bucket]
+        scratch[first_bucket + bucket] = pos + 1
         row = table[slot]
-        if not (_LIVE_FIRST <= row["status"] <= _LIVE_LAST):
-            continue
-        if row["instrument"] != instrument or row["level"] != level or row["side"] != side:
-            continue
-        if _order_rank(table, slot, quotes, n_quotes, instrument, threshold) != rank:
-            continue
-        if rank == _RANK_CANCEL:
-            n = _emit(out, n, codes.ACTION_CANCEL, slot, row["client_order_id"], side, level,
-                      row["price_ticks"], row["amount_lots"])
+        if bucket < n_keys:
+            _emit(out_actions, pos, codes.ACTION_CANCEL, slot, row["client_order_id"],
+                  row["side"], row["level"], row["price_ticks"], row["amount_lots"])
         else:
-            j = _desired_quote(quotes, n_quotes, side, level)
-            n = _emit(out, n, codes.ACTION_AMEND, slot, row["client_order_id"], side, level,
-                      quotes[j]["price_ticks"], row["filled_lots"] + quotes[j]["size_lots"])
-    return n
+            q = quotes[scratch[n_keys + bucket % n_keys]]
+            _emit(out_actions, pos, codes.ACTION_AMEND, slot, row["client_order_id"],
+                  row["side"], row["level"], q["price_ticks"],
+                  np.int64(row["filled_lots"]) + q["size_lots"])
+    return total
 
 
 @kernel(_i8(ORDER_T, QUOTE_T, _i8, _i8, _i8, ACTION_T))
@@ -152,7 +189,8 @@ def diff_ladder_against_orders(table, quotes, n_quotes, instrument, amend_thresh
     (one request, never cancel + insert). An ``OPEN`` order without a quote (or a second order on
     the same (side, level)) is cancelled; a quote without an order gets an INSERT (``slot`` and
     ``client_order_id`` -1). Orders with a request in flight are left alone, and a pending
-    insert counts as the order of its (side, level), so no request is ever duplicated.
+    insert counts as the order of its (side, level), so no request is ever duplicated. Rows and
+    quotes with a negative level or a side other than ``SIDE_BUY`` / ``SIDE_SELL`` are ignored.
 
     Actions come in the order they are safe to send: cancels, then amends that move away from
     the touch (bids down, asks up), then the other amends, then inserts; within each kind level
@@ -164,17 +202,26 @@ def diff_ladder_against_orders(table, quotes, n_quotes, instrument, amend_thresh
     if n_quotes < 0 or n_quotes > quotes.shape[0]:
         return -codes.STATUS_BAD_INPUT
     threshold = max(amend_threshold_ticks, 0)
-    top = _max_level(table, quotes, n_quotes, instrument)
-    n = 0
-    for rank in range(_RANK_CANCEL, _RANK_INSERT):
-        for level in range(top + 1):
-            for side in range(codes.SIDE_BUY, codes.SIDE_SELL + 1):
-                n = _emit_order_actions(table, quotes, n_quotes, instrument, threshold, rank,
-                                        level, side, out_actions, n)
-    for level in range(top + 1):
-        for side in range(codes.SIDE_BUY, codes.SIDE_SELL + 1):
-            j = _desired_quote(quotes, n_quotes, side, level)
-            if j >= 0 and _matched_slot(table, instrument, side, level) < 0:
-                n = _emit(out_actions, n, codes.ACTION_INSERT, -1, -1, side, level,
-                          quotes[j]["price_ticks"], quotes[j]["size_lots"])
-    return n
+    top = _top_level(table, quotes, n_quotes, instrument)
+    if top < 0:
+        return 0
+    # One small scratch block per call (levels fit the int8 level fields, so at most
+    # 2 * (LEVEL_MAX + 1) keys): owner per key | quote per key | bucket counts | bucket per slot.
+    n_keys = 2 * (top + 1)
+    first_bucket = 2 * n_keys
+    slot_bucket = first_bucket + _TABLE_RANKS * n_keys
+    scratch = np.empty(slot_bucket + table.shape[0], np.int64)
+    for i in range(slot_bucket):
+        scratch[i] = -1 if i < first_bucket else 0
+    _index(table, quotes, n_quotes, instrument, scratch, n_keys)
+    _rank_rows(table, quotes, instrument, threshold, scratch, n_keys)
+    n = _emit_table_actions(table, quotes, scratch, n_keys, first_bucket, out_actions)
+    # Inserts last, in key order: quotes whose (level, side) has no order.
+    cap = out_actions.shape[0]
+    for key in range(n_keys):
+        j = scratch[n_keys + key]
+        if j >= 0 and scratch[key] < 0 and n < cap:
+            q = quotes[j]
+            n = _emit(out_actions, n, codes.ACTION_INSERT, -1, -1, key % 2, key // 2,
+                      q["price_ticks"], q["size_lots"])
+    return min(n, cap)

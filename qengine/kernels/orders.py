@@ -38,25 +38,31 @@ def order_reserve(table, client_order_id, instrument, side, level, price_ticks, 
     client_order_id : int
         Our session-local id (>= 0), unique among non-empty rows.
     instrument : int
-        Instrument index (>= 0).
+        Instrument index (0 <= instrument <= ``codes.INSTRUMENT_MAX``).
     side : int
         ``codes.SIDE_BUY`` or ``codes.SIDE_SELL``.
     level : int
-        Ladder level (>= 0, 0 at the touch).
+        Ladder level (0 at the touch, at most ``codes.LEVEL_MAX``).
     price_ticks : int
         Limit price in ticks.
     amount_lots : int
-        Order size in volume ticks (> 0).
+        Order size in volume ticks (0 < amount_lots <= ``codes.LOTS_MAX``).
     now_ns : int
         Current time in ns.
 
     Returns
     -------
     int
-        The slot (>= 0), or minus a status: ``-STATUS_BAD_INPUT``, ``-STATUS_DUPLICATE`` (the id
-        is in the table), ``-STATUS_FULL`` (no free row).
+        The slot (>= 0), or minus a status: ``-STATUS_BAD_INPUT`` (also for a value the narrow
+        ``ORDER`` fields cannot hold), ``-STATUS_DUPLICATE`` (the id is in the table),
+        ``-STATUS_FULL`` (no free row).
     """
     if client_order_id < 0 or instrument < 0 or level < 0 or amount_lots <= 0:
+        return -codes.STATUS_BAD_INPUT
+    # The int8 / int32 fields would wrap silently: refuse what they cannot hold.
+    if instrument > codes.INSTRUMENT_MAX or level > codes.LEVEL_MAX:
+        return -codes.STATUS_BAD_INPUT
+    if amount_lots > codes.LOTS_MAX:
         return -codes.STATUS_BAD_INPUT
     if side != codes.SIDE_BUY and side != codes.SIDE_SELL:
         return -codes.STATUS_BAD_INPUT
@@ -129,7 +135,7 @@ def order_apply_update(
         we sent failed).
     price_ticks, amount_lots, filled_lots : int
         The exchange's current price in ticks, total amount and cumulative filled amount in lots
-        (ignored for ``REJECTED``).
+        (at most ``codes.LOTS_MAX``; ignored for ``REJECTED``).
     now_ns : int
         Current time in ns.
 
@@ -137,7 +143,8 @@ def order_apply_update(
     -------
     int
         The slot (>= 0) when the row changed, or minus a status: ``-STATUS_NOT_FOUND``,
-        ``-STATUS_BAD_INPUT`` (unknown kind, negative sizes), ``-STATUS_STALE`` (a report
+        ``-STATUS_BAD_INPUT`` (unknown kind, sizes negative or above ``codes.LOTS_MAX``),
+        ``-STATUS_STALE`` (a report
         older than the row: a closed row, a smaller filled amount, a reject with nothing in flight).
 
     Notes
@@ -169,6 +176,8 @@ def order_apply_update(
         return -codes.STATUS_BAD_INPUT
     if amount_lots < 0 or filled_lots < 0:
         return -codes.STATUS_BAD_INPUT
+    if amount_lots > codes.LOTS_MAX or filled_lots > codes.LOTS_MAX:
+        return -codes.STATUS_BAD_INPUT  # the int32 fields cannot hold it
     if status == codes.ORDER_CLOSED:
         return -codes.STATUS_STALE
     if update_kind != codes.ORDER_UPDATE_CLOSED and filled_lots < row["filled_lots"]:
@@ -198,9 +207,9 @@ def order_request_amend(table, slot, price_ticks, amount_lots, now_ns):
 
     Returns ``STATUS_OK``; ``STATUS_BUSY`` if a request is already in flight;
     ``STATUS_NOT_FOUND`` if the row is empty or closed; ``STATUS_BAD_INPUT`` for a bad slot or
-    ``amount_lots <= 0``. Nothing changes unless ``STATUS_OK``.
+    an ``amount_lots`` outside ``(0, codes.LOTS_MAX]``. Nothing changes unless ``STATUS_OK``.
     """
-    if slot < 0 or slot >= table.shape[0] or amount_lots <= 0:
+    if slot < 0 or slot >= table.shape[0] or amount_lots <= 0 or amount_lots > codes.LOTS_MAX:
         return codes.STATUS_BAD_INPUT
     row = table[slot]
     status = row["status"]

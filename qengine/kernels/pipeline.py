@@ -24,7 +24,7 @@ from .dtypes import (
     VOL_RETURN_T,
     VOL_STATE_T,
 )
-from .intensity import intensity_fit
+from .intensity import fit_side
 from .ladder import build_ladder
 from .ring import ring_latest, ring_push
 from .volatility import vol_sigma, vol_update
@@ -38,6 +38,11 @@ _MULT_T = types.float64[::1]
 @helper(types.void(_DIAG_T, _I8))
 def _add_flag(out_diag, flag):
     out_diag[codes.DIAG_FLAGS] = float(int(out_diag[codes.DIAG_FLAGS]) | flag)
+
+
+@helper(_I8(_I8))
+def _int32(lots):
+    return min(max(lots, -codes.LOTS_MAX - 1), codes.LOTS_MAX)
 
 
 @helper(
@@ -58,9 +63,10 @@ def _ingest_book(
         return math.nan
     if best_bid_ticks > 0 and best_ask_ticks > best_bid_ticks:
         mid_ticks = 0.5 * (best_bid_ticks + best_ask_ticks)
+        # MARKET_SAMPLE sizes are int32: saturate a larger book instead of letting it wrap.
         ring_push(
-            samples, cursor, time_ns, mid_ticks,
-            best_bid_ticks, best_ask_ticks, best_bid_lots, best_ask_lots,
+            samples, cursor, time_ns, mid_ticks, best_bid_ticks, best_ask_ticks,
+            _int32(best_bid_lots), _int32(best_ask_lots),
         )
         out_diag[codes.DIAG_VOL_STATUS] = vol_update(
             vol_state, vol_returns, time_ns, mid_ticks, p.vol_half_life_s, p.vol_window_ns
@@ -100,13 +106,18 @@ def _select_intensity(params, intensity_state, time_ns, out_diag):
         out_diag[first + 1] = p.prior_kappa_per_tick
     if p.intensity_mode == codes.INTENSITY_FIXED or p.model == codes.MODEL_LEGACY:
         return
-    for side in (codes.SIDE_BUY, codes.SIDE_SELL):
+    for side in range(codes.SIDE_BUY, codes.SIDE_SELL + 1):
         first = codes.DIAG_A_BID if side == codes.SIDE_BUY else codes.DIAG_A_ASK
-        status = intensity_fit(
+        # intensity_fit's body without its output array (a view per side per tick costs more
+        # than the fit); BAD_INPUT leaves the priors in place, as intensity_fit does.
+        status, a_per_s, kappa = fit_side(
             intensity_state, side, time_ns, p.intensity_half_life_s,
             p.prior_a_per_s, p.prior_kappa_per_tick, p.prior_weight,
-            p.kappa_min_per_tick, p.kappa_max_per_tick, out_diag[first : first + 2],
+            p.kappa_min_per_tick, p.kappa_max_per_tick,
         )
+        if status != codes.STATUS_BAD_INPUT:
+            out_diag[first] = a_per_s
+            out_diag[first + 1] = kappa
         if status != codes.STATUS_OK:
             _add_flag(out_diag, codes.QUOTE_FLAG_INTENSITY_PRIOR)
 
@@ -142,7 +153,7 @@ def quote_pipeline(
     best_bid_ticks, best_ask_ticks : int64
         Best prices in ticks; ``<= 0`` means the side is missing.
     best_bid_lots, best_ask_lots : int64
-        Sizes at the best prices in lots.
+        Sizes at the best prices in lots (stored saturated to the int32 range of the sample).
     inventory_lots : int64
         Signed position in lots.
     levels_allowed : int64

@@ -24,6 +24,17 @@ from ._jit import helper, kernel
 from .dtypes import VOL_RETURN_T, VOL_STATE_T
 
 _LN2 = math.log(2.0)
+
+
+@helper(types.UniTuple(types.float64, 2)(types.float64))
+def _decay_and_gain(x):
+    # (exp(-x), 1 - exp(-x)) for x >= 0 with one transcendental call, both to about an ulp:
+    # below ln 2 the decay is >= 0.5, so 1 + expm1(-x) does not cancel; above it the gain is.
+    if x < _LN2:
+        gain = -math.expm1(-x)
+        return 1.0 - gain, gain
+    decay = math.exp(-x)
+    return decay, 1.0 - decay
 _NS_PER_S = 1e9
 
 
@@ -153,8 +164,7 @@ def vol_update(state, returns, time_ns, mid_ticks, half_life_s, window_ns):
 
     # EWMA of the variance rate with time-based weights (see docstring).
     x = _LN2 * dt_s / half_life_s
-    decay = math.exp(-x)
-    gain = -math.expm1(-x)  # 1 - exp(-x) without cancellation for tiny dt
+    decay, gain = _decay_and_gain(x)  # 1 - exp(-x) without cancellation for tiny dt
     state[0]["ewma_weighted_var_per_s"] = (
         decay * state[0]["ewma_weighted_var_per_s"] + gain * var_rate_per_s
     )

@@ -183,3 +183,19 @@ def test_ladder_invariants_and_twin(fields, bid0, width, min_spread, sigma, inve
         floor = max(1, min_spread)
         assert touch >= floor
         assert touch <= max(fields["max_spread_ticks"], floor)
+
+
+def test_levels_and_sizes_stay_inside_the_narrow_quote_fields():
+    # 300 levels asked for, sizes of 3e9 lots: QUOTE.level is int8 and size_lots int32, so the
+    # ladder stops at level LEVEL_MAX and caps sizes at LOTS_MAX instead of letting them wrap.
+    params = make_quote_params(levels=300, base_step_ticks=1e-35, position_limit_lots=10**15,
+                               base_size_lots=3 * 10**9)
+    flat = make_level_multipliers([1.0])
+    out, out_twin = np.zeros(600, QUOTE), np.zeros(600, QUOTE)
+    n = ladder.build_ladder(params, flat, flat, 1e9, 1e9 + 20, 14, 0.0, 0, 300, out)
+    n_twin = twin.build_ladder(params, flat, flat, 1e9, 1e9 + 20, 14, 0.0, 0, 300, out_twin)
+    assert n == n_twin > 0
+    assert out[:n].tolist() == out_twin[:n].tolist()
+    assert out[:n]["level"].min() == 0
+    assert out[:n]["level"].max() == codes.LEVEL_MAX
+    assert set(out[:n]["size_lots"].tolist()) == {codes.LOTS_MAX}

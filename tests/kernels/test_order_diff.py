@@ -267,3 +267,22 @@ def test_py_func_path_matches_the_compiled_diff():
     n_py = pure(table, quotes, n, 0, 0, out_py)  # plain function under NUMBA_DISABLE_JIT
     assert n_jit == n_py == 3
     assert out.tolist() == out_py.tolist()
+
+
+def test_diff_over_the_whole_level_range_matches_the_twin_in_sending_order():
+    # The per-(level, side) index is sized by the highest level in play, up to LEVEL_MAX.
+    table = new_table(12)
+    top = codes.LEVEL_MAX
+    resting(table, 1, SELL, top, 500, 1)  # no quote: cancelled
+    resting(table, 2, BUY, top, 90, 1)  # quoted lower: amended away, after the level-0 one
+    resting(table, 3, BUY, 0, 99, 1)  # quoted lower: amended away first
+    resting(table, 4, SELL, 64, 300, 1, instrument=1)  # another instrument: untouched
+    quotes, n = ladder((BUY, top, 80, 1), (BUY, 0, 98, 1), (SELL, 0, 101, 1), (SELL, 70, 200, 2))
+    actions = diff(table, quotes, n)
+    assert [(a[0], a[3], a[4]) for a in actions] == [
+        (codes.ACTION_CANCEL, SELL, top),
+        (codes.ACTION_AMEND, BUY, 0),
+        (codes.ACTION_AMEND, BUY, top),
+        (codes.ACTION_INSERT, SELL, 0),
+        (codes.ACTION_INSERT, SELL, 70),
+    ]

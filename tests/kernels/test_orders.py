@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -233,3 +234,51 @@ def test_close_report_with_an_older_filled_amount_still_closes():
     orders.order_apply_update(table, 3, 9, LIVE, 100, 10, 6, 3)
     assert orders.order_apply_update(table, 3, 9, CLOSED, 100, 10, 4, 4) == slot
     assert (table[slot]["status"], table[slot]["filled_lots"]) == (codes.ORDER_CLOSED, 6)
+
+
+# --- narrow fields (int8 instrument/side/level/status, int32 lots) -------------------------------
+
+
+def test_extreme_values_the_narrow_fields_hold_round_trip_exactly():
+    for module in (orders, twin):
+        table = new_table(1)
+        big_price, big_time = 2**62, 2**62 + 5
+        slot = module.order_reserve(table, 2**62, codes.INSTRUMENT_MAX, SELL, codes.LEVEL_MAX,
+                                    big_price, codes.LOTS_MAX, big_time)
+        assert slot == 0
+        assert table[0].tolist() == (2**62, -1, codes.INSTRUMENT_MAX, SELL, codes.LEVEL_MAX,
+                                     codes.ORDER_PENDING_INSERT, big_price, codes.LOTS_MAX, 0, 0,
+                                     0, big_time, big_time)
+        assert module.order_open_lots(table, codes.INSTRUMENT_MAX, SELL) == codes.LOTS_MAX
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        (1, codes.INSTRUMENT_MAX + 1, BUY, 0, 100, 1),
+        (1, 0, BUY, codes.LEVEL_MAX + 1, 100, 1),
+        (1, 0, BUY, 0, 100, codes.LOTS_MAX + 1),
+        (1, 0, BUY, 0, 100, 2**40),
+    ],
+)
+def test_reserve_refuses_values_the_narrow_fields_cannot_hold(args):
+    for module in (orders, twin):
+        table = new_table(1)
+        assert module.order_reserve(table, *args, 1) == -codes.STATUS_BAD_INPUT
+        assert table.tolist() == new_table(1).tolist()
+
+
+def test_updates_and_amends_refuse_sizes_above_the_int32_bound():
+    for module in (orders, twin):
+        table = new_table(2)
+        slot = module.order_reserve(table, 3, 0, BUY, 0, 100, 10, 1)
+        module.order_apply_update(table, 3, 9, LIVE, 100, 10, 0, 2)
+        before = table.tolist()
+        too_big = codes.LOTS_MAX + 1
+        for amount, filled in ((too_big, 0), (10, too_big), (2**40, 2**40)):
+            assert (module.order_apply_update(table, 3, 9, LIVE, 100, amount, filled, 3)
+                    == -codes.STATUS_BAD_INPUT)
+        assert module.order_request_amend(table, slot, 101, too_big, 4) == codes.STATUS_BAD_INPUT
+        assert table.tolist() == before
+        assert module.order_request_amend(table, slot, 101, codes.LOTS_MAX, 4) == codes.STATUS_OK
+        assert table[slot]["pending_amount_lots"] == codes.LOTS_MAX

@@ -209,3 +209,14 @@ def test_short_diag_array_quotes_nothing():
     world.diag = np.zeros(codes.DIAG_SIZE - 1)
     assert world.run(pipeline.quote_pipeline, make_quote_params(), S, 49_999, 50_001, 0)[0] == 0
     assert not math.isnan(world.diag[0])
+
+
+def test_book_sizes_beyond_int32_are_stored_saturated_in_the_sample():
+    params = make_quote_params(position_limit_lots=2000, levels=3)
+    for fn in (pipeline.quote_pipeline, twin.quote_pipeline):
+        world = World()
+        fn(params, MULT, MULT, world.samples, world.cursor, world.vol_state, world.vol_returns,
+           world.intensity_state, 10 * S, 99_990, 100_010, 2**40, -(2**40), 0, 3, world.quotes,
+           world.diag)
+        assert world.samples[0].tolist() == (10 * S, 100_000.0, 99_990, 100_010, codes.LOTS_MAX,
+                                             -codes.LOTS_MAX - 1)

@@ -78,7 +78,7 @@ def one_side(p, mult, side, touch, step, levels, side_size, room):
             continue
         m = mult[min(k, len(mult) - 1)] if mult else 1.0
         size = max(round(side_size * m), p["min_level_lots"], min_lots)
-        size = min(size, room)
+        size = min(size, codes.LOTS_MAX, room)  # QUOTE.size_lots is int32
         if size < min_lots:
             break
         room -= size
@@ -97,7 +97,7 @@ def build_ladder(
         return 0
     if not (abs(bid0_ticks) < 1e15 and abs(ask0_ticks) < 1e15):
         return 0
-    levels = min(p["levels"], levels_allowed, len(out_quotes) // 2)
+    levels = min(p["levels"], levels_allowed, len(out_quotes) // 2, codes.LEVEL_MAX + 1)
     if levels <= 0:
         return 0
     bid, ask = aligned_touch(bid0_ticks, ask0_ticks, min_spread_ticks, p["max_spread_ticks"])

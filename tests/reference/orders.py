@@ -35,6 +35,10 @@ def order_reserve(table, client_order_id, instrument, side, level, price_ticks, 
                   now_ns):
     if client_order_id < 0 or instrument < 0 or level < 0 or amount_lots <= 0:
         return -codes.STATUS_BAD_INPUT
+    # What the narrow ORDER fields (int8 ids and levels, int32 lots) can hold.
+    if (instrument > codes.INSTRUMENT_MAX or level > codes.LEVEL_MAX
+            or amount_lots > codes.LOTS_MAX):
+        return -codes.STATUS_BAD_INPUT
     if side not in (codes.SIDE_BUY, codes.SIDE_SELL):
         return -codes.STATUS_BAD_INPUT
     rows = table_rows(table)
@@ -95,7 +99,7 @@ def order_apply_update(table, client_order_id, order_key, update_kind, price_tic
     if update_kind not in (codes.ORDER_UPDATE_LIVE, codes.ORDER_UPDATE_AMENDED,
                            codes.ORDER_UPDATE_CLOSED):
         return -codes.STATUS_BAD_INPUT
-    if amount_lots < 0 or filled_lots < 0:
+    if not (0 <= amount_lots <= codes.LOTS_MAX and 0 <= filled_lots <= codes.LOTS_MAX):
         return -codes.STATUS_BAD_INPUT
     if before == CLOSED:
         return -codes.STATUS_STALE
@@ -132,7 +136,7 @@ def _request(table, slot, now_ns, new_status, **changes):
 
 
 def order_request_amend(table, slot, price_ticks, amount_lots, now_ns):
-    if amount_lots <= 0:
+    if not 0 < amount_lots <= codes.LOTS_MAX:
         return codes.STATUS_BAD_INPUT
     return _request(table, slot, now_ns, PENDING_AMEND, pending_price_ticks=price_ticks,
                     pending_amount_lots=amount_lots)

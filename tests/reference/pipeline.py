@@ -9,6 +9,11 @@ from qengine.kernels import codes
 from . import avellaneda, intensity, ladder, ring, volatility
 
 
+def _int32(lots):
+    """Saturate a size to the int32 range of ``MARKET_SAMPLE``'s ``*_lots`` fields."""
+    return min(max(lots, -codes.LOTS_MAX - 1), codes.LOTS_MAX)
+
+
 def quote_pipeline(
     params, bid_mult, ask_mult, samples, cursor, vol_state, vol_returns, intensity_state,
     time_ns, best_bid_ticks, best_ask_ticks, best_bid_lots, best_ask_lots,
@@ -29,8 +34,9 @@ def quote_pipeline(
         out_diag[codes.DIAG_STATUS] = codes.STATUS_OUT_OF_ORDER
     elif best_bid_ticks > 0 and best_ask_ticks > best_bid_ticks:
         mid = (best_bid_ticks + best_ask_ticks) / 2
+        # MARKET_SAMPLE sizes are int32: larger books are stored saturated.
         ring.ring_push(samples, cursor, time_ns, mid, best_bid_ticks, best_ask_ticks,
-                       best_bid_lots, best_ask_lots)
+                       _int32(best_bid_lots), _int32(best_ask_lots))
         out_diag[codes.DIAG_VOL_STATUS] = volatility.vol_update(
             vol_state, vol_returns, time_ns, mid, p["vol_half_life_s"], p["vol_window_ns"]
         )
