@@ -43,7 +43,9 @@ def cycles_now() -> int:
     return rdtsc()
 
 
-@njit(cache=True)
+# Not cached: numba cannot pickle the dispatcher types in its signature (a cached index makes
+# the next process fail with "underlying object has vanished").
+@njit(cache=False)
 def timed_loop(prepare, step, ctx, start, n, out_cycles):
     """Run ``prepare(ctx, i)`` untimed, then ``step(ctx, i)`` timed, for ``start <= i < start+n``.
 

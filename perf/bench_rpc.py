@@ -96,7 +96,15 @@ def run(quick: bool) -> dict[str, Any]:
         process.kill()
         process.wait()
     both = samples["insert"] + samples["cancel"]
+    every = np.concatenate([samples["insert"], samples["cancel"]])
     return {
+        # The names: one sample per request (inserts and cancels pooled), microseconds.
+        "p50_us": float(np.percentile(every, 50)) / 1e3,
+        "p99_us": float(np.percentile(every, 99)) / 1e3,
+        "insert_p50_us": float(np.percentile(samples["insert"], 50)) / 1e3,
+        "insert_p99_us": float(np.percentile(samples["insert"], 99)) / 1e3,
+        "cancel_p50_us": float(np.percentile(samples["cancel"], 50)) / 1e3,
+        "cancel_p99_us": float(np.percentile(samples["cancel"], 99)) / 1e3,
         "benchmark": "rpc",
         "quick": quick,
         "rounds": rounds,

@@ -42,7 +42,9 @@ def _add_quote_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--url", metavar="WS_URL", help="websocket URL (overrides --network)")
     parser.add_argument("--instrument", help="instrument to quote (default BTC-PERPETUAL)")
     parser.add_argument("--model", choices=("as", "glft", "legacy"))
-    parser.add_argument("--gamma", type=float, help="risk aversion, 1/(USD x coin)")
+    parser.add_argument("--gamma", type=float,
+                        help="risk aversion, 1/(USD x coin); with --model legacy the old bot's "
+                             "dimensionless gamma")
     parser.add_argument("--kappa", type=float, help="order-arrival decay per USD (prior)")
     parser.add_argument("--levels", type=int, help="levels per side")
     parser.add_argument("--spacing-ticks", type=int, help="base step between levels, ticks")
@@ -65,6 +67,9 @@ def _cmd_quote(args: argparse.Namespace) -> int:
     from .telemetry import open_logging
 
     overrides = {dotted: getattr(args, name) for name, dotted in _QUOTE_OVERRIDES.items()}
+    if args.model == "legacy" and args.gamma is not None:
+        # The old bot's gamma is dimensionless (its spread factor 1 + gamma).
+        overrides["quote.legacy_gamma"] = overrides.pop("quote.gamma")
     if args.verbose:
         overrides["telemetry.verbose_logging"] = True
     try:

@@ -32,8 +32,10 @@ class QuoteConfig:
     """The quoting model and the ladder."""
 
     model: str = "as"
-    #: A-S / GLFT risk aversion, 1/(USD x coin). Legacy mode reads it as the old bot's gamma.
+    #: A-S / GLFT risk aversion, 1/(USD x coin).
     gamma: float = 0.001
+    #: The old bot's dimensionless gamma (its spread factor 1 + gamma), used by ``legacy``.
+    legacy_gamma: float = 0.4
     #: Prior (and fixed fallback) order-arrival decay per USD of distance from the mid.
     kappa_per_usd: float = 0.05
     #: Prior arrival rate at the mid, per second, for A in lambda(d) = A exp(-kappa d).
@@ -72,6 +74,11 @@ class QuoteConfig:
     volume_candle_threshold: float = 1.0
     min_quote_interval_s: float = 0.5
     force_refresh_s: float = 15.0
+    #: Never quote on a book older than this (the heartbeat reconnects after stale_ticker_s).
+    max_book_age_s: float = 10.0
+    #: Apply the volume-candle predictions (gamma, kappa, sigma, reservation offset; bounded)
+    #: and the VAMP skew to the quotes. Off by default: the old bot's versions were inert.
+    predictive_adjustments: bool = False
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -106,6 +113,9 @@ class RiskConfig:
     small_position: float = 0.1
     #: Mass-quote protection: amount that may trade before the exchange pulls our quotes.
     mm_protection_trade_amount: float = 1.0
+    #: Flatten orders (reduce-only IOC) are limited this far through the touch, and never
+    #: beyond the exchange's price collar (the old bot closed at mark -+ 0.5 %).
+    flatten_slippage_bps: float = 50.0
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -122,8 +132,9 @@ class ConnectionConfig:
     reconnect_min_s: float = 0.1
     reconnect_max_s: float = 30.0
     shutdown_timeout_s: float = 5.0
-    #: On start-up, orders of this account left by an earlier run are cancelled (or adopted).
-    adopt_leftover_orders: bool = False
+    #: At exit, also send ``private/cancel_all`` (account-wide: it also cancels orders of other
+    #: strategies on the same account) after ``cancel_session``.
+    cancel_all_on_exit: bool = True
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -176,16 +187,23 @@ def _check(condition: bool, key: str, message: str) -> None:
 def _validate(config: EngineConfig) -> None:
     q, r, c, t = config.quote, config.risk, config.connection, config.telemetry
     _check(bool(config.instrument), "instrument", "must not be empty")
+    _check(bool(config.label.strip()), "label",
+           "must not be empty (it identifies our orders on the account)")
+    _check(config.second_instrument != config.instrument, "second_instrument",
+           "must differ from instrument")
     _check(config.order_mode in ORDER_MODES, "order_mode", f"must be one of {ORDER_MODES}")
     _check(config.duration_s >= 0, "duration_s", "must be >= 0 (0 runs until interrupted)")
     _check(q.model in MODELS, "quote.model", f"must be one of {MODELS}")
     _check(q.horizon in HORIZONS, "quote.horizon", f"must be one of {HORIZONS}")
+    _check(q.horizon != "session_end" or q.session_end_unix_s > 0, "quote.session_end_unix_s",
+           "must be set (Unix seconds) when quote.horizon is session_end")
     _check(q.volatility_estimator in VOL_ESTIMATORS, "quote.volatility_estimator",
            f"must be one of {VOL_ESTIMATORS}")
     for name in ("gamma", "kappa_per_usd", "intensity_a_per_s", "horizon_s", "base_size",
                  "volatility_half_life_s", "volatility_window_s", "sigma_fallback_daily",
                  "sigma_floor_daily", "sigma_ceiling_daily", "intensity_half_life_s",
-                 "fee_coverage_multiplier", "volume_candle_threshold", "force_refresh_s"):
+                 "fee_coverage_multiplier", "volume_candle_threshold", "force_refresh_s",
+                 "legacy_gamma", "max_book_age_s"):
         _check(getattr(q, name) > 0, f"quote.{name}", "must be > 0")
     _check(1 <= q.levels <= 10, "quote.levels", "must be between 1 and 10")
     _check(q.spacing_ticks >= 1, "quote.spacing_ticks", "must be >= 1")
@@ -208,7 +226,7 @@ def _validate(config: EngineConfig) -> None:
                  "upnl_take_profit_usd", "take_profit_check_interval_s", "max_drawdown_pct",
                  "drawdown_base_usd", "recovery_check_interval_s", "monitor_interval_s",
                  "monitor_fast_interval_s", "monitor_slow_interval_s",
-                 "mm_protection_trade_amount"):
+                 "mm_protection_trade_amount", "flatten_slippage_bps"):
         _check(getattr(r, name) > 0, f"risk.{name}", "must be > 0")
     _check(r.take_profit_cooldown_s >= 0, "risk.take_profit_cooldown_s", "must be >= 0")
     _check(r.recovery_cooldown_s >= 0, "risk.recovery_cooldown_s", "must be >= 0")

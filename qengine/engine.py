@@ -8,14 +8,14 @@ quoter, risk monitor, heartbeat and telemetry with ``nursery.start``. Every reco
 login, cancel-on-disconnect, resubscription and reconciliation before quoting resumes.
 
 Exit (normal, cancelled or failed): the services stop, then a shielded, time-limited
-``cancel_all`` + ``cancel_session`` runs, the exchange's open orders are checked and reported.
+``cancel_session`` + ``cancel_all`` runs, the exchange's open orders are checked and reported.
+The connection steps and the reconnect hooks live in ``connection.py``.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -26,27 +26,20 @@ import trio
 from . import kernels
 from .clock import now_ns
 from .config import EngineConfig
+from .connection import credentials_for, open_connection, simulator_config, validate_instruments
 from .errors import StartupError
-from .io import auth
 from .io import errors as io_errors
-from .io.simulator import SimulatorConfig, serve_simulator
-from .io.simulator.config import InstrumentSpec as SimInstrument
-from .io.simulator.config import default_instruments
-from .io.thalex import ThalexClient, open_thalex_client, url_for_network
-from .io.transport import ReconnectPolicy
-from .listener import EVENT_CHANNELS, Listener
+from .io.simulator import serve_simulator
+from .io.thalex import ThalexClient, url_for_network
+from .listener import Listener
 from .order_manager import OrderManager
 from .quoter import Quoter
 from .risk import RiskControl, RiskMonitor
-from .state import EngineState, select_instruments
-from .telemetry import COUNTER, Telemetry, rss_mb
+from .state import EngineState
+from .telemetry import Telemetry, rss_mb
 from .telemetry_task import heartbeat, status_reporter
 
 log = logging.getLogger("qengine.engine")
-
-#: Trades read back from the account's history after a reconnect (newest first).
-CATCH_UP_TRADES = 500
-
 
 @dataclass
 class Engine:
@@ -77,41 +70,35 @@ class Engine:
         await self.stopped.wait()
 
 
-def _simulator_config(config: EngineConfig) -> SimulatorConfig:
-    # The A-S world made concrete for a short demo: a thin crowd that takers sweep through,
-    # so a quote d ticks from the mid is reached with intensity about A exp(-kappa d).
-    instruments = tuple(
-        SimInstrument(**{**_spec_fields(spec), "taker_intensity_per_s": 2.0,
-                         "crowd_level_lots": 5,
-                         "taker_kappa_per_tick": 0.05 if spec.tick_size >= 1 else 0.02})
-        for spec in default_instruments()
-    )
-    return SimulatorConfig(seed=config.simulator.seed, time_scale=config.simulator.time_scale,
-                           instruments=instruments)
+class _Startup:
+    # Whether the engine reached ``yield``: failures before it are start-up failures.
+    reached = False
 
 
-def _spec_fields(spec: Any) -> dict[str, Any]:
-    return {name: getattr(spec, name) for name in spec.__dataclass_fields__}
+def _startup_failure(group: BaseExceptionGroup) -> StartupError | None:
+    """The StartupError to raise for a group of start-up failures, or None if it is not one."""
+    leaves: list[BaseException] = []
 
+    def walk(exc: BaseException) -> None:
+        if isinstance(exc, BaseExceptionGroup):
+            for inner in exc.exceptions:
+                walk(inner)
+        else:
+            leaves.append(exc)
 
-def _credentials(config: EngineConfig, local: bool) -> auth.Credentials:
-    if local or config.connection.network == "sim":
-        return auth.demo_credentials()
-    # A .env file in the working directory may hold the keys (the old bot loaded one); the
-    # process environment wins over it.
-    environ = {**auth.read_env_file(".env"), **os.environ}
-    try:
-        return auth.load_credentials(config.connection.network, environ)
-    except auth.AuthError as exc:
-        raise StartupError(str(exc)) from None
-
-
-async def _validate_instruments(config: EngineConfig, url: str) -> list[Any]:
-    # A short unauthenticated connection: nothing private is sent before validation.
-    async with open_thalex_client(url, reconnect=None,
-                                  request_timeout_s=config.connection.request_timeout_s) as probe:
-        listed = await probe.instruments()
-    return select_instruments(config, listed)
+    walk(group)
+    if not leaves or len(leaves) > 1:
+        return None
+    (leaf,) = leaves
+    if isinstance(leaf, StartupError):
+        return leaf
+    if isinstance(leaf, io_errors.AuthenticationFailed):
+        return StartupError("login refused (error 19): check the API key id and private key")
+    if isinstance(leaf, io_errors.ConnectionLost):
+        return StartupError(f"cannot connect: {leaf}")
+    if isinstance(leaf, io_errors.ThalexError):
+        return StartupError(f"the exchange refused a start-up request: {leaf}")
+    return None
 
 
 @asynccontextmanager
@@ -121,8 +108,23 @@ async def open_engine(config: EngineConfig) -> AsyncIterator[Engine]:
     Raises
     ------
     StartupError
-        Unknown instrument, missing keys, or a refused login; nothing was quoted.
+        Unknown instrument, missing keys, unreachable venue or a refused login; nothing was
+        quoted. Failures after start-up propagate as raised by the failing task (an exception
+        group, per trio's rules).
     """
+    startup = _Startup()
+    try:
+        async with _open_engine(config, startup) as engine:
+            yield engine
+    except BaseExceptionGroup as group:
+        failure = None if startup.reached else _startup_failure(group)
+        if failure is None:
+            raise
+        raise failure from None
+
+
+@asynccontextmanager
+async def _open_engine(config: EngineConfig, startup: _Startup) -> AsyncIterator[Engine]:
     report = kernels.warm_up()
     log.debug("kernels ready: %d in %.2f s (%d from cache)", report.kernels, report.seconds,
               report.cache_hits)
@@ -131,14 +133,11 @@ async def open_engine(config: EngineConfig) -> AsyncIterator[Engine]:
         url = config.connection.url
         if not url:
             if config.connection.network == "sim":
-                simulator = await outer.start(serve_simulator, _simulator_config(config))
+                simulator = await outer.start(serve_simulator, simulator_config(config))
                 url = simulator.url
             else:
                 url = url_for_network(config.connection.network)
-        try:
-            specs = await _validate_instruments(config, url)
-        except io_errors.ConnectionLost as exc:
-            raise StartupError(f"cannot connect to {url}: {exc}") from None
+        specs = await validate_instruments(config, url)
         state = EngineState(config, specs)
         telemetry = Telemetry()
         listener = Listener(state, telemetry)
@@ -149,7 +148,8 @@ async def open_engine(config: EngineConfig) -> AsyncIterator[Engine]:
                         orders=orders, quoter=quoter, control=control, url=url,
                         simulator=simulator, started_s=trio.current_time())
         try:
-            async with _connected(engine, _credentials(config, simulator is not None)) as client:
+            credentials = credentials_for(config, simulator is not None)
+            async with open_connection(engine, credentials) as client:
                 engine.client = client
                 orders.client = client
                 try:
@@ -161,6 +161,7 @@ async def open_engine(config: EngineConfig) -> AsyncIterator[Engine]:
                             state.spec.name, "simulator" if simulator is not None else url,
                             config.quote.model, config.quote.levels, config.order_mode,
                             state.position(), report.kernels, report.seconds)
+                        startup.reached = True
                         try:
                             yield engine
                         finally:
@@ -174,130 +175,6 @@ async def open_engine(config: EngineConfig) -> AsyncIterator[Engine]:
             outer.cancel_scope.cancel()
 
 
-@asynccontextmanager
-async def _connected(engine: Engine, credentials: auth.Credentials
-                     ) -> AsyncIterator[ThalexClient]:
-    config = engine.config
-    first = True
-
-    async def on_connect(client: ThalexClient) -> None:
-        nonlocal first
-        engine.quoter.ready = False
-        rate = await client.set_cancel_on_disconnect(config.connection.cancel_on_disconnect_s)
-        engine.orders.set_message_rate(rate)
-        if first:
-            engine.known_trade_ids = {t.trade_id for t in await _recent_trades(engine, client)}
-            _register_channels(engine, client)
-            await _subscribe(engine, client)
-        else:
-            engine.reconnects += 1
-            engine.telemetry.counters.values[COUNTER["reconnects"]] += 1
-            log.warning("reconnected (#%d): re-logged in, cancel-on-disconnect re-armed, "
-                        "resubscribed; reconciling", engine.reconnects)
-        await _reconcile(engine, client, leftovers=True, catch_up=not first)
-        if config.order_mode == "mass_quote":
-            await client.set_mm_protection(engine.state.spec.product,
-                                           config.risk.mm_protection_trade_amount,
-                                           max(config.risk.mm_protection_trade_amount,
-                                               engine.state.spec.amount(
-                                                   int(engine.state.params[0]["base_size_lots"])
-                                                   * 4)))
-        first = False
-        engine.quoter.ready = True
-        engine.quoter.poke()
-
-    c = config.connection
-    try:
-        async with open_thalex_client(
-            engine.url, credentials=credentials, on_connect=on_connect,
-            request_timeout_s=c.request_timeout_s,
-            ping_interval_s=min(c.ping_interval_s, c.cancel_on_disconnect_s / 2),
-            stale_after_s=max(15.0, 3 * c.ping_interval_s),
-            reconnect=ReconnectPolicy(initial_delay_s=c.reconnect_min_s,
-                                      max_delay_s=c.reconnect_max_s),
-            user_agent="qengine", seed=config.simulator.seed,
-        ) as client:
-            yield client
-    except io_errors.AuthenticationFailed:
-        raise StartupError("login refused (error 19): check the API key id and private key"
-                           ) from None
-
-
-def _register_channels(engine: Engine, client: ThalexClient) -> None:
-    listener, quoter = engine.listener, engine.quoter
-
-    def on_ticker(notification: Any) -> None:
-        listener.on_ticker(notification)
-        quoter.poke()
-
-    client.on_notification("ticker.", on_ticker)
-    client.on_notification("price_index.", listener.on_index)
-    client.on_notification("recent_trades.", listener.on_public_trades)
-    events, _subs = client.open_event_channel(EVENT_CHANNELS, max_buffer=4096)
-    engine.events = events
-
-
-async def _subscribe(engine: Engine, client: ThalexClient) -> None:
-    spec = engine.state.spec
-    public = [f"ticker.{spec.name}.raw", f"price_index.{spec.underlying}",
-              f"recent_trades.{spec.name}.single", "system"]
-    for extra in engine.state.specs[1:]:
-        public.append(f"ticker.{extra.name}.1000ms")
-    private = ["session.orders", "account.portfolio", "account.trade_history"]
-    if engine.config.order_mode == "mass_quote":
-        private.append("session.mm_protection")
-    for attempt in range(3):  # the old bot retried subscriptions 3 times, 1 s apart
-        try:
-            await client.public_subscribe(public)
-            await client.private_subscribe(private)
-            return
-        except io_errors.ThalexError as exc:
-            if attempt == 2:
-                raise StartupError(f"subscription refused: {exc}") from None
-            await trio.sleep(1.0)
-
-
-async def _recent_trades(engine: Engine, client: ThalexClient) -> tuple[Any, ...]:
-    names = [spec.name for spec in engine.state.specs]
-    trades, _bookmark = await client.trade_history(limit=CATCH_UP_TRADES, sort="descending",
-                                                   instrument_names=names)
-    return trades
-
-
-async def _book_missed_fills(engine: Engine, client: ThalexClient) -> None:
-    # Fills whose pushes died with the old connection: book them from the account's history
-    # (deduplicated by trade id, oldest first) *before* the portfolio snapshot is adopted, so
-    # the fill count, fees and PnL stay exact instead of the position jumping to the truth.
-    trades = await _recent_trades(engine, client)
-    engine.listener.apply_trades(t for t in reversed(trades)
-                                 if t.trade_id not in engine.known_trade_ids)
-
-
-async def _reconcile(engine: Engine, client: ThalexClient, *, leftovers: bool,
-                     catch_up: bool = False) -> None:
-    # After a (re)connect nothing of ours may rest unmanaged: cancel our leftover orders (of
-    # earlier runs or of the dropped session), start from an empty order table, and take the
-    # exchange's positions as the truth.
-    state, label = engine.state, engine.config.label
-    names = {spec.name for spec in state.specs}
-    cancelled = 0
-    if leftovers:
-        for order in await client.open_orders():
-            if order.instrument_name in names and order.label == label and order.is_live:
-                try:
-                    await client.cancel(order_id=order.order_id)
-                    cancelled += 1
-                except io_errors.OrderNotFound:
-                    pass
-    engine.orders.reset_table()
-    if catch_up:
-        await _book_missed_fills(engine, client)
-    if cancelled:
-        log.warning("cancelled %d leftover order(s) of ours before quoting", cancelled)
-    engine.listener.apply_portfolio(await client.portfolio(), snapshot=True)
-    engine.listener.reconcile_positions(force=True)
-
-
 async def _start_services(engine: Engine, services: trio.Nursery) -> None:
     events = engine.events
     control, state = engine.control, engine.state
@@ -307,6 +184,7 @@ async def _start_services(engine: Engine, services: trio.Nursery) -> None:
         flatten=engine.orders.flatten,
         wake_quoter=engine.quoter.poke,
         reconcile_positions=engine.listener.reconcile_positions,
+        wait_next_ticker=engine.listener.wait_next_ticker,
     )
     listener = engine.listener
 
@@ -327,25 +205,41 @@ async def _start_services(engine: Engine, services: trio.Nursery) -> None:
 
 
 async def _leave_market(engine: Engine, client: ThalexClient) -> None:
+    # Shielded and time-limited: runs on every exit path, cancellation included. cancel_session
+    # reaches this session's in-flight orders; cancel_all (configurable: it is account-wide)
+    # reaches orders of ours a dropped session may have left. Each step is tried on its own.
     timeout = engine.config.connection.shutdown_timeout_s
-    open_after: int | None = None
+    label = engine.config.label
+    names = {spec.name for spec in engine.state.specs}
+    ours_open: int | None = None
     with trio.move_on_after(timeout, shield=True) as scope:
+        steps = [("cancel_session", client.cancel_session)]
+        if engine.config.connection.cancel_all_on_exit:
+            steps.append(("cancel_all", client.cancel_all))
+        for name, step in steps:
+            try:
+                await step()
+            except io_errors.ThalexClientError as exc:
+                log.error("shutdown %s failed: %s", name, exc)
         try:
-            await client.cancel_all()
-            await client.cancel_session()
-        except (io_errors.ThalexClientError, io_errors.ConnectionLost) as exc:
-            log.error("shutdown cancel failed: %s", exc)
-        try:
-            names = {spec.name for spec in engine.state.specs}
-            open_after = sum(1 for order in await client.open_orders()
-                             if order.instrument_name in names and order.is_live)
-        except (io_errors.ThalexClientError, io_errors.ConnectionLost) as exc:
+            live = [order for order in await client.open_orders()
+                    if order.instrument_name in names and order.is_live]
+            for order in live:
+                if order.label == label:  # a last, per-order sweep of anything of ours
+                    try:
+                        await client.cancel(order_id=order.order_id)
+                    except io_errors.ThalexClientError as exc:
+                        log.error("shutdown cancel of %s failed: %s", order.order_id, exc)
+            ours_open = sum(1 for order in await client.open_orders()
+                            if order.instrument_name in names and order.is_live
+                            and order.label == label)
+        except io_errors.ThalexClientError as exc:
             log.error("could not check open orders at exit: %s", exc)
     if scope.cancelled_caught:
         log.error("shutdown cleanup timed out after %.1f s", timeout)
-    engine.summary["open_orders_at_exit"] = open_after
-    if open_after:
-        log.error("%d order(s) still open on the exchange after shutdown", open_after)
+    engine.summary["open_orders_at_exit"] = ours_open
+    if ours_open:
+        log.error("%d order(s) of ours still open on the exchange after shutdown", ours_open)
 
 
 def build_summary(engine: Engine) -> dict[str, Any]:

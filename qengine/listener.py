@@ -70,6 +70,17 @@ class Listener:
         self.last_fill_s = -math.inf
         self.reconnect_requested = trio.Event()
         self.mm_protection_remaining: dict[str, float] = {}
+        #: Set when the exchange pulled our mass quotes (protection used up, session end).
+        self.mm_protection_exhausted = False
+        #: Exchange time (Unix s) of the newest event seen (tickers, fills, trades).
+        self.exchange_time_s = -math.inf
+        #: Trades at or before this exchange time are already in a position we adopted from the
+        #: portfolio: a late push of one must not move the position again.
+        self.adoption_cutoff_s = -math.inf
+        #: Trade ids of the account's history at the first login (fills of earlier runs).
+        self.known_trade_ids: set[str] = set()
+        self.skipped_adopted_fills = 0
+        self._next_ticker: trio.Event | None = None
 
     # -- market data (reader-task callbacks) ----------------------------------------------------
 
@@ -93,13 +104,19 @@ class Listener:
         else:
             book.ask_ticks, book.ask_lots = 0, 0
         book.mark_ticks = ticker.mark_price / spec.tick_size
+        if ticker.mark_timestamp > self.exchange_time_s:
+            self.exchange_time_s = ticker.mark_timestamp
         book.index_price = ticker.index
-        book.collar_low_ticks = (spec.price_ticks(ticker.collar_low)
-                                 if ticker.collar_low is not None else 0)
-        book.collar_high_ticks = (spec.price_ticks(ticker.collar_high)
-                                  if ticker.collar_high is not None else 0)
+        # Collars as float ticks: the flatten price is rounded *inside* them (ceil / floor).
+        book.collar_low_ticks = (ticker.collar_low / spec.tick_size
+                                 if ticker.collar_low is not None else 0.0)
+        book.collar_high_ticks = (ticker.collar_high / spec.tick_size
+                                  if ticker.collar_high is not None else 0.0)
         book.updates += 1
         self.telemetry.record_ticker(book.time_ns)
+        if self._next_ticker is not None:
+            self._next_ticker.set()
+            self._next_ticker = None
 
     def on_index(self, notification: m.Notification) -> None:
         """Keep the latest index price (used when the ticker's index is older)."""
@@ -136,6 +153,12 @@ class Listener:
                 vamp_update(state.vamp_state, state.vamp_impacts, t_ns, round(price_ticks), lots,
                             side, 1)
 
+    async def wait_next_ticker(self) -> None:
+        """Wait until the next ticker of the quoted instrument has been applied."""
+        if self._next_ticker is None:
+            self._next_ticker = trio.Event()
+        await self._next_ticker.wait()
+
     # -- orders, fills, positions (listener task) -----------------------------------------------
 
     def apply_order(self, update: m.OrderUpdate) -> None:
@@ -163,16 +186,26 @@ class Listener:
                                spec.amount_lots(update.filled_amount), now_ns())
         for fill in update.fills:
             self.book_fill(index, fill.trade_id, update.direction, fill.price, fill.amount,
-                           fill.maker_taker == "maker", None, update.label)
+                           fill.maker_taker == "maker", None, update.label, fill.time)
 
     def book_fill(self, index: int, trade_id: str, direction: str, price: float, amount: float,
-                  is_maker: bool, fee: float | None, label: str | None) -> bool:
+                  is_maker: bool, fee: float | None, label: str | None,
+                  time_s: float | None = None) -> bool:
         """Book one execution exactly once; log it as one line. Return True when it was new."""
         state = self.state
         spec = state.specs[index]
         side = _SIDES.get(direction)
-        if side is None:
+        if side is None or trade_id in self.known_trade_ids:
             return False
+        if time_s is not None:
+            if time_s <= self.adoption_cutoff_s:
+                # Already inside the position adopted from the portfolio (its push came late).
+                self.skipped_adopted_fills += 1
+                log.warning("fill %s predates the adopted portfolio position; not booked again",
+                            trade_id)
+                self.known_trade_ids.add(trade_id)
+                return False
+            self.exchange_time_s = max(self.exchange_time_s, time_s)
         q = state.config.quote
         if fee is None:  # order pushes carry no fee: use the configured rate until history says
             fee = (q.maker_fee_rate if is_maker else q.taker_fee_rate) * price * amount
@@ -234,6 +267,8 @@ class Listener:
         """
         changed = 0
         now_s = trio.current_time()
+        if force:
+            self.adoption_cutoff_s = self.exchange_time_s
         for index, exchange in enumerate(self.exchange_positions):
             if exchange.lots is None or self.state.position_lots(index) == exchange.lots:
                 continue
@@ -249,6 +284,7 @@ class Listener:
                                         exchange.lots, average, now_ns())
             if status == codes.STATUS_MISMATCH:
                 changed += 1
+                self.adoption_cutoff_s = self.exchange_time_s
                 spec = self.state.specs[index]
                 log.warning("position of %s reconciled with the exchange: %s -> %s",
                             spec.name, spec.amount(ours), spec.amount(exchange.lots))
@@ -261,7 +297,7 @@ class Listener:
             if index < 0 or trade.trade_type not in (None, "normal"):
                 continue
             if self.book_fill(index, trade.trade_id, trade.direction, trade.price, trade.amount,
-                              trade.maker_taker == "maker", trade.fee, trade.label):
+                              trade.maker_taker == "maker", trade.fee, trade.label, trade.time):
                 log.warning("fill %s was missing from the order feed; booked from trade history",
                             trade.trade_id)
 
@@ -281,6 +317,8 @@ class Listener:
         elif kind == "session.mm_protection":
             for item in notification.records:
                 self.mm_protection_remaining[item.product] = item.remaining_amount
+                if item.remaining_amount <= 0 or item.reason in ("session_end", "client_cancel"):
+                    self.mm_protection_exhausted = True
                 if item.remaining_amount <= 0:
                     log.warning("mm protection of %s used up (%s): the exchange pulled our "
                                 "quotes", item.product, item.reason)

@@ -41,8 +41,8 @@ from .telemetry import COUNTER, Telemetry
 log = logging.getLogger("qengine.orders")
 
 _DIRECTION = {codes.SIDE_BUY: "buy", codes.SIDE_SELL: "sell"}
-#: Level of order-table rows that are not quotes (flatten orders).
-FLATTEN_LEVEL = -1
+#: Level of order-table rows that are not quotes (flatten orders): above any quoted level.
+FLATTEN_LEVEL = codes.LEVEL_MAX
 
 
 def _always(_level: int) -> bool:
@@ -92,6 +92,11 @@ class OrderManager:
         self.backoff_s = 0.5
         self.reconcile_needed = False
         self.last_mass_quote: tuple[Any, ...] | None = None
+        self.last_mass_quote_s = -math.inf
+        #: Set protection again before the next mass quote (after cancel_session, or when the
+        #: exchange reports it used up).
+        self.mm_protection_needed = False
+        self.mm_protection_amounts = (0.0, 0.0)
         #: Asked right before an insert leaves (no await in between): may this level be quoted
         #: now? A halt that lands while a cycle's requests are being prepared must stop the
         #: inserts not yet on the wire, or they would arrive after the halt's cancel_session.
@@ -189,8 +194,9 @@ class OrderManager:
         except io_errors.ThalexError as exc:
             self._on_error(kind, cid, exc)
             return
-        except (io_errors.RequestTimeout, io_errors.ConnectionLost) as exc:
-            # The request may or may not have happened: reconcile with the exchange's view.
+        except io_errors.ThalexClientError as exc:
+            # Timeout, lost connection or a malformed reply: the request may or may not have
+            # happened, so reconcile with the exchange's view before trusting the row.
             self.counters[COUNTER["errors"]] += 1
             self.reconcile_needed = True
             log.warning("order request for client order %d did not complete: %s", cid, exc)
@@ -225,10 +231,29 @@ class OrderManager:
 
     # -- mass quoting ------------------------------------------------------------------------------
 
+    async def refill_mm_protection(self, trade_amount: float, quote_amount: float) -> None:
+        """Set (refill) the market-maker protection of the quoted product."""
+        assert self.client is not None
+        self.mm_protection_amounts = (trade_amount, quote_amount)
+        await self.client.set_mm_protection(self.state.spec.product, trade_amount, quote_amount)
+        self.mm_protection_needed = False
+        self.last_mass_quote = None
+
     async def mass_quote(self, n_quotes: int, tick_ns: int | None = None) -> None:
-        """Send the ladder as one multi-level mass quote when it changed since the last one."""
+        """Send the ladder as one multi-level mass quote when it changed since the last one
+        (or ``force_refresh_s`` passed); ``n_quotes == 0`` pulls both sides."""
         assert self.client is not None
         spec = self.state.spec
+        if self.mm_protection_needed and n_quotes > 0:
+            try:
+                await self.refill_mm_protection(*self.mm_protection_amounts)
+            except io_errors.ThalexClientError as exc:
+                self.counters[COUNTER["errors"]] += 1
+                log.error("could not refill mm protection: %s", exc)
+                return
+        if trio.current_time() - self.last_mass_quote_s >= \
+                self.state.config.quote.force_refresh_s:
+            self.last_mass_quote = None
         bids, asks = [], []
         for row in self.state.quotes[:n_quotes]:
             level = m.QuoteLevel(price=spec.price(int(row["price_ticks"])),
@@ -249,13 +274,18 @@ class OrderManager:
             self.counters[COUNTER["throttled"]] += 1
             self.backoff_until_s = trio.current_time() + self.backoff_s
             return
-        except io_errors.ThalexError as exc:
+        except io_errors.MmProtectionNotSet:
+            self.mm_protection_needed = True
+            self.last_mass_quote = None
+            return
+        except io_errors.ThalexClientError as exc:
             self.counters[COUNTER["errors"]] += 1
-            log.error("mass quote rejected: %s", exc)
+            log.error("mass quote failed: %s", exc)
             self.last_mass_quote = None
             return
         self.telemetry.rpc_round_trip.record(now_ns() - started)
         self.last_mass_quote = key
+        self.last_mass_quote_s = trio.current_time()
         if result.n_fail:
             self.counters[COUNTER["rejects"]] += result.n_fail
             log.warning("mass quote: %d sides failed: %s", result.n_fail,
@@ -273,8 +303,9 @@ class OrderManager:
         spec = self.state.spec
         side = codes.SIDE_SELL if lots > 0 else codes.SIDE_BUY
         cid = self._new_client_order_id()
-        order_reserve(self.state.orders, cid, spec.index, side, FLATTEN_LEVEL, limit_ticks,
-                      abs(lots), now_ns())
+        if order_reserve(self.state.orders, cid, spec.index, side, FLATTEN_LEVEL, limit_ticks,
+                         abs(lots), now_ns()) < 0:
+            log.error("order table full: flatten order tracked by its result only")
         log.warning("flattening %s %s at limit %s (%s)", _DIRECTION[side],
                     spec.amount(abs(lots)), spec.price(limit_ticks), reason)
         try:
@@ -282,25 +313,33 @@ class OrderManager:
                 _DIRECTION[side], spec.name, spec.amount(abs(lots)), spec.price(limit_ticks),
                 time_in_force="immediate_or_cancel", reduce_only=True, post_only=False,
                 label=self.state.config.label, client_order_id=cid)
-        except io_errors.ThalexError as exc:
+        except io_errors.ThalexClientError as exc:
             order_apply_update(self.state.orders, cid, -1, codes.ORDER_UPDATE_REJECTED, 0, 0, 0,
                                now_ns())
             self.counters[COUNTER["errors"]] += 1
-            log.error("flatten order rejected: %s", exc)
+            self.reconcile_needed = True
+            log.error("flatten order failed: %s", exc)
             return 0
         self.listener.apply_order(result)
         return spec.amount_lots(result.filled_amount)
 
     async def cancel_everything(self, reason: str) -> None:
-        """Pull every quote now: cancel_session (reaches in-flight orders), else cancel_all."""
+        """Pull every quote of ours now: ``cancel_session`` (it reaches in-flight orders too);
+        if the exchange refuses it, cancel our orders one by one (never account-wide)."""
         if self.client is None:
             return
         log.warning("cancelling all quotes: %s", reason)
         self.last_mass_quote = None
+        self.mm_protection_needed = True  # cancel_session resets the protection groups
         try:
             await self.client.cancel_session()
-        except io_errors.ThalexError:
-            await self.client.cancel_all()
+        except io_errors.ThalexError as exc:
+            log.error("cancel_session refused (%s); cancelling our orders one by one", exc)
+            label, name = self.state.config.label, self.state.spec.name
+            for order in await self.client.open_orders():
+                if order.label == label and order.instrument_name == name and order.is_live:
+                    with contextlib.suppress(io_errors.OrderNotFound):
+                        await self.client.cancel(order_id=order.order_id)
 
     async def reconcile_orders(self) -> int:
         """Make the order table match the exchange; cancel unknown orders of ours.
@@ -323,12 +362,24 @@ class OrderManager:
                 live_cids.add(cid)
                 continue
             orphans += 1
-            with contextlib.suppress(io_errors.OrderNotFound):
+            try:
                 await self.client.cancel(order_id=order.order_id)
-        # Rows the exchange no longer has are closed.
+            except io_errors.OrderNotFound:
+                pass
+            except io_errors.ThalexClientError as exc:
+                self.reconcile_needed = True  # try again next cycle
+                log.warning("could not cancel unknown order %s: %s", order.order_id, exc)
+        # Rows the exchange no longer has are closed; so are inserts whose reply never came
+        # (older than a request timeout and not on the exchange).
+        stale_ns = now_ns() - int(self.state.config.connection.request_timeout_s * 1e9)
         for row in state.orders:
-            if row["status"] in (codes.ORDER_OPEN, codes.ORDER_PENDING_AMEND,
-                                 codes.ORDER_PENDING_CANCEL) and \
+            if row["status"] == codes.ORDER_PENDING_INSERT and \
+                    int(row["insert_time_ns"]) < stale_ns and \
+                    int(row["client_order_id"]) not in live_cids:
+                order_apply_update(state.orders, int(row["client_order_id"]), -1,
+                                   codes.ORDER_UPDATE_REJECTED, 0, 0, 0, now_ns())
+            elif row["status"] in (codes.ORDER_OPEN, codes.ORDER_PENDING_AMEND,
+                                   codes.ORDER_PENDING_CANCEL) and \
                     int(row["client_order_id"]) not in live_cids:
                 order_apply_update(state.orders, int(row["client_order_id"]), -1,
                                    codes.ORDER_UPDATE_CLOSED, int(row["price_ticks"]),

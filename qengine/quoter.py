@@ -17,6 +17,7 @@ import trio
 
 from .clock import now_ns
 from .config import EngineConfig
+from .io import errors as io_errors
 from .kernels import codes
 from .kernels.quote_cycle import quote_cycle
 from .listener import Listener
@@ -29,8 +30,6 @@ log = logging.getLogger("qengine.quoter")
 
 #: Longest wait for a fresh ticker after a rate-limit pause before quoting on the last book.
 FRESH_TICK_WAIT_S = 0.05
-#: Do not quote on a book older than this (a silent feed is handled by the heartbeat).
-MAX_BOOK_AGE_S = 10.0
 
 
 class Quoter:
@@ -62,7 +61,7 @@ class Quoter:
         if not self.ready:
             return 0
         book_age_s = (now_ns() - self.state.book.time_ns) / 1e9
-        if self.state.book.time_ns == 0 or book_age_s > MAX_BOOK_AGE_S:
+        if self.state.book.time_ns == 0 or book_age_s > self.config.quote.max_book_age_s:
             return 0
         return self.control.levels_allowed
 
@@ -113,6 +112,22 @@ class Quoter:
         self.fill_pending = False
         return fresh
 
+    async def _mass_quote_cycle(self, tick_ns: int | None) -> None:
+        self.run_cycle()
+        n_quotes = int(self.state.diag[codes.DIAG_QUOTES]) \
+            if math.isfinite(self.state.diag[codes.DIAG_QUOTES]) else 0
+        if self.listener.mm_protection_exhausted:
+            self.listener.mm_protection_exhausted = False
+            self.orders.mm_protection_needed = True
+            self.orders.last_mass_quote = None
+        # With no level allowed (halted, stale book) the ladder is empty: pull both sides.
+        if self.levels_allowed() == 0:
+            n_quotes = 0
+        try:
+            await self.orders.mass_quote(n_quotes, tick_ns)
+        except io_errors.ThalexClientError as exc:
+            log.warning("mass quote not sent: %s", exc)
+
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """The quoter task."""
         task_status.started()
@@ -123,13 +138,14 @@ class Quoter:
             if self.state.book.time_ns == 0 or not self.ready:
                 continue
             if self.orders.reconcile_needed:
-                await self.orders.reconcile_orders()
+                try:
+                    await self.orders.reconcile_orders()
+                except io_errors.ThalexClientError as exc:
+                    self.orders.reconcile_needed = True  # keep trying; never die on it
+                    log.warning("order reconciliation failed (%s); retrying", exc)
+                    continue
             if self.config.order_mode == "mass_quote":
-                self.run_cycle()
-                n_quotes = int(self.state.diag[codes.DIAG_QUOTES]) \
-                    if math.isfinite(self.state.diag[codes.DIAG_QUOTES]) else 0
-                if self.levels_allowed() > 0:
-                    await self.orders.mass_quote(n_quotes, tick_ns)
+                await self._mass_quote_cycle(tick_ns)
                 continue
             n_actions = self.run_cycle()
             if n_actions:

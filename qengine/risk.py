@@ -77,7 +77,8 @@ class RiskMonitor:
                  cancel_everything: Callable[[str], Awaitable[None]],
                  flatten: Callable[[int, int, str], Awaitable[int]],
                  wake_quoter: Callable[[], None],
-                 reconcile_positions: Callable[[], int]) -> None:
+                 reconcile_positions: Callable[[], int],
+                 wait_next_ticker: Callable[[], Awaitable[None]]) -> None:
         self.config = config
         self.state = state
         self.telemetry = telemetry
@@ -86,6 +87,7 @@ class RiskMonitor:
         self.flatten = flatten
         self.wake_quoter = wake_quoter
         self.reconcile_positions = reconcile_positions
+        self.wait_next_ticker = wait_next_ticker
         self.take_profit_next_s = 0.0
         self.last_mask = 0
 
@@ -164,37 +166,47 @@ class RiskMonitor:
             log.error("RISK BREACH: %s (position %s, upnl %.2f USD); quotes cancelled",
                       breach_names(mask & _HALTING), self.state.position(),
                       self.unrealised_quote())
+        newly = not control.halted or bool(new & _HALTING)
         control.halted = True
         control.recovering = False
         control.recovery_step = 0
         control.halt_reason = breach_names(mask & _HALTING)
         control.cooldown_until_s = trio.current_time() + r.recovery_cooldown_s
         self.wake_quoter()
-        await self.cancel_everything(control.halt_reason)
+        if newly:  # once per breach: the halted quoter's diff cancels anything that remains
+            await self.cancel_everything(control.halt_reason)
         if r.flatten_position_enabled:
             if mask & codes.RISK_STOP_LOSS:
-                await self._flatten_all("stop loss", aggressive=True)
+                await self._flatten_all("stop loss")
             elif mask & (codes.RISK_MAX_POSITION | codes.RISK_MAX_NOTIONAL):
                 await self._reduce_to_recovery_threshold()
 
-    def _collar_limit_ticks(self, selling: bool) -> int:
-        # The most aggressive price the exchange accepts: the collar bound, else 1 % through
-        # the touch (a reduce-only IOC never trades beyond the position anyway).
-        book = self.state.book
-        if selling:
-            if book.collar_low_ticks > 0:
-                return book.collar_low_ticks
-            return int(book.bid_ticks * 0.99) if book.bid_ticks > 0 else 0
-        if book.collar_high_ticks > 0:
-            return book.collar_high_ticks
-        return math.ceil(book.ask_ticks * 1.01) if book.ask_ticks > 0 else 0
+    def flatten_limit_ticks(self, selling: bool) -> int:
+        """Limit of a flatten order: ``flatten_slippage_bps`` through the touch (the mark when
+        that side is empty), rounded to a tick *inside* the exchange's collar.
 
-    async def _flatten_all(self, reason: str, *, aggressive: bool) -> None:
+        A reduce-only IOC never trades beyond the position; the limit bounds the price paid.
+        """
+        book = self.state.book
+        slip = self.config.risk.flatten_slippage_bps / 1e4
+        mark = book.mark_ticks if math.isfinite(book.mark_ticks) else 0.0
+        if selling:
+            touch = book.bid_ticks if book.bid_ticks > 0 else mark
+            limit = math.floor(touch * (1.0 - slip))
+            if book.collar_low_ticks > 0:  # collar_low bounds new asks from below
+                limit = max(limit, math.ceil(book.collar_low_ticks - 1e-9))
+            return max(limit, 0)
+        touch = book.ask_ticks if book.ask_ticks > 0 else mark
+        limit = math.ceil(touch * (1.0 + slip)) if touch > 0 else 0
+        if book.collar_high_ticks > 0:  # collar_high bounds new bids from above
+            limit = min(limit, math.floor(book.collar_high_ticks + 1e-9))
+        return max(limit, 0)
+
+    async def _flatten_all(self, reason: str) -> None:
         lots = self.state.position_lots()
         if lots == 0:
             return
-        limit = self._collar_limit_ticks(selling=lots > 0)
-        await self.flatten(lots, limit, reason)
+        await self.flatten(lots, self.flatten_limit_ticks(selling=lots > 0), reason)
 
     async def _reduce_to_recovery_threshold(self) -> None:
         limit_lots = int(self.state.risk_limits[0]["max_position_lots"])
@@ -203,7 +215,7 @@ class RiskMonitor:
         excess = abs(lots) - target
         if excess > 0:
             signed = excess if lots > 0 else -excess
-            await self.flatten(signed, self._collar_limit_ticks(selling=lots > 0),
+            await self.flatten(signed, self.flatten_limit_ticks(selling=lots > 0),
                                "position above the recovery threshold")
 
     async def _take_profit(self, mask: int) -> None:
@@ -218,23 +230,34 @@ class RiskMonitor:
         if lots == 0 or int(pos["position_lots"]) == 0:
             return
         entry_ticks = abs(int(pos["cost_ticks_lots"])) / abs(lots)
-        book = self.state.book
-        # Only when the touch we would hit is better than the entry (old bot's guard).
-        if lots > 0 and not book.bid_ticks > entry_ticks:
+        if self._touch_beyond(entry_ticks, lots) is None:
             return
-        if lots < 0 and not (0 < book.ask_ticks < entry_ticks):
-            return
-        limit = book.bid_ticks if lots > 0 else book.ask_ticks
         reason = breach_names(mask & (codes.RISK_TAKE_PROFIT | codes.RISK_UPNL_TAKE_PROFIT))
-        log.info("TAKE PROFIT (%s): upnl %.2f USD, closing %s at the touch", reason,
-                 self.unrealised_quote(), self.state.position())
+        # Pull our quotes first: the touch may have been our own order. Then judge the guard
+        # again on a book that arrived after the cancel.
         await self.cancel_everything(f"take profit ({reason})")
-        await self.flatten(lots, limit, f"take profit ({reason})")
+        await self._wait_fresh_book()
+        limit = self._touch_beyond(entry_ticks, lots)
+        if limit is not None:
+            log.info("TAKE PROFIT (%s): upnl %.2f USD, closing %s at the touch", reason,
+                     self.unrealised_quote(), self.state.position())
+            await self.flatten(lots, limit, f"take profit ({reason})")
         if r.take_profit_halts:
             self.control.halted = True
             self.control.halt_reason = f"take profit ({reason})"
             self.control.cooldown_until_s = now + r.recovery_cooldown_s
         self.wake_quoter()
+
+    def _touch_beyond(self, entry_ticks: float, lots: int) -> int | None:
+        # The touch we would hit, when it is better than the entry (the old bot's guard).
+        book = self.state.book
+        if lots > 0:
+            return book.bid_ticks if book.bid_ticks > entry_ticks else None
+        return book.ask_ticks if 0 < book.ask_ticks < entry_ticks else None
+
+    async def _wait_fresh_book(self, timeout_s: float = 1.0) -> None:
+        with trio.move_on_after(timeout_s):
+            await self.wait_next_ticker()
 
     def _advance_recovery(self) -> None:
         control, r = self.control, self.config.risk

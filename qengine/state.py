@@ -138,12 +138,17 @@ def select_instruments(config: EngineConfig, listed: list[Instrument]) -> list[I
 def build_quote_params(config: EngineConfig, spec: InstrumentSpec) -> np.ndarray:
     """Translate the quote and risk config into the one-row ``QUOTE_PARAMS`` for ``spec``."""
     q, r = config.quote, config.risk
+    base_size_lots = max(spec.min_order_lots, spec.amount_lots(q.base_size))
+    # Config gamma is 1/(USD x coin). A-S kernels take 1/(tick x coin); GLFT measures inventory
+    # in quote sizes, so its gamma is 1/(tick x quote size).
+    gamma_per_tick = q.gamma * spec.tick_size
+    if q.model == "glft":
+        gamma_per_tick *= spec.amount(base_size_lots)
     fields = {
         "model": _MODEL_CODES[q.model],
         "tick_size": spec.tick_size,
         "lot_size_coins": spec.volume_tick,
-        # Config gamma/kappa are per USD; kernels work per tick.
-        "gamma": (q.gamma if q.model != "legacy" else 0.1) * spec.tick_size,
+        "gamma": gamma_per_tick,
         "horizon_mode": _HORIZON_CODES[q.horizon],
         "horizon_s": q.horizon_s,
         "session_end_ns": int(q.session_end_unix_s * 1e9),
@@ -155,7 +160,7 @@ def build_quote_params(config: EngineConfig, spec: InstrumentSpec) -> np.ndarray
         "levels": q.levels,
         "base_step_ticks": float(q.spacing_ticks),
         "position_limit_lots": max(1, spec.amount_lots(r.max_position)),
-        "base_size_lots": max(spec.min_order_lots, spec.amount_lots(q.base_size)),
+        "base_size_lots": base_size_lots,
         "min_order_lots": spec.min_order_lots,
         "min_level_lots": spec.min_order_lots,
         "vol_estimator": _VOL_CODES[q.volatility_estimator],
@@ -173,7 +178,7 @@ def build_quote_params(config: EngineConfig, spec: InstrumentSpec) -> np.ndarray
         "prior_a_per_s": q.intensity_a_per_s,
         "prior_kappa_per_tick": q.kappa_per_usd * spec.tick_size,
         "prior_weight": 5.0,
-        "legacy_gamma": q.gamma if q.model == "legacy" else 0.4,
+        "legacy_gamma": q.legacy_gamma,
     }
     if q.model == "legacy":
         fields["fixed_sigma"] = 0.01  # the old bot's effective sigma, in its own unit
@@ -219,8 +224,8 @@ class Book:
         self.ask_lots = 0
         self.mark_ticks = math.nan
         self.index_price = math.nan
-        self.collar_low_ticks = 0
-        self.collar_high_ticks = 0
+        self.collar_low_ticks = 0.0
+        self.collar_high_ticks = 0.0
         self.updates = 0
 
 

@@ -330,6 +330,7 @@ async def open_thalex_client(
     account: str | None = None,
     cancel_on_disconnect_s: int | None = None,
     on_connect: ConnectHook | None = None,
+    on_disconnect: Callable[[BaseException], None] | None = None,
     request_timeout_s: float = 10.0,
     ping_interval_s: float = 5.0,
     stale_after_s: float = 15.0,
@@ -353,6 +354,8 @@ async def open_thalex_client(
         seconds; keep ``ping_interval_s`` below it).
     on_connect : async callable(client), optional
         Runs after login, cancel-on-disconnect and resubscription on every (re)connect.
+    on_disconnect : callable(exception), optional
+        Called (sync) when a connection is lost, after pending requests have failed.
     request_timeout_s : float
         Default per-request timeout, seconds.
     ping_interval_s, stale_after_s, connect_timeout_s : float
@@ -385,6 +388,11 @@ async def open_thalex_client(
         if on_connect is not None:
             await on_connect(client)
 
+    def lost(exc: BaseException) -> None:
+        client.connection_lost(exc)
+        if on_disconnect is not None:
+            on_disconnect(exc)
+
     config = TransportConfig(
         url=url,
         ping_interval_s=ping_interval_s,
@@ -398,6 +406,6 @@ async def open_thalex_client(
         config,
         on_batch=client.handle_batch,
         on_connect=on_every_connect,
-        on_disconnect=client.connection_lost,
+        on_disconnect=lost,
     ):
         yield client

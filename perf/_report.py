@@ -1,0 +1,145 @@
+"""The markdown report of a suite run: targets vs measured, latency tails, kernels, errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+KERNEL_FIELDS = [
+    "inloop_p50_ns", "inloop_p99_ns", "inloop_p999_ns", "inloop_max_ns",
+    "python_p50_ns", "python_p99_ns", "python_p999_ns", "python_max_ns",
+]
+
+
+def get(entry: Any, dotted: str) -> Any:
+    """The value at a dotted path inside nested dicts, or None."""
+    for part in dotted.split("."):
+        if not isinstance(entry, dict) or part not in entry:
+            return None
+        entry = entry[part]
+    return entry
+
+
+def fmt(value: Any, unit: str = "", scale: float = 1.0, digits: int = 0) -> str:
+    """A number with thousands separators and a unit; ``n/a`` for None, yes/no for bools."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return f"{value / scale:,.{digits}f}{unit}"
+
+
+def _met(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("met" if ok else "**missed**")
+
+
+def _neg(value: float | None) -> float | None:
+    return None if value is None else -value
+
+
+def target_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    """(metric, task list's bar, qengine target, measured, verdict) rows."""
+    pipe, ingest = r.get("kernel.pipeline", {}), r.get("ingest", {})
+    mem, log = r.get("memory", {}), r.get("logging", {})
+    ttq, cold = r.get("tick_to_quote", {}), r.get("cold_start", {})
+    loop_p50, py_p99 = get(pipe, "inloop_p50_ns"), get(pipe, "python_p99_ns")
+    rate = get(ingest, "msgs_per_s")
+    reductions = [get(mem, f"{k}_reduction_pct") for k in ("order", "quote", "sample")]
+    growth = get(mem, "rss_growth_pct")
+    volume, cpu = get(log, "volume_reduction_pct"), get(log, "cpu_reduction_pct")
+    kept = get(log, "critical_events_kept")
+    t1k, t10k = get(ttq, "at_1k.p99_us"), get(ttq, "at_10k.p99_us")
+    warm = get(cold, "warm_s")
+    return [
+        ("quote generation", "< 100 us", "pipeline p50 <= 1 us in-loop, p99 <= 5 us from Python",
+         f"in-loop p50 {fmt(loop_p50, ' ns')}, Python p99 {fmt(py_p99, ' ns')}",
+         _met(None if loop_p50 is None or py_p99 is None
+              else loop_p50 <= 1_000 and py_p99 <= 5_000)),
+        ("throughput", "10,000 msgs/s", ">= 50,000 msgs/s sustained on one core",
+         f"{fmt(rate, ' msgs/s')} (at 50,000/s: p50 {fmt(get(ingest, 'p50_us'), ' us')}, "
+         f"p99 {fmt(get(ingest, 'p99_us'), ' us')})",
+         _met(None if rate is None else rate >= 50_000)),
+        ("tick to quote", "(none)", "p99 < 200 us at 10,000 msgs/s",
+         f"p50 / p99 at 1k: {fmt(get(ttq, 'at_1k.p50_us'), ' us')} / {fmt(t1k, ' us')}; "
+         f"at 10k: {fmt(get(ttq, 'at_10k.p50_us'), ' us')} / {fmt(t10k, ' us')}",
+         _met(None if t10k is None else t10k < 200.0)),
+        ("memory", "-40 to -60%", ">= -90% bytes per order, quote and price sample",
+         "order {}, quote {}, sample {}".format(
+             *(fmt(_neg(x), " %", digits=1) for x in reductions)),
+         _met(None if None in reductions else min(reductions) >= 90.0)),
+        ("memory over a session", "(none)", "RSS growth < 5 %",
+         f"{fmt(get(mem, 'rss_mb_start'), ' MiB', digits=1)} -> "
+         f"{fmt(get(mem, 'rss_mb_after'), ' MiB', digits=1)} "
+         f"({fmt(growth, ' %', digits=2)}) over {fmt(get(mem, 'session_simulated_s'), ' s')} "
+         f"simulated", _met(None if growth is None else growth < 5.0)),
+        ("log volume", "-70 to -90%", ">= -95% with every critical event kept",
+         f"{fmt(_neg(volume), ' %', digits=2)}, critical kept: {fmt(kept)}",
+         _met(None if volume is None else volume >= 95.0 and bool(kept))),
+        ("logging CPU", "-50 to -70%", ">= -90%", fmt(_neg(cpu), " %", digits=1),
+         _met(None if cpu is None else cpu >= 90.0)),
+        ("cold start", "(none)", "warm cache first quote < 1 s",
+         f"warm {fmt(warm, ' s', digits=3)}, cold (empty cache) "
+         f"{fmt(get(cold, 'cold_s'), ' s', digits=2)}",
+         _met(None if warm is None else warm < 1.0)),
+    ]
+
+
+def _tail_rows(r: dict[str, Any]) -> list[str]:
+    rows = []
+
+    def add(name: str, entry: Any, prefix: str, scale: float, extra: str,
+            suffix: str = "") -> None:
+        values = [get(entry, f"{prefix}{p}{suffix}") for p in ("p50", "p99", "p999", "max")]
+        if values[0] is not None:
+            rows.append(f"| {name} | " + " | ".join(fmt(v, scale=scale) for v in values)
+                        + f" | {extra} |")
+
+    ttq = r.get("tick_to_quote", {})
+    for key in ("at_1k", "at_10k"):
+        e = ttq.get(key, {})
+        add(f"tick_to_quote.{key} (feeder send -> action sent)", e, "", 1.0,
+            f"{fmt(get(e, 'samples'))} samples, {fmt(get(e, 'achieved_msgs_per_s'))} msgs/s, "
+            f"engine CPU {fmt(get(e, 'engine_cpu_pct'))} %", "_us")
+        add(f"tick_to_quote.{key} (frame read -> action sent)", e, "read_", 1.0,
+            f"engine histogram p50 {fmt(get(e, 'engine_p50_us'))}, "
+            f"p99 {fmt(get(e, 'engine_p99_us'))}", "_us")
+    ingest = r.get("ingest", {})
+    add("ingest at 50,000 msgs/s (send -> state)", ingest.get("paced_latency_ns"), "", 1e3,
+        f"backlog growing: {fmt(get(ingest, 'backlog_growing'))}")
+    rpc = r.get("rpc_round_trip", {})
+    add("rpc insert", rpc.get("insert_ns"), "", 1e3, f"{fmt(get(rpc, 'rounds'))} rounds")
+    add("rpc cancel", rpc.get("cancel_ns"), "", 1e3, "")
+    return rows
+
+
+def markdown(payload: dict[str, Any]) -> str:
+    """The targets table, latency tails, a kernel table and any errors, as markdown."""
+    r, machine = payload["results"], payload["machine"]
+    lines = [
+        "# qengine perf", "",
+        f"Date: {payload.get('date', 'n/a')}{' (quick run)' if payload.get('quick') else ''}. "
+        f"Command: `{payload.get('command', 'n/a')}`.", "",
+        f"Machine: {machine.get('cpu')}, {machine.get('cores')} cores, {machine.get('platform')}, "
+        f"Python {machine.get('python')}, numpy {machine.get('numpy')}, numba "
+        f"{machine.get('numba')}; load average at start {machine.get('loadavg', 'n/a')}.", "",
+        "| metric | task list's bar | qengine target | measured | |", "|---|---|---|---|---|",
+    ]
+    lines += [f"| {' | '.join(row)} |" for row in target_rows(r)]
+    base = r.get("baseline.python_quote", {})
+    lines += ["", f"Old-bot quote in Python: p50 {fmt(get(base, 'python_p50_ns'), ' ns')}, "
+              f"p99 {fmt(get(base, 'python_p99_ns'), ' ns')}; fused pipeline is "
+              f"x{fmt(get(base, 'speedup'), digits=1)} faster (Python-called p50s).", "",
+              "## Latency tails (microseconds)", "",
+              "| what | p50 | p99 | p99.9 | max | |", "|---|---|---|---|---|---|"]
+    lines += _tail_rows(r)
+    lines += ["", "## Kernels (nanoseconds)", "",
+              "| kernel | in-loop p50 | p99 | p99.9 | max | Python p50 | p99 | p99.9 | max |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for key in sorted(k for k in r if k.startswith("kernel.")):
+        e = r[key]
+        if "error" in e:
+            continue
+        lines.append(f"| {key} | " + " | ".join(fmt(e.get(f)) for f in KERNEL_FIELDS) + " |")
+    errors = [(k, v["error"]) for k, v in r.items() if isinstance(v, dict) and "error" in v]
+    if errors:
+        lines += ["", "## Errors", ""] + [f"- `{k}`: {msg}" for k, msg in errors]
+    return "\n".join(lines) + "\n"

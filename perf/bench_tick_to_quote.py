@@ -1,0 +1,239 @@
+"""Tick to quote: a ticker frame's arrival to the first order action leaving the client.
+
+Three processes on loopback: the perf feeder (:mod:`perf._feeder`: Thalex protocol, ~570-byte
+ticker notifications with a random-walk top of book at a fixed rate, order methods answered, never
+fills), the real engine in a child process (``open_engine`` with ``connection.url`` = the feeder,
+``order_mode = "orders"``, ``quote.min_quote_interval_s = 0``, a 5-level ladder, default logging),
+and this parent, which only waits. The engine runs a warm-up, then a measuring window, at 1,000
+and then at 10,000 tickers per second (one feeder and one engine process per rate).
+
+Stamps (see :mod:`perf._probe`; one sample per quote cycle that sent actions):
+
+* ``p50_us`` / ``p99_us``: the feeder's send stamp in the ticker -> the first action's bytes
+  handed to the socket. Includes loopback transit and any time the frame waited in the socket
+  buffer while the engine was busy: the conservative figure;
+* ``read_p50_us`` / ``read_p99_us``: the socket read that delivered the frame -> the same send;
+* ``engine_p50_us`` / ``engine_p99_us``: the engine's own ``telemetry.tick_to_quote`` histogram
+  (listener stamp after decode -> actions handed to the order manager's senders, before encode).
+
+The quoter conflates: a cycle works on the newest ticker, so tickers superseded while a cycle ran
+produce no sample (by design; the sample is for the ticker actually quoted on).
+
+Run: ``python perf/bench_tick_to_quote.py [--quick] [--json PATH]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from perf._harness import machine_info, percentiles_ns, progress, write_json
+
+ROOT = Path(__file__).resolve().parent.parent
+RATES = (("at_1k", 1_000), ("at_10k", 10_000))
+TARGET_P99_US_AT_10K = 200.0
+LEVELS = 5
+
+
+def engine_overrides(url: str) -> dict[str, Any]:
+    """The engine configuration used by the benches (as ``config_from_mapping`` input)."""
+    return {
+        "order_mode": "orders",
+        "connection": {"url": url},
+        "quote": {"min_quote_interval_s": 0.0, "levels": LEVELS,
+                  "bid_size_multipliers": [1.0, 1.5, 2.0, 2.5, 3.0],
+                  "ask_size_multipliers": [1.0, 1.5, 2.0, 2.5, 3.0]},
+    }
+
+
+def child_env() -> dict[str, str]:
+    """Environment of engine children: a private, reused demo-key directory."""
+    env = dict(os.environ)
+    keys = Path(tempfile.gettempdir()) / "qengine-perf-config"
+    keys.mkdir(mode=0o700, exist_ok=True)
+    env["QENGINE_CONFIG_DIR"] = str(keys)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def start_feeder(rate: float, *, seed: int = 1) -> tuple[subprocess.Popen[bytes], str]:
+    """Start :mod:`perf._feeder` at ``rate`` tickers/s; return the process and its URL."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "perf._feeder", "--rate", str(rate), "--seed", str(seed)],
+        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=child_env(),
+    )
+    assert process.stdout is not None
+    url = process.stdout.readline().decode().strip()
+    if not url.startswith("ws://"):
+        stop(process)
+        raise RuntimeError(f"feeder did not print its URL (got {url!r})")
+    return process, url
+
+
+def stop(process: subprocess.Popen[Any]) -> None:
+    """End a child this module started (its stdin closing also tells the feeder to leave)."""
+    if process.poll() is None:
+        process.kill()
+    process.wait()
+    for stream in (process.stdin, process.stdout):
+        if stream is not None:
+            stream.close()
+
+
+# -- the engine child ------------------------------------------------------------------------
+
+
+async def _measure(url: str, warmup_s: float, seconds: float) -> dict[str, Any]:
+    import trio
+
+    from perf._probe import WireProbe
+    from qengine.config import config_from_mapping
+    from qengine.engine import open_engine
+    from qengine.telemetry import LatencyHistogram
+
+    probe = WireProbe()
+    probe.install()
+    config = config_from_mapping(engine_overrides(url))
+    async with open_engine(config) as engine:
+        await trio.sleep(warmup_s)
+        telemetry = engine.telemetry
+        probe.reset()
+        telemetry.tick_to_quote = LatencyHistogram()
+        before = telemetry.counters.snapshot()
+        cycles, started, cpu = engine.quoter.cycles, time.monotonic(), time.process_time()
+        await trio.sleep(seconds)
+        elapsed = time.monotonic() - started
+        cpu = time.process_time() - cpu
+        after = telemetry.counters.snapshot()
+        cycles = engine.quoter.cycles - cycles
+        hist = telemetry.tick_to_quote
+        samples = probe.samples()
+    delta = {k: after[k] - before[k] for k in after}
+    out: dict[str, Any] = {
+        "seconds": elapsed,
+        "engine_cpu_pct": 100.0 * cpu / elapsed,
+        "achieved_msgs_per_s": delta["tickers"] / elapsed,
+        "quote_cycles": cycles,
+        "actions": delta["inserts"] + delta["amends"] + delta["cancels"],
+        "inserts": delta["inserts"], "amends": delta["amends"], "cancels": delta["cancels"],
+        "throttled": delta["throttled"], "errors": delta["errors"],
+        "engine_p50_us": hist.percentile_ns(0.50) / 1e3,
+        "engine_p99_us": hist.percentile_ns(0.99) / 1e3,
+        "engine_n": hist.total,
+        **{f"{name}_ns": values.tolist() for name, values in samples.items()},
+        "dropped_samples": probe.dropped,
+    }
+    return out
+
+
+def child_main(url: str, warmup_s: float, seconds: float) -> int:
+    """Run the engine against ``url``; print the measurements as one JSON line on stdout."""
+    import trio
+
+    from qengine.telemetry import open_logging
+
+    with open_logging(verbose=False, stream=sys.stderr):
+        result = trio.run(_measure, url, warmup_s, seconds)
+    sys.stdout.buffer.write(orjson.dumps(result) + b"\n")
+    sys.stdout.flush()
+    return 0
+
+
+# -- the parent ----------------------------------------------------------------------------------
+
+
+def _us(stats: dict[str, float], prefix: str) -> dict[str, float]:
+    return {f"{prefix}p50_us": stats["p50"] / 1e3, f"{prefix}p99_us": stats["p99"] / 1e3,
+            f"{prefix}p999_us": stats["p999"] / 1e3, f"{prefix}max_us": stats["max"] / 1e3}
+
+
+def measure_rate(rate: int, warmup_s: float, seconds: float) -> dict[str, Any]:
+    """One feeder + one engine child at ``rate`` tickers/s; return the entry for that rate."""
+    feeder, url = start_feeder(rate)
+    try:
+        proc = subprocess.run(
+            [sys.executable, str(Path(__file__).resolve()), "--child", url,
+             "--warmup", str(warmup_s), "--seconds", str(seconds)],
+            cwd=ROOT, env=child_env(), capture_output=True, timeout=warmup_s + seconds + 60,
+            check=False,
+        )
+    finally:
+        stop(feeder)
+    if proc.returncode != 0 or not proc.stdout.strip():
+        raise RuntimeError(f"engine child failed ({proc.returncode}): "
+                           f"{proc.stderr.decode(errors='replace')[-2000:]}")
+    raw = orjson.loads(proc.stdout.strip().splitlines()[-1])
+    from_send = np.asarray(raw.pop("from_send_ns"), dtype=np.int64)
+    from_read = np.asarray(raw.pop("from_read_ns"), dtype=np.int64)
+    to_execute = np.asarray(raw.pop("read_to_execute_ns"), dtype=np.int64)
+    if from_read.size == 0:
+        raise RuntimeError(f"no quote cycle sent actions at {rate} msgs/s: {raw}")
+    entry: dict[str, Any] = {"rate_msgs_per_s": rate}
+    entry.update(_us(percentiles_ns(from_send[from_send >= 0]), ""))
+    entry.update(_us(percentiles_ns(from_read), "read_"))
+    entry.update(_us(percentiles_ns(to_execute), "read_to_execute_"))
+    entry["samples"] = int(from_read.size)
+    entry.update(raw)
+    return entry
+
+
+def run(quick: bool) -> dict[str, Any]:
+    """Measure at 1,000 and 10,000 msgs/s; return the ``tick_to_quote`` entry."""
+    warmup_s, seconds = (1.0, 2.0) if quick else (5.0, 30.0)
+    result: dict[str, Any] = {"benchmark": "tick_to_quote", "quick": quick,
+                              "warmup_s": warmup_s, "measure_s": seconds, "levels": LEVELS}
+    for key, rate in RATES:
+        progress(f"tick to quote: engine against the feeder at {rate:,} msgs/s "
+                 f"({warmup_s:g} s warm-up, {seconds:g} s measured)")
+        result[key] = measure_rate(rate, warmup_s, seconds)
+    result["target_p99_us_at_10k"] = TARGET_P99_US_AT_10K
+    result["meets_target"] = bool(result["at_10k"]["p99_us"] < TARGET_P99_US_AT_10K)
+    return result
+
+
+def summary(result: dict[str, Any]) -> str:
+    """One line per rate."""
+    lines = []
+    for key, _rate in RATES:
+        e = result[key]
+        lines.append(
+            f"tick_to_quote.{key}: p50 {e['p50_us']:.0f} us p99 {e['p99_us']:.0f} us "
+            f"(from read: p50 {e['read_p50_us']:.0f} p99 {e['read_p99_us']:.0f}; engine "
+            f"histogram p50 {e['engine_p50_us']:.0f} p99 {e['engine_p99_us']:.0f}; read to "
+            f"execute p50 {e['read_to_execute_p50_us']:.0f}); engine CPU "
+            f"{e['engine_cpu_pct']:.0f} %, "
+            f"{e['samples']} samples, {e['achieved_msgs_per_s']:,.0f} msgs/s achieved")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="short run for smoke tests")
+    parser.add_argument("--json", metavar="PATH", help="write the result as JSON")
+    parser.add_argument("--child", metavar="URL", help=argparse.SUPPRESS)
+    parser.add_argument("--warmup", type=float, default=2.0, help=argparse.SUPPRESS)
+    parser.add_argument("--seconds", type=float, default=5.0, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        return child_main(args.child, args.warmup, args.seconds)
+    result = run(args.quick)
+    print(summary(result))
+    if args.json:
+        write_json(args.json, {"machine": machine_info(), "results": {"tick_to_quote": result}})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,234 @@
+"""Connecting the engine: venue, credentials, instrument validation, and the hooks that run on
+every (re)connect and disconnect.
+
+Every connect: login (the client does it), cancel-on-disconnect re-armed (its ``message_rate``
+sizes the order manager's token bucket), subscriptions (first time; the client resubscribes
+later), our leftover orders cancelled, fills missed while disconnected booked from the account's
+trade history, the exchange's positions adopted, mm protection set when mass quoting. Only then
+is the quoter allowed to quote, on a ticker that arrived after the reconnect.
+
+A transient failure inside the hook (timeout, throttle, temporary failure) becomes
+``ConnectionLost``, so the transport reconnects with backoff instead of the engine dying; only
+failures that retrying cannot fix (authentication, unknown instrument, ...) end the engine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+from .config import EngineConfig
+from .errors import StartupError
+from .io import auth
+from .io import errors as io_errors
+from .io.simulator import SimulatorConfig
+from .io.simulator.config import InstrumentSpec as SimInstrument
+from .io.simulator.config import default_instruments
+from .io.thalex import ThalexClient, open_thalex_client
+from .io.transport import ReconnectPolicy
+from .listener import EVENT_CHANNELS
+from .state import InstrumentSpec, select_instruments
+from .telemetry import COUNTER
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+log = logging.getLogger("qengine.connection")
+
+#: Trades read back from the account's history after a reconnect (newest first).
+CATCH_UP_TRADES = 500
+#: Errors that no reconnect can cure: they end the engine.
+FATAL_ERRORS = (io_errors.AuthenticationFailed, io_errors.NotLoggedIn,
+                io_errors.PersistentSession, io_errors.UnknownInstrument)
+
+
+def simulator_config(config: EngineConfig) -> SimulatorConfig:
+    """The embedded simulator's market: thin crowd, takers reach d ticks at ``A exp(-kappa d)``."""
+    instruments = tuple(
+        SimInstrument(**{**_spec_fields(spec), "taker_intensity_per_s": 2.0,
+                         "crowd_level_lots": 5,
+                         "taker_kappa_per_tick": 0.05 if spec.tick_size >= 1 else 0.02})
+        for spec in default_instruments()
+    )
+    return SimulatorConfig(seed=config.simulator.seed, time_scale=config.simulator.time_scale,
+                           instruments=instruments)
+
+
+def _spec_fields(spec: Any) -> dict[str, Any]:
+    return {name: getattr(spec, name) for name in spec.__dataclass_fields__}
+
+
+def credentials_for(config: EngineConfig, local: bool) -> auth.Credentials:
+    """The demo key for a local simulator, else keys from the environment (or ``.env``)."""
+    if local or config.connection.network == "sim":
+        return auth.demo_credentials()
+    # A .env file in the working directory may hold the keys (the old bot loaded one); the
+    # process environment wins over it.
+    environ = {**auth.read_env_file(".env"), **os.environ}
+    try:
+        return auth.load_credentials(config.connection.network, environ)
+    except auth.AuthError as exc:
+        raise StartupError(str(exc)) from None
+
+
+async def validate_instruments(config: EngineConfig, url: str) -> list[InstrumentSpec]:
+    """Check the configured instruments on a short unauthenticated connection.
+
+    Nothing private is sent before this passes.
+    """
+    async with open_thalex_client(url, reconnect=None,
+                                  request_timeout_s=config.connection.request_timeout_s) as probe:
+        listed = await probe.instruments()
+    specs = select_instruments(config, listed)
+    spec = specs[0]
+    if config.quote.base_size < spec.amount(spec.min_order_lots):
+        raise StartupError(
+            f"quote.base_size {config.quote.base_size} is below {spec.name}'s minimum order "
+            f"{spec.amount(spec.min_order_lots)} (sizes are never silently raised)")
+    return specs
+
+
+def mm_protection_amounts(engine: Engine) -> tuple[float, float]:
+    """(trade_amount, quote_amount) for ``set_mm_protection``: the largest quote we can send."""
+    state, config = engine.state, engine.config
+    params = state.params[0]
+    largest_multiplier = max(max(config.quote.bid_size_multipliers),
+                             max(config.quote.ask_size_multipliers))
+    largest_lots = int(params["base_size_lots"] * largest_multiplier
+                       * max(1.0, float(params["size_grow_cap"]))) + 1
+    quote_amount = state.spec.amount(largest_lots)
+    trade_amount = max(config.risk.mm_protection_trade_amount, quote_amount)
+    return trade_amount, quote_amount
+
+
+@asynccontextmanager
+async def open_connection(engine: Engine, credentials: auth.Credentials
+                          ) -> AsyncIterator[ThalexClient]:
+    """Connect the engine's client with the connect/disconnect hooks of this module."""
+    config = engine.config
+    first = True
+
+    async def on_connect(client: ThalexClient) -> None:
+        nonlocal first
+        engine.quoter.ready = False
+        engine.client = engine.orders.client = client
+        try:
+            await _on_connect(engine, client, first)
+        except FATAL_ERRORS:
+            raise
+        except (io_errors.ThalexError, io_errors.RequestTimeout, io_errors.BadResponse) as exc:
+            # Transient: let the transport reconnect with backoff rather than end the engine.
+            raise io_errors.ConnectionLost(f"reconnect steps failed: {exc}") from exc
+        first = False
+        engine.quoter.ready = True
+        engine.quoter.poke()
+
+    def on_disconnect(_exc: BaseException) -> None:
+        # Stop quoting at once and forget the book: after the reconnect, quote only on a
+        # ticker that arrived after it (never on the pre-disconnect market).
+        engine.quoter.ready = False
+        engine.state.book.time_ns = 0
+        engine.state.book.bid_ticks = engine.state.book.ask_ticks = 0
+
+    c = config.connection
+    async with open_thalex_client(
+        engine.url, credentials=credentials, on_connect=on_connect, on_disconnect=on_disconnect,
+        request_timeout_s=c.request_timeout_s,
+        ping_interval_s=min(c.ping_interval_s, c.cancel_on_disconnect_s / 2),
+        stale_after_s=max(15.0, 3 * c.ping_interval_s),
+        reconnect=ReconnectPolicy(initial_delay_s=c.reconnect_min_s,
+                                  max_delay_s=c.reconnect_max_s),
+        user_agent="qengine", seed=config.simulator.seed,
+    ) as client:
+        yield client
+
+
+async def _on_connect(engine: Engine, client: ThalexClient, first: bool) -> None:
+    config = engine.config
+    rate = await client.set_cancel_on_disconnect(config.connection.cancel_on_disconnect_s)
+    engine.orders.set_message_rate(rate)
+    if first:
+        engine.known_trade_ids = {t.trade_id for t in await _recent_trades(engine, client)}
+        engine.listener.known_trade_ids = engine.known_trade_ids
+        _register_channels(engine, client)
+        await _subscribe(engine, client)
+    else:
+        engine.reconnects += 1
+        engine.telemetry.counters.values[COUNTER["reconnects"]] += 1
+        log.warning("reconnected (#%d): re-logged in, cancel-on-disconnect re-armed, "
+                    "resubscribed; reconciling", engine.reconnects)
+    await _reconcile(engine, client, catch_up=not first)
+    if config.order_mode == "mass_quote":
+        await engine.orders.refill_mm_protection(*mm_protection_amounts(engine))
+
+
+def _register_channels(engine: Engine, client: ThalexClient) -> None:
+    listener, quoter = engine.listener, engine.quoter
+
+    def on_ticker(notification: Any) -> None:
+        listener.on_ticker(notification)
+        quoter.poke()
+
+    client.on_notification("ticker.", on_ticker)
+    client.on_notification("price_index.", listener.on_index)
+    client.on_notification("recent_trades.", listener.on_public_trades)
+    events, _subs = client.open_event_channel(EVENT_CHANNELS, max_buffer=4096)
+    engine.events = events
+
+
+async def _subscribe(engine: Engine, client: ThalexClient) -> None:
+    spec = engine.state.spec
+    public = [f"ticker.{spec.name}.raw", f"price_index.{spec.underlying}",
+              f"recent_trades.{spec.name}.single", "system"]
+    for extra in engine.state.specs[1:]:
+        public.append(f"ticker.{extra.name}.1000ms")
+    private = ["session.orders", "account.portfolio", "account.trade_history"]
+    if engine.config.order_mode == "mass_quote":
+        private.append("session.mm_protection")
+    for attempt in range(3):  # the old bot retried subscriptions 3 times, 1 s apart
+        try:
+            await client.public_subscribe(public)
+            await client.private_subscribe(private)
+            return
+        except io_errors.ThalexError as exc:
+            if attempt == 2:
+                raise StartupError(f"subscription refused: {exc}") from None
+            await trio.sleep(1.0)
+
+
+async def _recent_trades(engine: Engine, client: ThalexClient) -> tuple[Any, ...]:
+    names = [spec.name for spec in engine.state.specs]
+    trades, _bookmark = await client.trade_history(limit=CATCH_UP_TRADES, sort="descending",
+                                                   instrument_names=names)
+    return trades
+
+
+async def _reconcile(engine: Engine, client: ThalexClient, *, catch_up: bool) -> None:
+    # Nothing of ours may rest unmanaged after a (re)connect: cancel our leftover orders (of
+    # earlier runs or of the dropped session), start from an empty order table, book fills
+    # whose pushes died with the old connection, and take the exchange's positions as truth.
+    state, label = engine.state, engine.config.label
+    names = {spec.name for spec in state.specs}
+    cancelled = 0
+    for order in await client.open_orders():
+        if order.instrument_name in names and order.label == label and order.is_live:
+            with contextlib.suppress(io_errors.OrderNotFound):
+                await client.cancel(order_id=order.order_id)
+                cancelled += 1
+    engine.orders.reset_table()
+    if cancelled:
+        log.warning("cancelled %d leftover order(s) of ours before quoting", cancelled)
+    if catch_up:
+        # Oldest first, deduplicated by trade id, before the portfolio is adopted: the fill
+        # count, fees and PnL stay exact instead of the position jumping to the truth.
+        trades = await _recent_trades(engine, client)
+        engine.listener.apply_trades(t for t in reversed(trades)
+                                     if t.trade_id not in engine.known_trade_ids)
+    engine.listener.apply_portfolio(await client.portfolio(), snapshot=True)
+    engine.listener.reconcile_positions(force=True)
