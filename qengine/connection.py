@@ -172,9 +172,10 @@ def _register_channels(engine: Engine, client: ThalexClient) -> None:
     listener, quoter = engine.listener, engine.quoter
 
     def on_ticker(notification: Any) -> None:
-        listener.on_ticker(notification)
+        listener.on_ticker(notification, client.batch_arrival_ns)
         quoter.poke()
 
+    client.conflate_in_batch("ticker.")
     client.on_notification("ticker.", on_ticker)
     client.on_notification("price_index.", listener.on_index)
     client.on_notification("recent_trades.", listener.on_public_trades)

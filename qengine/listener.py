@@ -84,15 +84,16 @@ class Listener:
 
     # -- market data (reader-task callbacks) ----------------------------------------------------
 
-    def on_ticker(self, notification: m.Notification) -> None:
-        """Write the newest top of book, mark and collars; wake the quoter."""
+    def on_ticker(self, notification: m.Notification, arrival_ns: int = 0) -> None:
+        """Write the newest top of book, mark and collars (``arrival_ns``: when its frame was
+        read from the socket, trio clock; 0 means now)."""
         self.counters[COUNTER["messages"]] += 1
         if notification.key != self.state.spec.name:
             return
         ticker: m.Ticker = notification.records[0]
         spec, book = self.state.spec, self.state.book
         self.counters[COUNTER["tickers"]] += 1
-        book.time_ns = now_ns()
+        book.time_ns = arrival_ns or now_ns()
         if ticker.best_bid_price is not None and ticker.best_bid_amount is not None:
             book.bid_ticks = spec.price_ticks(ticker.best_bid_price)
             book.bid_lots = spec.amount_lots(ticker.best_bid_amount)

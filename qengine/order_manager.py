@@ -133,76 +133,78 @@ class OrderManager:
         if granted <= 0:
             return 0
         spec = self.state.spec
-        sends = []
+        prepared = []
         stamp = now_ns()
         for row in self.state.actions[:granted]:
-            prepared = self._prepare(spec, row, stamp)
-            if prepared is not None:
-                sends.append(prepared)
-        if sends:
+            action = self._prepare(spec, row, stamp)
+            if action is not None:
+                prepared.append(action)
+        if not prepared:
+            return 0
+        assert self.client is not None
+        requests = [self._request(spec, *action) for action in prepared]
+
+        def on_sent() -> None:
+            # The cycle's orders left in one socket write: tick-to-quote ends here.
             if tick_ns is not None:
                 self.telemetry.tick_to_quote.record(now_ns() - tick_ns)
-            async with trio.open_nursery() as nursery:
-                for send in sends:
-                    nursery.start_soon(self._send, *send)
-        return len(sends)
 
-    def _prepare(self, spec: InstrumentSpec, row: Any, stamp: int) -> tuple[Any, ...] | None:
+        started = now_ns()
+        results = await self.client.order_batch(requests, on_sent=on_sent)
+        self.telemetry.rpc_round_trip.record(now_ns() - started)
+        for (kind, cid, *_rest), result in zip(prepared, results, strict=True):
+            if isinstance(result, io_errors.ThalexError):
+                self._on_error(kind, cid, result)
+            elif isinstance(result, BaseException):
+                # Timeout, lost connection or a malformed reply: the request may or may not
+                # have happened, so reconcile with the exchange before trusting the row.
+                self.counters[COUNTER["errors"]] += 1
+                self.reconcile_needed = True
+                log.warning("order request for client order %d did not complete: %s", cid,
+                            result)
+            else:
+                self.listener.apply_order(result)
+        return len(prepared)
+
+    def _prepare(self, spec: InstrumentSpec, row: Any, stamp: int) -> tuple[int, ...] | None:
+        # Mark the table before the request leaves (reserve / pending): no second request
+        # can be diffed for the same order while this one is in flight.
         kind = int(row["kind"])
-        price, size = int(row["price_ticks"]), int(row["size_lots"])
+        price, size, level = int(row["price_ticks"]), int(row["size_lots"]), int(row["level"])
         if kind == codes.ACTION_INSERT:
+            if not self.may_quote_level(level):
+                return None  # halted (or reconnecting) since the cycle ran: send nothing new
             cid = self._new_client_order_id()
-            slot = order_reserve(self.state.orders, cid, spec.index, int(row["side"]),
-                                 int(row["level"]), price, size, stamp)
+            slot = order_reserve(self.state.orders, cid, spec.index, int(row["side"]), level,
+                                 price, size, stamp)
             if slot < 0:
                 self.counters[COUNTER["errors"]] += 1
                 log.error("order table full (status %d): insert skipped", -slot)
                 return None
-            return (kind, cid, int(row["side"]), price, size, int(row["level"]))
+            self.counters[COUNTER["inserts"]] += 1
+            return (kind, cid, int(row["side"]), price, size)
         slot, cid = int(row["slot"]), int(row["client_order_id"])
         if kind == codes.ACTION_AMEND:
             status = order_request_amend(self.state.orders, slot, price, size, stamp)
+            self.counters[COUNTER["amends"]] += status == codes.STATUS_OK
         else:
             status = order_request_cancel(self.state.orders, slot, stamp)
+            self.counters[COUNTER["cancels"]] += status == codes.STATUS_OK
         if status != codes.STATUS_OK:
             return None
-        return (kind, cid, int(row["side"]), price, size, int(row["level"]))
+        return (kind, cid, int(row["side"]), price, size)
 
-    async def _send(self, kind: int, cid: int, side: int, price_ticks: int,
-                    size_lots: int, level: int) -> None:
-        assert self.client is not None
-        spec = self.state.spec
-        if kind == codes.ACTION_INSERT and not self.may_quote_level(level):
-            order_apply_update(self.state.orders, cid, -1, codes.ORDER_UPDATE_REJECTED, 0, 0, 0,
-                               now_ns())  # never sent: free the reserved row
-            return
-        started = now_ns()
-        try:
-            if kind == codes.ACTION_INSERT:
-                self.counters[COUNTER["inserts"]] += 1
-                result = await self.client.insert(
-                    _DIRECTION[side], spec.name, spec.amount(size_lots), spec.price(price_ticks),
-                    post_only=True, label=self.state.config.label, client_order_id=cid)
-            elif kind == codes.ACTION_AMEND:
-                self.counters[COUNTER["amends"]] += 1
-                result = await self.client.amend(amount=spec.amount(size_lots),
-                                                 price=spec.price(price_ticks),
-                                                 client_order_id=cid)
-            else:
-                self.counters[COUNTER["cancels"]] += 1
-                result = await self.client.cancel(client_order_id=cid)
-        except io_errors.ThalexError as exc:
-            self._on_error(kind, cid, exc)
-            return
-        except io_errors.ThalexClientError as exc:
-            # Timeout, lost connection or a malformed reply: the request may or may not have
-            # happened, so reconcile with the exchange's view before trusting the row.
-            self.counters[COUNTER["errors"]] += 1
-            self.reconcile_needed = True
-            log.warning("order request for client order %d did not complete: %s", cid, exc)
-            return
-        self.telemetry.rpc_round_trip.record(now_ns() - started)
-        self.listener.apply_order(result)
+    def _request(self, spec: InstrumentSpec, kind: int, cid: int, side: int, price_ticks: int,
+                 size_lots: int) -> tuple[str, dict[str, Any]]:
+        if kind == codes.ACTION_INSERT:
+            return ("insert", {"direction": _DIRECTION[side], "instrument_name": spec.name,
+                               "amount": spec.amount(size_lots), "price": spec.price(price_ticks),
+                               "post_only": True, "label": self.state.config.label,
+                               "client_order_id": cid})
+        if kind == codes.ACTION_AMEND:
+            return ("amend", {"client_order_id": cid, "amount": spec.amount(size_lots),
+                              "price": spec.price(price_ticks)})
+        return ("cancel", {"client_order_id": cid})
 
     def _on_error(self, kind: int, cid: int, exc: io_errors.ThalexError) -> None:
         orders = self.state.orders

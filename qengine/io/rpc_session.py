@@ -18,7 +18,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,6 +79,10 @@ class RpcSession:
         self._backpressure_waits = 0
         self._slots: dict[str, LatestValue[Any]] = {}
         self._now_s = 0.0
+        self._conflated: tuple[str, ...] = ()
+        #: Pushes skipped because a newer one of the same channel came in the same read.
+        self.conflated_in_batch = 0
+        self.batch_arrival_ns = 0
 
     # -- wiring (used by open_thalex_client) -----------------------------------------------------
 
@@ -94,13 +98,38 @@ class RpcSession:
     async def handle_batch(self, batch: list[bytes]) -> None:
         """Process one batch of inbound messages (the transport's ``on_batch`` hook)."""
         self._now_s = trio.current_time()
+        #: When the current batch was read (trio clock, ns): the arrival time of its frames.
+        self.batch_arrival_ns = int(self._now_s * 1e9)
         receive = self._rpc.receive
-        for raw in batch:
-            done = receive(parse_frame(raw))
+        frames = [parse_frame(raw) for raw in batch]
+        skip = self._superseded(frames) if len(frames) > 1 and self._conflated else ()
+        for index, frame in enumerate(frames):
+            if index in skip:
+                continue
+            done = receive(frame)
             if done is not None:
                 done.waiter.set()
         if self._overflow:
             await self._drain_overflow()
+
+    def conflate_in_batch(self, channel_prefix: str) -> None:
+        """Deliver only the newest push per channel of ``channel_prefix`` within one socket
+        read (market data, where the newest value wins): older ones are never decoded."""
+        self._conflated = (*self._conflated, channel_prefix)
+
+    def _superseded(self, frames: list[Any]) -> set[int]:
+        newest: dict[str, int] = {}
+        superseded: set[int] = set()
+        prefixes = self._conflated
+        for index, frame in enumerate(frames):
+            if type(frame) is Notification and not frame.snapshot and \
+                    frame.channel_name.startswith(prefixes):
+                previous = newest.get(frame.channel_name)
+                if previous is not None:
+                    superseded.add(previous)
+                newest[frame.channel_name] = index
+        self.conflated_in_batch += len(superseded)
+        return superseded
 
     async def _drain_overflow(self) -> None:
         # Back-pressure: the reader stops reading until the consumers made room.
@@ -173,6 +202,63 @@ class RpcSession:
         if type(outcome) is ErrorResponse:
             raise error_for_code(outcome.code, outcome.message, method)
         return outcome.result
+
+    async def call_batch(
+        self,
+        requests: Sequence[tuple[str, Mapping[str, Any] | None]],
+        *,
+        timeout_s: float | None = None,
+        on_sent: Callable[[], None] | None = None,
+    ) -> list[Any]:
+        """Send several requests in one socket write and await every answer.
+
+        Returns one item per request, in order: the ``result``, or the exception :meth:`call`
+        would have raised for it (``ThalexError`` subclass, ``RequestTimeout``,
+        ``ConnectionLost``) -- returned, not raised, so one rejection does not hide the rest.
+        ``on_sent`` runs right after the bytes were handed to the socket.
+        """
+        transport = self._transport
+        if transport is None or not transport.connected:
+            lost = ConnectionLost("not connected; batch not sent")
+            return [lost for _ in requests]
+        timeout = self.request_timeout_s if timeout_s is None else timeout_s
+        now = trio.current_time()
+        started = []
+        for method, params in requests:
+            event = trio.Event()
+            pending, frame = self._rpc.start_request(
+                method, params, now_s=now, timeout_s=timeout, waiter=event
+            )
+            started.append((method, pending, event, frame))
+        not_sent: ConnectionLost | None = None
+        try:
+            with trio.move_on_after(timeout):
+                try:
+                    await transport.send_many([frame for _, _, _, frame in started])
+                except ConnectionLost as exc:
+                    not_sent = exc
+                else:
+                    if on_sent is not None:
+                        on_sent()
+                    for _, _, event, _ in started:
+                        await event.wait()
+        finally:
+            for _, pending, _, _ in started:
+                if pending.outcome is None:
+                    self._rpc.abandon(pending.request_id)
+        results: list[Any] = []
+        for method, pending, event, _ in started:
+            outcome = pending.outcome
+            if outcome is None and not_sent is not None:
+                results.append(not_sent)
+            elif outcome is None:
+                results.append(RequestTimeout(method, timeout) if not event.is_set()
+                               else ConnectionLost(f"connection lost while waiting for {method}"))
+            elif type(outcome) is ErrorResponse:
+                results.append(error_for_code(outcome.code, outcome.message, method))
+            else:
+                results.append(outcome.result)
+        return results
 
     async def call_decoded(
         self,

@@ -199,6 +199,44 @@ class ThalexClient(ThalexSessionCalls):
             "private/cancel", params, m.decode_order, timeout_s=timeout_s
         )
 
+    async def order_batch(
+        self,
+        requests: Sequence[tuple[str, dict[str, Any]]],
+        *,
+        timeout_s: float | None = None,
+        on_sent: Callable[[], None] | None = None,
+    ) -> list[m.OrderUpdate | BaseException]:
+        """Send insert / amend / cancel requests in one socket write; await every answer.
+
+        ``requests`` are ``(kind, arguments)`` pairs with ``kind`` one of ``"insert"``
+        (``insert`` keywords, ``direction`` included), ``"amend"`` or ``"cancel"`` (their
+        keywords). Returns per request the decoded order, or the error as an exception object
+        (returned, not raised). ``on_sent`` runs once the bytes are on their way.
+        """
+        calls: list[tuple[str, dict[str, Any]]] = []
+        for kind, arguments in requests:
+            if kind == "insert":
+                calls.append(("private/insert", m.insert_params(**arguments)))
+            elif kind in ("amend", "cancel"):
+                args = dict(arguments)
+                params = _one_order_id(args.pop("order_id", None),
+                                       args.pop("client_order_id", None))
+                params.update(args)
+                calls.append((f"private/{kind}", params))
+            else:
+                raise ValueError(f"unknown order request kind {kind!r}")
+        results = await self.call_batch(calls, timeout_s=timeout_s, on_sent=on_sent)
+        decoded: list[m.OrderUpdate | BaseException] = []
+        for (method, _), result in zip(calls, results, strict=True):
+            if isinstance(result, BaseException):
+                decoded.append(result)
+                continue
+            try:
+                decoded.append(m.decode_order(result))
+            except (ValueError, TypeError, KeyError) as exc:
+                decoded.append(BadResponse(f"{method}: {exc}"))
+        return decoded
+
     async def cancel_all(self, *, timeout_s: float | None = None) -> int:
         """Cancel every order of the account; return how many were deleted."""
         result = await self.call("private/cancel_all", None, timeout_s=timeout_s)

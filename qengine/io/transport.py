@@ -240,6 +240,13 @@ class Transport:
             raise ConnectionLost("not connected")
         await ws.send_text(payload)
 
+    async def send_many(self, payloads: list[bytes]) -> None:
+        """Send several text messages in one socket write; :class:`ConnectionLost` when down."""
+        ws = self._ws
+        if ws is None:
+            raise ConnectionLost("not connected")
+        await ws.send_texts(payloads)
+
     async def wait_connected(self) -> None:
         """Wait until connected and the connect hook has finished."""
         await self._ready.wait()

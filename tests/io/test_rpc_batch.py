@@ -1,0 +1,76 @@
+"""RpcSession batching: one socket write per order batch, and in-read conflation of tickers."""
+
+from __future__ import annotations
+
+import orjson
+import trio
+
+from qengine.io.errors import ConnectionLost, OrderNotFound
+from qengine.io.rpc_session import RpcSession
+
+TICKER = {"best_bid_price": 100.0, "best_bid_amount": 1.0, "best_ask_price": 101.0,
+          "best_ask_amount": 1.0, "mark_price": 100.5, "mark_timestamp": 1.0, "delta": 1.0,
+          "index": 100.4}
+
+
+def _push(channel: str, mark: float) -> bytes:
+    return orjson.dumps({"channel_name": channel, "notification": {**TICKER, "mark_price": mark}})
+
+
+class FakeTransport:
+    connected = True
+
+    def __init__(self) -> None:
+        self.writes: list[list[bytes]] = []
+        self.written = trio.Event()
+
+    async def send_many(self, payloads: list[bytes]) -> None:
+        self.writes.append(list(payloads))
+        self.written.set()
+
+
+async def test_only_the_newest_ticker_per_channel_in_one_read_is_delivered(autojump_clock):
+    session = RpcSession()
+    seen: list[tuple[str | None, float]] = []
+    session.conflate_in_batch("ticker.")
+    session.on_notification("ticker.", lambda n: seen.append((n.key, n.records[0].mark_price)))
+    batch = [_push("ticker.A.raw", 1.0), _push("ticker.B.raw", 2.0), _push("ticker.A.raw", 3.0),
+             _push("ticker.A.raw", 4.0)]
+    await session.handle_batch(batch)
+    assert seen == [("B", 2.0), ("A", 4.0)]
+    assert session.conflated_in_batch == 2
+    assert session.batch_arrival_ns == int(trio.current_time() * 1e9)
+
+
+async def test_call_batch_writes_once_and_returns_each_outcome_in_order():
+    session = RpcSession(request_timeout_s=5.0)
+    transport = FakeTransport()
+    session.attach(transport)  # type: ignore[arg-type]
+    sent_marks: list[int] = []
+    results: list[object] = []
+
+    async def run() -> None:
+        results.extend(await session.call_batch(
+            [("private/insert", {"a": 1}), ("private/cancel", {"b": 2})],
+            on_sent=lambda: sent_marks.append(len(transport.writes))))
+
+    with trio.fail_after(5):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(run)
+            await transport.written.wait()
+            (frames,) = transport.writes
+            ids = [orjson.loads(frame)["id"] for frame in frames]
+            await session.handle_batch([
+                orjson.dumps({"id": ids[1], "error": {"code": 1, "message": "order not found"}}),
+                orjson.dumps({"id": ids[0], "result": {"ok": True}}),
+            ])
+    assert len(transport.writes) == 1
+    assert sent_marks == [1]
+    assert results[0] == {"ok": True}
+    assert isinstance(results[1], OrderNotFound)
+
+
+async def test_call_batch_without_a_connection_returns_connection_lost_for_each():
+    session = RpcSession()
+    results = await session.call_batch([("private/insert", {}), ("private/amend", {})])
+    assert [type(r) for r in results] == [ConnectionLost, ConnectionLost]
