@@ -103,8 +103,8 @@ class WireProbe:
                 probe._record(clock())
             await send_all(stream, data)
 
-        def probed_on_ticker(listener: Any, notification: Any) -> None:
-            on_ticker(listener, notification)
+        def probed_on_ticker(listener: Any, notification: Any, *args: Any) -> None:
+            on_ticker(listener, notification, *args)
             ticker = notification.records[0]
             stamp = ticker.mark_timestamp
             probe.ticker_sent_ns = int(stamp * 1e9) if stamp else 0

@@ -197,7 +197,9 @@ async def _start_services(engine: Engine, services: trio.Nursery) -> None:
         return engine.quoter.ready and level < control.levels_allowed
 
     engine.orders.may_quote_level = may_quote_level
+    engine.orders.wake_quoter = engine.quoter.poke
     await services.start(listener.run, events)
+    await services.start(engine.orders.run)
     await services.start(engine.quoter.run)
     await services.start(monitor.run)
     await services.start(heartbeat, engine)

@@ -45,6 +45,10 @@ _DIRECTION = {codes.SIDE_BUY: "buy", codes.SIDE_SELL: "sell"}
 FLATTEN_LEVEL = codes.LEVEL_MAX
 
 
+def _nothing() -> None:
+    return None
+
+
 def _always(_level: int) -> bool:
     return True
 
@@ -101,6 +105,9 @@ class OrderManager:
         #: now? A halt that lands while a cycle's requests are being prepared must stop the
         #: inserts not yet on the wire, or they would arrive after the halt's cancel_session.
         self.may_quote_level: Callable[[int], bool] = _always
+        #: Called when replies were applied (a rejected insert frees a level to quote again).
+        self.wake_quoter: Callable[[], None] = _nothing
+        self._replies: trio.Nursery | None = None
 
     def set_message_rate(self, message_rate: int) -> None:
         """Size the token bucket from the exchange's granted message rate."""
@@ -143,15 +150,21 @@ class OrderManager:
             return 0
         assert self.client is not None
         requests = [self._request(spec, *action) for action in prepared]
+        batch = await self.client.send_order_batch(requests)
+        # The cycle's orders left in one socket write: tick-to-quote ends here. The answers
+        # are collected by the order manager's own task, so the quoter is free for the next
+        # tick (the table's pending states keep it from touching these orders meanwhile).
+        if tick_ns is not None:
+            self.telemetry.tick_to_quote.record(now_ns() - tick_ns)
+        if self._replies is None:
+            await self._collect(prepared, batch, now_ns())
+        else:
+            self._replies.start_soon(self._collect, prepared, batch, now_ns())
+        return len(prepared)
 
-        def on_sent() -> None:
-            # The cycle's orders left in one socket write: tick-to-quote ends here.
-            if tick_ns is not None:
-                self.telemetry.tick_to_quote.record(now_ns() - tick_ns)
-
-        started = now_ns()
-        results = await self.client.order_batch(requests, on_sent=on_sent)
-        self.telemetry.rpc_round_trip.record(now_ns() - started)
+    async def _collect(self, prepared: list[tuple[int, ...]], batch: Any, sent_ns: int) -> None:
+        results = await batch.wait()
+        self.telemetry.rpc_round_trip.record(now_ns() - sent_ns)
         for (kind, cid, *_rest), result in zip(prepared, results, strict=True):
             if isinstance(result, io_errors.ThalexError):
                 self._on_error(kind, cid, result)
@@ -164,7 +177,17 @@ class OrderManager:
                             result)
             else:
                 self.listener.apply_order(result)
-        return len(prepared)
+        self.wake_quoter()
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """The order manager's service: owns the nursery where order replies are collected."""
+        async with trio.open_nursery() as nursery:
+            self._replies = nursery
+            task_status.started()
+            try:
+                await trio.sleep_forever()
+            finally:
+                self._replies = None
 
     def _prepare(self, spec: InstrumentSpec, row: Any, stamp: int) -> tuple[int, ...] | None:
         # Mark the table before the request leaves (reserve / pending): no second request

@@ -55,6 +55,51 @@ class SessionStatistics:
     conflated_overwrites: int
 
 
+class PendingBatch:
+    """Requests sent together by :meth:`RpcSession.send_batch`, answers still to come."""
+
+    def __init__(self, session: RpcSession, timeout_s: float) -> None:
+        self._session = session
+        self.timeout_s = timeout_s
+        self.sent_s = trio.current_time()
+        self.methods: list[str] = []
+        self._pending: list[Any] = []
+        self._events: list[trio.Event] = []
+        self.not_sent: ConnectionLost | None = None
+
+    def add(self, method: str, pending: Any, event: trio.Event) -> None:
+        self.methods.append(method)
+        self._pending.append(pending)
+        self._events.append(event)
+
+    async def wait(self) -> list[Any]:
+        """Every answer in request order: a result, or the error as an exception object."""
+        if self.not_sent is None:
+            try:
+                with trio.move_on_at(self.sent_s + self.timeout_s):
+                    for event in self._events:
+                        await event.wait()
+            finally:
+                for pending in self._pending:
+                    if pending.outcome is None:
+                        self._session._rpc.abandon(pending.request_id)
+        results: list[Any] = []
+        for index, method in enumerate(self.methods):
+            if self.not_sent is not None:
+                results.append(self.not_sent)
+                continue
+            outcome = self._pending[index].outcome
+            if outcome is None:
+                results.append(RequestTimeout(method, self.timeout_s)
+                               if not self._events[index].is_set()
+                               else ConnectionLost(f"connection lost while waiting for {method}"))
+            elif type(outcome) is ErrorResponse:
+                results.append(error_for_code(outcome.code, outcome.message, method))
+            else:
+                results.append(outcome.result)
+        return results
+
+
 class RpcSession:
     """Requests and notification dispatch over one (reconnecting) transport.
 
@@ -203,62 +248,49 @@ class RpcSession:
             raise error_for_code(outcome.code, outcome.message, method)
         return outcome.result
 
-    async def call_batch(
+    async def send_batch(
         self,
         requests: Sequence[tuple[str, Mapping[str, Any] | None]],
         *,
         timeout_s: float | None = None,
-        on_sent: Callable[[], None] | None = None,
-    ) -> list[Any]:
-        """Send several requests in one socket write and await every answer.
+    ) -> PendingBatch:
+        """Send several requests in one socket write; return without waiting for the answers.
 
-        Returns one item per request, in order: the ``result``, or the exception :meth:`call`
-        would have raised for it (``ThalexError`` subclass, ``RequestTimeout``,
-        ``ConnectionLost``) -- returned, not raised, so one rejection does not hide the rest.
-        ``on_sent`` runs right after the bytes were handed to the socket.
+        ``await batch.wait()`` then yields, per request in order, the ``result`` or the
+        exception :meth:`call` would have raised for it (``ThalexError`` subclass,
+        ``RequestTimeout``, ``ConnectionLost``), returned rather than raised.
         """
+        timeout = self.request_timeout_s if timeout_s is None else timeout_s
+        batch = PendingBatch(self, timeout)
         transport = self._transport
         if transport is None or not transport.connected:
-            lost = ConnectionLost("not connected; batch not sent")
-            return [lost for _ in requests]
-        timeout = self.request_timeout_s if timeout_s is None else timeout_s
+            batch.not_sent = ConnectionLost("not connected; batch not sent")
+            batch.methods = [method for method, _ in requests]
+            return batch
         now = trio.current_time()
-        started = []
+        frames = []
         for method, params in requests:
             event = trio.Event()
             pending, frame = self._rpc.start_request(
                 method, params, now_s=now, timeout_s=timeout, waiter=event
             )
-            started.append((method, pending, event, frame))
-        not_sent: ConnectionLost | None = None
+            batch.add(method, pending, event)
+            frames.append(frame)
         try:
-            with trio.move_on_after(timeout):
-                try:
-                    await transport.send_many([frame for _, _, _, frame in started])
-                except ConnectionLost as exc:
-                    not_sent = exc
-                else:
-                    if on_sent is not None:
-                        on_sent()
-                    for _, _, event, _ in started:
-                        await event.wait()
-        finally:
-            for _, pending, _, _ in started:
-                if pending.outcome is None:
-                    self._rpc.abandon(pending.request_id)
-        results: list[Any] = []
-        for method, pending, event, _ in started:
-            outcome = pending.outcome
-            if outcome is None and not_sent is not None:
-                results.append(not_sent)
-            elif outcome is None:
-                results.append(RequestTimeout(method, timeout) if not event.is_set()
-                               else ConnectionLost(f"connection lost while waiting for {method}"))
-            elif type(outcome) is ErrorResponse:
-                results.append(error_for_code(outcome.code, outcome.message, method))
-            else:
-                results.append(outcome.result)
-        return results
+            await transport.send_many(frames)
+        except ConnectionLost as exc:
+            batch.not_sent = exc
+        return batch
+
+    async def call_batch(
+        self,
+        requests: Sequence[tuple[str, Mapping[str, Any] | None]],
+        *,
+        timeout_s: float | None = None,
+    ) -> list[Any]:
+        """:meth:`send_batch` and wait for every answer (see there)."""
+        batch = await self.send_batch(requests, timeout_s=timeout_s)
+        return await batch.wait()
 
     async def call_decoded(
         self,

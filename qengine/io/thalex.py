@@ -22,6 +22,7 @@ from typing import Any
 from . import messages as m
 from .auth import Credentials
 from .errors import BadResponse
+from .rpc_session import PendingBatch
 from .thalex_session import ThalexSessionCalls
 from .transport import ReconnectPolicy, Transport, TransportConfig, open_transport
 
@@ -80,6 +81,26 @@ def _one_order_id(order_id: str | None, client_order_id: int | None) -> dict[str
     if (order_id is None) == (client_order_id is None):
         raise ValueError("give exactly one of order_id or client_order_id")
     return {"order_id": order_id, "client_order_id": client_order_id}
+
+
+class OrderBatch:
+    """Order requests sent together; :meth:`wait` decodes their answers."""
+
+    def __init__(self, batch: PendingBatch) -> None:
+        self._batch = batch
+
+    async def wait(self) -> list[m.OrderUpdate | BaseException]:
+        """Per request: the decoded order, or the error as an exception object."""
+        decoded: list[m.OrderUpdate | BaseException] = []
+        for method, result in zip(self._batch.methods, await self._batch.wait(), strict=True):
+            if isinstance(result, BaseException):
+                decoded.append(result)
+                continue
+            try:
+                decoded.append(m.decode_order(result))
+            except (ValueError, TypeError, KeyError) as exc:
+                decoded.append(BadResponse(f"{method}: {exc}"))
+        return decoded
 
 
 class ThalexClient(ThalexSessionCalls):
@@ -199,19 +220,18 @@ class ThalexClient(ThalexSessionCalls):
             "private/cancel", params, m.decode_order, timeout_s=timeout_s
         )
 
-    async def order_batch(
+    async def send_order_batch(
         self,
         requests: Sequence[tuple[str, dict[str, Any]]],
         *,
         timeout_s: float | None = None,
-        on_sent: Callable[[], None] | None = None,
-    ) -> list[m.OrderUpdate | BaseException]:
-        """Send insert / amend / cancel requests in one socket write; await every answer.
+    ) -> OrderBatch:
+        """Send insert / amend / cancel requests in one socket write, without waiting.
 
         ``requests`` are ``(kind, arguments)`` pairs with ``kind`` one of ``"insert"``
         (``insert`` keywords, ``direction`` included), ``"amend"`` or ``"cancel"`` (their
-        keywords). Returns per request the decoded order, or the error as an exception object
-        (returned, not raised). ``on_sent`` runs once the bytes are on their way.
+        keywords). ``await batch.wait()`` returns per request the decoded order, or the error
+        as an exception object (returned, not raised).
         """
         calls: list[tuple[str, dict[str, Any]]] = []
         for kind, arguments in requests:
@@ -225,17 +245,17 @@ class ThalexClient(ThalexSessionCalls):
                 calls.append((f"private/{kind}", params))
             else:
                 raise ValueError(f"unknown order request kind {kind!r}")
-        results = await self.call_batch(calls, timeout_s=timeout_s, on_sent=on_sent)
-        decoded: list[m.OrderUpdate | BaseException] = []
-        for (method, _), result in zip(calls, results, strict=True):
-            if isinstance(result, BaseException):
-                decoded.append(result)
-                continue
-            try:
-                decoded.append(m.decode_order(result))
-            except (ValueError, TypeError, KeyError) as exc:
-                decoded.append(BadResponse(f"{method}: {exc}"))
-        return decoded
+        return OrderBatch(await self.send_batch(calls, timeout_s=timeout_s))
+
+    async def order_batch(
+        self,
+        requests: Sequence[tuple[str, dict[str, Any]]],
+        *,
+        timeout_s: float | None = None,
+    ) -> list[m.OrderUpdate | BaseException]:
+        """:meth:`send_order_batch` and wait for every answer."""
+        batch = await self.send_order_batch(requests, timeout_s=timeout_s)
+        return await batch.wait()
 
     async def cancel_all(self, *, timeout_s: float | None = None) -> int:
         """Cancel every order of the account; return how many were deleted."""

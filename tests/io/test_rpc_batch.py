@@ -46,13 +46,13 @@ async def test_call_batch_writes_once_and_returns_each_outcome_in_order():
     session = RpcSession(request_timeout_s=5.0)
     transport = FakeTransport()
     session.attach(transport)  # type: ignore[arg-type]
-    sent_marks: list[int] = []
     results: list[object] = []
 
     async def run() -> None:
-        results.extend(await session.call_batch(
-            [("private/insert", {"a": 1}), ("private/cancel", {"b": 2})],
-            on_sent=lambda: sent_marks.append(len(transport.writes))))
+        batch = await session.send_batch([("private/insert", {"a": 1}),
+                                          ("private/cancel", {"b": 2})])
+        assert len(transport.writes) == 1  # on the wire before any answer arrived
+        results.extend(await batch.wait())
 
     with trio.fail_after(5):
         async with trio.open_nursery() as nursery:
@@ -65,7 +65,6 @@ async def test_call_batch_writes_once_and_returns_each_outcome_in_order():
                 orjson.dumps({"id": ids[0], "result": {"ok": True}}),
             ])
     assert len(transport.writes) == 1
-    assert sent_marks == [1]
     assert results[0] == {"ok": True}
     assert isinstance(results[1], OrderNotFound)
 
