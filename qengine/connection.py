@@ -173,8 +173,9 @@ def _register_channels(engine: Engine, client: ThalexClient) -> None:
 
     def on_ticker(notification: Any) -> None:
         listener.on_ticker(notification, client.batch_arrival_ns)
-        quoter.poke()
 
+    # A read carrying a fresh ticker is quoted on right after it is applied (see Quoter).
+    client.after_batch = quoter.on_market_batch
     client.conflate_in_batch("ticker.")
     client.on_notification("ticker.", on_ticker)
     client.on_notification("price_index.", listener.on_index)

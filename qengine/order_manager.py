@@ -108,6 +108,8 @@ class OrderManager:
         #: Called when replies were applied (a rejected insert frees a level to quote again).
         self.wake_quoter: Callable[[], None] = _nothing
         self._replies: trio.Nursery | None = None
+        #: Order batches whose answers are still outstanding.
+        self.in_flight = 0
 
     def set_message_rate(self, message_rate: int) -> None:
         """Size the token bucket from the exchange's granted message rate."""
@@ -156,6 +158,7 @@ class OrderManager:
         # tick (the table's pending states keep it from touching these orders meanwhile).
         if tick_ns is not None:
             self.telemetry.tick_to_quote.record(now_ns() - tick_ns)
+        self.in_flight += 1
         if self._replies is None:
             await self._collect(prepared, batch, now_ns())
         else:
@@ -163,7 +166,10 @@ class OrderManager:
         return len(prepared)
 
     async def _collect(self, prepared: list[tuple[int, ...]], batch: Any, sent_ns: int) -> None:
-        results = await batch.wait()
+        try:
+            results = await batch.wait()
+        finally:
+            self.in_flight -= 1
         self.telemetry.rpc_round_trip.record(now_ns() - sent_ns)
         for (kind, cid, *_rest), result in zip(prepared, results, strict=True):
             if isinstance(result, io_errors.ThalexError):
@@ -178,6 +184,11 @@ class OrderManager:
             else:
                 self.listener.apply_order(result)
         self.wake_quoter()
+
+    @property
+    def collecting_replies(self) -> bool:
+        """True once the service task collects order replies (sending never waits for them)."""
+        return self._replies is not None
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """The order manager's service: owns the nursery where order replies are collected."""

@@ -49,6 +49,11 @@ class Quoter:
         self.ready = False
         self.cycles = 0
         self.last_cycle_s = -math.inf
+        #: True while a cycle runs (in the quoter task or inline in the reader): one at a time.
+        self.cycling = False
+        self.missed_wake = False
+        #: ``book.updates`` seen by the last cycle.
+        self.market_seen = 0
 
     def poke(self, *, fill: bool = False) -> None:
         """Wake the quoter (sync; called from callbacks and other tasks)."""
@@ -128,26 +133,60 @@ class Quoter:
         except io_errors.ThalexClientError as exc:
             log.warning("mass quote not sent: %s", exc)
 
+    async def on_market_batch(self) -> None:
+        """After the reader applied a socket read that carried a fresh ticker: quote at once in
+        the reader's task when the quoter is idle and no pacing applies (this saves a task
+        switch on the hot path); otherwise wake the quoter task. Cycles never overlap."""
+        if self.state.book.updates == self.market_seen:
+            return  # no ticker in this read
+        # Never await an RPC answer here (this is the reader: it would wait for itself), so
+        # reconciliation and mass quotes go through the quoter task.
+        # While order replies are outstanding, leave it to the quoter task: it conflates
+        # several reads into one cycle, so a fast feed cannot make us quote per read.
+        if self.cycling or self.fill_pending or not self.ready or self.orders.in_flight or \
+                not self.orders.collecting_replies or \
+                self.orders.reconcile_needed or self.config.order_mode != "orders" or \
+                trio.current_time() - self.last_cycle_s < self.config.quote.min_quote_interval_s:
+            self.poke()
+            return
+        await self._cycle(self.state.book.time_ns)
+
+    async def _cycle(self, tick_ns: int | None) -> None:
+        self.cycling = True
+        try:
+            self.last_cycle_s = trio.current_time()
+            self.market_seen = self.state.book.updates
+            await self._quote(tick_ns)
+        finally:
+            self.cycling = False
+            if self.missed_wake:  # a wake-up came in while we were busy
+                self.missed_wake = False
+                self.poke()
+
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """The quoter task."""
+        """The quoter task: paced cycles, fills, forced refreshes (fresh ticks come inline)."""
         task_status.started()
         while True:
             fresh = await self._wait_for_wake()
-            tick_ns = self.state.book.time_ns if fresh else None
-            self.last_cycle_s = trio.current_time()
-            if self.state.book.time_ns == 0 or not self.ready:
+            if self.cycling:
+                self.missed_wake = True
                 continue
-            if self.orders.reconcile_needed:
-                try:
-                    await self.orders.reconcile_orders()
-                except io_errors.ThalexClientError as exc:
-                    self.orders.reconcile_needed = True  # keep trying; never die on it
-                    log.warning("order reconciliation failed (%s); retrying", exc)
-                    continue
-            if self.config.order_mode == "mass_quote":
-                await self._mass_quote_cycle(tick_ns)
-                continue
-            n_actions = self.run_cycle()
-            if n_actions:
-                await self.orders.execute(n_actions, tick_ns)
-                self.orders.note_success()
+            await self._cycle(self.state.book.time_ns if fresh else None)
+
+    async def _quote(self, tick_ns: int | None) -> None:
+        if self.state.book.time_ns == 0 or not self.ready:
+            return
+        if self.orders.reconcile_needed:
+            try:
+                await self.orders.reconcile_orders()
+            except io_errors.ThalexClientError as exc:
+                self.orders.reconcile_needed = True  # keep trying; never die on it
+                log.warning("order reconciliation failed (%s); retrying", exc)
+                return
+        if self.config.order_mode == "mass_quote":
+            await self._mass_quote_cycle(tick_ns)
+            return
+        n_actions = self.run_cycle()
+        if n_actions:
+            await self.orders.execute(n_actions, tick_ns)
+            self.orders.note_success()

@@ -18,7 +18,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,6 +128,9 @@ class RpcSession:
         #: Pushes skipped because a newer one of the same channel came in the same read.
         self.conflated_in_batch = 0
         self.batch_arrival_ns = 0
+        #: Awaited after every socket read was dispatched (in the reader: must never wait for
+        #: an answer from this session).
+        self.after_batch: Callable[[], Awaitable[None]] | None = None
 
     # -- wiring (used by open_thalex_client) -----------------------------------------------------
 
@@ -154,6 +157,8 @@ class RpcSession:
             done = receive(frame)
             if done is not None:
                 done.waiter.set()
+        if self.after_batch is not None:
+            await self.after_batch()
         if self._overflow:
             await self._drain_overflow()
 
