@@ -28,19 +28,8 @@ from numba import types
 from . import codes
 from ._jit import helper, kernel
 from .dtypes import INTENSITY_STATE_T
+from .volatility import _LN2, _decay_and_gain
 
-_LN2 = math.log(2.0)
-
-
-@helper(types.UniTuple(types.float64, 2)(types.float64))
-def _decay_and_gain(x):
-    # (exp(-x), 1 - exp(-x)) for x >= 0 with one transcendental call, both to about an ulp:
-    # below ln 2 the decay is >= 0.5, so 1 + expm1(-x) does not cancel; above it the gain is.
-    if x < _LN2:
-        gain = -math.expm1(-x)
-        return 1.0 - gain, gain
-    decay = math.exp(-x)
-    return decay, 1.0 - decay
 _NS_PER_S = 1e9
 
 
