@@ -65,15 +65,15 @@ VOL_WINDOW_NS = 300 * S
 
 @njit(cache=True)
 def _ring_step(c, i):
-    return float(ring_push(c[0], c[1], c[2][i], c[3][i], c[4][i], c[5][i], c[6][i], c[7][i]))
+    return float(ring_push(c[0], c[1], c[2][i], c[3][i], c[4][i], c[5][i], c[6][i]))
 
 
 def bench_ring_push(s: dict[str, np.ndarray]) -> Bench:
-    c = (np.zeros(4096, MARKET_SAMPLE), np.zeros(1, RING_CURSOR), s["time_ns"], s["mid_ticks"],
+    c = (np.zeros(4096, MARKET_SAMPLE), np.zeros(1, RING_CURSOR), s["time_ns"],
          s["bid_ticks"], s["ask_ticks"], s["bid_lots"], s["ask_lots"])
     li = _lists(s)
     return Bench(c, _ring_step, ring_push, lambda i: (
-        c[0], c[1], li["time_ns"][i], li["mid_ticks"][i], li["bid_ticks"][i],
+        c[0], c[1], li["time_ns"][i], li["bid_ticks"][i],
         li["ask_ticks"][i], li["bid_lots"][i], li["ask_lots"][i]))
 
 

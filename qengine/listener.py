@@ -27,6 +27,7 @@ from .kernels.intensity import intensity_update
 from .kernels.orders import order_apply_update, order_find_by_client_id
 from .kernels.position import position_apply_fill, position_reconcile
 from .kernels.vamp import vamp_update
+from .predictive import Predictor
 from .state import EngineState, id_key
 from .telemetry import COUNTER, Telemetry
 
@@ -81,6 +82,8 @@ class Listener:
         self.known_trade_ids: set[str] = set()
         self.skipped_adopted_fills = 0
         self._next_ticker: trio.Event | None = None
+        #: Candle predictions and the VAMP skew into ``state.params`` (opt-in, see predictive.py).
+        self.predictor = Predictor(state)
 
     # -- market data (reader-task callbacks) ----------------------------------------------------
 
@@ -127,7 +130,8 @@ class Listener:
             self.state.book.index_price = record.price
 
     def on_public_trades(self, notification: m.Notification) -> None:
-        """Feed the tape to the intensity estimator, the volume candles and VAMP."""
+        """Feed the tape to the intensity estimator, the volume candles and VAMP; then let the
+        predictor act on closed candles (a no-op unless ``quote.predictive_adjustments``)."""
         self.counters[COUNTER["messages"]] += 1
         state, spec = self.state, self.state.spec
         book = state.book
@@ -136,6 +140,7 @@ class Listener:
         mid_ticks = 0.5 * (book.bid_ticks + book.ask_ticks)
         q = state.config.quote
         threshold_lots = max(1, spec.amount_lots(q.volume_candle_threshold))
+        closed = False
         for trade in notification.records:
             if notification.snapshot or trade.instrument_name != spec.name:
                 continue  # the snapshot replays old trades: not arrivals now
@@ -149,10 +154,13 @@ class Listener:
             intensity_update(state.intensity_state, t_ns, price_ticks, mid_ticks, side,
                              q.intensity_half_life_s)
             if lots > 0:
-                candle_update(state.candle_state, state.candles, t_ns, round(price_ticks), lots,
-                              side, threshold_lots, 300_000_000_000)
+                status = candle_update(state.candle_state, state.candles, t_ns,
+                                       round(price_ticks), lots, side, threshold_lots,
+                                       300_000_000_000)
+                closed = closed or status == codes.CANDLE_CLOSED
                 vamp_update(state.vamp_state, state.vamp_impacts, t_ns, round(price_ticks), lots,
                             side, 1)
+        self.predictor.on_trades(now_ns(), mid_ticks, closed)
 
     async def wait_next_ticker(self) -> None:
         """Wait until the next ticker of the quoted instrument has been applied."""

@@ -74,6 +74,7 @@ class Quoter:
         """Run the fused kernel once on the newest book; return the number of actions."""
         state, book = self.state, self.state.book
         started = now_ns()
+        self.listener.predictor.expire(started)  # stale predictions back to base (cheap)
         n = quote_cycle(
             state.params, state.bid_mult, state.ask_mult, state.samples, state.cursor,
             state.vol_state, state.vol_returns, state.intensity_state,

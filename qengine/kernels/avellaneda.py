@@ -27,6 +27,10 @@ Every model then gets the same floors and cap (original-quoter.md 9b): the total
 ``max(min_spread_ticks, mid_ticks * (2 maker_fee + profit_margin) * fee_coverage)`` and at most
 ``max_spread_ticks`` (the floor wins if the two conflict), applied around the model's centre so the
 inventory skew survives.
+
+Predictive adjustments (``QUOTE_PARAMS.sigma_scale`` and ``reservation_offset_ticks``, written by
+the engine from the volume-candle predictions and VAMP; neutral 1.0 / 0.0) scale the model's sigma
+and shift its centre for every model.
 """
 
 from __future__ import annotations
@@ -196,7 +200,9 @@ def legacy_spread(
     term and no ``κ``; ``γ`` is a dimensionless widening factor; ``V`` and ``I_q`` add a
     dimensionless ``σ`` to a price (a unit bug, harmless because they are tiny); the spread is
     driven by the fee floor times ``base_spread_factor (1 + γ)``. Dropped from the old code: the
-    market-impact term and predictive adjustments (inputs always 0 there), the 100 ms cache.
+    market-impact term (input always 0 there) and the 100 ms cache; the predictive adjustments
+    reach it through ``model_touch`` (``sigma_scale``, ``reservation_offset_ticks`` and
+    ``market_state_factor`` of ``QUOTE_PARAMS``).
 
     Parameters
     ----------
@@ -321,15 +327,18 @@ def _legacy_touch(params, mid_ticks, sigma, inventory_lots):
     # The old bot's generate_quotes/calculate_skewed_prices, in price floats, then back to ticks.
     p = params[0]
     tick = p.tick_size
-    mid = mid_ticks * tick
     q = inventory_lots * p.lot_size_coins
     limit = p.position_limit_lots * p.lot_size_coins
+    # As the old bot: the prediction scales the floored sigma (sigma_e = max(sigma, 0.01) x
+    # (1 + vol_adj)), and the spread's fee floor sees the raw mid, the quotes the shifted one.
+    sigma_e = max(sigma, p.legacy_sigma_floor) * p.sigma_scale
     spread = legacy_spread(
-        mid, tick, sigma, q, limit, p.legacy_gamma, float(p.min_spread_ticks),
+        mid_ticks * tick, tick, sigma_e, q, limit, p.legacy_gamma, float(p.min_spread_ticks),
         p.maker_fee_bps / 1e4, p.profit_margin_bps / 1e4, p.fee_coverage, p.base_spread_factor,
         p.volatility_multiplier, p.position_fade_time_s, p.inventory_factor,
-        p.market_state_factor, p.legacy_sigma_floor,
+        p.market_state_factor, 0.0,
     )
+    mid = (mid_ticks + p.reservation_offset_ticks) * tick
     skew = legacy_skew(spread, q, limit, p.inventory_weight)
     bid = np.rint((mid - 0.5 * spread - skew) / tick) * tick
     ask = np.rint((mid + 0.5 * spread - skew) / tick) * tick
@@ -351,17 +360,19 @@ def _legacy_touch(params, mid_ticks, sigma, inventory_lots):
 def _textbook_touch(params, mid_ticks, sigma, inventory_lots, tau_s, a_bid, k_bid, a_ask, k_ask):
     # A-S or GLFT level-0 prices (ticks): bid, ask, centre, total spread.
     p = params[0]
-    sigma_ticks = sigma * mid_ticks
+    sigma_ticks = sigma * p.sigma_scale * mid_ticks
+    # The predicted offset moves the centre only; sigma in ticks stays on the raw mid.
+    shifted_mid = mid_ticks + p.reservation_offset_ticks
     if p.model == codes.MODEL_AS:
         q_coins = inventory_lots * p.lot_size_coins
-        centre = reservation_price(mid_ticks, q_coins, p.gamma, sigma_ticks, tau_s)
+        centre = reservation_price(shifted_mid, q_coins, p.gamma, sigma_ticks, tau_s)
         # Per-side kappa: each half is γσ²τ/2 + (1/γ)ln(1+γ/κ_side); equal kappas give the textbook.
         bid = centre - 0.5 * optimal_spread(p.gamma, sigma_ticks, tau_s, k_bid)
         ask = centre + 0.5 * optimal_spread(p.gamma, sigma_ticks, tau_s, k_ask)
         return bid, ask, centre, ask - bid
     q_units = inventory_lots / p.base_size_lots if p.base_size_lots > 0 else np.nan
-    bid = mid_ticks - glft_bid_depth(q_units, p.gamma, sigma_ticks, a_bid, k_bid)
-    ask = mid_ticks + glft_ask_depth(q_units, p.gamma, sigma_ticks, a_ask, k_ask)
+    bid = shifted_mid - glft_bid_depth(q_units, p.gamma, sigma_ticks, a_bid, k_bid)
+    ask = shifted_mid + glft_ask_depth(q_units, p.gamma, sigma_ticks, a_ask, k_ask)
     return bid, ask, 0.5 * (bid + ask), ask - bid
 
 
@@ -378,7 +389,12 @@ def model_touch(
     Parameters
     ----------
     params : QUOTE_PARAMS array, shape (1,)
-        ``model`` selects ``codes.MODEL_AS``, ``MODEL_GLFT`` or ``MODEL_LEGACY``.
+        ``model`` selects ``codes.MODEL_AS``, ``MODEL_GLFT`` or ``MODEL_LEGACY``. Predictive
+        inputs for every model: ``sigma_scale`` (dimensionless, >= 0) multiplies the sigma the
+        model uses (legacy: its floored sigma); ``reservation_offset_ticks`` (ticks) is added to
+        the model's centre before the spread is applied (A-S: the reservation price; GLFT and
+        legacy: the mid). The fee floor always uses the unshifted ``mid_ticks``. Neutral values
+        1.0 and 0.0 reproduce the plain models exactly.
     mid_ticks : float64
         Mid price in ticks.
     sigma : float64
@@ -401,7 +417,9 @@ def model_touch(
     -------
     int64
         ``STATUS_OK``; ``STATUS_BAD_INPUT`` (bid0/ask0 NaN, nothing to quote) for a non-positive or
-        NaN mid, NaN sigma, an unknown model, invalid model parameters or a short ``out_diag``.
+        NaN mid, NaN sigma, a negative or non-finite ``sigma_scale``, a non-finite
+        ``reservation_offset_ticks``, an unknown model, invalid model parameters or a short
+        ``out_diag``.
     """
     if out_diag.shape[0] < codes.DIAG_SIZE:
         return codes.STATUS_BAD_INPUT
@@ -410,6 +428,10 @@ def model_touch(
     out_diag[codes.DIAG_ASK0_TICKS] = np.nan
     out_diag[codes.DIAG_TAU_S] = np.nan
     if not (mid_ticks > 0.0 and sigma >= 0.0 and p.tick_size > 0.0):
+        return codes.STATUS_BAD_INPUT
+    if not (math.isfinite(p.sigma_scale) and p.sigma_scale >= 0.0):
+        return codes.STATUS_BAD_INPUT
+    if not math.isfinite(p.reservation_offset_ticks):
         return codes.STATUS_BAD_INPUT
     if p.model == codes.MODEL_LEGACY:
         bid, ask, centre, spread = _legacy_touch(params, mid_ticks, sigma, inventory_lots)

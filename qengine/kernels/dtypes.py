@@ -21,13 +21,14 @@ def _array_type(dtype: np.dtype) -> numba.types.Array:
 
 # --- ring.py -------------------------------------------------------------------------------------
 
-#: One market observation: top of book and the mid derived from it (40 bytes, no padding).
-#: The book sizes are int32 lots (``codes.LOTS_MAX``; the pipeline saturates larger sizes);
-#: prices stay int64 ticks and the mid float64 (it may come from elsewhere, NaN included).
+#: One market observation: the top of book (32 bytes, no padding). The mid is not stored: the
+#: pipeline pushes only two-sided, uncrossed books, so ``ring.sample_mid_ticks`` derives it as
+#: ``(bid + ask) / 2``. The book sizes are int32 lots (``codes.LOTS_MAX``; the pipeline saturates
+#: larger sizes); prices stay int64 ticks. Fields are declared widest first, so this is the
+#: layout ``_packed`` (defined below, in a later section) would give; a test pins the equality.
 MARKET_SAMPLE = np.dtype(
     [
         ("time_ns", np.int64),
-        ("mid_ticks", np.float64),
         ("best_bid_ticks", np.int64),
         ("best_ask_ticks", np.int64),
         ("best_bid_lots", np.int32),
@@ -189,6 +190,9 @@ QUOTE_PARAMS = np.dtype(
         ("market_state_factor", np.float64),
         # market data safety
         ("max_mid_age_ns", np.int64),
+        # predictive adjustments (all models; neutral 1.0 / 0.0)
+        ("sigma_scale", np.float64),  # multiplies the sigma the model uses
+        ("reservation_offset_ticks", np.float64),  # added to the model's centre
     ],
     align=True,
 )

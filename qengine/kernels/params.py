@@ -78,6 +78,9 @@ QUOTE_PARAM_DEFAULTS: dict[str, Any] = {
     "market_state_factor": 1.0,
     # market data safety
     "max_mid_age_ns": 0,  # book one-sided/crossed: quote off a mid at most this old (0: never)
+    # predictive adjustments (the engine's qengine.predictive writes them; neutral by default)
+    "sigma_scale": 1.0,  # multiplies the sigma the model uses (legacy: after its sigma floor)
+    "reservation_offset_ticks": 0.0,  # added to the centre (A-S: r; GLFT, legacy: the mid)
 }
 
 #: Overrides that make MODEL_LEGACY reproduce the old bot's quotes (sigma fixed at 0.01,

@@ -26,7 +26,7 @@ from .dtypes import (
 )
 from .intensity import fit_side
 from .ladder import build_ladder
-from .ring import ring_latest, ring_push
+from .ring import ring_latest, ring_push, sample_mid_ticks
 from .volatility import vol_sigma, vol_update
 
 _F8 = types.float64
@@ -65,7 +65,7 @@ def _ingest_book(
         mid_ticks = 0.5 * (best_bid_ticks + best_ask_ticks)
         # MARKET_SAMPLE sizes are int32: saturate a larger book instead of letting it wrap.
         ring_push(
-            samples, cursor, time_ns, mid_ticks, best_bid_ticks, best_ask_ticks,
+            samples, cursor, time_ns, best_bid_ticks, best_ask_ticks,
             _int32(best_bid_lots), _int32(best_ask_lots),
         )
         out_diag[codes.DIAG_VOL_STATUS] = vol_update(
@@ -75,7 +75,7 @@ def _ingest_book(
     # A missing side or a crossed book: never invent a touch (the old bot used mark * 0.999).
     _add_flag(out_diag, codes.QUOTE_FLAG_BOOK_INVALID)
     if latest >= 0 and time_ns - samples[latest].time_ns <= p.max_mid_age_ns:
-        return samples[latest].mid_ticks
+        return sample_mid_ticks(samples, latest)  # the row is valid: only those are pushed
     return math.nan
 
 

@@ -4,7 +4,8 @@ The ring is a preallocated ``MARKET_SAMPLE`` array (capacity ``len(samples)``, f
 256) plus a one-row ``RING_CURSOR``: ``head`` is the next slot to write and ``count`` how many slots
 hold data (saturating at the capacity). The newest row sits at ``head - 1`` and the oldest at
 ``head - count`` (both modulo the capacity). Rows are expected in non-decreasing ``time_ns`` order;
-the single writer (the market reader task) guarantees that.
+the single writer (the market reader task) guarantees that. Rows hold the top of book only: the
+mid is derived on read by ``sample_mid_ticks`` (8 bytes less per row than storing it).
 
 Window kernels write slot indices, oldest first, into a caller-provided ``int64`` array, so callers
 read the rows they need without copying the ring.
@@ -12,9 +13,11 @@ read the rows they need without copying the ring.
 
 from __future__ import annotations
 
+import math
+
 from numba import types
 
-from ._jit import kernel
+from ._jit import helper, kernel
 from .dtypes import MARKET_SAMPLE_T, RING_CURSOR_T
 
 _SLOTS_T = types.int64[::1]
@@ -25,7 +28,6 @@ _SLOTS_T = types.int64[::1]
         MARKET_SAMPLE_T,
         RING_CURSOR_T,
         types.int64,
-        types.float64,
         types.int64,
         types.int64,
         types.int64,
@@ -36,7 +38,6 @@ def ring_push(
     samples,
     cursor,
     time_ns,
-    mid_ticks,
     best_bid_ticks,
     best_ask_ticks,
     best_bid_lots,
@@ -52,8 +53,6 @@ def ring_push(
         ``head`` advances by one with wraparound; ``count`` grows until it equals the capacity.
     time_ns : int64
         Sample time in nanoseconds (monotonic, non-decreasing across pushes).
-    mid_ticks : float64
-        Mid price in ticks (may sit on a half tick). Stored as given, NaN included.
     best_bid_ticks, best_ask_ticks : int64
         Best bid and ask prices in ticks.
     best_bid_lots, best_ask_lots : int64
@@ -72,7 +71,6 @@ def ring_push(
         return -1
     row = samples[head]
     row["time_ns"] = time_ns
-    row["mid_ticks"] = mid_ticks
     row["best_bid_ticks"] = best_bid_ticks
     row["best_ask_ticks"] = best_ask_ticks
     row["best_bid_lots"] = best_bid_lots
@@ -84,6 +82,34 @@ def ring_push(
     if count < capacity:
         cursor[0]["count"] = count + 1
     return head
+
+
+@helper(types.float64(MARKET_SAMPLE_T, types.int64))
+def sample_mid_ticks(samples, slot):
+    """Return the mid of the row at ``slot``: ``(best_bid_ticks + best_ask_ticks) / 2``.
+
+    Parameters
+    ----------
+    samples : MARKET_SAMPLE array, shape (capacity,)
+        The ring storage (read only).
+    slot : int64
+        Slot index of the row, e.g. from ``ring_latest``.
+
+    Returns
+    -------
+    float64
+        The mid in ticks (may sit on a half tick); NaN when ``slot`` is outside ``[0, capacity)``
+        or the row is not a two-sided, uncrossed book (``0 < best_bid_ticks < best_ask_ticks``),
+        which ``quote_pipeline`` never pushes.
+    """
+    if slot < 0 or slot >= samples.shape[0]:
+        return math.nan
+    bid = samples[slot]["best_bid_ticks"]
+    ask = samples[slot]["best_ask_ticks"]
+    if not (bid > 0 and ask > bid):
+        return math.nan
+    # The expression the pipeline used when the mid was stored, so results are bit-identical.
+    return 0.5 * (bid + ask)
 
 
 @kernel(types.int64(MARKET_SAMPLE_T, RING_CURSOR_T))

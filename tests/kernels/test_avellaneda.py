@@ -243,15 +243,118 @@ def test_model_touch_rejects_a_bad_mid_and_leaves_no_touch(mid):
     tick=st.sampled_from([1.0, 0.5, 0.1, 5.0]),
     horizon_mode=st.sampled_from([0, 1, 2]),
     now_s=st.integers(0, 10_000),
+    sigma_scale=st.one_of(st.just(1.0), st.floats(0.0, 4.0), st.just(-1.0), st.just(math.nan)),
+    offset=st.one_of(st.just(0.0), st.floats(-500.0, 500.0), st.just(math.inf),
+                     st.just(math.nan)),
 )
 def test_model_touch_matches_twin(model, mid, sigma, inventory, gamma, kappas, a, spreads, tick,
-                                  horizon_mode, now_s):
+                                  horizon_mode, now_s, sigma_scale, offset):
     params = make_quote_params(
         model=model, gamma=gamma, tick_size=tick, min_spread_ticks=spreads[0],
         max_spread_ticks=spreads[1], horizon_mode=horizon_mode, session_end_ns=5000 * S,
+        sigma_scale=sigma_scale, reservation_offset_ticks=offset,
     )
     got, want = _diag(), _diag()
     args = (mid, sigma, inventory, now_s * S, a, kappas[0], a, kappas[1])
     assert avellaneda.model_touch(params, *args, got) == twin.model_touch(params, *args, want)
     for x, y in zip(got, want, strict=True):
         assert _same(float(x), float(y))
+
+
+# --- predictive inputs: sigma_scale and reservation_offset_ticks ---------------------------------
+
+
+def _touch(params, mid=1e5, sigma=1e-4, inventory=5_000, a=2.0, kappa=0.1):
+    diag = _diag()
+    status = avellaneda.model_touch(params, mid, sigma, inventory, 0, a, kappa, a, kappa, diag)
+    assert status == codes.STATUS_OK
+    return diag
+
+
+_NO_FEES = {"maker_fee_bps": 0.0, "profit_margin_bps": 0.0, "min_spread_ticks": 1,
+            "max_spread_ticks": 10_000}
+
+
+def test_neutral_predictive_fields_reproduce_the_plain_models_exactly():
+    # A-S by the research API (the model as it was before the predictive fields existed).
+    params = make_quote_params(model=codes.MODEL_AS, gamma=0.01, sigma_scale=1.0,
+                               reservation_offset_ticks=0.0, **_NO_FEES)
+    diag = _touch(params)
+    r = avellaneda.reservation_price(1e5, 5.0, 0.01, 1e-4 * 1e5, 60.0)
+    half = 0.5 * avellaneda.optimal_spread(0.01, 1e-4 * 1e5, 60.0, 0.1)
+    assert diag[codes.DIAG_BID0_TICKS] == r - half
+    assert diag[codes.DIAG_ASK0_TICKS] == r + half
+    # GLFT: the mid minus / plus the closed-form depths, bit for bit.
+    params = make_quote_params(model=codes.MODEL_GLFT, gamma=0.05, base_size_lots=20, **_NO_FEES)
+    diag = _touch(params)
+    assert diag[codes.DIAG_BID0_TICKS] == 1e5 - avellaneda.glft_bid_depth(250.0, 0.05, 10.0, 2.0,
+                                                                          0.1)
+    assert diag[codes.DIAG_ASK0_TICKS] == 1e5 + avellaneda.glft_ask_depth(250.0, 0.05, 10.0, 2.0,
+                                                                          0.1)
+    # Legacy: the old bot's pinned numbers (test_legacy_touch_with_defaults_reproduces_the_old_bot).
+    diag = _touch(make_quote_params(**LEGACY_OVERRIDES), sigma=0.01, inventory=0)
+    assert (diag[codes.DIAG_BID0_TICKS], diag[codes.DIAG_ASK0_TICKS]) == (99_887.0, 100_113.0)
+
+
+@pytest.mark.parametrize("model", [codes.MODEL_AS, codes.MODEL_GLFT])
+@pytest.mark.parametrize("offset", [7.25, -12.5, 300.0])
+@pytest.mark.parametrize("fees", [True, False])
+def test_offset_shifts_both_touches_by_exactly_the_offset(model, offset, fees):
+    extra = {} if fees else _NO_FEES  # with fees the 108-tick floor applies around the centre
+    base = _touch(make_quote_params(model=model, gamma=0.01, **extra))
+    moved = _touch(make_quote_params(model=model, gamma=0.01, reservation_offset_ticks=offset,
+                                     **extra))
+    for index in (codes.DIAG_BID0_TICKS, codes.DIAG_ASK0_TICKS, codes.DIAG_RESERVATION_TICKS):
+        assert moved[index] - base[index] == pytest.approx(offset, abs=1e-9)
+    # Spread, floor and diagnostics other than the centre do not move.
+    for index in (codes.DIAG_SPREAD_TICKS, codes.DIAG_MIN_SPREAD_TICKS):
+        assert moved[index] == pytest.approx(base[index], rel=1e-12)
+
+
+@pytest.mark.parametrize("inventory", [0, 10_000, -4_000])
+@pytest.mark.parametrize("offset", [3.0, -40.0])
+def test_legacy_offset_shifts_both_touches_by_a_whole_tick_offset(inventory, offset):
+    base = _touch(make_quote_params(**LEGACY_OVERRIDES), sigma=0.01, inventory=inventory)
+    moved = _touch(make_quote_params(**LEGACY_OVERRIDES, reservation_offset_ticks=offset),
+                   sigma=0.01, inventory=inventory)
+    assert moved[codes.DIAG_BID0_TICKS] - base[codes.DIAG_BID0_TICKS] == offset
+    assert moved[codes.DIAG_ASK0_TICKS] - base[codes.DIAG_ASK0_TICKS] == offset
+    # The spread (and its fee floor) is computed on the raw mid, as the old bot did.
+    assert moved[codes.DIAG_SPREAD_TICKS] == base[codes.DIAG_SPREAD_TICKS]
+
+
+def test_sigma_scale_acts_like_a_scaled_sigma_for_the_textbook_models():
+    for model in (codes.MODEL_AS, codes.MODEL_GLFT):
+        scaled = _touch(make_quote_params(model=model, gamma=0.01, sigma_scale=2.5, **_NO_FEES))
+        plain = _touch(make_quote_params(model=model, gamma=0.01, **_NO_FEES), sigma=2.5e-4)
+        for index in (codes.DIAG_BID0_TICKS, codes.DIAG_ASK0_TICKS):
+            assert scaled[index] == pytest.approx(plain[index], rel=1e-12)
+    # A-S by hand: r moves by q gamma (s sigma)^2 tau with s = 2.
+    diag = _touch(make_quote_params(model=codes.MODEL_AS, gamma=0.01, sigma_scale=2.0, **_NO_FEES))
+    assert diag[codes.DIAG_RESERVATION_TICKS] == pytest.approx(1e5 - 5 * 0.01 * 400 * 60)
+
+
+def test_legacy_sigma_scale_multiplies_the_floored_sigma():
+    # sigma 0.002 is floored to 0.01 first, then doubled: the vol term uses 0.02.
+    params = make_quote_params(**LEGACY_OVERRIDES, sigma_scale=2.0)
+    diag = _touch(params, sigma=0.002, inventory=0)
+    expected = 1.5 * 1.4 * 108.0 + 0.02 * 0.4 * math.sqrt(300)
+    assert diag[codes.DIAG_SPREAD_TICKS] == pytest.approx(expected)
+    # The trending market-state factor (1.5) multiplies the whole spread.
+    params = make_quote_params(**LEGACY_OVERRIDES, market_state_factor=1.5)
+    diag = _touch(params, sigma=0.01, inventory=0)
+    assert diag[codes.DIAG_SPREAD_TICKS] == pytest.approx(
+        1.5 * (1.5 * 1.4 * 108.0 + 0.01 * 0.4 * math.sqrt(300)))
+
+
+@pytest.mark.parametrize("fields", [{"sigma_scale": -0.5}, {"sigma_scale": math.nan},
+                                    {"sigma_scale": math.inf},
+                                    {"reservation_offset_ticks": math.nan},
+                                    {"reservation_offset_ticks": -math.inf}])
+def test_invalid_predictive_fields_are_rejected_without_a_touch(fields):
+    diag = _diag()
+    status = avellaneda.model_touch(make_quote_params(**fields), 1e5, 1e-4, 0, 0, 1.0, 0.05, 1.0,
+                                    0.05, diag)
+    assert status == codes.STATUS_BAD_INPUT
+    assert math.isnan(diag[codes.DIAG_BID0_TICKS])
+    assert math.isnan(diag[codes.DIAG_ASK0_TICKS])

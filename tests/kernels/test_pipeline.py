@@ -159,6 +159,21 @@ def test_one_sided_book_quotes_around_the_last_real_mid_while_it_is_fresh():
     assert world.run(pipeline.quote_pipeline, params, 4 * S, 49_999, 0, 0)[0] == 0
 
 
+def test_fallback_mid_is_derived_from_the_last_book_row_half_tick_included():
+    # The sample stores no mid: the fallback rebuilds it from the stored touch.
+    params = make_quote_params(max_mid_age_ns=2 * S)
+    results = []
+    for fn in (pipeline.quote_pipeline, twin.quote_pipeline):
+        world = World()
+        _, fresh, _ = world.run(fn, params, 1 * S, 49_999, 50_000, 0)
+        n, held, diag = world.run(fn, params, 2 * S, 0, 50_003, 0)
+        assert n == 6
+        assert held == fresh
+        assert diag[codes.DIAG_MID_TICKS] == 49_999.5
+        results.append(held)
+    assert results[0] == results[1]
+
+
 def test_inventory_at_the_limit_quotes_only_the_reducing_side():
     world = World()
     params = make_quote_params(position_limit_lots=1000)
@@ -218,5 +233,5 @@ def test_book_sizes_beyond_int32_are_stored_saturated_in_the_sample():
         fn(params, MULT, MULT, world.samples, world.cursor, world.vol_state, world.vol_returns,
            world.intensity_state, 10 * S, 99_990, 100_010, 2**40, -(2**40), 0, 3, world.quotes,
            world.diag)
-        assert world.samples[0].tolist() == (10 * S, 100_000.0, 99_990, 100_010, codes.LOTS_MAX,
+        assert world.samples[0].tolist() == (10 * S, 99_990, 100_010, codes.LOTS_MAX,
                                              -codes.LOTS_MAX - 1)

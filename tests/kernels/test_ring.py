@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from qengine.kernels import ring
-from qengine.kernels.dtypes import MARKET_SAMPLE, RING_CURSOR
+from qengine.kernels.dtypes import MARKET_SAMPLE, RING_CURSOR, _packed
 from tests.reference import ring as twin
 
 
@@ -19,7 +19,7 @@ def _new_ring(capacity):
 def _push_times(samples, cursor, times_ns, fn=ring.ring_push):
     slots = []
     for t in times_ns:
-        slots.append(int(fn(samples, cursor, t, t + 0.5, t, t + 1, 10, 20)))
+        slots.append(int(fn(samples, cursor, t, t, t + 1, 10, 20)))
     return slots
 
 
@@ -41,8 +41,8 @@ def test_empty_ring_has_no_latest_and_empty_windows():
 
 def test_push_writes_every_field_and_returns_the_slot():
     samples, cursor = _new_ring(2)
-    assert ring.ring_push(samples, cursor, 123, 100.5, 100, 101, 7, 9) == 0
-    assert samples[0].tolist() == (123, 100.5, 100, 101, 7, 9)
+    assert ring.ring_push(samples, cursor, 123, 100, 101, 7, 9) == 0
+    assert samples[0].tolist() == (123, 100, 101, 7, 9)
     assert cursor[0].tolist() == (1, 1)
     assert ring.ring_latest(samples, cursor) == 0
 
@@ -129,7 +129,7 @@ def test_window_by_time_with_non_positive_window_is_empty(window_ns):
 
 def test_zero_capacity_ring_writes_nothing():
     samples, cursor = _new_ring(0)
-    assert ring.ring_push(samples, cursor, 1, 1.0, 1, 2, 1, 1) == -1
+    assert ring.ring_push(samples, cursor, 1, 1, 2, 1, 1) == -1
     assert cursor[0].tolist() == (0, 0)
     assert ring.ring_latest(samples, cursor) == -1
     assert _window(ring.ring_window_by_count, samples, cursor, 3)[0] == []
@@ -139,7 +139,7 @@ def test_zero_capacity_ring_writes_nothing():
 def test_corrupt_cursor_is_refused_without_writing(head_count):
     samples, cursor = _new_ring(4)
     cursor[0] = head_count
-    assert ring.ring_push(samples, cursor, 1, 1.0, 1, 2, 1, 1) == -1
+    assert ring.ring_push(samples, cursor, 1, 1, 2, 1, 1) == -1
     assert cursor[0].tolist() == head_count
     assert not samples["time_ns"].any()
     assert ring.ring_latest(samples, cursor) == -1
@@ -147,10 +147,45 @@ def test_corrupt_cursor_is_refused_without_writing(head_count):
     assert _window(ring.ring_window_by_time, samples, cursor, 10, 10)[0] == []
 
 
-def test_nan_mid_is_stored_as_given():
+def test_sample_is_32_bytes_without_padding_in_declared_order():
+    assert MARKET_SAMPLE.itemsize == 32
+    assert MARKET_SAMPLE.names == (
+        "time_ns", "best_bid_ticks", "best_ask_ticks", "best_bid_lots", "best_ask_lots"
+    )
+    # The layout the shared _packed helper would give (widest first, no padding).
+    fields = [(name, MARKET_SAMPLE.fields[name][0].type) for name in MARKET_SAMPLE.names]
+    packed = _packed(fields)
+    assert (packed.fields, packed.itemsize) == (MARKET_SAMPLE.fields, MARKET_SAMPLE.itemsize)
+    assert sum(MARKET_SAMPLE.fields[n][0].itemsize for n in MARKET_SAMPLE.names) == 32
+
+
+@pytest.mark.parametrize(
+    ("bid", "ask", "expected"),
+    [(100, 101, 100.5), (100, 102, 101.0), (1, 2, 1.5), (2**40, 2**40 + 3, 2**40 + 1.5)],
+)
+def test_sample_mid_is_the_half_sum_of_a_valid_book(bid, ask, expected):
     samples, cursor = _new_ring(2)
-    slot = ring.ring_push(samples, cursor, 5, float("nan"), 1, 2, 3, 4)
-    assert np.isnan(samples[slot]["mid_ticks"])
+    slot = ring.ring_push(samples, cursor, 5, bid, ask, 3, 4)
+    assert ring.sample_mid_ticks(samples, slot) == expected
+    assert twin.sample_mid_ticks(samples, slot) == expected
+
+
+@pytest.mark.parametrize(("bid", "ask"), [(0, 2), (-3, 2), (5, 5), (6, 5), (0, 0)])
+def test_sample_mid_of_a_missing_side_or_crossed_row_is_nan(bid, ask):
+    samples, cursor = _new_ring(2)
+    slot = ring.ring_push(samples, cursor, 5, bid, ask, 3, 4)
+    assert np.isnan(ring.sample_mid_ticks(samples, slot))
+    assert np.isnan(twin.sample_mid_ticks(samples, slot))
+
+
+@pytest.mark.parametrize("slot", [-1, 2, 10**12])
+def test_sample_mid_of_a_slot_outside_the_ring_is_nan(slot):
+    samples, cursor = _new_ring(2)
+    ring.ring_push(samples, cursor, 5, 100, 101, 3, 4)
+    ring.ring_push(samples, cursor, 6, 100, 101, 3, 4)
+    assert np.isnan(ring.sample_mid_ticks(samples, slot))
+    assert np.isnan(twin.sample_mid_ticks(samples, slot))
+    assert np.isnan(ring.sample_mid_ticks(_new_ring(0)[0], 0))
 
 
 # --- kernel versus twin ---------------------------------------------------------------------------
@@ -165,16 +200,19 @@ _TIME_STEPS = st.lists(st.integers(min_value=0, max_value=50), max_size=40)
     out_size=st.integers(min_value=0, max_value=9),
     now_offset=st.integers(min_value=-60, max_value=60),
     window_ns=st.integers(min_value=-5, max_value=400),
-    mid=st.one_of(st.floats(allow_nan=True), st.just(float("nan"))),
+    spread=st.integers(min_value=-2, max_value=3),
 )
 def test_kernels_match_twins_on_random_push_sequences(
-    capacity, steps, n, out_size, now_offset, window_ns, mid
+    capacity, steps, n, out_size, now_offset, window_ns, spread
 ):
     times = list(np.cumsum(steps, dtype=np.int64) + 1_000)
     states = []
     for push in (ring.ring_push, ring.ring_push.py_func, twin.ring_push):
         samples, cursor = _new_ring(capacity)
-        slots = [int(push(samples, cursor, int(t), mid, int(t), int(t) + 2, 3, 4)) for t in times]
+        slots = [
+            int(push(samples, cursor, int(t), int(t) - 1000, int(t) - 1000 + spread, 3, 4))
+            for t in times
+        ]
         states.append((samples, cursor, slots))
     (ks, kc, kslots), (ps, pc, pslots), (ts, tc, tslots) = states
     assert kslots == pslots == tslots
@@ -182,6 +220,10 @@ def test_kernels_match_twins_on_random_push_sequences(
     assert ks.tobytes() == ps.tobytes() == ts.tobytes()
 
     assert ring.ring_latest(ks, kc) == twin.ring_latest(ks, kc)
+    for slot in range(-1, capacity + 1):
+        k_mid = ring.sample_mid_ticks(ks, slot)
+        t_mid = twin.sample_mid_ticks(ks, slot)
+        assert k_mid == t_mid or (np.isnan(k_mid) and np.isnan(t_mid))
     now_ns = (int(times[-1]) if times else 1_000) + now_offset
     for kernel_fn, twin_fn, args in (
         (ring.ring_window_by_count, twin.ring_window_by_count, (n,)),

@@ -100,15 +100,18 @@ def horizon_tau_s(params, now_ns):
 
 def _legacy_prices(p, mid_ticks, sigma, inventory_lots):
     t = p["tick_size"]
-    mid = mid_ticks * t
     q = inventory_lots * p["lot_size_coins"]
     limit = p["position_limit_lots"] * p["lot_size_coins"]
+    # Old bot: sigma_e = max(sigma, floor) * (1 + vol_adj); spread on the raw mid, quotes around
+    # the shifted mid.
+    scaled_sigma = max(sigma, p["legacy_sigma_floor"]) * p["sigma_scale"]
     s = legacy_spread(
-        mid, t, sigma, q, limit, p["legacy_gamma"], float(p["min_spread_ticks"]),
+        mid_ticks * t, t, scaled_sigma, q, limit, p["legacy_gamma"], float(p["min_spread_ticks"]),
         p["maker_fee_bps"] / 1e4, p["profit_margin_bps"] / 1e4, p["fee_coverage"],
         p["base_spread_factor"], p["volatility_multiplier"], p["position_fade_time_s"],
-        p["inventory_factor"], p["market_state_factor"], p["legacy_sigma_floor"],
+        p["inventory_factor"], p["market_state_factor"], 0.0,
     )
+    mid = (mid_ticks + p["reservation_offset_ticks"]) * t
     skew = legacy_skew(s, q, limit, p["inventory_weight"])
     min_s = p["min_spread_ticks"] * t
     bid = round((mid - s / 2 - skew) / t) * t
@@ -124,18 +127,19 @@ def _legacy_prices(p, mid_ticks, sigma, inventory_lots):
 
 
 def _textbook_prices(p, mid_ticks, sigma, inventory_lots, tau, a_bid, k_bid, a_ask, k_ask):
-    sigma_ticks = sigma * mid_ticks
+    sigma_ticks = sigma * p["sigma_scale"] * mid_ticks
+    centre_mid = mid_ticks + p["reservation_offset_ticks"]
     gamma = p["gamma"]
     if p["model"] == codes.MODEL_AS:
-        r = reservation_price(mid_ticks, inventory_lots * p["lot_size_coins"], gamma,
+        r = reservation_price(centre_mid, inventory_lots * p["lot_size_coins"], gamma,
                               sigma_ticks, tau)
         bid = r - optimal_spread(gamma, sigma_ticks, tau, k_bid) / 2
         ask = r + optimal_spread(gamma, sigma_ticks, tau, k_ask) / 2
         return bid, ask, r, ask - bid
     base = p["base_size_lots"]
     q = inventory_lots / base if base > 0 else NAN
-    bid = mid_ticks - glft_bid_depth(q, gamma, sigma_ticks, a_bid, k_bid)
-    ask = mid_ticks + glft_ask_depth(q, gamma, sigma_ticks, a_ask, k_ask)
+    bid = centre_mid - glft_bid_depth(q, gamma, sigma_ticks, a_bid, k_bid)
+    ask = centre_mid + glft_ask_depth(q, gamma, sigma_ticks, a_ask, k_ask)
     return bid, ask, (bid + ask) / 2, ask - bid
 
 
@@ -149,6 +153,10 @@ def model_touch(
     for i in (codes.DIAG_BID0_TICKS, codes.DIAG_ASK0_TICKS, codes.DIAG_TAU_S):
         out_diag[i] = NAN
     if not (mid_ticks > 0 and sigma >= 0 and p["tick_size"] > 0):
+        return codes.STATUS_BAD_INPUT
+    if not (math.isfinite(p["sigma_scale"]) and p["sigma_scale"] >= 0):
+        return codes.STATUS_BAD_INPUT
+    if not math.isfinite(p["reservation_offset_ticks"]):
         return codes.STATUS_BAD_INPUT
     model = p["model"]
     if model == codes.MODEL_LEGACY:

@@ -35,7 +35,7 @@ def quote_pipeline(
     elif best_bid_ticks > 0 and best_ask_ticks > best_bid_ticks:
         mid = (best_bid_ticks + best_ask_ticks) / 2
         # MARKET_SAMPLE sizes are int32: larger books are stored saturated.
-        ring.ring_push(samples, cursor, time_ns, mid, best_bid_ticks, best_ask_ticks,
+        ring.ring_push(samples, cursor, time_ns, best_bid_ticks, best_ask_ticks,
                        _int32(best_bid_lots), _int32(best_ask_lots))
         out_diag[codes.DIAG_VOL_STATUS] = volatility.vol_update(
             vol_state, vol_returns, time_ns, mid, p["vol_half_life_s"], p["vol_window_ns"]
@@ -43,7 +43,7 @@ def quote_pipeline(
     else:
         flags |= codes.QUOTE_FLAG_BOOK_INVALID
         if latest >= 0 and time_ns - samples[latest]["time_ns"] <= p["max_mid_age_ns"]:
-            mid = float(samples[latest]["mid_ticks"])
+            mid = ring.sample_mid_ticks(samples, latest)
     if not mid > 0:
         if out_diag[codes.DIAG_STATUS] == codes.STATUS_OK:
             out_diag[codes.DIAG_STATUS] = codes.STATUS_BAD_INPUT

@@ -6,6 +6,8 @@ list, instead of doing modular slot arithmetic on the fly like the kernels.
 
 from __future__ import annotations
 
+import math
+
 
 def _cursor_ok(capacity, head, count):
     return capacity > 0 and 0 <= head < capacity and 0 <= count <= capacity
@@ -21,7 +23,6 @@ def ring_push(
     samples,
     cursor,
     time_ns,
-    mid_ticks,
     best_bid_ticks,
     best_ask_ticks,
     best_bid_lots,
@@ -34,7 +35,6 @@ def ring_push(
         return -1
     samples[head] = (
         time_ns,
-        mid_ticks,
         best_bid_ticks,
         best_ask_ticks,
         best_bid_lots,
@@ -43,6 +43,17 @@ def ring_push(
     cursor[0]["head"] = (head + 1) % capacity
     cursor[0]["count"] = min(count + 1, capacity)
     return head
+
+
+def sample_mid_ticks(samples, slot):
+    """Twin of the ``sample_mid_ticks`` helper: the mid of a valid book row, else NaN."""
+    if not 0 <= slot < len(samples):
+        return math.nan
+    bid = int(samples[slot]["best_bid_ticks"])
+    ask = int(samples[slot]["best_ask_ticks"])
+    if bid <= 0 or ask <= bid:
+        return math.nan
+    return (bid + ask) / 2
 
 
 def ring_latest(samples, cursor):
