@@ -28,7 +28,6 @@ from perf._kernel_worlds import (
 from qengine.kernels import codes
 from qengine.kernels.avellaneda import (
     glft_bid_depth,
-    model_touch,
     optimal_spread,
     reservation_price,
 )
@@ -52,6 +51,7 @@ from qengine.kernels.dtypes import (
 )
 from qengine.kernels.intensity import intensity_fit, intensity_update
 from qengine.kernels.ladder import build_ladder
+from qengine.kernels.model import model_touch
 from qengine.kernels.position import position_apply_fill
 from qengine.kernels.ring import ring_push
 from qengine.kernels.risk import risk_check

@@ -19,22 +19,41 @@ def _array_type(dtype: np.dtype) -> numba.types.Array:
     return numba.from_dtype(dtype)[::1]
 
 
+def _packed(fields: list[tuple[str, type]]) -> np.dtype:
+    """An aligned record whose fields keep their declared order (``tolist``, tuple assignment)
+    but sit in memory widest first, so there is no padding between them."""
+    sizes = [np.dtype(t).itemsize for _, t in fields]
+    offsets = [0] * len(fields)
+    offset = 0
+    for i in sorted(range(len(fields)), key=lambda i: -sizes[i]):  # stable: ties keep order
+        offsets[i] = offset
+        offset += sizes[i]
+    widest = max(sizes)
+    return np.dtype(
+        {
+            "names": [name for name, _ in fields],
+            "formats": [t for _, t in fields],
+            "offsets": offsets,
+            "itemsize": -(-offset // widest) * widest,
+        },
+        align=True,
+    )
+
+
 # --- ring.py -------------------------------------------------------------------------------------
 
 #: One market observation: the top of book (32 bytes, no padding). The mid is not stored: the
 #: pipeline pushes only two-sided, uncrossed books, so ``ring.sample_mid_ticks`` derives it as
 #: ``(bid + ask) / 2``. The book sizes are int32 lots (``codes.LOTS_MAX``; the pipeline saturates
-#: larger sizes); prices stay int64 ticks. Fields are declared widest first, so this is the
-#: layout ``_packed`` (defined below, in a later section) would give; a test pins the equality.
-MARKET_SAMPLE = np.dtype(
+#: larger sizes); prices stay int64 ticks.
+MARKET_SAMPLE = _packed(
     [
         ("time_ns", np.int64),
         ("best_bid_ticks", np.int64),
         ("best_ask_ticks", np.int64),
         ("best_bid_lots", np.int32),
         ("best_ask_lots", np.int32),
-    ],
-    align=True,
+    ]
 )
 MARKET_SAMPLE_T = _array_type(MARKET_SAMPLE)
 
@@ -93,27 +112,6 @@ INTENSITY_STATE = np.dtype(
 INTENSITY_STATE_T = _array_type(INTENSITY_STATE)
 
 # --- avellaneda.py / ladder.py / pipeline.py -----------------------------------------------------
-
-
-def _packed(fields: list[tuple[str, type]]) -> np.dtype:
-    """An aligned record whose fields keep their declared order (``tolist``, tuple assignment)
-    but sit in memory widest first, so there is no padding between them."""
-    sizes = [np.dtype(t).itemsize for _, t in fields]
-    offsets = [0] * len(fields)
-    offset = 0
-    for i in sorted(range(len(fields)), key=lambda i: -sizes[i]):  # stable: ties keep order
-        offsets[i] = offset
-        offset += sizes[i]
-    widest = max(sizes)
-    return np.dtype(
-        {
-            "names": [name for name, _ in fields],
-            "formats": [t for _, t in fields],
-            "offsets": offsets,
-            "itemsize": -(-offset // widest) * widest,
-        },
-        align=True,
-    )
 
 
 #: One desired quote of the ladder (also the shape the order diff consumes). ``side`` is a

@@ -14,7 +14,6 @@ from numba import types
 
 from . import codes
 from ._jit import helper, kernel
-from .avellaneda import model_touch
 from .dtypes import (
     INTENSITY_STATE_T,
     MARKET_SAMPLE_T,
@@ -26,6 +25,7 @@ from .dtypes import (
 )
 from .intensity import fit_side
 from .ladder import build_ladder
+from .model import model_touch
 from .ring import ring_latest, ring_push, sample_mid_ticks
 from .volatility import vol_sigma, vol_update
 

@@ -10,8 +10,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from qengine.kernels import avellaneda, codes
+from qengine.kernels import model as stage
 from qengine.kernels.params import LEGACY_OVERRIDES, make_quote_params
 from tests.reference import avellaneda as twin
+from tests.reference import model as model_twin
 
 S = 1_000_000_000
 
@@ -126,18 +128,18 @@ def test_research_functions_match_their_twins(mid, q, gamma, sigma, tau, kappa):
 
 def test_horizon_modes():
     fixed = make_quote_params(horizon_mode=codes.HORIZON_FIXED, horizon_s=60.0)
-    assert avellaneda.horizon_tau_s(fixed, 123 * S) == 60.0
+    assert stage.horizon_tau_s(fixed, 123 * S) == 60.0
     end = make_quote_params(horizon_mode=codes.HORIZON_SESSION_END, session_end_ns=100 * S,
                             min_tau_s=1.0)
-    assert avellaneda.horizon_tau_s(end, 70 * S) == pytest.approx(30.0)
-    assert avellaneda.horizon_tau_s(end, 200 * S) == 1.0  # past the end: floored
+    assert stage.horizon_tau_s(end, 70 * S) == pytest.approx(30.0)
+    assert stage.horizon_tau_s(end, 200 * S) == 1.0  # past the end: floored
     rolling = make_quote_params(horizon_mode=codes.HORIZON_ROLLING, horizon_s=60.0,
                                 session_end_ns=1000 * S, min_tau_s=0.5)
-    assert avellaneda.horizon_tau_s(rolling, 1015 * S) == pytest.approx(45.0)
-    assert avellaneda.horizon_tau_s(rolling, 985 * S) == pytest.approx(15.0)
-    assert avellaneda.horizon_tau_s(rolling, 1000 * S) == pytest.approx(60.0)
-    assert avellaneda.horizon_tau_s(rolling, 1060 * S - 1) == 0.5
-    assert math.isnan(avellaneda.horizon_tau_s(make_quote_params(horizon_mode=9), 0))
+    assert stage.horizon_tau_s(rolling, 1015 * S) == pytest.approx(45.0)
+    assert stage.horizon_tau_s(rolling, 985 * S) == pytest.approx(15.0)
+    assert stage.horizon_tau_s(rolling, 1000 * S) == pytest.approx(60.0)
+    assert stage.horizon_tau_s(rolling, 1060 * S - 1) == 0.5
+    assert math.isnan(stage.horizon_tau_s(make_quote_params(horizon_mode=9), 0))
 
 
 @given(st.sampled_from([0, 1, 2, 7]), st.floats(-5, 1e5), st.integers(-10**15, 10**15),
@@ -145,7 +147,7 @@ def test_horizon_modes():
 def test_horizon_matches_twin(mode, horizon_s, end_ns, now_ns, min_tau_s):
     params = make_quote_params(horizon_mode=mode, horizon_s=horizon_s, session_end_ns=end_ns,
                                min_tau_s=min_tau_s)
-    assert _same(avellaneda.horizon_tau_s(params, now_ns), twin.horizon_tau_s(params, now_ns))
+    assert _same(stage.horizon_tau_s(params, now_ns), model_twin.horizon_tau_s(params, now_ns))
 
 
 # --- model_touch ---------------------------------------------------------------------------------
@@ -154,7 +156,7 @@ def test_horizon_matches_twin(mode, horizon_s, end_ns, now_ns, min_tau_s):
 def test_legacy_touch_with_defaults_reproduces_the_old_bot():
     params = make_quote_params(**LEGACY_OVERRIDES)
     diag = _diag()
-    assert avellaneda.model_touch(params, 100_000.0, 0.01, 0, 0, 1.0, 0.5, 1.0, 0.5, diag) == 0
+    assert stage.model_touch(params, 100_000.0, 0.01, 0, 0, 1.0, 0.5, 1.0, 0.5, diag) == 0
     # S = 226.869 -> bid = round(99886.57) = 99887, ask = round(100113.43) = 100113
     assert diag[codes.DIAG_BID0_TICKS] == 99_887.0
     assert diag[codes.DIAG_ASK0_TICKS] == 100_113.0
@@ -166,7 +168,7 @@ def test_legacy_touch_with_defaults_reproduces_the_old_bot():
 def test_legacy_touch_skews_both_quotes_down_when_long():
     params = make_quote_params(**LEGACY_OVERRIDES)
     diag = _diag()
-    avellaneda.model_touch(params, 100_000.0, 0.01, 10_000, 0, 1.0, 0.5, 1.0, 0.5, diag)
+    stage.model_touch(params, 100_000.0, 0.01, 10_000, 0, 1.0, 0.5, 1.0, 0.5, diag)
     spread = 1.5 * 1.4 * 108.0 + 0.004 * math.sqrt(300) + 0.7 * 0.5 * 0.01 * 0.4
     skew = 0.5 * spread * 0.8 * 0.5  # q / Q = 0.5
     assert diag[codes.DIAG_BID0_TICKS] == round(100_000 - spread / 2 - skew)  # 99841
@@ -180,7 +182,7 @@ def test_as_touch_by_hand_with_and_without_the_fee_floor():
                                lot_size_coins=0.001, maker_fee_bps=0.0, profit_margin_bps=0.0,
                                min_spread_ticks=1, max_spread_ticks=10_000)
     diag = _diag()
-    assert avellaneda.model_touch(params, 1e5, 1e-4, 5_000, 0, 1.0, 0.05, 1.0, 0.05, diag) == 0
+    assert stage.model_touch(params, 1e5, 1e-4, 5_000, 0, 1.0, 0.05, 1.0, 0.05, diag) == 0
     r = 1e5 - 5 * 0.01 * 100 * 60  # 99700
     spread = 0.01 * 100 * 60 + 200 * math.log(1.2)
     assert diag[codes.DIAG_RESERVATION_TICKS] == pytest.approx(r)
@@ -191,7 +193,7 @@ def test_as_touch_by_hand_with_and_without_the_fee_floor():
     # With the default fees the 96.5-tick spread is widened to the 108-tick fee floor around r.
     floored = make_quote_params(model=codes.MODEL_AS, gamma=0.01, horizon_s=60.0)
     diag = _diag()
-    avellaneda.model_touch(floored, 1e5, 1e-4, 5_000, 0, 1.0, 0.05, 1.0, 0.05, diag)
+    stage.model_touch(floored, 1e5, 1e-4, 5_000, 0, 1.0, 0.05, 1.0, 0.05, diag)
     assert diag[codes.DIAG_BID0_TICKS] == pytest.approx(r - 54.0)
     assert diag[codes.DIAG_ASK0_TICKS] == pytest.approx(r + 54.0)
     assert int(diag[codes.DIAG_FLAGS]) & codes.QUOTE_FLAG_SPREAD_FLOORED
@@ -201,7 +203,7 @@ def test_max_spread_cap_keeps_the_centre():
     params = make_quote_params(model=codes.MODEL_AS, gamma=0.01, max_spread_ticks=120,
                                maker_fee_bps=0.0, profit_margin_bps=0.0)
     diag = _diag()
-    avellaneda.model_touch(params, 1e5, 1e-3, 5_000, 0, 1.0, 0.05, 1.0, 0.05, diag)
+    stage.model_touch(params, 1e5, 1e-3, 5_000, 0, 1.0, 0.05, 1.0, 0.05, diag)
     centre = diag[codes.DIAG_RESERVATION_TICKS]
     assert diag[codes.DIAG_SPREAD_TICKS] > 120
     assert diag[codes.DIAG_ASK0_TICKS] - diag[codes.DIAG_BID0_TICKS] == pytest.approx(120.0)
@@ -213,7 +215,7 @@ def test_glft_touch_uses_quote_units_for_inventory():
     params = make_quote_params(model=codes.MODEL_GLFT, gamma=0.05, base_size_lots=20,
                                maker_fee_bps=0.0, profit_margin_bps=0.0, min_spread_ticks=1)
     diag = _diag()
-    avellaneda.model_touch(params, 1e5, 1e-4, 40, 0, 2.0, 0.1, 2.0, 0.1, diag)
+    stage.model_touch(params, 1e5, 1e-4, 40, 0, 2.0, 0.1, 2.0, 0.1, diag)
     q = 2.0  # 40 lots / 20 lots per quote
     assert diag[codes.DIAG_BID0_TICKS] == pytest.approx(
         1e5 - avellaneda.glft_bid_depth(q, 0.05, 10.0, 2.0, 0.1))
@@ -225,7 +227,7 @@ def test_glft_touch_uses_quote_units_for_inventory():
 def test_model_touch_rejects_a_bad_mid_and_leaves_no_touch(mid):
     diag = _diag()
     args = (mid, 1e-4, 0, 0, 1.0, 0.05, 1.0, 0.05)
-    status = avellaneda.model_touch(make_quote_params(), *args, diag)
+    status = stage.model_touch(make_quote_params(), *args, diag)
     assert status == codes.STATUS_BAD_INPUT
     assert math.isnan(diag[codes.DIAG_BID0_TICKS])
     assert math.isnan(diag[codes.DIAG_ASK0_TICKS])
@@ -256,7 +258,7 @@ def test_model_touch_matches_twin(model, mid, sigma, inventory, gamma, kappas, a
     )
     got, want = _diag(), _diag()
     args = (mid, sigma, inventory, now_s * S, a, kappas[0], a, kappas[1])
-    assert avellaneda.model_touch(params, *args, got) == twin.model_touch(params, *args, want)
+    assert stage.model_touch(params, *args, got) == model_twin.model_touch(params, *args, want)
     for x, y in zip(got, want, strict=True):
         assert _same(float(x), float(y))
 
@@ -266,7 +268,7 @@ def test_model_touch_matches_twin(model, mid, sigma, inventory, gamma, kappas, a
 
 def _touch(params, mid=1e5, sigma=1e-4, inventory=5_000, a=2.0, kappa=0.1):
     diag = _diag()
-    status = avellaneda.model_touch(params, mid, sigma, inventory, 0, a, kappa, a, kappa, diag)
+    status = stage.model_touch(params, mid, sigma, inventory, 0, a, kappa, a, kappa, diag)
     assert status == codes.STATUS_OK
     return diag
 
@@ -353,7 +355,7 @@ def test_legacy_sigma_scale_multiplies_the_floored_sigma():
                                     {"reservation_offset_ticks": -math.inf}])
 def test_invalid_predictive_fields_are_rejected_without_a_touch(fields):
     diag = _diag()
-    status = avellaneda.model_touch(make_quote_params(**fields), 1e5, 1e-4, 0, 0, 1.0, 0.05, 1.0,
+    status = stage.model_touch(make_quote_params(**fields), 1e5, 1e-4, 0, 0, 1.0, 0.05, 1.0,
                                     0.05, diag)
     assert status == codes.STATUS_BAD_INPUT
     assert math.isnan(diag[codes.DIAG_BID0_TICKS])

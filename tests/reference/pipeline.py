@@ -6,7 +6,7 @@ import math
 
 from qengine.kernels import codes
 
-from . import avellaneda, intensity, ladder, ring, volatility
+from . import intensity, ladder, model, ring, volatility
 
 
 def _int32(lots):
@@ -79,7 +79,7 @@ def quote_pipeline(
     out_diag[codes.DIAG_A_ASK], out_diag[codes.DIAG_KAPPA_ASK] = a_ask, k_ask
 
     out_diag[codes.DIAG_FLAGS] = flags
-    status = avellaneda.model_touch(params, mid, sigma, inventory_lots, time_ns,
+    status = model.model_touch(params, mid, sigma, inventory_lots, time_ns,
                                     a_bid, k_bid, a_ask, k_ask, out_diag)
     out_diag[codes.DIAG_STATUS] = status
     if status != codes.STATUS_OK:
