@@ -31,4 +31,4 @@ perf: $(STAMP)
 
 # After editing kernels in another file than the one that changed, numba's cache can go stale.
 clean-cache:
-	find . -path ./$(VENV) -prune -o \( -name '*.nbi' -o -name '*.nbc' \) -print -delete
+	find . -path ./$(VENV) -prune -o \( -name '*.nbi' -o -name '*.nbc' \) -print | xargs -r rm -f
