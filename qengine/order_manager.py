@@ -144,7 +144,8 @@ class OrderManager:
         spec = self.state.spec
         prepared = []
         stamp = now_ns()
-        for row in self.state.actions[:granted]:
+        # One tolist() turns the rows into tuples of Python ints (field order of ACTION).
+        for row in self.state.actions[:granted].tolist():
             action = self._prepare(spec, row, stamp)
             if action is not None:
                 prepared.append(action)
@@ -200,24 +201,23 @@ class OrderManager:
             finally:
                 self._replies = None
 
-    def _prepare(self, spec: InstrumentSpec, row: Any, stamp: int) -> tuple[int, ...] | None:
+    def _prepare(self, spec: InstrumentSpec, row: tuple[int, ...], stamp: int
+                 ) -> tuple[int, ...] | None:
         # Mark the table before the request leaves (reserve / pending): no second request
         # can be diffed for the same order while this one is in flight.
-        kind = int(row["kind"])
-        price, size, level = int(row["price_ticks"]), int(row["size_lots"]), int(row["level"])
+        kind, slot, cid, side, level, price, size = row
         if kind == codes.ACTION_INSERT:
             if not self.may_quote_level(level):
                 return None  # halted (or reconnecting) since the cycle ran: send nothing new
             cid = self._new_client_order_id()
-            slot = order_reserve(self.state.orders, cid, spec.index, int(row["side"]), level,
-                                 price, size, stamp)
+            slot = order_reserve(self.state.orders, cid, spec.index, side, level, price, size,
+                                 stamp)
             if slot < 0:
                 self.counters[COUNTER["errors"]] += 1
                 log.error("order table full (status %d): insert skipped", -slot)
                 return None
             self.counters[COUNTER["inserts"]] += 1
-            return (kind, cid, int(row["side"]), price, size)
-        slot, cid = int(row["slot"]), int(row["client_order_id"])
+            return (kind, cid, side, price, size)
         if kind == codes.ACTION_AMEND:
             status = order_request_amend(self.state.orders, slot, price, size, stamp)
             self.counters[COUNTER["amends"]] += status == codes.STATUS_OK
@@ -226,7 +226,7 @@ class OrderManager:
             self.counters[COUNTER["cancels"]] += status == codes.STATUS_OK
         if status != codes.STATUS_OK:
             return None
-        return (kind, cid, int(row["side"]), price, size)
+        return (kind, cid, side, price, size)
 
     def _request(self, spec: InstrumentSpec, kind: int, cid: int, side: int, price_ticks: int,
                  size_lots: int) -> tuple[str, dict[str, Any]]:
