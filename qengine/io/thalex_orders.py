@@ -100,11 +100,7 @@ class ThalexOrderCalls(ThalexSessionCalls):
         **options: Any,
     ) -> m.OrderUpdate:
         """``private/buy``: :meth:`insert` without ``direction``."""
-        params = m.insert_params(
-            direction="buy", instrument_name=instrument_name, amount=amount, price=price, **options
-        )
-        del params["direction"]
-        return await self.call_decoded("private/buy", params, m.decode_order, timeout_s=timeout_s)
+        return await self._directed("buy", instrument_name, amount, price, timeout_s, options)
 
     async def sell(
         self,
@@ -116,11 +112,17 @@ class ThalexOrderCalls(ThalexSessionCalls):
         **options: Any,
     ) -> m.OrderUpdate:
         """``private/sell``: :meth:`insert` without ``direction``."""
-        params = m.insert_params(
-            direction="sell", instrument_name=instrument_name, amount=amount, price=price, **options
-        )
+        return await self._directed("sell", instrument_name, amount, price, timeout_s, options)
+
+    async def _directed(self, direction: str, instrument_name: str, amount: float,
+                        price: float | None, timeout_s: float | None,
+                        options: dict[str, Any]) -> m.OrderUpdate:
+        # private/buy and private/sell take the insert params without ``direction``.
+        params = m.insert_params(direction=direction, instrument_name=instrument_name,
+                                 amount=amount, price=price, **options)
         del params["direction"]
-        return await self.call_decoded("private/sell", params, m.decode_order, timeout_s=timeout_s)
+        return await self.call_decoded(f"private/{direction}", params, m.decode_order,
+                                       timeout_s=timeout_s)
 
     async def amend(
         self,
