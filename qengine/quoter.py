@@ -28,8 +28,9 @@ from .telemetry import COUNTER, Telemetry
 
 log = logging.getLogger("qengine.quoter")
 
-#: Longest wait for a fresh ticker after a rate-limit pause before quoting on the last book.
-FRESH_TICK_WAIT_S = 0.05
+#: After a pacing pause, how long to wait for a fresh ticker before quoting on the aged book.
+FRESH_TICK_WAIT_S = 0.2
+
 
 
 class Quoter:
@@ -92,31 +93,38 @@ class Quoter:
                       diag[codes.DIAG_SPREAD_TICKS], int(diag[codes.DIAG_QUOTES]), n)
         return max(n, 0)
 
-    async def _wait_for_wake(self) -> bool:
-        """Wait for the next reason to quote; return True when a fresh ticker triggered it at
-        once (only those cycles measure tick-to-quote: after a rate-limit pause, a fill or a
-        forced refresh the newest book was not what woke us)."""
+    async def _wait_for_wake(self) -> tuple[bool, int | None]:
+        """Wait until a cycle is due; return (run a cycle?, tick time to measure from).
+
+        A cycle is due on a fill (at once), on a forced refresh, or when a book update is not
+        quoted on yet (at most every ``min_quote_interval_s``). Tick-to-quote is measured only
+        when a fresh ticker triggered the cycle directly: not after a pacing pause (the book
+        aged), not for fills or refreshes. Fresh tickers are normally quoted on inline (see
+        :meth:`on_market_batch`); this task covers what that path leaves to it.
+        """
         q = self.config.quote
-        updates = self.state.book.updates
-        with trio.move_on_after(q.force_refresh_s):
+        with trio.move_on_after(q.force_refresh_s) as timer:
             await self.wake.wait()
         self.wake = trio.Event()
-        fresh = self.state.book.updates != updates and not self.fill_pending
-        # Rate-limit market-driven cycles; fills skip the wait. After the pause, act on the
-        # next ticker rather than on a book that aged during the pause (bounded wait).
+        aged = False
         since = trio.current_time() - self.last_cycle_s
         if not self.fill_pending and since < q.min_quote_interval_s:
             await trio.sleep(q.min_quote_interval_s - since)
-            fresh = False
             if not self.fill_pending:
-                updates = self.state.book.updates
+                # Pacing is over: the next ticker is quoted on as it arrives (inline, or by a
+                # poke back here). Only if none comes soon, quote on the book that aged.
+                before = self.state.book.updates
                 self.wake = trio.Event()
-                with trio.move_on_after(max(q.min_quote_interval_s, FRESH_TICK_WAIT_S)):
+                with trio.move_on_after(FRESH_TICK_WAIT_S):
                     await self.wake.wait()
                 self.wake = trio.Event()
-                fresh = self.state.book.updates != updates and not self.fill_pending
-        self.fill_pending = False
-        return fresh
+                aged = self.state.book.updates == before
+        fill, self.fill_pending = self.fill_pending, False
+        unquoted = self.state.book.updates != self.market_seen
+        if not (fill or timer.cancelled_caught or unquoted):
+            return False, None  # the inline path already quoted on this book
+        fresh = unquoted and not aged and not fill
+        return True, self.state.book.time_ns if fresh else None
 
     async def _mass_quote_cycle(self, tick_ns: int | None) -> None:
         self.run_cycle()
@@ -168,11 +176,13 @@ class Quoter:
         """The quoter task: paced cycles, fills, forced refreshes (fresh ticks come inline)."""
         task_status.started()
         while True:
-            fresh = await self._wait_for_wake()
+            due, tick_ns = await self._wait_for_wake()
+            if not due:
+                continue
             if self.cycling:
                 self.missed_wake = True
                 continue
-            await self._cycle(self.state.book.time_ns if fresh else None)
+            await self._cycle(tick_ns)
 
     async def _quote(self, tick_ns: int | None) -> None:
         if self.state.book.time_ns == 0 or not self.ready:
