@@ -81,6 +81,8 @@ class Listener:
         #: Trade ids of the account's history at the first login (fills of earlier runs).
         self.known_trade_ids: set[str] = set()
         self.skipped_adopted_fills = 0
+        #: ``--verbose``: every event is logged in full (checked once, not per message).
+        self.verbose = state.config.telemetry.verbose_logging
         self._next_ticker: trio.Event | None = None
         #: Candle predictions and the VAMP skew into ``state.params`` (opt-in, see predictive.py).
         self.predictor = Predictor(state)
@@ -94,6 +96,8 @@ class Listener:
         if notification.key != self.state.spec.name:
             return
         ticker: m.Ticker = notification.records[0]
+        if self.verbose:
+            log.debug("ticker %s", ticker)
         spec, book = self.state.spec, self.state.book
         self.counters[COUNTER["tickers"]] += 1
         book.time_ns = arrival_ns or now_ns()
@@ -133,6 +137,8 @@ class Listener:
         """Feed the tape to the intensity estimator, the volume candles and VAMP; then let the
         predictor act on closed candles (a no-op unless ``quote.predictive_adjustments``)."""
         self.counters[COUNTER["messages"]] += 1
+        if self.verbose:
+            log.debug("public trades %s", notification.records)
         state, spec = self.state, self.state.spec
         book = state.book
         if not (book.bid_ticks > 0 and book.ask_ticks > book.bid_ticks):
@@ -312,6 +318,9 @@ class Listener:
 
     def handle_event(self, notification: m.Notification) -> None:
         """Dispatch one ordered push (orders, portfolio, trades, protection, system)."""
+        if self.verbose:
+            log.debug("%s%s: %s", notification.kind, " (snapshot)" if notification.snapshot
+                      else "", notification.records)
         self.counters[COUNTER["messages"]] += 1
         kind = notification.kind
         if kind == "session.orders":

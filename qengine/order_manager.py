@@ -153,6 +153,8 @@ class OrderManager:
             return 0
         assert self.client is not None
         requests = [self._request(spec, *action) for action in prepared]
+        if self.state.config.telemetry.verbose_logging:
+            log.debug("sending %s", requests)
         batch = await self.client.send_order_batch(requests)
         # The cycle's orders left in one socket write: tick-to-quote ends here. The answers
         # are collected by the order manager's own task, so the quoter is free for the next
@@ -183,6 +185,8 @@ class OrderManager:
                 log.warning("order request for client order %d did not complete: %s", cid,
                             result)
             else:
+                if self.state.config.telemetry.verbose_logging:
+                    log.debug("reply %s", result)
                 self.listener.apply_order(result)
         self.wake_quoter()
 

@@ -92,3 +92,17 @@ def test_quote_command_writes_the_summary_json(tmp_path):
         assert key in data
     assert data["open_orders_at_exit"] == 0
     assert data["orders_inserted"] > 0
+
+
+@pytest.mark.slow
+def test_verbose_logs_every_event_and_the_default_mode_counts_them(tmp_path):
+    env = dict(os.environ, QENGINE_CONFIG_DIR=str(tmp_path / "cfg"))
+    verbose = _run("-m", "qengine", "quote", "--duration-s", "3", "--verbose", env=env)
+    default = _run("-m", "qengine", "quote", "--duration-s", "3", env=env)
+    assert verbose.returncode == 0, verbose.stderr[-2000:]
+    assert default.returncode == 0, default.stderr[-2000:]
+    for event in ("DEBUG   ticker Ticker(", "DEBUG   session.orders", "DEBUG   sending ["):
+        assert event in verbose.stderr
+    assert "DEBUG" not in default.stderr
+    assert "qengine quoting BTC-PERPETUAL" in default.stderr  # start-up line
+    assert "shutdown:" in default.stderr  # one shutdown summary line
