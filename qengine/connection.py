@@ -43,9 +43,6 @@ log = logging.getLogger("qengine.connection")
 
 #: Trades read back from the account's history after a reconnect (newest first).
 CATCH_UP_TRADES = 500
-#: Errors that no reconnect can cure: they end the engine.
-FATAL_ERRORS = (io_errors.AuthenticationFailed, io_errors.NotLoggedIn,
-                io_errors.PersistentSession, io_errors.UnknownInstrument)
 
 
 def simulator_config(config: EngineConfig) -> SimulatorConfig:
@@ -120,10 +117,11 @@ async def open_connection(engine: Engine, credentials: auth.Credentials
         engine.client = engine.orders.client = client
         try:
             await _on_connect(engine, client, first)
-        except FATAL_ERRORS:
-            raise
-        except (io_errors.ThalexError, io_errors.RequestTimeout, io_errors.BadResponse) as exc:
+        except io_errors.ThalexClientError as exc:
+            if io_errors.is_permanent(exc) or isinstance(exc, io_errors.ConnectionLost):
+                raise
             # Transient: let the transport reconnect with backoff rather than end the engine.
+            log.warning("connect steps failed (%s); reconnecting", exc)
             raise io_errors.ConnectionLost(f"reconnect steps failed: {exc}") from exc
         first = False
         engine.quoter.ready = True
@@ -175,7 +173,10 @@ def _register_channels(engine: Engine, client: ThalexClient) -> None:
         listener.on_ticker(notification, client.batch_arrival_ns)
 
     # A read carrying a fresh ticker is quoted on right after it is applied (see Quoter).
-    client.after_batch = quoter.on_market_batch
+    async def after_batch() -> None:
+        await quoter.on_market_batch(client.last_read_had_events)
+
+    client.after_batch = after_batch
     client.conflate_in_batch("ticker.")
     client.on_notification("ticker.", on_ticker)
     client.on_notification("price_index.", listener.on_index)

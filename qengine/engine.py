@@ -98,6 +98,8 @@ def _startup_failure(group: BaseExceptionGroup) -> StartupError | None:
         return StartupError(f"cannot connect: {leaf}")
     if isinstance(leaf, io_errors.ThalexError):
         return StartupError(f"the exchange refused a start-up request: {leaf}")
+    if isinstance(leaf, io_errors.ThalexClientError):  # a timeout or a malformed answer
+        return StartupError(f"start-up request failed: {leaf}")
     return None
 
 
@@ -165,6 +167,7 @@ async def _open_engine(config: EngineConfig, startup: _Startup) -> AsyncIterator
                         try:
                             yield engine
                         finally:
+                            quoter.ready = False  # nothing new is sent while services stop
                             services.cancel_scope.cancel()
                 finally:
                     quoter.ready = False

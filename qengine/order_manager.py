@@ -291,6 +291,8 @@ class OrderManager:
                 self.counters[COUNTER["errors"]] += 1
                 log.error("could not refill mm protection: %s", exc)
                 return
+        if n_quotes > 0 and not self.may_quote_level(0):
+            return  # halted (or reconnecting) while the protection was being refilled
         if trio.current_time() - self.last_mass_quote_s >= \
                 self.state.config.quote.force_refresh_s:
             self.last_mass_quote = None
@@ -391,6 +393,14 @@ class OrderManager:
         live = await self.client.open_orders()
         spec, state = self.state.spec, self.state
         label = state.config.label
+        # An amend or cancel whose answer never came (timeout): the order is as the exchange
+        # reports it now, so its row goes back to OPEN before the live report is applied.
+        stale_ns = now_ns() - int(state.config.connection.request_timeout_s * 1e9)
+        for row in state.orders:
+            if row["status"] in (codes.ORDER_PENDING_AMEND, codes.ORDER_PENDING_CANCEL) and \
+                    int(row["update_time_ns"]) < stale_ns:
+                order_apply_update(state.orders, int(row["client_order_id"]), -1,
+                                   codes.ORDER_UPDATE_REJECTED, 0, 0, 0, now_ns())
         orphans = 0
         live_cids = set()
         for order in live:

@@ -53,13 +53,22 @@ class Quoter:
         #: True while a cycle runs (in the quoter task or inline in the reader): one at a time.
         self.cycling = False
         self.missed_wake = False
+        #: Something other than the book changed since the last cycle started.
+        self.changed = False
         #: ``book.updates`` seen by the last cycle.
         self.market_seen = 0
 
-    def poke(self, *, fill: bool = False) -> None:
-        """Wake the quoter (sync; called from callbacks and other tasks)."""
+    def poke(self, *, fill: bool = False, market: bool = False) -> None:
+        """Wake the quoter (sync; called from callbacks and other tasks).
+
+        ``fill``: quote at once, skipping the pacing. ``market``: only a new book (a cycle is
+        due only if that book is not quoted on yet); any other poke (order replies, risk
+        decisions, reconnects) means the state changed and a cycle is due.
+        """
         if fill:
             self.fill_pending = True
+        if not market:
+            self.changed = True
         self.wake.set()
 
     def levels_allowed(self) -> int:
@@ -119,9 +128,9 @@ class Quoter:
                     await self.wake.wait()
                 self.wake = trio.Event()
                 aged = self.state.book.updates == before
-        fill, self.fill_pending = self.fill_pending, False
+        fill = self.fill_pending
         unquoted = self.state.book.updates != self.market_seen
-        if not (fill or timer.cancelled_caught or unquoted):
+        if not (fill or self.changed or timer.cancelled_caught or unquoted):
             return False, None  # the inline path already quoted on this book
         fresh = unquoted and not aged and not fill
         return True, self.state.book.time_ns if fresh else None
@@ -142,10 +151,14 @@ class Quoter:
         except io_errors.ThalexClientError as exc:
             log.warning("mass quote not sent: %s", exc)
 
-    async def on_market_batch(self) -> None:
+    async def on_market_batch(self, events_in_read: bool = False) -> None:
         """After the reader applied a socket read that carried a fresh ticker: quote at once in
         the reader's task when the quoter is idle and no pacing applies (this saves a task
-        switch on the hot path); otherwise wake the quoter task. Cycles never overlap."""
+        switch on the hot path); otherwise wake the quoter task. Cycles never overlap.
+
+        ``events_in_read``: the same read also carried order/portfolio pushes, which the
+        listener task applies later; quoting inline would use the table from before them.
+        """
         if self.state.book.updates == self.market_seen:
             return  # no ticker in this read
         # Never await an RPC answer here (this is the reader: it would wait for itself), so
@@ -153,24 +166,27 @@ class Quoter:
         # While order replies are outstanding, leave it to the quoter task: it conflates
         # several reads into one cycle, so a fast feed cannot make us quote per read.
         if self.cycling or self.fill_pending or not self.ready or self.orders.in_flight or \
-                not self.orders.collecting_replies or \
+                events_in_read or not self.orders.collecting_replies or \
                 self.orders.reconcile_needed or self.config.order_mode != "orders" or \
                 trio.current_time() - self.last_cycle_s < self.config.quote.min_quote_interval_s:
-            self.poke()
+            self.poke(market=True)
             return
         await self._cycle(self.state.book.time_ns)
 
     async def _cycle(self, tick_ns: int | None) -> None:
         self.cycling = True
+        # What this cycle sees is consumed now; pokes during it stay pending for the next one.
+        self.fill_pending = False
+        self.changed = False
         try:
             self.last_cycle_s = trio.current_time()
             self.market_seen = self.state.book.updates
             await self._quote(tick_ns)
         finally:
             self.cycling = False
-            if self.missed_wake:  # a wake-up came in while we were busy
+            if self.missed_wake:  # a wake-up came in while we were busy: its flags are kept
                 self.missed_wake = False
-                self.poke()
+                self.wake.set()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """The quoter task: paced cycles, fills, forced refreshes (fresh ticks come inline)."""

@@ -58,11 +58,13 @@ class RiskControl:
         self.cooldown_until_s = 0.0
         self.last_recovery_check_s = -math.inf
         self.breaches = 0
+        #: A risk action is in progress (e.g. a take profit): quote nothing meanwhile.
+        self.paused = False
 
     @property
     def levels_allowed(self) -> int:
         """Levels per side the quoter may quote now."""
-        if self.halted:
+        if self.halted or self.paused:
             return 0
         if self.recovering:
             return max(1, min(self.recovery_step, self.full_levels))
@@ -233,15 +235,19 @@ class RiskMonitor:
         if self._touch_beyond(entry_ticks, lots) is None:
             return
         reason = breach_names(mask & (codes.RISK_TAKE_PROFIT | codes.RISK_UPNL_TAKE_PROFIT))
-        # Pull our quotes first: the touch may have been our own order. Then judge the guard
-        # again on a book that arrived after the cancel.
-        await self.cancel_everything(f"take profit ({reason})")
-        await self._wait_fresh_book()
-        limit = self._touch_beyond(entry_ticks, lots)
-        if limit is not None:
-            log.info("TAKE PROFIT (%s): upnl %.2f USD, closing %s at the touch", reason,
-                     self.unrealised_quote(), self.state.position())
-            await self.flatten(lots, limit, f"take profit ({reason})")
+        # Pause quoting and pull our quotes first: the touch may have been our own order.
+        # Then judge the guard again on a book that arrived after the cancel.
+        self.control.paused = True
+        try:
+            await self.cancel_everything(f"take profit ({reason})")
+            await self._wait_fresh_book()
+            limit = self._touch_beyond(entry_ticks, lots)
+            if limit is not None:
+                log.info("TAKE PROFIT (%s): upnl %.2f USD, closing %s at the touch", reason,
+                         self.unrealised_quote(), self.state.position())
+                await self.flatten(lots, limit, f"take profit ({reason})")
+        finally:
+            self.control.paused = False
         if r.take_profit_halts:
             self.control.halted = True
             self.control.halt_reason = f"take profit ({reason})"

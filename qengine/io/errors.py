@@ -269,3 +269,14 @@ class BadResponse(ThalexClientError):
 
 class ProtocolViolation(ConnectionLost):
     """The peer broke RFC 6455 or the HTTP upgrade; the connection was closed."""
+
+
+#: Thalex codes that retrying (or reconnecting) cannot cure: unknown instrument or product,
+#: malformed request, authentication failed, unknown method, mass quoting not enabled,
+#: persistent session.
+PERMANENT_CODES = frozenset({5, 6, 17, 19, 31, 51, 52})
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """True for an exchange error that a retry or a reconnect cannot fix."""
+    return isinstance(exc, ThalexError) and exc.code in PERMANENT_CODES

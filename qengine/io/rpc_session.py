@@ -128,6 +128,7 @@ class RpcSession:
         #: Pushes skipped because a newer one of the same channel came in the same read.
         self.conflated_in_batch = 0
         self.batch_arrival_ns = 0
+        self.last_read_had_events = False
         #: Awaited after every socket read was dispatched (in the reader: must never wait for
         #: an answer from this session).
         self.after_batch: Callable[[], Awaitable[None]] | None = None
@@ -149,6 +150,7 @@ class RpcSession:
         #: When the current batch was read (trio clock, ns): the arrival time of its frames.
         self.batch_arrival_ns = int(self._now_s * 1e9)
         receive = self._rpc.receive
+        queued_before = self._events_queued
         frames = [parse_frame(raw) for raw in batch]
         skip = self._superseded(frames) if len(frames) > 1 and self._conflated else ()
         for index, frame in enumerate(frames):
@@ -157,6 +159,8 @@ class RpcSession:
             done = receive(frame)
             if done is not None:
                 done.waiter.set()
+        #: Whether this read queued ordered pushes (orders, portfolio, ...) for a consumer.
+        self.last_read_had_events = self._events_queued != queued_before
         if self.after_batch is not None:
             await self.after_batch()
         if self._overflow:

@@ -28,7 +28,7 @@ from typing import Generic, TypeVar
 import trio
 
 from ._websocket import WebSocket, connect_websocket
-from .errors import ConnectionLost, ThalexClientError
+from .errors import ConnectionLost, ThalexClientError, is_permanent
 
 __all__ = [
     "LatestValue",
@@ -350,8 +350,11 @@ class Transport:
             except ConnectionLost as exc:
                 self._lost = self._lost or exc
                 nursery.cancel_scope.cancel()
-            except ThalexClientError as exc:  # e.g. AuthenticationFailed: retrying cannot help
-                fatal = exc
+            except ThalexClientError as exc:
+                if is_permanent(exc):  # e.g. AuthenticationFailed: retrying cannot help
+                    fatal = exc
+                else:  # a timeout, a throttle, a temporary failure: reconnect with backoff
+                    self._lost = self._lost or ConnectionLost(f"connect steps failed: {exc}")
                 nursery.cancel_scope.cancel()
             else:
                 self.generation += 1

@@ -1,0 +1,91 @@
+"""The quoter's wake-ups: nothing that should trigger a cycle is lost, nothing redundant runs;
+and a transient failure while reconnecting never ends the engine."""
+
+from __future__ import annotations
+
+import trio
+
+from qengine.config import EngineConfig
+from qengine.io import errors as io_errors
+from qengine.io import messages as m
+from qengine.io.thalex_session import ThalexSessionCalls
+from qengine.listener import Listener
+from qengine.order_manager import OrderManager
+from qengine.quoter import Quoter
+from qengine.risk import RiskControl
+from qengine.state import EngineState, select_instruments
+from qengine.telemetry import Telemetry
+
+from .conftest import BTC, exchange_side_counts, running, wait_until
+
+_INSTRUMENTS = [m.Instrument(instrument_name=BTC, product="FBTCUSD", type="perpetual",
+                             underlying="BTCUSD", tick_size=1.0, volume_tick_size=0.001,
+                             min_order_amount=0.001, base_currency="USD",
+                             expiration_timestamp=None)]
+
+
+def _quoter(min_interval_s: float = 0.5) -> tuple[Quoter, list[float]]:
+    config = EngineConfig()
+    config = EngineConfig(quote=type(config.quote)(min_quote_interval_s=min_interval_s))
+    state = EngineState(config, select_instruments(config, _INSTRUMENTS))
+    telemetry = Telemetry()
+    listener = Listener(state, telemetry)
+    quoter = Quoter(config, state, listener, OrderManager(state, listener, telemetry),
+                    RiskControl(3), telemetry)
+    quoter.ready = True
+    cycles: list[float] = []
+
+    async def fake_quote(tick_ns: int | None) -> None:
+        cycles.append(trio.current_time())
+        await trio.sleep(0.1)  # a cycle takes a while: wake-ups can arrive meanwhile
+
+    quoter._quote = fake_quote  # type: ignore[method-assign]
+    return quoter, cycles
+
+
+async def test_a_fill_during_a_running_cycle_gets_its_own_cycle(autojump_clock):
+    quoter, cycles = _quoter()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(quoter.run)
+        quoter.state.book.updates += 1
+        nursery.start_soon(quoter._cycle, None)  # e.g. an inline cycle in the reader
+        await trio.sleep(0.05)
+        quoter.poke(fill=True)  # the fill lands while that cycle runs
+        await trio.sleep(1.0)
+        nursery.cancel_scope.cancel()
+    assert len(cycles) == 2
+    assert cycles[1] - cycles[0] < 0.2  # at once, not after the next ticker or a refresh
+
+
+async def test_state_changes_other_than_the_book_trigger_a_cycle(autojump_clock):
+    quoter, cycles = _quoter()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(quoter.run)
+        quoter.poke()  # e.g. order replies applied, a risk decision
+        await trio.sleep(1.0)
+        assert len(cycles) == 1
+        quoter.poke(market=True)  # a book that is already quoted on: nothing to do
+        await trio.sleep(1.0)
+        assert len(cycles) == 1
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_timed_out_relogin_reconnects_instead_of_ending_the_engine(autojump_clock,
+                                                                          monkeypatch):
+    with trio.fail_after(120):
+        async with running() as (sim, engine):
+            await wait_until(lambda: exchange_side_counts(sim) == (3, 3))
+            login = ThalexSessionCalls.login
+            failures = [1]
+
+            async def flaky_login(self, *args, **kwargs):
+                if failures:
+                    failures.pop()
+                    raise io_errors.RequestTimeout("public/login", 10.0)
+                return await login(self, *args, **kwargs)
+
+            monkeypatch.setattr(ThalexSessionCalls, "login", flaky_login)
+            await sim.drop_connections()
+            await wait_until(lambda: engine.reconnects >= 1 and engine.quoter.ready)
+            assert failures == []  # the failing attempt really happened
+            await wait_until(lambda: exchange_side_counts(sim) == (3, 3))
