@@ -98,7 +98,10 @@ def _rank_rows(table, quotes, instrument, threshold, scratch, n_keys):
             q = quotes[j]
             move_ticks = np.int64(q["price_ticks"]) - np.int64(row["price_ticks"])
             remaining_lots = np.int64(row["amount_lots"]) - np.int64(row["filled_lots"])
-            if abs(move_ticks) <= threshold and remaining_lots == q["size_lots"]:
+            # Keep: same size, or a partly filled remainder below the quote size (topping it
+            # up would cost its queue place).
+            if abs(move_ticks) <= threshold and (remaining_lots == q["size_lots"] or (
+                    row["filled_lots"] > 0 and 0 < remaining_lots < q["size_lots"])):
                 continue
             moving_away = (row["side"] == codes.SIDE_BUY and move_ticks < 0) or (
                 row["side"] == codes.SIDE_SELL and move_ticks > 0
@@ -172,7 +175,8 @@ def diff_ladder_against_orders(table, quotes, n_quotes, instrument, amend_thresh
         Only this instrument's orders are diffed.
     amend_threshold_ticks : int
         An order whose price is within this many ticks of the quote (and whose remaining size
-        equals the quote size) is kept as is. 0 keeps only exact prices.
+        equals the quote size, or, once partly filled, is below it) is kept as is. 0 keeps only
+        exact prices.
     out_actions : ACTION array
         Output; the first ``n_actions`` rows are written.
 
@@ -184,13 +188,15 @@ def diff_ladder_against_orders(table, quotes, n_quotes, instrument, amend_thresh
     Notes
     -----
     Orders are matched to quotes by (side, level). For a matched ``OPEN`` order: keep when
-    ``abs(quote price - order price) <= amend_threshold_ticks`` and ``amount - filled`` equals
-    the quote size; otherwise AMEND to the quote price and total amount ``filled + quote size``
-    (one request, never cancel + insert). An ``OPEN`` order without a quote (or a second order on
-    the same (side, level)) is cancelled; a quote without an order gets an INSERT (``slot`` and
-    ``client_order_id`` -1). Orders with a request in flight are left alone, and a pending
-    insert counts as the order of its (side, level), so no request is ever duplicated. Rows and
-    quotes with a negative level or a side other than ``SIDE_BUY`` / ``SIDE_SELL`` are ignored.
+    ``abs(quote price - order price) <= amend_threshold_ticks`` and ``amount - filled`` equals the
+    quote size, or the order is partly filled and what remains is below the quote size (topping it
+    up at the same price would cost its queue place); otherwise AMEND to the quote price and total
+    amount ``filled + quote size`` (one request, never cancel + insert; a smaller amount at the same
+    price keeps priority on Thalex). An ``OPEN`` order without a quote (or a second order on the
+    same (side, level)) is cancelled; a quote without an order gets an INSERT (``slot`` and
+    ``client_order_id`` -1). Orders with a request in flight are left alone, and a pending insert
+    counts as the order of its (side, level), so no request is ever duplicated. Rows and quotes with
+    a negative level or a side other than ``SIDE_BUY`` / ``SIDE_SELL`` are ignored.
 
     Actions come in the order they are safe to send: cancels, then amends that move away from
     the touch (bids down, asks up), then the other amends, then inserts; within each kind level

@@ -66,7 +66,19 @@ def test_size_change_amends_to_filled_plus_desired():
     slot = resting(table, 1, BUY, 0, 100, 5)
     orders.order_apply_update(table, 1, 1001, LIVE, 100, 5, 2, 3)
     assert diff(table, *ladder((BUY, 0, 100, 3))) == []  # remaining 3 == desired 3
-    assert diff(table, *ladder((BUY, 0, 100, 4))) == [(codes.ACTION_AMEND, slot, 1, BUY, 0, 100, 6)]
+    # Larger than what remains: not topped up at the same price (it would lose its queue place)
+    assert diff(table, *ladder((BUY, 0, 100, 4))) == []
+    # Smaller than what remains: amended down (keeps priority at the same price)
+    assert diff(table, *ladder((BUY, 0, 100, 2))) == [(codes.ACTION_AMEND, slot, 1, BUY, 0, 100, 4)]
+    # A price move beyond the threshold restores the full size: filled + desired
+    assert diff(table, *ladder((BUY, 0, 95, 4)), threshold=2) == [
+        (codes.ACTION_AMEND, slot, 1, BUY, 0, 95, 6)]
+
+
+def test_unfilled_order_with_a_larger_quote_size_is_amended_up():
+    table = new_table()
+    slot = resting(table, 1, BUY, 0, 100, 3)
+    assert diff(table, *ladder((BUY, 0, 100, 4))) == [(codes.ACTION_AMEND, slot, 1, BUY, 0, 100, 4)]
 
 
 def test_rising_market_amends_ask_away_before_bid_and_cancels_first():

@@ -36,7 +36,9 @@ def diff_ladder_against_orders(table, quotes, n_quotes, instrument, amend_thresh
             continue
         price, size = desired[key]
         remaining = r["amount_lots"] - r["filled_lots"]
-        if abs(price - r["price_ticks"]) <= threshold and remaining == size:
+        partly_filled_smaller = r["filled_lots"] > 0 and 0 < remaining < size
+        if abs(price - r["price_ticks"]) <= threshold and (remaining == size
+                                                            or partly_filled_smaller):
             continue
         # Away from the touch: a bid moving down, an ask moving up.
         old = r["price_ticks"]
