@@ -14,7 +14,6 @@ failures that retrying cannot fix (authentication, unknown instrument, ...) end 
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -33,6 +32,7 @@ from .io.simulator.config import default_instruments
 from .io.thalex import ThalexClient, open_thalex_client
 from .io.transport import ReconnectPolicy
 from .listener import EVENT_CHANNELS
+from .order_manager import cancel_our_orders
 from .state import InstrumentSpec, select_instruments
 from .telemetry import COUNTER
 
@@ -216,14 +216,8 @@ async def _reconcile(engine: Engine, client: ThalexClient, *, catch_up: bool) ->
     # Nothing of ours may rest unmanaged after a (re)connect: cancel our leftover orders (of
     # earlier runs or of the dropped session), start from an empty order table, book fills
     # whose pushes died with the old connection, and take the exchange's positions as truth.
-    state, label = engine.state, engine.config.label
-    names = {spec.name for spec in state.specs}
-    cancelled = 0
-    for order in await client.open_orders():
-        if order.instrument_name in names and order.label == label and order.is_live:
-            with contextlib.suppress(io_errors.OrderNotFound):
-                await client.cancel(order_id=order.order_id)
-                cancelled += 1
+    names = {spec.name for spec in engine.state.specs}
+    cancelled = await cancel_our_orders(client, engine.config.label, names)
     engine.orders.reset_table()
     if cancelled:
         log.warning("cancelled %d leftover order(s) of ours before quoting", cancelled)

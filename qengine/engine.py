@@ -32,7 +32,7 @@ from .io import errors as io_errors
 from .io.simulator import serve_simulator
 from .io.thalex import ThalexClient, url_for_network
 from .listener import Listener
-from .order_manager import OrderManager
+from .order_manager import OrderManager, cancel_our_orders, our_live_orders
 from .quoter import Quoter
 from .risk import RiskControl, RiskMonitor
 from .state import EngineState
@@ -227,17 +227,9 @@ async def _leave_market(engine: Engine, client: ThalexClient) -> None:
             except io_errors.ThalexClientError as exc:
                 log.error("shutdown %s failed: %s", name, exc)
         try:
-            live = [order for order in await client.open_orders()
-                    if order.instrument_name in names and order.is_live]
-            for order in live:
-                if order.label == label:  # a last, per-order sweep of anything of ours
-                    try:
-                        await client.cancel(order_id=order.order_id)
-                    except io_errors.ThalexClientError as exc:
-                        log.error("shutdown cancel of %s failed: %s", order.order_id, exc)
-            ours_open = sum(1 for order in await client.open_orders()
-                            if order.instrument_name in names and order.is_live
-                            and order.label == label)
+            # A last, per-order sweep of anything of ours, then the count that is reported.
+            await cancel_our_orders(client, label, names, keep_going=True)
+            ours_open = len(our_live_orders(await client.open_orders(), label, names))
         except io_errors.ThalexClientError as exc:
             log.error("could not check open orders at exit: %s", exc)
     if scope.cancelled_caught:
@@ -251,11 +243,8 @@ def build_summary(engine: Engine) -> dict[str, Any]:
     """The numbers a trader wants at exit (also written by ``--summary-json``)."""
     state, counters = engine.state, engine.telemetry.counters.snapshot()
     pos = state.positions[0]
-    mark = state.book.mark_ticks
-    from .kernels.position import position_unrealised
-
-    upnl = float(position_unrealised(state.positions, state.lots, 0, mark,
-                                     state.spec.lot_tick_value)) if math.isfinite(mark) else 0.0
+    upnl = state.unrealised_quote()
+    upnl = upnl if math.isfinite(upnl) else 0.0
     latency = engine.telemetry.latency_summary()
     return {
         "instrument": state.spec.name,

@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 from collections.abc import Callable
@@ -51,6 +50,34 @@ def _nothing() -> None:
 
 def _always(_level: int) -> bool:
     return True
+
+
+def our_live_orders(orders: list[m.OrderUpdate], label: str, names: set[str]
+                    ) -> list[m.OrderUpdate]:
+    """The live orders among ``orders`` that carry our ``label`` on one of our instruments."""
+    return [o for o in orders if o.is_live and o.label == label and o.instrument_name in names]
+
+
+async def cancel_our_orders(client: ThalexClient, label: str, names: set[str], *,
+                            keep_going: bool = False) -> int:
+    """Cancel every live order of ours on the account one by one, by exchange order id.
+
+    An order already gone is skipped; with ``keep_going`` any other refusal is logged and the
+    sweep goes on (at shutdown), otherwise it is raised. Returns how many were cancelled.
+    """
+    cancelled = 0
+    for order in our_live_orders(await client.open_orders(), label, names):
+        try:
+            await client.cancel(order_id=order.order_id)
+        except io_errors.OrderNotFound:
+            continue
+        except io_errors.ThalexClientError as exc:
+            if not keep_going:
+                raise
+            log.error("cancel of order %s failed: %s", order.order_id, exc)
+            continue
+        cancelled += 1
+    return cancelled
 
 
 class TokenBucket:
@@ -377,11 +404,7 @@ class OrderManager:
             await self.client.cancel_session()
         except io_errors.ThalexError as exc:
             log.error("cancel_session refused (%s); cancelling our orders one by one", exc)
-            label, name = self.state.config.label, self.state.spec.name
-            for order in await self.client.open_orders():
-                if order.label == label and order.instrument_name == name and order.is_live:
-                    with contextlib.suppress(io_errors.OrderNotFound):
-                        await self.client.cancel(order_id=order.order_id)
+            await cancel_our_orders(self.client, self.state.config.label, {self.state.spec.name})
 
     async def reconcile_orders(self) -> int:
         """Make the order table match the exchange; cancel unknown orders of ours.

@@ -20,7 +20,6 @@ from .clock import now_ns
 from .config import EngineConfig
 from .io import errors as io_errors
 from .kernels import codes
-from .kernels.position import position_unrealised
 from .kernels.risk import risk_check
 from .state import EngineState
 from .telemetry import COUNTER, Telemetry
@@ -115,11 +114,7 @@ class RiskMonitor:
 
     def unrealised_quote(self) -> float:
         """Unrealised PnL of the quoted instrument at the mark (NaN without a mark)."""
-        mark = self.state.book.mark_ticks
-        if not math.isfinite(mark):
-            return math.nan
-        return float(position_unrealised(self.state.positions, self.state.lots, 0, mark,
-                                         self.state.spec.lot_tick_value))
+        return self.state.unrealised_quote()
 
     def check(self) -> int:
         """Run the limit kernel once; return the breach mask."""

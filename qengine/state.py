@@ -44,6 +44,7 @@ from .kernels.dtypes import (
     VOL_STATE,
 )
 from .kernels.params import make_level_multipliers, make_quote_params
+from .kernels.position import position_unrealised
 
 _MODEL_CODES = {"as": codes.MODEL_AS, "glft": codes.MODEL_GLFT, "legacy": codes.MODEL_LEGACY}
 _HORIZON_CODES = {
@@ -267,6 +268,14 @@ class EngineState:
     def position_lots(self, index: int = 0) -> int:
         """Signed position of instrument ``index`` in lots."""
         return int(self.positions[index]["position_lots"])
+
+    def unrealised_quote(self) -> float:
+        """Unrealised PnL of the quoted instrument at the mark, in USD (NaN without a mark)."""
+        mark = self.book.mark_ticks
+        if not math.isfinite(mark):
+            return math.nan
+        return float(position_unrealised(self.positions, self.lots, 0, mark,
+                                         self.spec.lot_tick_value))
 
     def position(self, index: int = 0) -> float:
         """Signed position of instrument ``index`` in coins."""
