@@ -98,3 +98,17 @@ def write_json(path: str | os.PathLike[str], payload: Any) -> None:
     Path(path).write_bytes(
         orjson.dumps(payload, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY)
     )
+
+
+def run_child(measure: Callable[..., Any], *args: Any) -> int:
+    """Body of a benchmark child process: run the async ``measure(*args)`` under trio with
+    qengine's logging on stderr, and print its result as one JSON line on stdout."""
+    import trio
+
+    from qengine.telemetry import open_logging
+
+    with open_logging(verbose=False, stream=sys.stderr):
+        result = trio.run(measure, *args)
+    sys.stdout.buffer.write(orjson.dumps(result, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n")
+    sys.stdout.flush()
+    return 0

@@ -42,7 +42,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from perf._harness import machine_info, progress, write_json
+from perf._harness import machine_info, progress, run_child, write_json
 from qengine.kernels.dtypes import MARKET_SAMPLE, ORDER, QUOTE
 
 TARGET_REDUCTION_PCT = 90.0
@@ -249,16 +249,7 @@ async def _session(url: str, warmup_s: float, seconds: float) -> dict[str, Any]:
 
 def session_child(url: str, warmup_s: float, seconds: float) -> int:
     """Engine child of :func:`measure_session_rss_growth`: print its RSS readings as JSON."""
-    import orjson
-    import trio
-
-    from qengine.telemetry import open_logging
-
-    with open_logging(verbose=False, stream=sys.stderr):
-        result = trio.run(_session, url, warmup_s, seconds)
-    sys.stdout.buffer.write(orjson.dumps(result) + b"\n")
-    sys.stdout.flush()
-    return 0
+    return run_child(_session, url, warmup_s, seconds)
 
 
 def measure_session_rss_growth(simulated_s: float = 600.0, *, warmup_s: float = 10.0,

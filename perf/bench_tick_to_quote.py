@@ -38,7 +38,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from perf._harness import machine_info, percentiles_ns, progress, write_json
+from perf._harness import machine_info, percentiles_ns, progress, run_child, write_json
 
 ROOT = Path(__file__).resolve().parent.parent
 RATES = (("at_1k", 1_000), ("at_10k", 10_000))
@@ -139,15 +139,7 @@ async def _measure(url: str, warmup_s: float, seconds: float) -> dict[str, Any]:
 
 def child_main(url: str, warmup_s: float, seconds: float) -> int:
     """Run the engine against ``url``; print the measurements as one JSON line on stdout."""
-    import trio
-
-    from qengine.telemetry import open_logging
-
-    with open_logging(verbose=False, stream=sys.stderr):
-        result = trio.run(_measure, url, warmup_s, seconds)
-    sys.stdout.buffer.write(orjson.dumps(result) + b"\n")
-    sys.stdout.flush()
-    return 0
+    return run_child(_measure, url, warmup_s, seconds)
 
 
 # -- the parent ----------------------------------------------------------------------------------
