@@ -37,6 +37,8 @@ _SIDES = {"buy": codes.SIDE_BUY, "sell": codes.SIDE_SELL}
 #: Pushes that must never be dropped go through the ordered event channel.
 EVENT_CHANNELS = ("session.orders", "account.portfolio", "account.trade_history",
                   "session.mm_protection", "system")
+#: A candle also closes on the first trade this long after it opened (the old bot's 300 s).
+CANDLE_MAX_TIME_NS = 300_000_000_000
 #: A position mismatch with the exchange must outlive this before it is reconciled.
 RECONCILE_GRACE_S = 2.0
 
@@ -81,6 +83,9 @@ class Listener:
         #: Trade ids of the account's history at the first login (fills of earlier runs).
         self.known_trade_ids: set[str] = set()
         self.skipped_adopted_fills = 0
+        #: Volume-clock candle threshold in lots (from ``quote.volume_candle_threshold``).
+        self.candle_threshold_lots = max(
+            1, state.spec.amount_lots(state.config.quote.volume_candle_threshold))
         #: ``--verbose``: every event is logged in full (checked once, not per message).
         self.verbose = state.config.telemetry.verbose_logging
         self._next_ticker: trio.Event | None = None
@@ -144,8 +149,7 @@ class Listener:
         if not (book.bid_ticks > 0 and book.ask_ticks > book.bid_ticks):
             return  # no mid to measure distances from
         mid_ticks = 0.5 * (book.bid_ticks + book.ask_ticks)
-        q = state.config.quote
-        threshold_lots = max(1, spec.amount_lots(q.volume_candle_threshold))
+        half_life_s = state.config.quote.intensity_half_life_s
         closed = False
         for trade in notification.records:
             if notification.snapshot or trade.instrument_name != spec.name:
@@ -158,11 +162,11 @@ class Listener:
             price_ticks = trade.price / spec.tick_size
             lots = spec.amount_lots(trade.amount)
             intensity_update(state.intensity_state, t_ns, price_ticks, mid_ticks, side,
-                             q.intensity_half_life_s)
+                             half_life_s)
             if lots > 0:
                 status = candle_update(state.candle_state, state.candles, t_ns,
-                                       round(price_ticks), lots, side, threshold_lots,
-                                       300_000_000_000)
+                                       round(price_ticks), lots, side, self.candle_threshold_lots,
+                                       CANDLE_MAX_TIME_NS)
                 closed = closed or status == codes.CANDLE_CLOSED
                 vamp_update(state.vamp_state, state.vamp_impacts, t_ns, round(price_ticks), lots,
                             side, 1)
