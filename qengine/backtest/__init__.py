@@ -1,0 +1,1 @@
+"""Backtesting on recorded market data with the kernels that quote live."""
