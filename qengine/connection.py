@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from .config import EngineConfig
-from .errors import StartupError
+from .errors import ConfigError, StartupError
 from .io import auth
 from .io import errors as io_errors
 from .io.simulator import SimulatorConfig
@@ -33,7 +33,7 @@ from .io.thalex import ThalexClient, open_thalex_client
 from .io.transport import ReconnectPolicy
 from .listener import EVENT_CHANNELS
 from .order_manager import cancel_our_orders
-from .state import InstrumentSpec, select_instruments
+from .state import InstrumentSpec, build_quote_params, select_instruments
 from .telemetry import COUNTER
 
 if TYPE_CHECKING:
@@ -88,20 +88,40 @@ async def validate_instruments(config: EngineConfig, url: str) -> list[Instrumen
         raise StartupError(
             f"quote.base_size {config.quote.base_size} is below {spec.name}'s minimum order "
             f"{spec.amount(spec.min_order_lots)} (sizes are never silently raised)")
+    if config.order_mode == "mass_quote":
+        mm_protection_amounts(config, spec)  # fails here, before anything private is sent
     return specs
 
 
-def mm_protection_amounts(engine: Engine) -> tuple[float, float]:
-    """(trade_amount, quote_amount) for ``set_mm_protection``: the largest quote we can send."""
-    state, config = engine.state, engine.config
-    params = state.params[0]
+def mm_protection_amounts(config: EngineConfig, spec: InstrumentSpec) -> tuple[float, float]:
+    """(trade_amount, quote_amount) for ``set_mm_protection``, always trade <= quote.
+
+    ``quote_amount`` bounds one level (each level is its own order on the exchange): it is the
+    configured value, or else the larger of the largest level the ladder can send and
+    ``trade_amount``.
+
+    Raises
+    ------
+    ConfigError
+        A configured ``risk.mm_protection_quote_amount`` below the largest level (the exchange
+        would reject those quotes with code 44).
+    """
+    params = build_quote_params(config, spec)[0]
     largest_multiplier = max(max(config.quote.bid_size_multipliers),
                              max(config.quote.ask_size_multipliers))
     largest_lots = int(params["base_size_lots"] * largest_multiplier
                        * max(1.0, float(params["size_grow_cap"]))) + 1
-    quote_amount = state.spec.amount(largest_lots)
-    trade_amount = max(config.risk.mm_protection_trade_amount, quote_amount)
-    return trade_amount, quote_amount
+    largest = spec.amount(largest_lots)
+    risk = config.risk
+    trade_amount = risk.mm_protection_trade_amount
+    if not risk.mm_protection_quote_amount:
+        return trade_amount, max(largest, trade_amount)
+    if spec.amount_lots(risk.mm_protection_quote_amount) < largest_lots:
+        raise ConfigError(
+            f"risk.mm_protection_quote_amount: {risk.mm_protection_quote_amount} is below the "
+            f"largest level the ladder can send on {spec.name} ({largest}); the exchange "
+            "would reject those quotes (code 44)")
+    return trade_amount, risk.mm_protection_quote_amount
 
 
 @asynccontextmanager
@@ -163,7 +183,8 @@ async def _on_connect(engine: Engine, client: ThalexClient, first: bool) -> None
                     "resubscribed; reconciling", engine.reconnects)
     await _reconcile(engine, client, catch_up=not first)
     if config.order_mode == "mass_quote":
-        await engine.orders.refill_mm_protection(*mm_protection_amounts(engine))
+        await engine.orders.refill_mm_protection(
+            *mm_protection_amounts(config, engine.state.spec))
 
 
 def _register_channels(engine: Engine, client: ThalexClient) -> None:
