@@ -26,6 +26,7 @@ from .config import EngineConfig
 from .errors import ConfigError, StartupError
 from .io import auth
 from .io import errors as io_errors
+from .io.messages import SkippedRow
 from .io.simulator import SimulatorConfig
 from .io.simulator.config import InstrumentSpec as SimInstrument
 from .io.simulator.config import default_instruments
@@ -83,6 +84,10 @@ async def validate_instruments(config: EngineConfig, url: str) -> list[Instrumen
                                   request_timeout_s=config.connection.request_timeout_s) as probe:
         listed = await probe.instruments()
     specs = select_instruments(config, listed)
+    skipped = [row for row in listed if isinstance(row, SkippedRow)]
+    if skipped:
+        log.info("public/instruments: %d row(s) of other instruments skipped, e.g. %s: %s",
+                 len(skipped), skipped[0].instrument_name, skipped[0].reason)
     spec = specs[0]
     if config.quote.base_size < spec.amount(spec.min_order_lots):
         raise StartupError(
@@ -172,7 +177,8 @@ async def _on_connect(engine: Engine, client: ThalexClient, first: bool) -> None
     rate = await client.set_cancel_on_disconnect(config.connection.cancel_on_disconnect_s)
     engine.orders.set_message_rate(rate)
     if first:
-        engine.known_trade_ids = {t.trade_id for t in await _recent_trades(engine, client)}
+        engine.known_trade_ids = {t.trade_id for t in await _recent_trades(engine, client)
+                                  if t.trade_id is not None}
         engine.listener.known_trade_ids = engine.known_trade_ids
         _register_channels(engine, client)
         await _subscribe(engine, client)

@@ -83,6 +83,8 @@ class Listener:
         #: Trade ids of the account's history at the first login (fills of earlier runs).
         self.known_trade_ids: set[str] = set()
         self.skipped_adopted_fills = 0
+        #: Trade ids of history rows that were not complete fills (counted once each).
+        self.skipped_trade_ids: set[str] = set()
         #: Volume-clock candle threshold in lots (from ``quote.volume_candle_threshold``).
         self.candle_threshold_lots = max(
             1, state.spec.amount_lots(state.config.quote.volume_candle_threshold))
@@ -309,9 +311,12 @@ class Listener:
                             spec.name, spec.amount(ours), spec.amount(exchange.lots))
         return changed
 
-    def apply_trades(self, trades: Iterable[m.Trade]) -> None:
+    def apply_trades(self, trades: Iterable[m.Trade | m.SkippedRow]) -> None:
         """Cross-check fills against the account's trade history; book any we missed."""
         for trade in trades:
+            if isinstance(trade, m.SkippedRow):
+                self.skip_trade_row(trade)
+                continue
             index = self.index_by_name.get(trade.instrument_name, -1)
             if index < 0 or trade.trade_type not in (None, "normal"):
                 continue
@@ -319,6 +324,25 @@ class Listener:
                               trade.maker_taker == "maker", trade.fee, trade.label, trade.time):
                 log.warning("fill %s was missing from the order feed; booked from trade history",
                             trade.trade_id)
+
+    def skip_trade_row(self, row: m.SkippedRow) -> None:
+        """Count a trade-history row that is not a complete fill (each trade id once). Only a
+        fill on one of our instruments is an error: the order feed and the portfolio still
+        carry it, but it cannot be cross-checked from the history."""
+        if row.trade_id is not None:
+            if row.trade_id in self.skipped_trade_ids:
+                return
+            self.skipped_trade_ids.add(row.trade_id)
+        ours = row.instrument_name in self.index_by_name
+        if ours and (row.trade_type is None or row.trade_type in m.FILL_TRADE_TYPES):
+            self.counters[COUNTER["own_trade_rows_invalid"]] += 1
+            log.error("account.trade_history: our fill %s on %s cannot be booked from the "
+                      "history: %s", row.trade_id, row.instrument_name, row.reason)
+            return
+        self.counters[COUNTER["trade_rows_skipped"]] += 1
+        if self.verbose:
+            log.debug("account.trade_history row skipped (%s %s): %s", row.instrument_name,
+                      row.trade_id, row.reason)
 
     def handle_event(self, notification: m.Notification) -> None:
         """Dispatch one ordered push (orders, portfolio, trades, protection, system)."""

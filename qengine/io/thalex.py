@@ -157,9 +157,10 @@ class ThalexClient(ThalexOrderCalls):
         sort: str | None = None,
         instrument_names: Sequence[str] | None = None,
         timeout_s: float | None = None,
-    ) -> tuple[tuple[m.Trade, ...], str | None]:
+    ) -> tuple[tuple[m.Trade | m.SkippedRow, ...], str | None]:
         """One page of trades ``(trades, bookmark)``; times are Unix seconds, ``sort`` is
-        ``"ascending"`` or ``"descending"``; pass the bookmark back for the next page."""
+        ``"ascending"`` or ``"descending"``; pass the bookmark back for the next page. Rows that
+        are not complete fills (other ``trade_type``, missing fields) are ``SkippedRow``."""
         params = {
             "limit": limit,
             "time_low": time_low_s,

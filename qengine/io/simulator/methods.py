@@ -157,10 +157,11 @@ def trade_history(ex: Exchange, session: Session, params: dict[str, Any]) -> dic
     order_ids = p.comma_set(params, "order_ids")
     direction = p.enum(params, "direction", ("buy", "sell"))
     label = p.string(params, "label", required=False)
+    # Non-fill rows (transfers, daily marks) may lack any of these fields: filter with get.
     rows = [t for t in account.trades
-            if (names is None or t["instrument_name"] in names)
-            and (order_ids is None or t["order_id"] in order_ids)
-            and (direction is None or t["direction"] == direction)
+            if (names is None or t.get("instrument_name") in names)
+            and (order_ids is None or t.get("order_id") in order_ids)
+            and (direction is None or t.get("direction") == direction)
             and (label is None or t.get("label") == label)]
     page, bookmark = _page(rows, params, "time")
     return {"trades": page, "bookmark": bookmark}
