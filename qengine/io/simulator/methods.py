@@ -93,8 +93,10 @@ def book(ex: Exchange, session: Session, params: dict[str, Any]) -> dict[str, An
     def rows(is_bid: bool) -> list[list[float]]:
         return [[inst.price(t), inst.amount(n), inst.amount(n)]
                 for t, n in market.book.levels(is_bid)[:5]]
-    last = None if market.last_price_ticks is None else inst.price(market.last_price_ticks)
-    return {"bids": rows(True), "asks": rows(False), "last": last, "time": ex.now_s()}
+    result = {"bids": rows(True), "asks": rows(False), "time": ex.now_s()}
+    if market.last_price_ticks is not None:  # a number in the schema: left out, not null
+        result["last"] = inst.price(market.last_price_ticks)
+    return result
 
 
 def system_info(ex: Exchange, session: Session, params: dict[str, Any]) -> dict[str, Any]:
@@ -164,7 +166,7 @@ def trade_history(ex: Exchange, session: Session, params: dict[str, Any]) -> dic
             and (direction is None or t.get("direction") == direction)
             and (label is None or t.get("label") == label)]
     page, bookmark = _page(rows, params, "time")
-    return {"trades": page, "bookmark": bookmark}
+    return _with_bookmark({"trades": page}, bookmark)
 
 
 def order_history(ex: Exchange, session: Session, params: dict[str, Any]) -> dict[str, Any]:
@@ -172,7 +174,14 @@ def order_history(ex: Exchange, session: Session, params: dict[str, Any]) -> dic
     account = require_login(session)
     rows = [o.to_history() for o in account.closed_orders]
     page, bookmark = _page(rows, params, "close_time")
-    return {"orders": page, "bookmark": bookmark}
+    return _with_bookmark({"orders": page}, bookmark)
+
+
+def _with_bookmark(result: dict[str, Any], bookmark: str | None) -> dict[str, Any]:
+    # The schema types ``bookmark`` as a string: on the last page it is left out, not null.
+    if bookmark is not None:
+        result["bookmark"] = bookmark
+    return result
 
 
 MESSAGE, CANCEL = "message", "cancel"
