@@ -259,10 +259,27 @@ class Listener:
         self.on_fill()
         return True
 
-    def apply_portfolio(self, entries: Iterable[m.PortfolioEntry], snapshot: bool) -> None:
-        """Record the exchange's positions; instruments missing from a snapshot are flat."""
+    def apply_portfolio(self, entries: Iterable[m.PortfolioEntry | m.SkippedRow],
+                        snapshot: bool) -> None:
+        """Record the exchange's positions; instruments missing from a snapshot are flat.
+
+        An unreadable line of ours keeps the position we knew (and is an error); one without an
+        instrument name could be ours, so that snapshot flattens nothing it does not list.
+        """
         seen = set()
+        unnamed = False
         for entry in entries:
+            if isinstance(entry, m.SkippedRow):
+                index = self.index_by_name.get(entry.instrument_name, -1)
+                seen.add(index)
+                unnamed = unnamed or entry.instrument_name is None
+                if index >= 0:
+                    self.counters[COUNTER["own_rows_invalid"]] += 1
+                    log.error("account.portfolio: the line of %s cannot be read (%s); keeping "
+                              "the position last reported", entry.instrument_name, entry.reason)
+                else:
+                    self.counters[COUNTER["rows_skipped"]] += 1
+                continue
             index = self.index_by_name.get(entry.instrument_name, -1)
             if index < 0:
                 continue
@@ -275,7 +292,7 @@ class Listener:
             exchange.seen_s = trio.current_time()
             if entry.mark_price is not None:
                 exchange.mark_price = entry.mark_price
-        if snapshot:
+        if snapshot and not unnamed:
             for index, exchange in enumerate(self.exchange_positions):
                 if index not in seen:
                     exchange.lots, exchange.average_ticks = 0, 0
@@ -335,11 +352,11 @@ class Listener:
             self.skipped_trade_ids.add(row.trade_id)
         ours = row.instrument_name in self.index_by_name
         if ours and (row.trade_type is None or row.trade_type in m.FILL_TRADE_TYPES):
-            self.counters[COUNTER["own_trade_rows_invalid"]] += 1
+            self.counters[COUNTER["own_rows_invalid"]] += 1
             log.error("account.trade_history: our fill %s on %s cannot be booked from the "
                       "history: %s", row.trade_id, row.instrument_name, row.reason)
             return
-        self.counters[COUNTER["trade_rows_skipped"]] += 1
+        self.counters[COUNTER["rows_skipped"]] += 1
         if self.verbose:
             log.debug("account.trade_history row skipped (%s %s): %s", row.instrument_name,
                       row.trade_id, row.reason)

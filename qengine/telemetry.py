@@ -45,8 +45,8 @@ COUNTER_NAMES = (
     "risk_breaches",
     "decode_rejects",
     "stale_reconnects",
-    "trade_rows_skipped",
-    "own_trade_rows_invalid",
+    "rows_skipped",
+    "own_rows_invalid",
 )
 COUNTER = {name: index for index, name in enumerate(COUNTER_NAMES)}
 

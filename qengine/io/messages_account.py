@@ -52,6 +52,7 @@ __all__ = [
     "decode_mm_protection",
     "decode_order",
     "decode_portfolio_entry",
+    "decode_portfolio_row",
     "decode_system_event",
     "decode_trade",
     "decode_trade_history_page",
@@ -285,6 +286,15 @@ def decode_portfolio_entry(obj: Any) -> PortfolioEntry:
         perpetual_funding_entry_value=0.0 if funding_entry is None else funding_entry,
         unrealised_perpetual_funding=opt_num(obj, "unrealised_perpetual_funding"),
     )
+
+
+def decode_portfolio_row(obj: Any) -> PortfolioEntry | SkippedRow:
+    """A portfolio line, or a :class:`SkippedRow` naming what is missing (the schema requires
+    no field; only a line of our own instrument needs ``position``)."""
+    try:
+        return decode_portfolio_entry(obj)
+    except MessageError as exc:
+        return skipped_row("portfolio entry", obj, str(exc))
 
 
 def decode_trade(obj: Any) -> Trade:

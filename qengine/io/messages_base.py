@@ -23,11 +23,13 @@ class MessageError(ValueError):
 @dataclass(frozen=True, slots=True)
 class SkippedRow:
     """A list item that is not a complete record of the kind asked for (an instrument without
-    ``tick_size``, a trade row of a non-fill type or with a missing field). The schema marks no
+    ``tick_size``, a trade row of a non-fill type or with a missing field, a portfolio line
+    without ``position``). The schema marks no
     field required, so such rows are legal: the decoder hands them on instead of raising, and
     the caller decides whether the row concerns it (our instrument, our fill) or is skipped.
 
-    ``what`` is ``"instrument"`` or ``"trade"``; the identifying fields are taken when present;
+    ``what`` is ``"instrument"``, ``"trade"`` or ``"portfolio entry"``; the identifying fields
+    are taken when present;
     ``reason`` names the field and what was wrong with it.
     """
 

@@ -146,10 +146,13 @@ class ThalexClient(ThalexOrderCalls):
 
     # -- account ----------------------------------------------------------------------------------
 
-    async def portfolio(self, *, timeout_s: float | None = None) -> list[m.PortfolioEntry]:
-        """Positions per instrument (short is negative)."""
+    async def portfolio(
+        self, *, timeout_s: float | None = None
+    ) -> list[m.PortfolioEntry | m.SkippedRow]:
+        """Positions per instrument (short is negative); a line without a field an entry needs
+        (the schema requires none) is a ``SkippedRow`` naming it."""
         return await self.call_decoded(
-            "private/portfolio", None, _records(m.decode_portfolio_entry), timeout_s=timeout_s
+            "private/portfolio", None, _records(m.decode_portfolio_row), timeout_s=timeout_s
         )
 
     async def account_summary(self, *, timeout_s: float | None = None) -> m.AccountSummary:

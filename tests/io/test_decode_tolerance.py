@@ -98,3 +98,12 @@ def test_trade_history_page_and_channel_keep_fills_and_hand_on_the_rest():
     note = decode_notification("account.trade_history", rows, stats=stats)
     assert note.records == page
     assert (stats.malformed, stats.malformed_items) == (0, 0)
+
+
+def test_portfolio_lines_without_position_are_handed_on_named():
+    line = m.decode_portfolio_row({"instrument_name": "BTC-PERPETUAL", "mark_price": 1.0})
+    assert line == SkippedRow("portfolio entry", "BTC-PERPETUAL", None, None,
+                              "missing required field 'position'")
+    note = decode_notification("account.portfolio", [{"position": 1}], snapshot=True)
+    assert note is not None
+    assert isinstance(note.records[0], SkippedRow)
