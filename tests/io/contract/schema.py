@@ -110,11 +110,15 @@ class ThalexSchema:
         return [_describe(error) for error in validator.iter_errors(instance)]
 
     def request_problems(self, frame: Any) -> list[str]:
-        """Problems of a request frame ``{method, params, id}``."""
+        """Problems of a request frame ``{method, params, id}``, the description's rules that
+        are stated only in prose included."""
         method = frame.get("method") if isinstance(frame, dict) else None
         if method not in self.methods:
             return [f"method {method!r} is not in the API description"]
-        return self._errors(_method_pointer(method, "request"), frame)
+        problems = self._errors(_method_pointer(method, "request"), frame)
+        rule = _PROSE_RULES.get(method)
+        params = frame.get("params")
+        return problems + (rule(params) if rule and isinstance(params, dict) else [])
 
     def reply_problems(self, method: str, frame: Any) -> list[str]:
         """Problems of the reply to a ``method`` request (a reply to no request is one)."""
@@ -144,6 +148,18 @@ class ThalexSchema:
 def thalex_schema() -> ThalexSchema:
     """The compiled API description, shared by every test of the session."""
     return ThalexSchema()
+
+
+def _protection_amounts(params: dict[str, Any]) -> list[str]:
+    # trade_amount: "The value must be lower or equal to the `quote_amount`."
+    trade, quote = params.get("trade_amount"), params.get("quote_amount")
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (trade, quote))
+    if numbers and trade > quote:
+        return [f"params: trade_amount {trade} exceeds quote_amount {quote}"]
+    return []
+
+
+_PROSE_RULES = {"private/set_mm_protection": _protection_amounts}
 
 
 def _escape(name: str) -> str:

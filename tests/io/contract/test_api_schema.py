@@ -145,6 +145,9 @@ def test_requests_are_checked_against_their_method(schema):
                for p in schema.request_problems(missing))
     extra = {**good, "params": {**good["params"], "bogus": 1}}
     assert any("'bogus' was unexpected" in p for p in schema.request_problems(extra))
+    wrong_way = {**good, "params": {**good["params"], "trade_amount": 1.0}}
+    assert schema.request_problems(wrong_way) == [
+        "params: trade_amount 1.0 exceeds quote_amount 0.1"]
     assert any("'jsonrpc' was unexpected" in p
                for p in schema.request_problems({**good, "jsonrpc": "2.0"}))
     assert schema.request_problems({"method": "private/nope", "params": {}}) == [
