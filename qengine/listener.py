@@ -83,6 +83,8 @@ class Listener:
         #: Trade ids of the account's history at the first login (fills of earlier runs).
         self.known_trade_ids: set[str] = set()
         self.skipped_adopted_fills = 0
+        #: Trade ids of history rows that were not complete fills (counted once each).
+        self.skipped_trade_ids: set[str] = set()
         #: Volume-clock candle threshold in lots (from ``quote.volume_candle_threshold``).
         self.candle_threshold_lots = max(
             1, state.spec.amount_lots(state.config.quote.volume_candle_threshold))
@@ -257,10 +259,27 @@ class Listener:
         self.on_fill()
         return True
 
-    def apply_portfolio(self, entries: Iterable[m.PortfolioEntry], snapshot: bool) -> None:
-        """Record the exchange's positions; instruments missing from a snapshot are flat."""
+    def apply_portfolio(self, entries: Iterable[m.PortfolioEntry | m.SkippedRow],
+                        snapshot: bool) -> None:
+        """Record the exchange's positions; instruments missing from a snapshot are flat.
+
+        An unreadable line of ours keeps the position we knew (and is an error); one without an
+        instrument name could be ours, so that snapshot flattens nothing it does not list.
+        """
         seen = set()
+        unnamed = False
         for entry in entries:
+            if isinstance(entry, m.SkippedRow):
+                index = self.index_by_name.get(entry.instrument_name, -1)
+                seen.add(index)
+                unnamed = unnamed or entry.instrument_name is None
+                if index >= 0:
+                    self.counters[COUNTER["own_rows_invalid"]] += 1
+                    log.error("account.portfolio: the line of %s cannot be read (%s); keeping "
+                              "the position last reported", entry.instrument_name, entry.reason)
+                else:
+                    self.counters[COUNTER["rows_skipped"]] += 1
+                continue
             index = self.index_by_name.get(entry.instrument_name, -1)
             if index < 0:
                 continue
@@ -273,7 +292,7 @@ class Listener:
             exchange.seen_s = trio.current_time()
             if entry.mark_price is not None:
                 exchange.mark_price = entry.mark_price
-        if snapshot:
+        if snapshot and not unnamed:
             for index, exchange in enumerate(self.exchange_positions):
                 if index not in seen:
                     exchange.lots, exchange.average_ticks = 0, 0
@@ -309,9 +328,12 @@ class Listener:
                             spec.name, spec.amount(ours), spec.amount(exchange.lots))
         return changed
 
-    def apply_trades(self, trades: Iterable[m.Trade]) -> None:
+    def apply_trades(self, trades: Iterable[m.Trade | m.SkippedRow]) -> None:
         """Cross-check fills against the account's trade history; book any we missed."""
         for trade in trades:
+            if isinstance(trade, m.SkippedRow):
+                self.skip_trade_row(trade)
+                continue
             index = self.index_by_name.get(trade.instrument_name, -1)
             if index < 0 or trade.trade_type not in (None, "normal"):
                 continue
@@ -319,6 +341,25 @@ class Listener:
                               trade.maker_taker == "maker", trade.fee, trade.label, trade.time):
                 log.warning("fill %s was missing from the order feed; booked from trade history",
                             trade.trade_id)
+
+    def skip_trade_row(self, row: m.SkippedRow) -> None:
+        """Count a trade-history row that is not a complete fill (each trade id once). Only a
+        fill on one of our instruments is an error: the order feed and the portfolio still
+        carry it, but it cannot be cross-checked from the history."""
+        if row.trade_id is not None:
+            if row.trade_id in self.skipped_trade_ids:
+                return
+            self.skipped_trade_ids.add(row.trade_id)
+        ours = row.instrument_name in self.index_by_name
+        if ours and (row.trade_type is None or row.trade_type in m.FILL_TRADE_TYPES):
+            self.counters[COUNTER["own_rows_invalid"]] += 1
+            log.error("account.trade_history: our fill %s on %s cannot be booked from the "
+                      "history: %s", row.trade_id, row.instrument_name, row.reason)
+            return
+        self.counters[COUNTER["rows_skipped"]] += 1
+        if self.verbose:
+            log.debug("account.trade_history row skipped (%s %s): %s", row.instrument_name,
+                      row.trade_id, row.reason)
 
     def handle_event(self, notification: m.Notification) -> None:
         """Dispatch one ordered push (orders, portfolio, trades, protection, system)."""

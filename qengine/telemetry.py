@@ -45,6 +45,8 @@ COUNTER_NAMES = (
     "risk_breaches",
     "decode_rejects",
     "stale_reconnects",
+    "rows_skipped",
+    "own_rows_invalid",
 )
 COUNTER = {name: index for index, name in enumerate(COUNTER_NAMES)}
 

@@ -246,7 +246,8 @@ class MarketState:
             out["funding_mark"] = self.funding_mark
             out["realised_funding_24h"] = fday.sum_a
             out["average_funding_rate_24h"] = fday.sum_b / fday.count if fday.count else 0.0
-        return out
+        # Thalex's schema types these fields as numbers: a value we do not have is left out.
+        return {key: value for key, value in out.items() if value is not None}
 
     def lwt(self) -> dict[str, Any]:
         """The lightweight ticker ``{b, a, m, l}``."""

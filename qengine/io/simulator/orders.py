@@ -148,9 +148,11 @@ class Order:
         return out
 
     def to_history(self) -> dict[str, Any]:
-        """OrderHistory: no remaining_amount, always close_time, at most 8 fills."""
+        """OrderHistory: always close_time, at most 8 fills, and none of the OrderStatus
+        fields the schema's OrderHistory lacks (remaining_amount, change_reason,
+        time_in_force, persistent)."""
         out = self.to_status("existing")
-        out.pop("remaining_amount", None)
-        out.pop("change_reason", None)
+        for key in ("remaining_amount", "change_reason", "time_in_force", "persistent"):
+            out.pop(key, None)
         out["fills"] = out["fills"][:8]
         return out
