@@ -301,7 +301,6 @@ class Publisher:
                 mark = ex.markets[name].mark
                 last = account.sent_marks.get(name)
                 if pos.lots and (last is None or abs(mark - last) > 0.01 * abs(last)):
-                    account.sent_marks[name] = mark
                     ex.portfolio_changed(account, ex.instruments[name])
         ex.flush()
 

@@ -190,8 +190,12 @@ class Exchange:
         return status
 
     def portfolio_changed(self, account: Account, inst: Instrument) -> None:
-        """Queue the changed portfolio line of ``inst`` for the account's sessions."""
+        """Queue the changed portfolio line of ``inst`` for the account's sessions.
+
+        The mark sent is recorded, so the periodic 1 % mark check does not resend the line.
+        """
         market = self.markets[inst.name]
+        account.sent_marks[inst.name] = market.mark
         line = account.portfolio_line(inst, market.mark, round(market.index.price, 6),
                                       Fraction(market.funding_mark))
         self.emit_account(account, "account.portfolio", line)

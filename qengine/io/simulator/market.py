@@ -165,7 +165,8 @@ class MarketState:
         if self.inst.spec.type == "perpetual":
             premium = self.mark - self.index.price
             damp = _FUNDING_DAMPENER * self.index.price
-            dampened = math.copysign(max(abs(premium) - damp, 0.0), premium)
+            # Premiums inside the band count as zero: +0.0, never copysign's -0.0.
+            dampened = max(premium - damp, 0.0) + min(premium + damp, 0.0)
             self.funding_rate = dampened / self.index.price
             paid = dampened * dt_s / _DAY_S
             self.funding_mark += paid
