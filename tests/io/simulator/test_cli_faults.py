@@ -3,10 +3,7 @@ observable by a client of the standalone process."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 
 import orjson
@@ -19,6 +16,7 @@ from qengine.io.auth import demo_credentials, make_login_token
 from qengine.io.simulator import FaultConfig
 from qengine.io.simulator.cli import fault_config, main
 
+from .conftest import standalone_simulator
 from .test_server import Ws, open_websocket_url
 
 
@@ -95,12 +93,9 @@ async def _until_closed(ws) -> tuple[int, int]:
 @pytest.mark.slow
 def test_standalone_simulator_injects_the_faults_of_its_flags(tmp_path):
     config_dir = tmp_path / "cfg"
-    env = dict(os.environ, QENGINE_CONFIG_DIR=str(config_dir))
-    proc = subprocess.Popen([sys.executable, "-m", "qengine", "simulate", "--port", "0",
-                             "--drop-every-s", "3", "--delay-ms", "200", "--reject-rate", "1",
-                             "--malformed-rate", "1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    try:
+    with standalone_simulator(config_dir, "qengine", "simulate", "--port", "0",
+                              "--drop-every-s", "3", "--delay-ms", "200", "--reject-rate", "1",
+                              "--malformed-rate", "1") as proc:
         url = proc.stdout.readline().split()[-1]
         assert url.startswith("ws://127.0.0.1:")
         credentials = demo_credentials(config_dir)
@@ -108,12 +103,6 @@ def test_standalone_simulator_injects_the_faults_of_its_flags(tmp_path):
         seen = trio.run(_observe_faults, url, token)
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=20) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
-        proc.stderr.close()
     assert seen["reply_s"] >= 0.2  # --delay-ms 200
     assert seen["insert_error"] == 4  # --reject-rate 1 with the default code
     assert seen["malformed"] >= 1  # --malformed-rate 1: before every notification
