@@ -14,12 +14,15 @@ import argparse
 import math
 import signal
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import trio
 
 from . import FaultConfig, SimulatorConfig, serve_simulator
+from .config import default_instruments
+from .listing import thalex_instruments
 
 
 def _number(kind: type, low: float, high: float = math.inf, *, above: bool = False
@@ -63,7 +66,7 @@ _FAULT_FLAGS = (
 
 
 def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add ``--host --port --seed --key --time-scale`` and the fault flags to ``parser``."""
+    """Add ``--host --port --seed --key --time-scale --perpetuals-only`` and the fault flags."""
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="TCP port; 0 picks a free one")
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic market")
@@ -72,6 +75,9 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--key", action="append", default=[], metavar="KEY_ID=PUBLIC_KEY_PEM_PATH",
                         help="accept logins signed by this API key (repeatable); without any "
                              "--key the qengine demo key is accepted")
+    parser.add_argument("--perpetuals-only", action="store_true",
+                        help="list only BTC-PERPETUAL and ETH-PERPETUAL (default: also dated "
+                             "futures and their rolls)")
     faults = parser.add_argument_group("fault injection (seeded by --seed; all off by default)")
     for flag, metavar, _field, kind, _scale, text in _FAULT_FLAGS:
         faults.add_argument(flag, metavar=metavar, type=kind, default=None, help=text)
@@ -111,9 +117,13 @@ async def _serve(config: SimulatorConfig) -> None:
 def run_simulate_command(args: argparse.Namespace) -> int:
     """Run until SIGINT/SIGTERM; return the exit code (0, or 2 for a bad configuration)."""
     try:
+        start_s = time.time()
+        instruments = default_instruments() if args.perpetuals_only else \
+            thalex_instruments(start_s)
         config = SimulatorConfig(host=args.host, port=args.port, seed=args.seed,
                                  time_scale=args.time_scale, api_keys=_keys(args.key),
-                                 faults=fault_config(args))
+                                 faults=fault_config(args), instruments=instruments,
+                                 start_time_s=start_s)
     except (ValueError, OSError) as exc:
         sys.stderr.write(f"qengine simulate: {exc}\n")
         return 2
