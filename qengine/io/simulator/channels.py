@@ -70,8 +70,8 @@ def parse_channel(ex: Exchange, name: str) -> Channel | None:
     if kind == "recent_trades" and len(parts) == 3:
         if parts[2] == "single" and parts[1] in ex.instruments:
             return Channel(name, kind, parts[1])
-        if parts[2] == "all" and parts[1] in ex.indices:
-            return Channel(name, "recent_trades_all", parts[1])
+        if parts[2] in ("all", "future_rolls") and parts[1] in ex.indices:
+            return Channel(name, f"recent_trades_{parts[2]}", parts[1])
         return None
     if kind == "book" and len(parts) >= 5:
         return _parse_book(ex, name, parts)
@@ -185,7 +185,7 @@ class Publisher:
             payload = self._book_payload(inst, bids, asks, bids, asks, trades, now)
             ex.defer_frame(session, notification_frame(channel.name, orjson.dumps(payload).decode(),
                                                        True))
-        elif channel.kind in ("recent_trades", "recent_trades_all"):
+        elif channel.kind.startswith("recent_trades"):
             tape = sorted((t for m in self._tape_markets(channel) for t in m.tape),
                           key=lambda t: t[3])[-ex.config.recent_trades_snapshot:]
             ex.defer_frame(session, notification_frame(channel.name, orjson.dumps(tape).decode(),
@@ -208,7 +208,9 @@ class Publisher:
     def _tape_markets(self, channel: Channel) -> list[Any]:
         if channel.kind == "recent_trades":
             return [self.ex.markets[channel.key]]
-        return [m for m in self.ex.markets.values() if m.inst.spec.underlying == channel.key]
+        rolls_only = channel.kind == "recent_trades_future_rolls"
+        return [m for m in self.ex.markets.values() if m.inst.spec.underlying == channel.key
+                and (m.inst.is_combination or not rolls_only)]
 
     def _book_levels(self, channel: Channel) -> tuple[dict[int, int], dict[int, int]]:
         book = self.ex.markets[channel.key].book
@@ -259,20 +261,20 @@ class Publisher:
         ex = self.ex
         now = ex.now_s()
         cache: dict[tuple[str, str], str] = {}
-        new_trades = {name: [[t[0], t[1], t[2], t[3], t[5]] for t in m.new_trades]
-                      for name, m in ex.markets.items()}
+        book_trades = {name: [[t[0], t[1], t[2], t[3], t[5]] for t in m.new_trades]
+                       for name, m in ex.markets.items()}
         tape = {name: list(m.new_trades) for name, m in ex.markets.items()}
         for market in ex.markets.values():
             market.new_trades.clear()
         for sub in self.throttled.values():
             if sub.channel.kind == "book":
-                sub.pending_trades += new_trades[sub.channel.key]
+                sub.pending_trades += book_trades[sub.channel.key]
         for name, channel in list(self.channels.items()):
             subs = ex.subscribers.get(name)
             if not subs or channel.delay_s > 0:
                 continue
             if channel.kind == "book":
-                channel.pending_trades += new_trades[channel.key]
+                channel.pending_trades += book_trades[channel.key]
             frame = self._raw_frame(channel, now, tape, cache)
             if frame is not None:
                 for session in subs:
@@ -286,7 +288,7 @@ class Publisher:
             return self._market_frame(channel, now, cache)
         if channel.kind == "book":
             return self._book_frame(channel, channel, now)
-        if channel.kind in ("recent_trades", "recent_trades_all"):
+        if channel.kind.startswith("recent_trades"):
             rows = sorted((t for m in self._tape_markets(channel) for t in tape[m.inst.name]),
                           key=lambda t: t[3])
             return notification_frame(channel.name, orjson.dumps(rows).decode()) if rows else None

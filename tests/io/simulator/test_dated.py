@@ -232,3 +232,25 @@ def test_combination_legs_must_be_listed_outrights_on_the_same_grid():
     with pytest.raises(ValueError, match="is not a listed perpetual or future"):
         SimulatorConfig(instruments=(*perps, specs[QUARTERLY], roll, dataclasses.replace(
             roll, instrument_name="R2", legs=((ROLL, 1), (PERP, -1)))))
+
+
+async def test_roll_market_data_channels(harness):
+    ex, client = _listed(harness)
+    got = client.result("public/subscribe", {"channels": [
+        f"ticker.{ROLL}.raw", f"book.{ROLL}.none.all.raw", "recent_trades.BTCUSD.future_rolls",
+        "recent_trades.BTCUSD.all", "recent_trades.BTC-PERPETUAL.future_rolls"]})
+    assert got == [f"ticker.{ROLL}.raw", f"book.{ROLL}.none.all.raw",
+                   "recent_trades.BTCUSD.future_rolls", "recent_trades.BTCUSD.all"]
+    client.pushes()
+    ask = _ticker(client, ROLL)["best_ask_price"]
+    client.result("private/insert", {"direction": "buy", "instrument_name": ROLL, "amount": 0.1,
+                                     "price": ask})
+    client.result("private/insert", {"direction": "buy", "instrument_name": PERP,
+                                     "amount": 0.1, "price": 65005})
+    ex.step_market()
+    ex.publisher.publish_step(0.0)
+    notes = {n["channel_name"]: n["notification"] for n in client.pushes()}
+    assert [row[4] for row in notes["recent_trades.BTCUSD.future_rolls"]] == [ROLL]
+    assert sorted(row[4] for row in notes["recent_trades.BTCUSD.all"]) == sorted([PERP, ROLL])
+    assert notes[f"book.{ROLL}.none.all.raw"]["trades"][0][:3] == [ask, 0.1, "buy"]
+    assert notes[f"ticker.{ROLL}.raw"]["mark_price"] == ex.markets[ROLL].mark

@@ -3,12 +3,13 @@ float the simulator sends."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
 import orjson
 
-from qengine.io.simulator import IndexSpec
+from qengine.io.simulator import IndexSpec, thalex_instruments
 
 BTC = "BTC-PERPETUAL"
 
@@ -68,8 +69,11 @@ def _negative_zeros(value: Any, path: str = "") -> list[str]:
 
 async def test_no_negative_zero_in_any_frame(harness):
     # Index a fraction of a tick above the mid: a small negative premium, inside the funding
-    # dampener, which used to give "funding_rate": -0.0.
-    ex, make = harness(indices=(IndexSpec(underlying="BTCUSD", initial_price=65000.3,
+    # dampener, which used to give "funding_rate": -0.0. Every listed instrument, rolls too.
+    listing = tuple(dataclasses.replace(spec, taker_intensity_per_s=0.0)
+                    for spec in thalex_instruments(1.7e9))
+    ex, make = harness(instruments=listing,
+                       indices=(IndexSpec(underlying="BTCUSD", initial_price=65000.3,
                                           volatility_per_sqrt_s=0.0),
                                 IndexSpec(underlying="ETHUSD", initial_price=3500.04,
                                           volatility_per_sqrt_s=0.0)))
@@ -77,19 +81,22 @@ async def test_no_negative_zero_in_any_frame(harness):
     client.login()
     channels = ["session.orders", "account.orders", "account.portfolio", "account.summary",
                 "account.trade_history", "price_index.BTCUSD", "recent_trades.BTCUSD.all"]
-    for name in (BTC, "ETH-PERPETUAL"):
+    for name in ex.instruments:
         channels += [f"ticker.{name}.raw", f"lwt.{name}.raw", f"book.{name}.none.all.raw"]
     client.result("private/subscribe", {"channels": channels})
     _step(ex, 20)
-    for direction, price in (("buy", 65005), ("sell", 64995), ("sell", 64995)):
-        client.result("private/insert", {"direction": direction, "instrument_name": BTC,
+    roll = next(name for name, inst in ex.instruments.items() if inst.is_combination)
+    roll_ask = client.result("public/ticker", {"instrument_name": roll})["best_ask_price"]
+    for direction, name, price in (("buy", BTC, 65005), ("sell", BTC, 64995),
+                                   ("sell", BTC, 64995), ("buy", roll, roll_ask)):
+        client.result("private/insert", {"direction": direction, "instrument_name": name,
                                          "amount": 0.1, "price": price})
     _step(ex, 20)
-    for method, params in (("public/ticker", {"instrument_name": BTC}),
-                           ("public/ticker", {"instrument_name": "ETH-PERPETUAL"}),
-                           ("private/portfolio", {}), ("private/account_summary", {}),
-                           ("private/trade_history", {}), ("public/book",
-                                                           {"instrument_name": BTC})):
+    requests = [("public/ticker", {"instrument_name": name}) for name in ex.instruments]
+    requests += [("private/portfolio", {}), ("private/account_summary", {}),
+                 ("private/trade_history", {}), ("public/book", {"instrument_name": BTC}),
+                 ("public/instruments", {})]
+    for method, params in requests:
         client.result(method, params)
     client.pushes()
     assert client.notes == []
@@ -97,4 +104,4 @@ async def test_no_negative_zero_in_any_frame(harness):
     assert ticker["funding_rate"] == 0.0
     found = [p for frame in client.frames for p in _negative_zeros(orjson.loads(frame))]
     assert found == []
-    assert len(client.frames) > 100
+    assert len(client.frames) > 1000
