@@ -4,15 +4,17 @@ Names, ticks and sizes follow Thalex's contract specifications (thalex-protocol.
 ``BTC-25DEC26`` expire at 08:00 UTC; rolls are ``combination`` instruments named
 ``BTC-25DEC26-PERPETUAL`` (future against the perpetual) and ``BTC-25DEC26-26JUN26`` (later
 against earlier future), and *buying* one buys the later expiry and sells the earlier. Each coin
-gets a weekly future (the first Friday at least two days out) and a quarterly one (the last Friday
-of the first March, June, September or December at least four weeks out), priced at the index
-plus a carry basis; rolls are priced off their legs' mids.
+gets a daily future (the first 08:00 UTC at least 12 hours out), a weekly one (the first Friday
+after the daily) and a quarterly one (the last Friday of the first March, June, September or
+December at least four weeks out), priced at the index plus a carry basis, and a roll for every
+pair of its perpetual and futures (Thalex lists each pair), priced off its legs' mids.
 """
 
 from __future__ import annotations
 
 import calendar
 import datetime as dt
+import itertools
 
 from .config import InstrumentSpec, default_indices, default_instruments
 
@@ -31,19 +33,20 @@ def future_name(coin: str, expiry: dt.date) -> str:
     return f"{coin}-{expiry.day:02d}{expiry.strftime('%b').upper()}{expiry.strftime('%y')}"
 
 
-def expiries(start_s: float) -> tuple[dt.date, dt.date]:
-    """(weekly, quarterly) expiry dates for a listing made at Unix time ``start_s``."""
-    today = dt.datetime.fromtimestamp(start_s, dt.UTC).date()
-    weekly = today + dt.timedelta(days=2)
+def expiries(start_s: float) -> tuple[dt.date, dt.date, dt.date]:
+    """(daily, weekly, quarterly) expiry dates for a listing made at Unix time ``start_s``."""
+    daily = dt.datetime.fromtimestamp(start_s + 12 * 3600 + (24 - _EXPIRY_HOUR_UTC) * 3600,
+                                      dt.UTC).date()  # 08:00 on it is >= 12 h after start
+    weekly = daily + dt.timedelta(days=1)
     weekly += dt.timedelta(days=(_FRIDAY - weekly.weekday()) % 7)
-    earliest = today + dt.timedelta(days=28)
+    earliest = dt.datetime.fromtimestamp(start_s, dt.UTC).date() + dt.timedelta(days=28)
     year, month = earliest.year, earliest.month
     while True:
         if month in _QUARTER_MONTHS:
             last_day = dt.date(year, month, calendar.monthrange(year, month)[1])
             quarterly = last_day - dt.timedelta(days=(last_day.weekday() - _FRIDAY) % 7)
             if quarterly >= earliest:
-                return weekly, quarterly
+                return daily, weekly, quarterly
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
 
 
@@ -53,8 +56,8 @@ def _expiry_s(day: dt.date) -> int:
 
 
 def thalex_instruments(start_s: float) -> tuple[InstrumentSpec, ...]:
-    """The perpetuals of ``default_instruments`` plus, per coin, two dated futures and the
-    three rolls between them and the perpetual, for a simulator starting at ``start_s``."""
+    """The perpetuals of ``default_instruments`` plus, per coin, three dated futures and the
+    six rolls between them and the perpetual, for a simulator starting at ``start_s``."""
     perpetuals = default_instruments()
     index_price = {i.underlying: i.initial_price for i in default_indices()}
     out = list(perpetuals)
@@ -76,8 +79,11 @@ def thalex_instruments(start_s: float) -> tuple[InstrumentSpec, ...]:
                 expiration_timestamp=expiry_s)
             dated.append(spec)
         out += dated
-        weekly, quarterly = dated
-        for later, earlier in ((weekly, perp), (quarterly, perp), (quarterly, weekly)):
+        # Every pair, the later expiry first: each future against the perpetual, then the
+        # futures against each other.
+        pairs = [(future, perp) for future in dated]
+        pairs += [(later, earlier) for earlier, later in itertools.combinations(dated, 2)]
+        for later, earlier in pairs:
             tail = "PERPETUAL" if earlier is perp else earlier.instrument_name.split("-")[1]
             out.append(InstrumentSpec(
                 instrument_name=f"{later.instrument_name}-{tail}", product=perp.product,

@@ -268,6 +268,8 @@ class MarketState:
                          "high_price_24h", "change_24h", "open_interest"):
                 del out[name]
             out["delta"] = float(sum(q for _, q in self.legs))
+        if inst.spec.type == "future":
+            out["forward"] = self.mark  # the official roll quoter reads a future's forward
         if inst.spec.type == "perpetual":
             fday = self.funding_day
             out["funding_rate"] = self.funding_rate

@@ -20,7 +20,7 @@ from qengine.io.simulator.listing import CARRY_PER_YEAR
 from .conftest import Client, make_config, make_exchange
 
 START_S = dt.datetime(2026, 12, 6, 12, tzinfo=dt.UTC).timestamp()  # a Sunday
-WEEKLY, QUARTERLY = "BTC-11DEC26", "BTC-26MAR27"
+DAILY, WEEKLY, QUARTERLY = "BTC-07DEC26", "BTC-11DEC26", "BTC-26MAR27"
 PERP = "BTC-PERPETUAL"
 ROLL = f"{QUARTERLY}-PERPETUAL"
 FLAT = (IndexSpec(underlying="BTCUSD", initial_price=65000.0, volatility_per_sqrt_s=0.0),
@@ -48,11 +48,13 @@ def _ticker(client, name):
 
 def test_listing_names_types_expiries_and_legs():
     specs = {s.instrument_name: s for s in thalex_instruments(START_S)}
+    rolls = ["07DEC26-PERPETUAL", "11DEC26-PERPETUAL", "26MAR27-PERPETUAL", "11DEC26-07DEC26",
+             "26MAR27-07DEC26", "26MAR27-11DEC26"]
     assert list(specs) == [
         "BTC-PERPETUAL", "ETH-PERPETUAL",
-        WEEKLY, QUARTERLY, "BTC-11DEC26-PERPETUAL", ROLL, "BTC-26MAR27-11DEC26",
-        "ETH-11DEC26", "ETH-26MAR27", "ETH-11DEC26-PERPETUAL", "ETH-26MAR27-PERPETUAL",
-        "ETH-26MAR27-11DEC26"]
+        DAILY, WEEKLY, QUARTERLY, *(f"BTC-{r}" for r in rolls),
+        "ETH-07DEC26", "ETH-11DEC26", "ETH-26MAR27", *(f"ETH-{r}" for r in rolls)]
+    assert specs[DAILY].expiration_timestamp - START_S == 20 * 3600  # Monday 08:00 UTC
     quarterly = specs[QUARTERLY]
     assert (quarterly.type, quarterly.expiry_date) == ("future", "2027-03-26")
     assert quarterly.expiration_timestamp == dt.datetime(2027, 3, 26, 8,
@@ -87,9 +89,11 @@ async def test_public_instruments_fields_and_filters(harness):
     def names(**params):
         return [i["instrument_name"] for i in client.result("public/instruments", params)]
 
-    assert names(underlying="BTCUSD", instrument_type="futures") == [PERP, WEEKLY, QUARTERLY]
+    assert names(underlying="BTCUSD", instrument_type="futures") == [PERP, DAILY, WEEKLY,
+                                                                     QUARTERLY]
     assert names(underlying="BTCUSD", instrument_type="future_rolls") == [
-        "BTC-11DEC26-PERPETUAL", ROLL, "BTC-26MAR27-11DEC26"]
+        "BTC-07DEC26-PERPETUAL", "BTC-11DEC26-PERPETUAL", ROLL, "BTC-11DEC26-07DEC26",
+        "BTC-26MAR27-07DEC26", "BTC-26MAR27-11DEC26"]
     assert names(instrument_type="options") == []
     assert names(expiry_date="2027-03-26", underlying="ETHUSD") == [
         "ETH-26MAR27", "ETH-26MAR27-PERPETUAL"]
@@ -105,6 +109,7 @@ async def test_futures_carry_a_basis_and_rolls_price_off_their_legs(harness):
     assert 0 < weekly["mark_price"] - perp["mark_price"] < quarterly["mark_price"] - \
         perp["mark_price"]
     assert "funding_rate" not in quarterly
+    assert quarterly["forward"] == quarterly["mark_price"]
     assert "funding_rate" in perp
     roll = _ticker(client, ROLL)
     assert math.isclose(roll["mark_price"], quarterly["mark_price"] - perp["mark_price"],
@@ -114,7 +119,7 @@ async def test_futures_carry_a_basis_and_rolls_price_off_their_legs(harness):
                 - (perp["best_bid_price"] + perp["best_ask_price"]) / 2)
     assert mid == legs_mid
     assert roll["delta"] == 0.0
-    for absent in ("last_price", "volume_24h", "open_interest", "funding_rate"):
+    for absent in ("last_price", "volume_24h", "open_interest", "funding_rate", "forward"):
         assert absent not in roll
     # A combination's collar is the quantity-weighted sum of its legs' collars.
     assert roll["collar_high"] == quarterly["collar_high"] - perp["collar_low"]
