@@ -167,8 +167,11 @@ async def test_resting_roll_orders_at_any_sign_and_maker_fills(harness, key_pair
                                                   "amount": 0.1, "price": 2000 + price})
         assert rested["status"] == "open"
     bid = client.result("private/insert", {"direction": "buy", "instrument_name": roll,
-                                           "amount": 0.3, "price": -25})
-    assert (bid["status"], bid["price"]) == ("open", -25.0)
+                                           "amount": 0.3, "price": -20})
+    assert (bid["status"], bid["price"]) == ("open", -20.0)
+    bid = client.result("private/amend", {"order_id": bid["order_id"], "price": -25,
+                                          "amount": 0.3})
+    assert (bid["status"], bid["price"], bid["change_reason"]) == ("open", -25.0, "amend")
     assert client.error_code("private/insert", {"direction": "buy", "instrument_name": roll,
                                                 "amount": 0.05, "price": 700}) == 14  # < 0.1
     bought = client.call("private/insert", {"direction": "buy", "instrument_name": roll,

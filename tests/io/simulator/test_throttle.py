@@ -3,6 +3,8 @@ the subscription snapshot, later pushes on the same grid (no drift)."""
 
 from __future__ import annotations
 
+import statistics
+
 import orjson
 import pytest
 import trio
@@ -71,13 +73,15 @@ async def test_throttled_intervals_on_the_real_clock(key_pair, nursery):
     with trio.fail_after(30):
         async with open_websocket_url(sim.url) as ws:
             await trio.sleep(0.037)
-            times = await _push_times(ws, channels, 2.08)
-    # Tolerance 30 ms: loopback delivery and timer wake-ups take about 1 ms on an idle machine;
-    # 30 ms absorbs scheduling noise on a loaded two-core box, and still fails the old
-    # behaviour (first push 63-82 ms early on 100 ms, +100 ms drift per 1000 ms push).
+            times = await _push_times(ws, channels, 3.08)
+    # On the real clock a push is late by the loop's wake-up latency: about 1 ms on an idle
+    # machine, tens of ms when other processes hold both cores (39 ms seen). Every push must sit
+    # within 50 ms of its slot (half the shortest interval: never mistaken for a neighbour),
+    # typical ones within 10 ms, and no slot may be skipped or doubled; drift would push later
+    # slots ever further out. The deterministic test above pins the exact grid.
     for name in channels:
         delay_s = DELAYS_S[name]
         errors, steps = _grid_errors(times[name], delay_s)
-        assert max(errors) < 0.03, (name, errors)
-        assert steps == list(range(1, len(steps) + 1)), (name, steps)
-        assert len(steps) >= round(2.0 / delay_s) - 1, (name, steps)
+        assert steps == list(range(1, round(3.0 / delay_s) + 1)), (name, steps)
+        assert max(errors) < 0.05, (name, errors)
+        assert statistics.median(errors) < 0.01, (name, errors)
