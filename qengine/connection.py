@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -29,7 +30,7 @@ from .io import errors as io_errors
 from .io.messages import SkippedRow
 from .io.simulator import SimulatorConfig
 from .io.simulator.config import InstrumentSpec as SimInstrument
-from .io.simulator.config import default_instruments
+from .io.simulator.listing import thalex_instruments
 from .io.thalex import ThalexClient, open_thalex_client
 from .io.transport import ReconnectPolicy
 from .listener import EVENT_CHANNELS
@@ -47,15 +48,18 @@ CATCH_UP_TRADES = 500
 
 
 def simulator_config(config: EngineConfig) -> SimulatorConfig:
-    """The embedded simulator's market: thin crowd, takers reach d ticks at ``A exp(-kappa d)``."""
+    """The embedded simulator's market: Thalex's listing (perpetuals, dated futures, rolls);
+    thin outright crowds whose takers reach d ticks at ``A exp(-kappa d)``."""
+    start_s = time.time()
     instruments = tuple(
+        spec if spec.type == "combination" else
         SimInstrument(**{**_spec_fields(spec), "taker_intensity_per_s": 2.0,
                          "crowd_level_lots": 5,
                          "taker_kappa_per_tick": 0.05 if spec.tick_size >= 1 else 0.02})
-        for spec in default_instruments()
+        for spec in thalex_instruments(start_s)
     )
     return SimulatorConfig(seed=config.simulator.seed, time_scale=config.simulator.time_scale,
-                           instruments=instruments)
+                           instruments=instruments, start_time_s=start_s)
 
 
 def _spec_fields(spec: Any) -> dict[str, Any]:

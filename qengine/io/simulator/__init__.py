@@ -8,6 +8,10 @@ Start it inside your nursery::
         ...
         sim.account_state()      # the exchange's own view of positions, PnL, open orders
 
+``SimulatorConfig()`` lists the two perpetuals; ``SimulatorConfig(instruments=
+thalex_instruments(start_s), start_time_s=start_s)`` adds dated futures and their rolls (as
+``qengine simulate`` and the engine's embedded venue do).
+
 Time: the market advances in fixed steps of ``step_s`` trio seconds, each moving simulated time by
 ``step_s * time_scale``; timestamps in messages are simulated Unix seconds. Protocol timers (rate
 limits, cancel-on-disconnect, throttled channel delays, faults) run on trio time, so tests under
@@ -21,10 +25,11 @@ import trio
 from .accounts import AccountState
 from .config import FaultConfig, IndexSpec, InstrumentSpec, SimulatorConfig
 from .handle import Simulator
+from .listing import thalex_instruments
 from .server import WireTap, start_server
 
 __all__ = ["AccountState", "FaultConfig", "IndexSpec", "InstrumentSpec", "Simulator",
-           "SimulatorConfig", "WireTap", "serve_simulator"]
+           "SimulatorConfig", "WireTap", "serve_simulator", "thalex_instruments"]
 
 
 async def _public_keys(config: SimulatorConfig) -> dict[str, str]:

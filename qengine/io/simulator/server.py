@@ -211,6 +211,17 @@ async def market_loop(ex: Exchange, *, task_status: Any = trio.TASK_STATUS_IGNOR
             next_t = now + step
 
 
+async def throttle_loop(ex: Exchange, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+    """Send throttled channel pushes at their own deadlines, also between market steps."""
+    publisher = ex.publisher
+    task_status.started()
+    while True:
+        wakeup = publisher.wakeup()  # a new subscription may bring an earlier deadline
+        with trio.move_on_at(publisher.next_due_s()):
+            await wakeup.wait()
+        publisher.publish_due(trio.current_time())
+
+
 async def start_server(config: SimulatorConfig, public_keys: dict[str, str],
                        nursery: trio.Nursery, wire_tap: WireTap | None = None
                        ) -> tuple[Exchange, Server, int]:
@@ -228,4 +239,5 @@ async def start_server(config: SimulatorConfig, public_keys: dict[str, str],
                                                      config.max_request_bytes * 4))
     await nursery.start(ws_server.run)
     await nursery.start(market_loop, ex)
+    await nursery.start(throttle_loop, ex)
     return ex, server, port
