@@ -69,6 +69,7 @@ class ConversionReport:
     """What a conversion read, wrote, ignored and skipped."""
 
     source: str
+    output: str | None  # the file written (".npz" appended if it was missing)
     rows: int
     lines: int
     depth_updates: int
@@ -77,13 +78,16 @@ class ConversionReport:
     ignored: Mapping[str, int]  # dropped by design, by kind (e.g. bookTicker)
     skipped: int  # malformed lines dropped with skip_malformed=True
     skipped_examples: tuple[str, ...]  # the first few, as "line N: reason"
-    seconds: float
+    convert_s: float  # reading and converting
+    write_s: float  # compressing and writing the output (0 without one)
 
     def summary(self) -> str:
         ignored = ", ".join(f"{k} {v}" for k, v in sorted(self.ignored.items())) or "none"
-        return (f"{self.rows} rows from {self.lines} lines ({self.depth_updates} depth updates, "
-                f"{self.trades} trades, {self.snapshots} snapshots); ignored: {ignored}; "
-                f"skipped malformed lines: {self.skipped}; {self.seconds:.3f} s")
+        target = f" to {self.output}" if self.output else ""
+        return (f"{self.rows} rows{target} from {self.lines} lines ({self.depth_updates} depth "
+                f"updates, {self.trades} trades, {self.snapshots} snapshots); ignored: {ignored}; "
+                f"skipped malformed lines: {self.skipped}; converted in {self.convert_s:.3f} s, "
+                f"written in {self.write_s:.3f} s")
 
 
 def convert_binance_futures(
@@ -125,14 +129,14 @@ def convert_binance_futures_with_report(
     except (OSError, EOFError, zlib.error) as exc:
         raise DataError(source, f"cannot read the gzip recording: {exc}") from exc
     rows = _order_rows(reader.raw_rows(), int(base_latency_ns))
-    if output is not None:
-        write_events_npz(rows, output)
+    converted = time.perf_counter()
+    written = None if output is None else str(write_events_npz(rows, output))
     report = ConversionReport(
-        source=source, rows=len(rows), lines=reader.lines, depth_updates=reader.kinds["depth"],
-        trades=reader.kinds["trade"], snapshots=reader.kinds["snapshot"],
-        ignored=dict(reader.ignored), skipped=len(reader.skipped),
-        skipped_examples=tuple(reader.skipped[:_EXAMPLES]),
-        seconds=time.perf_counter() - started)
+        source=source, output=written, rows=len(rows), lines=reader.lines,
+        depth_updates=reader.kinds["depth"], trades=reader.kinds["trade"],
+        snapshots=reader.kinds["snapshot"], ignored=dict(reader.ignored),
+        skipped=len(reader.skipped), skipped_examples=tuple(reader.skipped[:_EXAMPLES]),
+        convert_s=converted - started, write_s=time.perf_counter() - converted)
     return rows, report
 
 
