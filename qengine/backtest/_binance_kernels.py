@@ -1,67 +1,13 @@
-"""The two loops of the Binance converter that pay for Numba: decimal parsing and the event merge.
+"""The loops of the Binance converter that pay for Numba: the event merge (here) and the line
+scanner (``_binance_scan.py``).
 
-Both are pure functions of arrays, compiled once with the house decorator (on-disk cache); their
-pure-Python twins live in ``tests/backtest/test_binance_kernels.py``.
+Pure functions of arrays, compiled once with the house decorator (on-disk cache); their
+pure-Python twins are in ``tests/backtest/test_binance_kernels.py``.
 """
 
 from __future__ import annotations
 
-import numpy as np
-
 from ..kernels._jit import kernel
-
-#: Powers of ten exactly representable as doubles (10**22 is the largest), built from integers.
-_MAX_EXACT_POW10 = 22
-_POW10 = np.array([float(10**k) for k in range(_MAX_EXACT_POW10 + 1)])
-#: Up to 15 digits the integer mantissa is below 2**53, so it converts to a double exactly.
-_MAX_FAST_DIGITS = 15
-
-
-@kernel("i8(u1[:], f8[:], b1[:])")
-def parse_decimals(text, out, parsed):  # pragma: no cover - compiled
-    """Parse newline-separated plain decimals (``-?digits[.digits]``) into ``out``.
-
-    Exact where it answers: with at most 15 digits and 22 decimals, ``m / 10**k`` divides two
-    exactly represented doubles, and IEEE division rounds correctly, so the result is the double
-    nearest to the decimal, the same as Python's ``float``. Every other token (exponents, signs
-    other than ``-``, spaces, ``nan``, long mantissas, garbage) gets ``parsed[i] = False`` and is
-    left to the caller. Returns the number of tokens seen.
-    """
-    n = 0
-    i = 0
-    size = text.shape[0]
-    while i <= size:
-        negative = False
-        mantissa = 0
-        digits = 0
-        decimals = 0
-        dot = False
-        ok = True
-        start = i
-        while i < size and text[i] != 10:
-            c = text[i]
-            if 48 <= c <= 57:
-                mantissa = mantissa * 10 + (c - 48) if digits < _MAX_FAST_DIGITS else mantissa
-                digits += 1
-                if dot:
-                    decimals += 1
-            elif c == 46 and not dot:
-                dot = True
-            elif c == 45 and i == start:
-                negative = True
-            else:
-                ok = False
-            i += 1
-        if digits == 0 or digits > _MAX_FAST_DIGITS or decimals > _MAX_EXACT_POW10:
-            ok = False
-        if n < out.shape[0]:
-            if ok:
-                value = float(mantissa) / _POW10[decimals]
-                out[n] = -value if negative else value
-            parsed[n] = ok
-        n += 1
-        i += 1
-    return n
 
 
 @kernel("i8(i8[:], i8[:], i8[:], i8[:], i8[:], u8[:])")

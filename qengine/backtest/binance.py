@@ -25,11 +25,12 @@ them too, so no row can differ). Blank lines are counted and ignored.
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import time
 import zlib
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
@@ -38,7 +39,8 @@ from typing import Any
 import numpy as np
 import orjson
 
-from ._binance_kernels import merge_event_order, parse_decimals
+from ._binance_kernels import merge_event_order
+from ._binance_scan import scan_lines
 from .data import DataError
 from .events import (
     BUY_EVENT,
@@ -58,7 +60,8 @@ CONVERTER_VERSION = 1
 
 _TS_DIGITS = 19
 _MS_TO_NS = 1_000_000
-_READ_BYTES = 1 << 24
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_READ_BYTES = 1 << 22  # the scanner's row buffers are about 5x a block
 _EXAMPLES = 5
 _SKIPPED_PREFIX = b'{"stream":"'
 _SKIPPED_STREAM = b"@bookTicker"
@@ -124,11 +127,11 @@ def convert_binance_futures_with_report(
     source = str(path)
     reader = _Reader(source, combined_stream, skip_malformed)
     try:
-        for first, lines in _line_blocks(Path(path)):
-            reader.lines_from(first, lines)
+        for first, lines, block in _line_blocks(Path(path)):
+            reader.block(first, lines, block)
     except (OSError, EOFError, zlib.error) as exc:
         raise DataError(source, f"cannot read the gzip recording: {exc}") from exc
-    rows = _order_rows(reader.raw_rows(), int(base_latency_ns))
+    rows = _order_rows(*reader.raw_columns(), int(base_latency_ns))
     converted = time.perf_counter()
     written = None if output is None else str(write_events_npz(rows, output))
     report = ConversionReport(
@@ -155,18 +158,21 @@ def write_events_npz(rows: np.ndarray, output: str | os.PathLike[str]) -> Path:
     return target
 
 
-def _line_blocks(path: Path) -> Iterator[tuple[int, list[bytes]]]:
-    """(number of the first line, lines without newlines) of a gzip file, a block at a time."""
+def _line_blocks(path: Path) -> Iterator[tuple[int, int, bytes]]:
+    """(number of the first line, number of lines, the lines) of a gzip file, in blocks."""
     first = 1
     with gzip.open(path, "rb") as f:
         rest = b""
         while block := f.read(_READ_BYTES):
-            lines = (rest + block).split(b"\n")
-            rest = lines.pop()
-            yield first, lines
-            first += len(lines)
+            block = rest + block
+            cut = block.rfind(b"\n") + 1
+            rest = block[cut:]
+            if cut:
+                lines = block.count(b"\n", 0, cut)
+                yield first, lines, block[:cut]
+                first += lines
         if rest:
-            yield first, [rest]
+            yield first, 1, rest
 
 
 class _Malformed(Exception):
@@ -186,37 +192,53 @@ class _Reader:
         self.kinds: Counter[str] = Counter()
         self.ignored: Counter[str] = Counter()
         self.skipped: list[str] = []
-        self._skipped_lines: list[int] = []
-        # One entry per run of rows; numbers holds px, qty (as received) for every row.
+        # Rows of the Python path, one entry per run of rows sharing ev, timestamps and line;
+        # values holds px, qty of every row.
         self._ev: list[int] = []
         self._exch: list[int] = []
         self._local: list[int] = []
         self._count: list[int] = []
         self._line: list[int] = []
-        self._numbers: list[Any] = []
+        self._values: list[float] = []
+        self._scanned: list[tuple[np.ndarray, ...]] = []  # columns of the scanner's rows
 
-    def lines_from(self, first: int, lines: list[bytes]) -> None:
-        """Read ``lines``, the first of which is line number ``first`` of the file."""
-        start = _TS_DIGITS + 1 + len(_SKIPPED_PREFIX)
-        dropped = 0
-        for number, line in enumerate(lines, first):
-            # The hot path: the bulk of a recording is bookTicker, dropped without parsing.
-            if self.combined and line.startswith(_SKIPPED_PREFIX, _TS_DIGITS + 1):
-                end = line.find(b'"', start, start + 100)
-                if end > 0 and line.endswith(_SKIPPED_STREAM, start, end):
-                    dropped += 1
-                    continue
-            self.line(number, line)
-        self.lines = first + len(lines) - 1
-        if dropped:
-            self.ignored[_SKIPPED_STREAM[1:].decode()] += dropped
+    def block(self, first: int, lines: int, block: bytes) -> None:
+        """Read the ``lines`` complete lines in ``block``, the first of which is line ``first``.
+
+        The Numba scanner takes the lines it fully understands (depth, MARKET trades, bookTicker);
+        every other line goes through :meth:`line`. Both give the same rows for a line.
+        """
+        buf = np.frombuffer(block, np.uint8)
+        capacity = len(block) // 9 + 1  # a level takes at least 9 bytes: ["1","1"]
+        columns = (np.empty(capacity, np.uint64), np.empty(capacity, np.int64),
+                   np.empty(capacity, np.int64), np.empty(capacity), np.empty(capacity),
+                   np.empty(capacity, np.int64))
+        fallback = np.empty(3 * (lines + 1), np.int64)
+        counts = np.zeros(5, np.int64)
+        rows = scan_lines(buf, first, self.combined, *columns, fallback, counts)
+        self._scanned.append(tuple(column[:rows].copy() for column in columns))
+        fallback_lines, tickers, depth, trades, scanned = counts.tolist()
+        for k in range(fallback_lines):
+            number, start, stop = fallback[3 * k: 3 * k + 3].tolist()
+            self.line(number, block[start:stop])
+        if tickers:
+            self.ignored[_SKIPPED_STREAM[1:].decode()] += tickers
+        self.kinds["depth"] += depth
+        self.kinds["trade"] += trades
+        self.lines = first + scanned - 1
 
     def line(self, number: int, line: bytes) -> None:
-        """Read one line (number ``number``, counted from 1)."""
+        """Read one line (number ``number``, counted from 1) in Python."""
+        if self.combined and line.startswith(_SKIPPED_PREFIX, _TS_DIGITS + 1):
+            start = _TS_DIGITS + 1 + len(_SKIPPED_PREFIX)
+            end = line.find(b'"', start)
+            if end > 0 and line.endswith(_SKIPPED_STREAM, start, end):
+                self.ignored[_SKIPPED_STREAM[1:].decode()] += 1
+                return
         if not line or line.isspace():
             self.ignored["blank line"] += 1
             return
-        mark = (len(self._ev), len(self._numbers))
+        mark = (len(self._ev), len(self._values))
         try:
             self._message(number, line)
         except _Malformed as exc:
@@ -232,15 +254,16 @@ class _Reader:
             raise DataError(self.source, reason, line=number, field=field)
         for column in (self._ev, self._exch, self._local, self._count, self._line):
             del column[mark[0]:]
-        del self._numbers[mark[1]:]
+        del self._values[mark[1]:]
         self.skipped.append(f"line {number}: {reason}")
-        self._skipped_lines.append(number)
 
     def _message(self, number: int, line: bytes) -> None:
         try:
             local_ts = int(line[:_TS_DIGITS])
         except ValueError:
             raise _Malformed("no 19-digit local timestamp at the start of the line") from None
+        if not _INT64_MIN <= local_ts <= _INT64_MAX:
+            raise _Malformed(f"local timestamp {local_ts} is outside int64")
         try:
             message = orjson.loads(line[_TS_DIGITS + 1:])
         except orjson.JSONDecodeError as exc:
@@ -260,7 +283,7 @@ class _Reader:
             raise _Malformed("'data' is not a JSON object", "data")
         kind = data["e"]
         if kind == "depthUpdate":
-            exch_ts = int(data["T"]) * _MS_TO_NS
+            exch_ts = _exch_ns(data)
             bids, asks = _levels(data, "b"), _levels(data, "a")
             self._run(DEPTH_EVENT | BUY_EVENT, exch_ts, local_ts, number, bids)
             self._run(DEPTH_EVENT | SELL_EVENT, exch_ts, local_ts, number, asks)
@@ -270,14 +293,14 @@ class _Reader:
                 self.ignored[f"trade X={data['X']}"] += 1
                 return
             side = SELL_EVENT if data["m"] else BUY_EVENT
-            exch_ts = int(data["T"]) * _MS_TO_NS
+            exch_ts = _exch_ns(data)
             self._run(TRADE_EVENT | side, exch_ts, local_ts, number, [(data["p"], data["q"])])
             self.kinds["trade"] += 1
         else:
             self.ignored[str(kind)] += 1
 
     def _snapshot(self, number: int, local_ts: int, message: dict[str, Any]) -> None:
-        exch_ts = int(message["T"]) * _MS_TO_NS
+        exch_ts = _exch_ns(message)
         bids, asks = _levels(message, "bids"), _levels(message, "asks")
         for side, levels in ((BUY_EVENT, bids), (SELL_EVENT, asks)):
             if levels:
@@ -289,32 +312,51 @@ class _Reader:
     def _run(self, ev: int, exch_ts: int, local_ts: int, number: int, levels: list[Any]) -> None:
         if not levels:
             return
+        values = _floats(chain.from_iterable(levels))
         self._ev.append(ev)
         self._exch.append(exch_ts)
         self._local.append(local_ts)
         self._count.append(len(levels))
         self._line.append(number)
-        self._numbers.extend(chain.from_iterable(levels))
+        self._values.extend(values)
 
-    def raw_rows(self) -> np.ndarray:
-        """The rows in receive order; a number that does not parse makes its line malformed."""
+    def raw_columns(self) -> tuple[np.ndarray, ...]:
+        """``ev, exch_ts, local_ts, px, qty`` of the rows in receive order."""
         count = np.array(self._count, np.int64)
-        values, bad = _parse_numbers(self._numbers)
-        row_line = np.repeat(np.array(self._line, np.int64), count)
-        for index in sorted(bad | set(np.flatnonzero(~np.isfinite(values)).tolist())):
-            line = int(row_line[index // 2])
-            if line in self._skipped_lines:
-                continue
-            self._malformed(line, f"{self._numbers[index]!r} is not a finite number",
-                            ("px", "qty")[index % 2], (len(self._ev), len(self._numbers)))
-        keep = ~np.isin(row_line, self._skipped_lines)
-        rows = np.zeros(int(keep.sum()), EVENT_DTYPE)
-        rows["ev"] = np.repeat(np.array(self._ev, np.uint64), count)[keep]
-        rows["exch_ts"] = np.repeat(np.array(self._exch, np.int64), count)[keep]
-        rows["local_ts"] = np.repeat(np.array(self._local, np.int64), count)[keep]
-        rows["px"] = values[0::2][keep]
-        rows["qty"] = values[1::2][keep]
-        return rows
+        values = np.array(self._values, np.float64).reshape(-1, 2)
+        slow = (np.repeat(np.array(self._ev, np.uint64), count),
+                np.repeat(np.array(self._exch, np.int64), count),
+                np.repeat(np.array(self._local, np.int64), count),
+                values[:, 0], values[:, 1], np.repeat(np.array(self._line, np.int64), count))
+        columns = [np.concatenate(parts) for parts in zip(slow, *self._scanned, strict=True)]
+        self._scanned.clear()
+        if len(slow[0]):
+            # Each line went through one path, each path in line order: a stable sort merges.
+            order = np.argsort(columns[-1], kind="stable")
+            columns = [column[order] for column in columns]
+        return tuple(columns[:-1])
+
+
+def _floats(numbers: Iterable[Any]) -> list[float]:
+    """``px, qty, px, qty, ...`` with Python's ``float`` (as hftbacktest), all finite."""
+    values = []
+    for number in numbers:
+        try:
+            value = float(number)
+        except (TypeError, ValueError):
+            value = math.nan
+        if not math.isfinite(value):
+            raise _Malformed(f"{number!r} is not a finite number", ("px", "qty")[len(values) % 2])
+        values.append(value)
+    return values
+
+
+def _exch_ns(message: dict[str, Any]) -> int:
+    """``T`` (ms) in ns, as hftbacktest computes it, checked to fit int64."""
+    exch_ts = int(message["T"]) * _MS_TO_NS
+    if not _INT64_MIN <= exch_ts <= _INT64_MAX:
+        raise _Malformed(f"T = {message['T']!r} ms is outside int64 in ns", "T")
+    return exch_ts
 
 
 def _levels(message: dict[str, Any], key: str) -> list[Any]:
@@ -324,42 +366,24 @@ def _levels(message: dict[str, Any], key: str) -> list[Any]:
     return levels
 
 
-def _parse_numbers(numbers: list[Any]) -> tuple[np.ndarray, set[int]]:
-    """Numbers as received (decimal strings) to floats, each exactly as Python's ``float``."""
-    values = np.zeros(len(numbers))
-    parsed = np.zeros(len(numbers), bool)
-    if numbers:
-        try:
-            text = "\n".join(numbers).encode("ascii")
-        except (TypeError, UnicodeEncodeError):
-            text = None  # numbers that are not ASCII strings: all by the slow path
-        if text is not None:
-            buffer = np.frombuffer(text, np.uint8).copy()
-            if parse_decimals(buffer, values, parsed) != len(numbers):
-                parsed[:] = False  # a string held a newline: tokens do not line up
-    bad = set()
-    for i in np.flatnonzero(~parsed).tolist():
-        try:
-            values[i] = float(numbers[i])
-        except (TypeError, ValueError):
-            bad.add(i)
-    return values, bad
-
-
-def _order_rows(raw: np.ndarray, base_latency_ns: int) -> np.ndarray:
+def _order_rows(ev: np.ndarray, exch_ts: np.ndarray, local_ts: np.ndarray, px: np.ndarray,
+                qty: np.ndarray, base_latency_ns: int) -> np.ndarray:
     """hftbacktest's latency correction, then its split of rows into exchange and local order."""
-    if len(raw) == 0:
-        return raw
-    latency = int((raw["local_ts"] - raw["exch_ts"]).min())
+    if len(ev) == 0:
+        return np.zeros(0, EVENT_DTYPE)
+    latency = int((local_ts - exch_ts).min())
     if latency < 0:
-        raw["local_ts"] += -latency + base_latency_ns
-    by_exch = np.argsort(raw["exch_ts"], kind="stable")
-    by_local = np.argsort(raw["local_ts"], kind="stable")
-    out_row = np.empty(2 * len(raw), np.int64)
-    out_flags = np.empty(2 * len(raw), np.uint64)
-    n = merge_event_order(np.ascontiguousarray(raw["exch_ts"]),
-                          np.ascontiguousarray(raw["local_ts"]), by_exch, by_local,
-                          out_row, out_flags)
-    rows = raw[out_row[:n]]
-    rows["ev"] |= out_flags[:n]
+        local_ts += -latency + base_latency_ns
+    by_exch = np.argsort(exch_ts, kind="stable")
+    by_local = np.argsort(local_ts, kind="stable")
+    out_row = np.empty(2 * len(ev), np.int64)
+    out_flags = np.empty(2 * len(ev), np.uint64)
+    n = merge_event_order(exch_ts, local_ts, by_exch, by_local, out_row, out_flags)
+    source = out_row[:n]
+    rows = np.zeros(n, EVENT_DTYPE)
+    rows["ev"] = ev[source] | out_flags[:n]
+    rows["exch_ts"] = exch_ts[source]
+    rows["local_ts"] = local_ts[source]
+    rows["px"] = px[source]
+    rows["qty"] = qty[source]
     return rows

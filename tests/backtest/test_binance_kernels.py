@@ -1,28 +1,18 @@
-"""The converter's kernels against pure-Python twins (and the merge against hftbacktest's own)."""
+"""The converter's kernels against pure-Python twins: the merge (also against hftbacktest's own)
+and the line scanner (its twin is the converter's Python path, line by line)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
-from hypothesis import given
+import orjson
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qengine.backtest._binance_kernels import merge_event_order, parse_decimals
+from qengine.backtest._binance_kernels import merge_event_order
+from qengine.backtest.binance import _Reader
 from qengine.backtest.events import EVENT_DTYPE, EXCH_EVENT, LOCAL_EVENT
-
-
-def parse_decimals_twin(tokens: list[str]) -> list[float | None]:
-    """Twin of ``parse_decimals``: Python's float where the kernel answers, None where it leaves
-    the token to the caller (anything but ``-?digits[.digits]`` with at most 15 digits)."""
-    result: list[float | None] = []
-    for token in tokens:
-        body = token.removeprefix("-")
-        whole, _, frac = body.partition(".")
-        plain = (
-            body.replace(".", "", 1).isascii() and body.replace(".", "", 1).isdigit()
-            and 0 < len(whole + frac) <= 15
-        )
-        result.append(float(token) if plain else None)
-    return result
 
 
 def merge_event_order_twin(exch_ts, local_ts, by_exch, by_local):
@@ -51,43 +41,6 @@ def merge_event_order_twin(exch_ts, local_ts, by_exch, by_local):
             out.append((by_exch[e], EXCH_EVENT))
             e += 1
     return out
-
-
-def _kernel_parse(tokens: list[str]) -> tuple[int, list[float | None]]:
-    values = np.zeros(len(tokens))
-    parsed = np.zeros(len(tokens), bool)
-    text = np.frombuffer("\n".join(tokens).encode(), np.uint8).copy()
-    seen = parse_decimals(text, values, parsed)
-    return seen, [float(v) if ok else None for v, ok in zip(values, parsed, strict=True)]
-
-
-decimal_tokens = st.one_of(
-    st.decimals(allow_nan=False, allow_infinity=False).map(str),
-    st.from_regex(r"-?[0-9]{1,18}(\.[0-9]{0,24})?", fullmatch=True),
-    st.sampled_from(["61659.70", "0.000", "-0", "1e5", " 1.5", "+2", "nan", "1.2.3", "", "-",
-                     ".5", "5.", "0.1", "123456789012345", "1234567890123456"]),
-)
-
-
-@given(st.lists(decimal_tokens, min_size=1, max_size=40))
-def test_parse_decimals_matches_python_float(tokens):
-    tokens = [t for t in tokens if "\n" not in t] or ["1"]
-    seen, parsed = _kernel_parse(tokens)
-    assert seen == len(tokens)
-    twin = parse_decimals_twin(tokens)
-    for token, got, want in zip(tokens, parsed, twin, strict=True):
-        assert (got is None) == (want is None), token
-        if want is not None:
-            assert np.float64(got).tobytes() == np.float64(want).tobytes(), token
-
-
-def test_parse_decimals_on_prices_of_the_recording_kind():
-    rng = np.random.default_rng(7)
-    ticks = rng.integers(0, 10**9, 20_000)
-    tokens = [f"{t / 100:.2f}" for t in ticks] + [f"{t / 1000:.3f}" for t in ticks]
-    seen, parsed = _kernel_parse(tokens)
-    assert seen == len(tokens)
-    assert parsed == [float(t) for t in tokens]
 
 
 timestamps = st.lists(st.tuples(st.integers(0, 6), st.integers(0, 6)), min_size=0, max_size=60)
@@ -121,3 +74,107 @@ def test_merge_event_order_matches_twin_and_hftbacktest(pairs):
     mine = rows[out_row[:n]]
     mine["ev"] |= out_flags[:n]
     assert mine.tobytes() == reference.tobytes()
+
+
+# --- the line scanner ---------------------------------------------------------------------------
+
+
+def python_path(lines: list[bytes], combined: bool = True) -> _Reader:
+    """The twin of the scanner: every line through the converter's Python path."""
+    reader = _Reader("twin", combined, skip_malformed=True)
+    for number, line in enumerate(lines, start=1):
+        reader.line(number, line)
+    return reader
+
+
+def scanned(lines: list[bytes], combined: bool = True) -> _Reader:
+    reader = _Reader("scan", combined, skip_malformed=True)
+    block = b"\n".join(lines) + b"\n"
+    reader.block(1, len(lines), block)
+    return reader
+
+
+def assert_same(lines: list[bytes], combined: bool = True) -> None:
+    twin, fast = python_path(lines, combined), scanned(lines, combined)
+    for mine, reference in zip(fast.raw_columns(), twin.raw_columns(), strict=True):
+        assert mine.dtype == reference.dtype
+        assert mine.tobytes() == reference.tobytes()
+    assert fast.kinds == twin.kinds
+    assert fast.ignored == twin.ignored
+    assert fast.skipped == twin.skipped
+    assert fast.lines == len(lines)
+
+
+plain = st.from_regex(r"[0-9]{1,6}(\.[0-9]{0,8})?", fullmatch=True)
+decimals = st.one_of(
+    plain, plain, plain, plain, plain, plain, plain, plain, plain, plain, plain, plain,
+    st.from_regex(r"-?[0-9]{1,17}(\.[0-9]{0,24})?", fullmatch=True),
+    st.decimals(allow_nan=False, allow_infinity=False).map(str),
+    st.sampled_from(["61659.70", "0.000", "-0", "1e5", " 1.5", "+2", "nan", "1.2.3", "", "-",
+                     ".5", "5.", "123456789012345", "1234567890123456", "1_0", "\u0031"]),
+)
+
+
+@st.composite
+def raw_lines(draw) -> bytes:
+    """Depth, trade and bookTicker lines as Binance sends them (half of them), or with the
+    variations a recorder or a hand-made file may have."""
+    clean = draw(st.booleans())
+
+    def pick(canonical, *odd):
+        return canonical if clean else draw(st.sampled_from([canonical] * 4 + list(odd)))
+
+    number = plain if clean else decimals
+    kind = draw(st.sampled_from(["depthUpdate", "trade", "bookTicker", "other"]))
+    data = {"e": kind, "E": 1_723_161_256_300,
+            "T": pick(1_723_161_256_298, 0, "1723161256298", 1.5, -3, 10**17)}
+    level = st.tuples(number, number).map(list)
+    if kind == "depthUpdate":
+        data |= {"s": "BTCUSDT", "U": 1, "u": 2, "pu": 0, "b": draw(st.lists(level, max_size=4)),
+                 "a": draw(st.lists(level, max_size=4))}
+    elif kind == "trade":
+        data |= {"t": 5, "p": draw(number), "q": draw(number),
+                 "X": pick("MARKET", "LIQUIDATION"), "m": draw(st.booleans()) or pick(False, 1)}
+    keys = draw(st.permutations(list(data)))
+    drop = pick(None, *keys)
+    data = {k: data[k] for k in keys if k != drop}
+    extra = pick(None, {"x": 1}, [1, 2], "s", 3, None)
+    if extra is not None:
+        data["extra"] = extra
+    stream = draw(st.sampled_from(["btcusdt@depth@0ms", "btcusdt@trade", "btcusdt@bookTicker"]))
+    body = orjson.dumps({"stream": stream, "data": data}).decode()
+    body = body.replace(",", "," + pick("", " ", "\t"))
+    if pick(False, True):
+        body = body.replace('"e":', '"e":"x","e":', 1)  # a duplicate key
+    ts = pick("1723161255030314667", "12345", "9723161255030314667", "172316125503031466x")
+    return f"{ts} {body}".encode()
+
+
+@settings(max_examples=300)
+@given(st.lists(raw_lines(), min_size=1, max_size=12))
+def test_scanner_gives_the_python_paths_rows_line_by_line(lines):
+    assert_same(lines)
+
+
+@given(st.lists(raw_lines(), min_size=1, max_size=12))
+def test_scanner_on_bare_streams(lines):
+    bare = []
+    for line in lines:
+        message = orjson.loads(line[20:]) if line[19:20] == b" " else None
+        if isinstance(message, dict) and isinstance(message.get("data"), dict):
+            line = line[:20] + orjson.dumps(message["data"])
+        bare.append(line)
+    assert_same(bare, combined=False)
+
+
+def test_scanner_on_the_recordings():
+    import gzip
+
+    root = Path(__file__).resolve().parents[2] / "data" / "binance-usdm"
+    for name in ("btcusdt_20240808.gz", "ethusdt_20240808.gz"):
+        with gzip.open(root / name) as f:
+            lines = f.read().splitlines()
+        assert_same(lines[:30_000])
+        fast = scanned(lines)
+        assert fast.kinds["depth"] > 6_000  # the scanner took the depth and trade lines...
+        assert fast.kinds["snapshot"] == 1  # ...and left the REST snapshot to Python
