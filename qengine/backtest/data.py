@@ -18,6 +18,7 @@ in that file) and the field. Only the raw-recording converter (``binance.py``) c
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -127,16 +128,15 @@ def _chunks_of(source: Any, chunk_rows: int | None, check: _OrderCheck) -> Itera
         raise TypeError(f"an event source is a path or a numpy array, not {type(source).__name__}")
 
 
-def _array_chunks(array: np.ndarray, chunk_rows: int | None,
-                  check: _OrderCheck) -> Iterator[np.ndarray]:
-    layout = _layout(array.dtype, array.shape, _ARRAY_LABEL)
-    rows = array.reshape(len(array), -1) if layout.plain else array
-    step = chunk_rows or max(len(rows), 1)
-    for start in range(0, len(rows), step):
-        chunk = layout.to_events(np.ascontiguousarray(rows[start:start + step]))
-        check.rows(chunk, _ARRAY_LABEL, start)
+def _array_chunks(array: np.ndarray, chunk_rows: int | None, check: _OrderCheck,
+                  label: str = _ARRAY_LABEL) -> Iterator[np.ndarray]:
+    layout = _layout(array.dtype, array.shape, label)
+    step = chunk_rows or max(len(array), 1)
+    for start in range(0, len(array), step):
+        chunk = layout.to_events(np.ascontiguousarray(array[start:start + step]))
+        check.rows(chunk, label, start)
         yield chunk
-    if len(rows) == 0 and chunk_rows is None:
+    if len(array) == 0 and chunk_rows is None:
         yield np.empty(0, EVENT_DTYPE)
 
 
@@ -145,7 +145,11 @@ def _file_chunks(path: Path, chunk_rows: int | None, check: _OrderCheck) -> Iter
     if not path.is_file():
         raise DataError(label, "no such file")
     if path.suffix.lower() == ".gz":
-        path = _converted(path)
+        cached = _converted(path)
+        if isinstance(cached, np.ndarray):  # the cache is not writable: rows from memory
+            yield from _array_chunks(cached, chunk_rows, check, f"{label} (converted rows)")
+            return
+        path = cached
         label = f"{label} (converted rows, cached in {path})"
     try:
         with open_npy_stream(path) as (stream, dtype, shape):
@@ -163,8 +167,9 @@ def _file_chunks(path: Path, chunk_rows: int | None, check: _OrderCheck) -> Iter
         raise DataError(label, str(exc)) from exc
 
 
-def _converted(path: Path) -> Path:
-    """The cached ``.npy`` of a raw recording, converting it on first use."""
+def _converted(path: Path) -> Path | np.ndarray:
+    """The cached ``.npy`` of a raw recording, converting it on first use (the rows themselves
+    if the cache cannot be written)."""
     from .binance import CONVERTER_VERSION, convert_binance_futures
 
     digest = hashlib.sha256()
@@ -173,13 +178,19 @@ def _converted(path: Path) -> Path:
             digest.update(block)
     cached = events_cache_dir() / (
         f"{path.name.removesuffix('.gz')}-{digest.hexdigest()[:24]}-v{CONVERTER_VERSION}.npy")
-    if not cached.is_file():
+    if cached.is_file():
+        return cached
+    rows = convert_binance_futures(path)
+    partial = cached.with_name(f"{cached.name}.{os.getpid()}.part")
+    try:
         cached.parent.mkdir(parents=True, exist_ok=True)
-        rows = convert_binance_futures(path)
-        partial = cached.with_name(f"{cached.name}.{os.getpid()}.part")
         with partial.open("wb") as f:
             np.save(f, rows)
         os.replace(partial, cached)
+    except OSError:
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
+        return rows
     return cached
 
 

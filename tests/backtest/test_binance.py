@@ -246,3 +246,15 @@ def test_load_events_converts_once_and_caches(tmp_path, monkeypatch):
     write_recording(path, GOOD[:4])
     with pytest.raises(AssertionError, match="converted again"):
         load_events(path)
+
+
+def test_load_events_without_a_writable_cache_converts_in_memory(tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the cache directory should be")
+    monkeypatch.setenv("QENGINE_CACHE_DIR", str(blocker))
+    path = write_recording(tmp_path / "r.gz", GOOD)
+    expected = convert_binance_futures(path)
+    assert load_events(path).tobytes() == expected.tobytes()
+    chunks = list(data_module.iter_event_chunks(path, chunk_rows=4))
+    assert np.concatenate(chunks).tobytes() == expected.tobytes()
+    assert blocker.read_text().startswith("a file")
