@@ -21,6 +21,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,7 +145,7 @@ def _array_chunks(array: np.ndarray, chunk_rows: int | None, check: _OrderCheck,
 def _file_chunks(path: Path, chunk_rows: int | None, check: _OrderCheck) -> Iterator[np.ndarray]:
     label = str(path)
     if not path.is_file():
-        raise DataError(label, "no such file")
+        raise DataError(label, "no such file (or not a regular file)")
     if path.suffix.lower() == ".gz":
         cached = _converted(path)
         if isinstance(cached, np.ndarray):  # the cache is not writable: rows from memory
@@ -163,8 +165,8 @@ def _file_chunks(path: Path, chunk_rows: int | None, check: _OrderCheck) -> Iter
                 yield chunk
             if n == 0 and chunk_rows is None:
                 yield np.empty(0, EVENT_DTYPE)
-    except (FileFormatError, OSError, EOFError) as exc:
-        raise DataError(label, str(exc)) from exc
+    except (FileFormatError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise DataError(label, f"cannot read: {exc}") from exc
 
 
 def _converted(path: Path) -> Path | np.ndarray:

@@ -139,6 +139,15 @@ def test_bad_files_and_types(tmp_path, rows):
     (tmp_path / "junk.npy").write_bytes(b"not numpy at all")
     with pytest.raises(DataError, match=r"junk\.npy"):
         load_events(tmp_path / "junk.npy")
+    (tmp_path / "junk.npz").write_bytes(b"PK not really a zip archive")
+    with pytest.raises(DataError, match=r"junk\.npz: cannot read"):
+        load_events(tmp_path / "junk.npz")
+    np.savez_compressed(tmp_path / "flipped.npz", data=rows)
+    raw = bytearray((tmp_path / "flipped.npz").read_bytes())
+    raw[len(raw) // 2] ^= 0xFF  # corrupt the deflate stream or its CRC
+    (tmp_path / "flipped.npz").write_bytes(bytes(raw))
+    with pytest.raises(DataError, match=r"flipped\.npz"):
+        load_events(tmp_path / "flipped.npz")
     (tmp_path / "x.csv").write_text("1,2,3\n")
     with pytest.raises(DataError, match="unsupported file type"):
         load_events(tmp_path / "x.csv")
@@ -153,7 +162,7 @@ def test_truncated_npz_member_is_an_error(tmp_path, rows):
     raw = (tmp_path / "data.npy").read_bytes()
     with zipfile.ZipFile(tmp_path / "cut.npz", "w") as archive:
         archive.writestr("data.npy", raw[: len(raw) - 100])
-    with pytest.raises(DataError, match=r"cut.npz: truncated.*row 4998"):
+    with pytest.raises(DataError, match=r"cut\.npz: cannot read: truncated.*row 4998"):
         load_events(tmp_path / "cut.npz")
 
 
