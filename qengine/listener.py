@@ -17,6 +17,7 @@ import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import numpy as np
 import trio
 
 from .clock import now_ns
@@ -216,9 +217,16 @@ class Listener:
         side = _SIDES.get(direction)
         if side is None or trade_id in self.known_trade_ids:
             return False
+        key = id_key(trade_id)
         if time_s is not None:
             if time_s <= self.adoption_cutoff_s:
-                # Already inside the position adopted from the portfolio (its push came late).
+                # Duplicates first: a trade already booked (re-read from the history after a
+                # reconnect) is expected, silent and counted. Only a fill never booked that is
+                # already inside the adopted portfolio position (its push came late) is skipped
+                # with a warning.
+                if self._already_booked(key):
+                    self.counters[COUNTER["duplicate_fills"]] += 1
+                    return False
                 self.skipped_adopted_fills += 1
                 log.warning("fill %s predates the adopted portfolio position; not booked again",
                             trade_id)
@@ -229,7 +237,7 @@ class Listener:
         if fee is None:  # order pushes carry no fee: use the configured rate until history says
             fee = (q.maker_fee_rate if is_maker else q.taker_fee_rate) * price * amount
         row = state.fill_scratch[0]
-        row["trade_id"] = id_key(trade_id)
+        row["trade_id"] = key
         row["instrument"] = index
         row["side"] = side
         row["price_ticks"] = spec.price_ticks(price)
@@ -241,6 +249,7 @@ class Listener:
                                      state.seen_cursor, state.fill_scratch, 0,
                                      spec.lot_tick_value)
         if status == codes.STATUS_DUPLICATE:
+            self.counters[COUNTER["duplicate_fills"]] += 1
             return False
         if status != codes.STATUS_OK:
             self.counters[COUNTER["errors"]] += 1
@@ -256,6 +265,12 @@ class Listener:
         self.telemetry.record_fill(index, direction, price, amount, is_maker, label)
         self.on_fill()
         return True
+
+    def _already_booked(self, key: int) -> bool:
+        # The position kernel's ring of booked trade ids (filled from slot 0, so the first
+        # ``count`` slots are the valid ones).
+        count = int(self.state.seen_cursor[0]["count"])
+        return bool(np.any(self.state.seen_trade_ids[:count] == key))
 
     def apply_portfolio(self, entries: Iterable[m.PortfolioEntry], snapshot: bool) -> None:
         """Record the exchange's positions; instruments missing from a snapshot are flat."""
