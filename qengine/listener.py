@@ -25,7 +25,7 @@ from .io import messages as m
 from .kernels import codes
 from .kernels.candles import candle_update
 from .kernels.intensity import intensity_update
-from .kernels.orders import order_apply_update, order_find_by_client_id
+from .kernels.orders import order_apply_update, order_find_by_client_id, order_find_by_key
 from .kernels.position import position_apply_fill, position_reconcile
 from .kernels.vamp import vamp_update
 from .predictive import Predictor
@@ -192,7 +192,9 @@ class Listener:
         cid = update.client_order_id
         if cid is None:
             cid = state.client_id_by_key.get(key)
-        if cid is not None and order_find_by_client_id(state.orders, cid) >= 0:
+        slot = self.our_slot(key, cid)
+        if slot >= 0:
+            cid = int(state.orders[slot]["client_order_id"])
             state.client_id_by_key[key] = cid
             if update.is_live:
                 kind = (codes.ORDER_UPDATE_AMENDED if update.change_reason == "amend"
@@ -207,6 +209,22 @@ class Listener:
         for fill in update.fills:
             self.book_fill(index, fill.trade_id, update.direction, fill.price, fill.amount,
                            fill.maker_taker == "maker", None, update.label, fill.time)
+
+    def our_slot(self, key: int, cid: int | None) -> int:
+        """The order-table row of the exchange order ``key`` (client id ``cid``), or -1.
+
+        The exchange order id decides; the client id only finds our insert whose answer has
+        not come yet (its row has no exchange id). An order of another process that carries
+        one of our client ids is never taken for ours.
+        """
+        orders = self.state.orders
+        slot = order_find_by_key(orders, key)
+        if slot >= 0 or cid is None:
+            return slot
+        slot = order_find_by_client_id(orders, cid)
+        if slot >= 0 and int(orders[slot]["order_key"]) < 0:
+            return slot
+        return -1
 
     def book_fill(self, index: int, trade_id: str, direction: str, price: float, amount: float,
                   is_maker: bool, fee: float | None, label: str | None,

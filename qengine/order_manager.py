@@ -8,13 +8,17 @@
   in priority order (cancels, then level 0 first), so when throttled the most important go first.
 - Error 4 (throttled) backs off; error 1 (order not found) closes the row and asks for an
   order reconciliation; a timeout also asks for one (the order may or may not exist).
-- Client order ids come from this object's own counter, never shared with JSON-RPC request ids.
+- Client order ids come from this object's own counter, never shared with JSON-RPC request ids,
+  above a random per-process base (:func:`client_order_id_base`): a restarted engine never
+  reuses the ids of a dead process's orders. Reconciliation matches orders by exchange order id
+  and cancels any order with our label this process did not place.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -27,14 +31,13 @@ from .io.thalex import ThalexClient
 from .kernels import codes
 from .kernels.orders import (
     order_apply_update,
-    order_find_by_client_id,
     order_release,
     order_request_amend,
     order_request_cancel,
     order_reserve,
 )
 from .listener import Listener
-from .state import EngineState, InstrumentSpec
+from .state import EngineState, InstrumentSpec, id_key
 from .telemetry import COUNTER, Telemetry
 
 log = logging.getLogger("qengine.orders")
@@ -42,6 +45,19 @@ log = logging.getLogger("qengine.orders")
 _DIRECTION = {codes.SIDE_BUY: "buy", codes.SIDE_SELL: "sell"}
 #: Level of order-table rows that are not quotes (flatten orders): above any quoted level.
 FLATTEN_LEVEL = codes.LEVEL_MAX
+
+
+#: Client order ids are ``base + n``: a random per-process base, a multiple of 2**32 below
+#: 2**53, and a counter below 2**32. They fit ``client_order_id`` (an integer in 0..2**64-1) and
+#: stay exact where a JSON decoder turns numbers into doubles (beyond 2**53 they would not).
+CLIENT_ID_COUNTER_BITS = 32
+CLIENT_ID_MAX = 2**53 - 1
+
+
+def client_order_id_base() -> int:
+    """A fresh random base for one process's client order ids (one in about 2 million
+    restarts shares a base; then the exchange order id still tells the orders apart)."""
+    return (secrets.randbelow(2**(53 - CLIENT_ID_COUNTER_BITS) - 1) + 1) << CLIENT_ID_COUNTER_BITS
 
 
 def _nothing() -> None:
@@ -118,7 +134,8 @@ class OrderManager:
         self.client: ThalexClient | None = None
         # 90 % of the granted rate leaves room for the risk monitor's own requests.
         self.bucket = TokenBucket(9.0)
-        self.next_client_order_id = 1
+        self.client_order_id_base = client_order_id_base()
+        self.next_client_order_id = self.client_order_id_base + 1
         self.backoff_until_s = -math.inf
         self.backoff_s = 0.5
         self.reconcile_needed = False
@@ -223,12 +240,21 @@ class OrderManager:
         return self._replies is not None
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """The order manager's service: owns the nursery where order replies are collected."""
+        """The order manager's service: owns the nursery where order replies are collected, and
+        asks for an order reconciliation every ``order_reconcile_interval_s`` (the quoter runs
+        it before its next cycle; mass quotes are not in the order table, so not with them)."""
+        config = self.state.config
+        interval_s = config.connection.order_reconcile_interval_s
+        if config.order_mode != "orders":
+            interval_s = math.inf
         async with trio.open_nursery() as nursery:
             self._replies = nursery
             task_status.started()
             try:
-                await trio.sleep_forever()
+                while True:
+                    await trio.sleep(interval_s)
+                    self.reconcile_needed = True
+                    self.wake_quoter()
             finally:
                 self._replies = None
 
@@ -429,12 +455,12 @@ class OrderManager:
         for order in live:
             if order.instrument_name != spec.name or order.label != label:
                 continue
-            cid = order.client_order_id
-            if cid is not None and order_find_by_client_id(state.orders, cid) >= 0:
+            slot = self.listener.our_slot(id_key(order.order_id), order.client_order_id)
+            if slot >= 0:  # placed by this process (matched by exchange order id)
                 self.listener.apply_order(order)
-                live_cids.add(cid)
+                live_cids.add(int(state.orders[slot]["client_order_id"]))
                 continue
-            orphans += 1
+            orphans += 1  # ours by label, not placed by this process: cancel it
             try:
                 await self.client.cancel(order_id=order.order_id)
             except io_errors.OrderNotFound:
@@ -459,7 +485,8 @@ class OrderManager:
                                    int(row["amount_lots"]), int(row["filled_lots"]), now_ns())
         order_release(state.orders)
         if orphans:
-            log.warning("cancelled %d open orders the order table did not know", orphans)
+            log.warning("cancelled %d open order(s) with our label this process did not place",
+                        orphans)
         return orphans
 
     def reset_table(self) -> None:

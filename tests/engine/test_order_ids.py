@@ -1,0 +1,73 @@
+"""Issue 9, item 3: client order ids unique across processes; orders reconciled by exchange
+order id; an order with our label that this process did not place is cancelled.
+
+The "dead process" is a second session on the same account that inserts with our label and
+then disappears without cancel-on-disconnect, so its order stays on the book: what a SIGKILLed
+engine's in-flight insert looks like when the network delivers it after the restart.
+"""
+
+from __future__ import annotations
+
+import trio
+
+from qengine.io.auth import demo_credentials
+from qengine.io.thalex import open_thalex_client
+from qengine.order_manager import CLIENT_ID_COUNTER_BITS, CLIENT_ID_MAX
+
+from .conftest import BTC, LABEL, assert_matches_exchange, closed_orders, ours, running
+from .test_reconnect import LEVELS, _settled, assert_orders_agree, wait_until
+
+RECONCILE_S = 2.0
+
+
+async def _late_order(url: str, direction: str, price: float, client_order_id: int) -> str:
+    """Insert a resting order with our label from another session; return its order id."""
+    async with open_thalex_client(url, credentials=demo_credentials(), reconnect=None) as client:
+        order = await client.insert(direction, BTC, 0.01, price, label=LABEL,
+                                    client_order_id=client_order_id, post_only=True)
+    return order.order_id
+
+
+async def test_a_dead_process_order_delivered_late_is_cancelled_not_adopted(autojump_clock):
+    with trio.fail_after(120):
+        async with running(quote__levels=LEVELS,
+                           connection__order_reconcile_interval_s=RECONCILE_S) as (sim, engine):
+            await _settled(sim, engine)
+            mine = {o["order_id"]: o["client_order_id"] for o in ours(sim)}
+            # Worst case: the late order carries a client id this process is using right now
+            # (the old per-process counter made this the normal case after a restart).
+            taken = min(mine.values())
+            late = [await _late_order(sim.url, "buy", 60000.0, taken),
+                    await _late_order(sim.url, "sell", 70000.0, 3)]
+            assert set(late) <= {o["order_id"] for o in ours(sim)}
+            arrived_s = trio.current_time()
+            await wait_until(lambda: not set(late) & {o["order_id"] for o in ours(sim)},
+                             timeout_s=RECONCILE_S + 1.0)
+            assert trio.current_time() - arrived_s <= RECONCILE_S + 1.0
+            # Cancelled, not filled; and our own order with the same client id is untouched.
+            gone = {o.order_id: o for o in closed_orders(sim) if o.order_id in late}
+            assert all(o.filled_lots == 0 for o in gone.values())
+            assert len(gone) == 2
+            await _settled(sim, engine)
+            assert_orders_agree(sim, engine)
+            assert engine.telemetry.counters.snapshot()["errors"] == 0
+            assert_matches_exchange(sim, engine)
+        assert_matches_exchange(sim, engine)
+
+
+async def test_client_order_ids_differ_between_processes_and_stay_exact(autojump_clock):
+    with trio.fail_after(120):
+        async with running(quote__levels=LEVELS) as (sim, engine):
+            await _settled(sim, engine)
+            first = {o["client_order_id"] for o in ours(sim)}
+            base = engine.orders.client_order_id_base
+        # A restart on the same account: a new base, so no id of the first run comes back.
+        async with running(quote__levels=LEVELS) as (sim, engine):
+            await _settled(sim, engine)
+            second = {o["client_order_id"] for o in ours(sim)}
+            assert engine.orders.client_order_id_base != base
+        assert first.isdisjoint(second)
+        for cid in first | second:
+            assert isinstance(cid, int)
+            assert 2**CLIENT_ID_COUNTER_BITS < cid <= CLIENT_ID_MAX
+            assert float(cid) == cid  # exact where a decoder makes it a double
