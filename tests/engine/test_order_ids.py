@@ -1,20 +1,26 @@
 """Issue 9, item 3: client order ids unique across processes; orders reconciled by exchange
 order id; an order with our label that this process did not place is cancelled.
 
-The "dead process" is a second session on the same account that inserts with our label and
-then disappears without cancel-on-disconnect, so its order stays on the book: what a SIGKILLed
-engine's in-flight insert looks like when the network delivers it after the restart.
+The late order of a dead process is inserted by a second session on the same account with our
+label, which then disappears without cancel-on-disconnect, so the order stays on the book: what
+a SIGKILLed engine's in-flight insert looks like when the network delivers it after the restart
+(the last test kills a real ``qengine quote`` process and restarts it).
 """
 
 from __future__ import annotations
 
+import signal
+
+import pytest
 import trio
 
 from qengine.io.auth import demo_credentials
+from qengine.io.simulator import serve_simulator
 from qengine.io.thalex import open_thalex_client
 from qengine.order_manager import CLIENT_ID_COUNTER_BITS, CLIENT_ID_MAX
 
-from .conftest import BTC, LABEL, assert_matches_exchange, closed_orders, ours, running
+from .conftest import BTC, LABEL, assert_matches_exchange, closed_orders, ours, running, sim_config
+from .test_processes import QUOTE, _poll, _spawn
 from .test_reconnect import LEVELS, _settled, assert_orders_agree, wait_until
 
 RECONCILE_S = 2.0
@@ -71,3 +77,47 @@ async def test_client_order_ids_differ_between_processes_and_stay_exact(autojump
             assert isinstance(cid, int)
             assert 2**CLIENT_ID_COUNTER_BITS < cid <= CLIENT_ID_MAX
             assert float(cid) == cid  # exact where a decoder makes it a double
+
+
+@pytest.mark.slow
+async def test_a_restarted_process_cancels_the_killed_process_late_order(tmp_path, nursery):
+    sim = await nursery.start(serve_simulator, sim_config())
+    config = tmp_path / "restart.toml"
+    config.write_text("[connection]\ncancel_on_disconnect_s = 3\n"
+                      f"order_reconcile_interval_s = {RECONCILE_S}\n[quote]\nlevels = 2\n")
+    args = [*QUOTE, "--url", sim.url, "--config", str(config)]
+
+    def our_orders() -> list[dict]:
+        return [o for o in sim.open_orders() if o.get("label") == LABEL]
+
+    async def quoting() -> bool:
+        return len(our_orders()) == 4
+
+    dead = await _spawn(args, tmp_path / "dead.log")
+    await _poll(quoting, 30.0, "the first process quoting")
+    dead_ids = {o["client_order_id"] for o in our_orders()}
+    dead.kill()
+    assert await dead.wait() == -signal.SIGKILL
+    restarted = await _spawn(args, tmp_path / "restarted.log")
+    try:
+        await _poll(quoting, 30.0, "the restarted process quoting")
+        live = {o["order_id"]: o["client_order_id"] for o in our_orders()}
+        assert dead_ids.isdisjoint(live.values())
+        # The dead process's last insert, delivered now: our label, its client id.
+        late = await _late_order(sim.url, "buy", 60000.0, max(dead_ids))
+
+        async def cancelled() -> bool:
+            return late not in {o["order_id"] for o in our_orders()}
+
+        await _poll(cancelled, RECONCILE_S + 2.0, "the late order cancelled")
+        assert await quoting()  # its own orders still quote
+        restarted.send_signal(signal.SIGINT)
+        with trio.fail_after(10.0):
+            assert await restarted.wait() == 0
+        assert sim.open_orders() == []
+        assert "open order(s) with our label this process did not place" in (
+            tmp_path / "restarted.log").read_text()
+    finally:
+        if restarted.returncode is None:
+            restarted.kill()
+            await restarted.wait()
