@@ -136,13 +136,14 @@ def _rank_rows(table, quotes, instrument, threshold, scratch, n_keys):
         scratch[slot_bucket + slot] = bucket
 
 
-@helper(numba.types.boolean(ORDER_T, _i8, _i8, _i8, _i8))
-def _request_in_flight_at(table, instrument, side, skip_slot, price_ticks):
-    # Whether an order of the side (other than skip_slot) has an insert or amend in flight that
-    # leaves it at price_ticks (a cancel in flight was sent earlier and frees its price).
-    for slot in range(table.shape[0]):
+@helper(numba.types.boolean(ORDER_T, _SCRATCH_T, _i8, _i8, _i8))
+def _request_in_flight_at(table, live, side, skip_slot, price_ticks):
+    # Whether a live order of the side (other than skip_slot) has an insert or amend in flight
+    # that leaves it at price_ticks (a cancel in flight was sent earlier and frees its price).
+    for i in range(live.shape[0]):
+        slot = live[i]
         row = table[slot]
-        if slot == skip_slot or row["instrument"] != instrument or row["side"] != side:
+        if slot == skip_slot or row["side"] != side:
             continue
         if row["status"] == codes.ORDER_PENDING_INSERT and row["price_ticks"] == price_ticks:
             return True
@@ -152,74 +153,66 @@ def _request_in_flight_at(table, instrument, side, skip_slot, price_ticks):
     return False
 
 
-@helper(numba.types.boolean(ORDER_T, _i8, _SCRATCH_T, _i8, _i8, _i8, _i8))
-def _resting_at(table, instrument, buckets, bucket, side, skip_slot, price_ticks):
-    # Whether an OPEN order of the side (other than skip_slot) with the given decided bucket
-    # rests at price_ticks.
-    for slot in range(table.shape[0]):
+@helper(numba.types.boolean(ORDER_T, _SCRATCH_T, _SCRATCH_T, _i8, _i8, _i8, _i8, _i8))
+def _open_at(table, live, buckets, n_keys, side, skip_slot, skip_bucket, price_ticks):
+    # Whether an OPEN order of the side (other than skip_slot) rests at price_ticks after the
+    # decided requests up to the action (skip_slot, skip_bucket): its amend waits, it is kept,
+    # or it is amended only after that action. skip_bucket -1 asks about waiting orders only.
+    for i in range(live.shape[0]):
+        slot = live[i]
         row = table[slot]
         if slot == skip_slot or row["status"] != codes.ORDER_OPEN or row["side"] != side:
             continue
-        if row["instrument"] == instrument and row["price_ticks"] == price_ticks and \
-                buckets[slot] == bucket:
+        if row["price_ticks"] != price_ticks:
+            continue
+        bucket = buckets[slot]
+        if bucket == _WAITING:
+            return True
+        if skip_bucket >= 0 and (bucket == _KEPT or bucket > skip_bucket or (
+                bucket == skip_bucket and slot > skip_slot)):
             return True
     return False
 
 
-@helper(numba.types.boolean(ORDER_T, _i8, _SCRATCH_T, _i8, _i8, _i8, _i8))
-def _moves_later(table, instrument, buckets, n_keys, slot, bucket, target_ticks):
-    # Whether an OPEN order at target_ticks is still there when the amend (slot, bucket)
-    # arrives: kept, or amended only after it (buckets: the decided bucket per slot).
-    side = table[slot]["side"]
-    for other in range(table.shape[0]):
-        r = table[other]
-        if other == slot or r["status"] != codes.ORDER_OPEN or r["instrument"] != instrument:
-            continue
-        if r["side"] != side or r["price_ticks"] != target_ticks:
-            continue
-        other_bucket = buckets[other]
-        if other_bucket == _KEPT or other_bucket > bucket or (other_bucket == bucket
-                                                              and other > slot):
-            return True
-    return False
-
-
-@helper(numba.types.void(ORDER_T, QUOTE_T, _i8, _SCRATCH_T, _i8))
-def _resolve_collisions(table, quotes, instrument, scratch, n_keys):
+@helper(numba.types.void(ORDER_T, QUOTE_T, _SCRATCH_T, _SCRATCH_T, _i8))
+def _resolve_collisions(table, quotes, scratch, live, n_keys):
     # 1. Amends onto a price where an order stays this time (a request in flight, or an order
     #    whose own amend waits) wait too, until nothing changes. 2. Amends onto a price an order
     #    still holds when they arrive (kept, or amended after them) become cancel (sent first)
     #    + insert (sent after every amend). Then the bucket counts.
     first_bucket = 2 * n_keys
     slot_bucket = first_bucket + _TABLE_RANKS * n_keys
-    n_slots = table.shape[0]
-    decided = scratch[slot_bucket:slot_bucket + n_slots]
-    reinsert = slot_bucket + n_slots
+    decided = scratch[slot_bucket:slot_bucket + table.shape[0]]
+    reinsert = slot_bucket + table.shape[0]
     changed = True
     while changed:
         changed = False
-        for slot in range(n_slots):
+        for i in range(live.shape[0]):
+            slot = live[i]
             bucket = decided[slot]
             if bucket < n_keys:
                 continue  # nothing to do, waiting, or a cancel
             side = np.int64(table[slot]["side"])
             target = np.int64(quotes[scratch[n_keys + bucket % n_keys]]["price_ticks"])
-            if _request_in_flight_at(table, instrument, side, slot, target) or _resting_at(
-                    table, instrument, decided, _WAITING, side, slot, target):
+            if _request_in_flight_at(table, live, side, slot, target) or _open_at(
+                    table, live, decided, n_keys, side, slot, -1, target):
                 decided[slot] = _WAITING
                 changed = True
-    for slot in range(n_slots):
+    for i in range(live.shape[0]):
+        slot = live[i]
         bucket = decided[slot]
         if bucket < n_keys:
             continue
         key = bucket % n_keys
         target = np.int64(quotes[scratch[n_keys + key]]["price_ticks"])
-        if _moves_later(table, instrument, decided, n_keys, slot, bucket, target):
+        if _open_at(table, live, decided, n_keys, np.int64(table[slot]["side"]), slot, bucket,
+                    target):
             decided[slot] = key
             scratch[reinsert + key] = 1
-    for slot in range(n_slots):
-        if decided[slot] >= 0:
-            scratch[first_bucket + decided[slot]] += 1
+    for i in range(live.shape[0]):
+        bucket = decided[live[i]]
+        if bucket >= 0:
+            scratch[first_bucket + bucket] += 1
 
 
 @helper(_i8(ACTION_T, _i8, _i8, _i8, _i8, _i8, _i8, _i8, _i8))
@@ -329,20 +322,29 @@ def diff_ladder_against_orders(table, quotes, n_quotes, instrument, amend_thresh
     if top < 0:
         return 0
     # One small scratch block per call (levels fit the int8 level fields, so at most
-    # 2 * (LEVEL_MAX + 1) keys): owner per key | quote per key | bucket counts | bucket per slot.
+    # 2 * (LEVEL_MAX + 1) keys): owner per key | quote per key | bucket counts | bucket per slot
+    # | re-insert flag per key | live slots of the instrument.
     n_keys = 2 * (top + 1)
     first_bucket = 2 * n_keys
     slot_bucket = first_bucket + _TABLE_RANKS * n_keys
     n_slots = table.shape[0]
     reinsert = slot_bucket + n_slots
-    scratch = np.empty(reinsert + n_keys, np.int64)
+    live_first = reinsert + n_keys
+    scratch = np.empty(live_first + n_slots, np.int64)
     for i in range(slot_bucket):
         scratch[i] = -1 if i < first_bucket else 0
+    n_live = 0
+    for slot in range(n_slots):  # the instrument's live rows: collisions are judged among them
+        row = table[slot]
+        if _LIVE_FIRST <= row["status"] <= _LIVE_LAST and row["instrument"] == instrument:
+            scratch[live_first + n_live] = slot
+            n_live += 1
     for i in range(reinsert, reinsert + n_keys):
         scratch[i] = 0
+    live = scratch[live_first:live_first + n_live]
     _index(table, quotes, n_quotes, instrument, scratch, n_keys)
     _rank_rows(table, quotes, instrument, threshold, scratch, n_keys)
-    _resolve_collisions(table, quotes, instrument, scratch, n_keys)
+    _resolve_collisions(table, quotes, scratch, live, n_keys)
     n = _emit_table_actions(table, quotes, scratch, n_keys, first_bucket, out_actions)
     # Inserts last, in key order: quotes whose (level, side) has no order (or whose order is
     # cancelled above to be inserted again), unless a request in flight ends on that price.
@@ -354,9 +356,8 @@ def diff_ladder_against_orders(table, quotes, n_quotes, instrument, amend_thresh
         q = quotes[j]
         price = np.int64(q["price_ticks"])
         side = np.int64(key % 2)
-        if not (_request_in_flight_at(table, instrument, side, -1, price) or _resting_at(
-                table, instrument, scratch[slot_bucket:slot_bucket + n_slots], _WAITING, side, -1,
-                price)):
+        if not (_request_in_flight_at(table, live, side, -1, price) or _open_at(
+                table, live, scratch[slot_bucket:reinsert], n_keys, side, -1, -1, price)):
             n = _emit(out_actions, n, codes.ACTION_INSERT, -1, -1, key % 2, key // 2,
                       q["price_ticks"], q["size_lots"])
     return min(n, cap)
