@@ -456,11 +456,12 @@ class OrderManager:
             if order.instrument_name != spec.name or order.label != label:
                 continue
             slot = self.listener.our_slot(id_key(order.order_id), order.client_order_id)
-            if slot >= 0:  # placed by this process (matched by exchange order id)
+            if slot >= 0 and state.orders[slot]["status"] != codes.ORDER_CLOSED:
+                # Placed by this process (matched by exchange order id) and still tracked.
                 self.listener.apply_order(order)
                 live_cids.add(int(state.orders[slot]["client_order_id"]))
                 continue
-            orphans += 1  # ours by label, not placed by this process: cancel it
+            orphans += 1  # ours by label, not placed (or no longer tracked) here: cancel it
             try:
                 await self.client.cancel(order_id=order.order_id)
             except io_errors.OrderNotFound:
