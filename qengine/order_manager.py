@@ -9,16 +9,15 @@
 - Error 4 (throttled) backs off; error 1 (order not found) closes the row and asks for an
   order reconciliation; a timeout also asks for one (the order may or may not exist).
 - Client order ids come from this object's own counter, never shared with JSON-RPC request ids,
-  above a random per-process base (:func:`client_order_id_base`): a restarted engine never
-  reuses the ids of a dead process's orders. Reconciliation matches orders by exchange order id
-  and cancels any order with our label this process did not place.
+  above a random per-process base (``our_orders.client_order_id_base``): a restarted engine
+  never reuses the ids of a dead process's orders. Reconciliation matches orders by exchange
+  order id and cancels any order with our label this process did not place.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -37,8 +36,10 @@ from .kernels.orders import (
     order_reserve,
 )
 from .listener import Listener
+from .our_orders import cancel_our_orders, client_order_id_base
 from .state import EngineState, InstrumentSpec, id_key
 from .telemetry import COUNTER, Telemetry
+from .token_bucket import TokenBucket
 
 log = logging.getLogger("qengine.orders")
 
@@ -47,80 +48,12 @@ _DIRECTION = {codes.SIDE_BUY: "buy", codes.SIDE_SELL: "sell"}
 FLATTEN_LEVEL = codes.LEVEL_MAX
 
 
-#: Client order ids are ``base + n``: a random per-process base, a multiple of 2**32 below
-#: 2**53, and a counter below 2**32. They fit ``client_order_id`` (an integer in 0..2**64-1) and
-#: stay exact where a JSON decoder turns numbers into doubles (beyond 2**53 they would not).
-CLIENT_ID_COUNTER_BITS = 32
-CLIENT_ID_MAX = 2**53 - 1
-
-
-def client_order_id_base() -> int:
-    """A fresh random base for one process's client order ids (one in about 2 million
-    restarts shares a base; then the exchange order id still tells the orders apart)."""
-    return (secrets.randbelow(2**(53 - CLIENT_ID_COUNTER_BITS) - 1) + 1) << CLIENT_ID_COUNTER_BITS
-
-
 def _nothing() -> None:
     return None
 
 
 def _always(_level: int) -> bool:
     return True
-
-
-def our_live_orders(orders: list[m.OrderUpdate], label: str, names: set[str]
-                    ) -> list[m.OrderUpdate]:
-    """The live orders among ``orders`` that carry our ``label`` on one of our instruments."""
-    return [o for o in orders if o.is_live and o.label == label and o.instrument_name in names]
-
-
-async def cancel_our_orders(client: ThalexClient, label: str, names: set[str], *,
-                            keep_going: bool = False) -> int:
-    """Cancel every live order of ours on the account one by one, by exchange order id.
-
-    An order already gone is skipped; with ``keep_going`` any other refusal is logged and the
-    sweep goes on (at shutdown), otherwise it is raised. Returns how many were cancelled.
-    """
-    cancelled = 0
-    for order in our_live_orders(await client.open_orders(), label, names):
-        try:
-            await client.cancel(order_id=order.order_id)
-        except io_errors.OrderNotFound:
-            continue
-        except io_errors.ThalexClientError as exc:
-            if not keep_going:
-                raise
-            log.error("cancel of order %s failed: %s", order.order_id, exc)
-            continue
-        cancelled += 1
-    return cancelled
-
-
-class TokenBucket:
-    """A token bucket on trio's clock: ``rate_per_s`` tokens a second, burst of one second."""
-
-    def __init__(self, rate_per_s: float) -> None:
-        self.rate_per_s = rate_per_s
-        self.tokens = rate_per_s
-        self.updated_s = trio.current_time()
-
-    def set_rate(self, rate_per_s: float) -> None:
-        """Resize the bucket (e.g. to the ``message_rate`` granted at login)."""
-        self._refill()
-        self.rate_per_s = max(1.0, float(rate_per_s))
-        self.tokens = min(self.tokens, self.rate_per_s)
-
-    def _refill(self) -> None:
-        now = trio.current_time()
-        self.tokens = min(self.rate_per_s, self.tokens + (now - self.updated_s) * self.rate_per_s)
-        self.updated_s = now
-
-    def take_up_to(self, wanted: int) -> int:
-        """Take as many whole tokens as available, at most ``wanted``; return how many."""
-        self._refill()
-        granted = min(wanted, int(self.tokens))
-        self.tokens -= granted
-        return granted
 
 
 class OrderManager:
