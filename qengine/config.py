@@ -143,6 +143,10 @@ class ConnectionConfig:
     reconnect_min_s: float = 0.1
     reconnect_max_s: float = 30.0
     shutdown_timeout_s: float = 5.0
+    #: Every so often the order table is checked against the account's open orders (by
+    #: exchange order id); an order with our label that this process did not place (a dead
+    #: process's order delivered late) is cancelled.
+    order_reconcile_interval_s: float = 10.0
     #: At exit, also send ``private/cancel_all`` (account-wide: it also cancels orders of other
     #: strategies on the same account) after ``cancel_session``.
     cancel_all_on_exit: bool = True
@@ -261,7 +265,7 @@ def _validate(config: EngineConfig) -> None:
     _check(1 <= c.cancel_on_disconnect_s <= 300, "connection.cancel_on_disconnect_s",
            "must be in 1..300")
     for name in ("ping_interval_s", "request_timeout_s", "stale_ticker_s", "reconnect_min_s",
-                 "reconnect_max_s", "shutdown_timeout_s"):
+                 "reconnect_max_s", "shutdown_timeout_s", "order_reconcile_interval_s"):
         _check(getattr(c, name) > 0, f"connection.{name}", "must be > 0")
     _check(c.reconnect_min_s <= c.reconnect_max_s, "connection.reconnect_min_s",
            "must be <= connection.reconnect_max_s")

@@ -34,7 +34,7 @@ from .io.simulator.listing import thalex_instruments
 from .io.thalex import ThalexClient, open_thalex_client
 from .io.transport import ReconnectPolicy
 from .listener import EVENT_CHANNELS
-from .order_manager import cancel_our_orders
+from .our_orders import cancel_our_orders
 from .state import InstrumentSpec, build_quote_params, select_instruments
 from .telemetry import COUNTER
 

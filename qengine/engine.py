@@ -32,7 +32,8 @@ from .io import errors as io_errors
 from .io.simulator import serve_simulator
 from .io.thalex import ThalexClient, url_for_network
 from .listener import Listener
-from .order_manager import OrderManager, cancel_our_orders, our_live_orders
+from .order_manager import OrderManager
+from .our_orders import cancel_our_orders, our_live_orders
 from .quoter import Quoter
 from .risk import RiskControl, RiskMonitor
 from .state import EngineState

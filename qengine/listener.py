@@ -17,6 +17,7 @@ import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import numpy as np
 import trio
 
 from .clock import now_ns
@@ -24,7 +25,7 @@ from .io import messages as m
 from .kernels import codes
 from .kernels.candles import candle_update
 from .kernels.intensity import intensity_update
-from .kernels.orders import order_apply_update, order_find_by_client_id
+from .kernels.orders import order_apply_update, order_find_by_client_id, order_find_by_key
 from .kernels.position import position_apply_fill, position_reconcile
 from .kernels.vamp import vamp_update
 from .predictive import Predictor
@@ -193,7 +194,9 @@ class Listener:
         cid = update.client_order_id
         if cid is None:
             cid = state.client_id_by_key.get(key)
-        if cid is not None and order_find_by_client_id(state.orders, cid) >= 0:
+        slot = self.our_slot(key, cid)
+        if slot >= 0:
+            cid = int(state.orders[slot]["client_order_id"])
             state.client_id_by_key[key] = cid
             if update.is_live:
                 kind = (codes.ORDER_UPDATE_AMENDED if update.change_reason == "amend"
@@ -209,6 +212,22 @@ class Listener:
             self.book_fill(index, fill.trade_id, update.direction, fill.price, fill.amount,
                            fill.maker_taker == "maker", None, update.label, fill.time)
 
+    def our_slot(self, key: int, cid: int | None) -> int:
+        """The order-table row of the exchange order ``key`` (client id ``cid``), or -1.
+
+        The exchange order id decides; the client id only finds our insert whose answer has
+        not come yet (its row has no exchange id). An order of another process that carries
+        one of our client ids is never taken for ours.
+        """
+        orders = self.state.orders
+        slot = order_find_by_key(orders, key)
+        if slot >= 0 or cid is None:
+            return slot
+        slot = order_find_by_client_id(orders, cid)
+        if slot >= 0 and int(orders[slot]["order_key"]) < 0:
+            return slot
+        return -1
+
     def book_fill(self, index: int, trade_id: str, direction: str, price: float, amount: float,
                   is_maker: bool, fee: float | None, label: str | None,
                   time_s: float | None = None) -> bool:
@@ -218,9 +237,16 @@ class Listener:
         side = _SIDES.get(direction)
         if side is None or trade_id in self.known_trade_ids:
             return False
+        key = id_key(trade_id)
         if time_s is not None:
             if time_s <= self.adoption_cutoff_s:
-                # Already inside the position adopted from the portfolio (its push came late).
+                # Duplicates first: a trade already booked (re-read from the history after a
+                # reconnect) is expected, silent and counted. Only a fill never booked that is
+                # already inside the adopted portfolio position (its push came late) is skipped
+                # with a warning.
+                if self._already_booked(key):
+                    self.counters[COUNTER["duplicate_fills"]] += 1
+                    return False
                 self.skipped_adopted_fills += 1
                 log.warning("fill %s predates the adopted portfolio position; not booked again",
                             trade_id)
@@ -231,7 +257,7 @@ class Listener:
         if fee is None:  # order pushes carry no fee: use the configured rate until history says
             fee = (q.maker_fee_rate if is_maker else q.taker_fee_rate) * price * amount
         row = state.fill_scratch[0]
-        row["trade_id"] = id_key(trade_id)
+        row["trade_id"] = key
         row["instrument"] = index
         row["side"] = side
         row["price_ticks"] = spec.price_ticks(price)
@@ -243,6 +269,7 @@ class Listener:
                                      state.seen_cursor, state.fill_scratch, 0,
                                      spec.lot_tick_value)
         if status == codes.STATUS_DUPLICATE:
+            self.counters[COUNTER["duplicate_fills"]] += 1
             return False
         if status != codes.STATUS_OK:
             self.counters[COUNTER["errors"]] += 1
@@ -258,6 +285,12 @@ class Listener:
         self.telemetry.record_fill(index, direction, price, amount, is_maker, label)
         self.on_fill()
         return True
+
+    def _already_booked(self, key: int) -> bool:
+        # The position kernel's ring of booked trade ids (filled from slot 0, so the first
+        # ``count`` slots are the valid ones).
+        count = int(self.state.seen_cursor[0]["count"])
+        return bool(np.any(self.state.seen_trade_ids[:count] == key))
 
     def apply_portfolio(self, entries: Iterable[m.PortfolioEntry | m.SkippedRow],
                         snapshot: bool) -> None:

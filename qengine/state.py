@@ -63,9 +63,10 @@ ACTION_CAPACITY = 64
 
 
 def id_key(exchange_id: str) -> int:
-    """Map an exchange id string (order or trade id) to a stable signed int64 for the kernels."""
+    """Map an exchange id string (order or trade id) to a stable non-negative int64 for the
+    kernels (63 bits of a hash: the order table stores only keys >= 0, -1 means unknown)."""
     digest = hashlib.blake2b(exchange_id.encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little", signed=True)
+    return int.from_bytes(digest, "little") >> 1
 
 
 @dataclass(frozen=True, slots=True)

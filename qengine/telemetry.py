@@ -38,6 +38,7 @@ COUNTER_NAMES = (
     "cancels",
     "mass_quotes",
     "fills",
+    "duplicate_fills",
     "rejects",
     "throttled",
     "errors",
