@@ -33,7 +33,7 @@ from .io.simulator.config import InstrumentSpec as SimInstrument
 from .io.simulator.listing import thalex_instruments
 from .io.thalex import ThalexClient, open_thalex_client
 from .io.transport import ReconnectPolicy
-from .listener import EVENT_CHANNELS
+from .listener import MARKET_CHANNELS
 from .our_orders import cancel_our_orders
 from .state import InstrumentSpec, build_quote_params, select_instruments
 from .telemetry import COUNTER
@@ -142,8 +142,7 @@ async def open_connection(engine: Engine, credentials: auth.Credentials
 
     async def on_connect(client: ThalexClient) -> None:
         nonlocal first
-        engine.quoter.ready = False
-        engine.client = engine.orders.client = client
+        engine.gate.close()
         try:
             await _on_connect(engine, client, first)
         except io_errors.ThalexClientError as exc:
@@ -153,25 +152,25 @@ async def open_connection(engine: Engine, credentials: auth.Credentials
             log.warning("connect steps failed (%s); reconnecting", exc)
             raise io_errors.ConnectionLost(f"reconnect steps failed: {exc}") from exc
         first = False
-        engine.quoter.ready = True
-        engine.quoter.poke()
+        engine.gate.open()
+        engine.quoter.wakeup.ring()
 
     def on_disconnect(_exc: BaseException) -> None:
         # Stop quoting at once and forget the book: after the reconnect, quote only on a
         # ticker that arrived after it (never on the pre-disconnect market).
-        engine.quoter.ready = False
+        engine.gate.close()
         engine.state.book.time_ns = 0
         engine.state.book.bid_ticks = engine.state.book.ask_ticks = 0
 
     c = config.connection
     async with open_thalex_client(
         engine.url, credentials=credentials, on_connect=on_connect, on_disconnect=on_disconnect,
-        request_timeout_s=c.request_timeout_s,
         ping_interval_s=min(c.ping_interval_s, c.cancel_on_disconnect_s / 2),
         stale_after_s=max(15.0, 3 * c.ping_interval_s),
         reconnect=ReconnectPolicy(initial_delay_s=c.reconnect_min_s,
                                   max_delay_s=c.reconnect_max_s),
         user_agent="qengine", seed=config.simulator.seed,
+        client=engine.client, on_inbound=engine.quoter.on_inbound, conflate=MARKET_CHANNELS,
     ) as client:
         yield client
 
@@ -181,10 +180,8 @@ async def _on_connect(engine: Engine, client: ThalexClient, first: bool) -> None
     rate = await client.set_cancel_on_disconnect(config.connection.cancel_on_disconnect_s)
     engine.orders.set_message_rate(rate)
     if first:
-        engine.known_trade_ids = {t.trade_id for t in await _recent_trades(engine, client)
-                                  if t.trade_id is not None}
-        engine.listener.known_trade_ids = engine.known_trade_ids
-        _register_channels(engine, client)
+        engine.listener.known_trade_ids.update(
+            t.trade_id for t in await _recent_trades(engine, client) if t.trade_id is not None)
         await _subscribe(engine, client)
     else:
         engine.reconnects += 1
@@ -195,25 +192,6 @@ async def _on_connect(engine: Engine, client: ThalexClient, first: bool) -> None
     if config.order_mode == "mass_quote":
         await engine.orders.refill_mm_protection(
             *mm_protection_amounts(config, engine.state.spec))
-
-
-def _register_channels(engine: Engine, client: ThalexClient) -> None:
-    listener, quoter = engine.listener, engine.quoter
-
-    def on_ticker(notification: Any) -> None:
-        listener.on_ticker(notification, client.batch_arrival_ns)
-
-    # A read carrying a fresh ticker is quoted on right after it is applied (see Quoter).
-    async def after_batch() -> None:
-        await quoter.on_market_batch(client.last_read_had_events)
-
-    client.after_batch = after_batch
-    client.conflate_in_batch("ticker.")
-    client.on_notification("ticker.", on_ticker)
-    client.on_notification("price_index.", listener.on_index)
-    client.on_notification("recent_trades.", listener.on_public_trades)
-    events, _subs = client.open_event_channel(EVENT_CHANNELS, max_buffer=4096)
-    engine.events = events
 
 
 async def _subscribe(engine: Engine, client: ThalexClient) -> None:
@@ -257,6 +235,6 @@ async def _reconcile(engine: Engine, client: ThalexClient, *, catch_up: bool) ->
         # count, fees and PnL stay exact instead of the position jumping to the truth.
         trades = await _recent_trades(engine, client)
         engine.listener.apply_trades(t for t in reversed(trades)
-                                     if t.trade_id not in engine.known_trade_ids)
+                                     if t.trade_id not in engine.listener.known_trade_ids)
     engine.listener.apply_portfolio(await client.portfolio(), snapshot=True)
     engine.listener.reconcile_positions(force=True)

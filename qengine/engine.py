@@ -28,6 +28,7 @@ from .clock import now_ns
 from .config import EngineConfig
 from .connection import credentials_for, open_connection, simulator_config, validate_instruments
 from .errors import ConfigError, StartupError
+from .gate import QuoteGate, Wakeup
 from .io import errors as io_errors
 from .io.simulator import serve_simulator
 from .io.thalex import ThalexClient, url_for_network
@@ -35,7 +36,7 @@ from .listener import Listener
 from .order_manager import OrderManager
 from .our_orders import cancel_our_orders, our_live_orders
 from .quoter import Quoter
-from .risk import RiskControl, RiskMonitor
+from .risk import RiskMonitor
 from .state import EngineState
 from .telemetry import Telemetry, rss_mb
 from .telemetry_task import heartbeat, status_reporter
@@ -49,22 +50,19 @@ class Engine:
     config: EngineConfig
     state: EngineState
     telemetry: Telemetry
+    #: Whether quoting is allowed now (ready, risk state, stale book): its one writer.
+    gate: QuoteGate
+    client: ThalexClient
     listener: Listener
     orders: OrderManager
     quoter: Quoter
-    control: RiskControl
+    monitor: RiskMonitor
     url: str
     simulator: Any = None
-    client: ThalexClient | None = None
     reconnects: int = 0
     started_s: float = 0.0
     summary: dict[str, Any] = field(default_factory=dict)
-    #: Ordered pushes (orders, portfolio, trades) for the listener task.
-    events: Any = None
     stopped: trio.Event = field(default_factory=trio.Event)
-    #: Trade ids of the account's history at the first login: fills of earlier runs, never
-    #: booked (their result is in the portfolio position the engine adopts).
-    known_trade_ids: set[str] = field(default_factory=set)
 
     async def wait_stopped(self) -> None:
         """Wait until the engine stopped by itself (it normally runs until cancelled)."""
@@ -143,20 +141,11 @@ async def _open_engine(config: EngineConfig, startup: _Startup) -> AsyncIterator
             else:
                 url = url_for_network(config.connection.network)
         specs = await validate_instruments(config, url)
-        state = EngineState(config, specs)
-        telemetry = Telemetry()
-        listener = Listener(state, telemetry)
-        orders = OrderManager(state, listener, telemetry)
-        control = RiskControl(config.quote.levels)
-        quoter = Quoter(config, state, listener, orders, control, telemetry)
-        engine = Engine(config=config, state=state, telemetry=telemetry, listener=listener,
-                        orders=orders, quoter=quoter, control=control, url=url,
-                        simulator=simulator, started_s=trio.current_time())
+        engine = _build(config, specs, url, simulator)
+        state = engine.state
         try:
             credentials = credentials_for(config, simulator is not None)
             async with open_connection(engine, credentials) as client:
-                engine.client = client
-                orders.client = client
                 try:
                     async with trio.open_nursery() as services:
                         await _start_services(engine, services)
@@ -170,10 +159,10 @@ async def _open_engine(config: EngineConfig, startup: _Startup) -> AsyncIterator
                         try:
                             yield engine
                         finally:
-                            quoter.ready = False  # nothing new is sent while services stop
+                            engine.gate.close()  # nothing new is sent while services stop
                             services.cancel_scope.cancel()
                 finally:
-                    quoter.ready = False
+                    engine.gate.close()
                     await _leave_market(engine, client)
         finally:
             engine.summary = build_summary(engine)
@@ -181,35 +170,31 @@ async def _open_engine(config: EngineConfig, startup: _Startup) -> AsyncIterator
             outer.cancel_scope.cancel()
 
 
+def _build(config: EngineConfig, specs: list[Any], url: str, simulator: Any) -> Engine:
+    """Every service, built with its collaborators: the one place the engine is wired."""
+    state = EngineState(config, specs)
+    telemetry = Telemetry()
+    gate = QuoteGate(config.quote.levels, state.book, config.quote.max_book_age_s)
+    wakeup = Wakeup()
+    client = ThalexClient(request_timeout_s=config.connection.request_timeout_s)
+    listener = Listener(state, telemetry, wakeup)
+    orders = OrderManager(state, listener, telemetry, client, gate, wakeup)
+    quoter = Quoter(config, state, listener, orders, gate, wakeup, telemetry)
+    monitor = RiskMonitor(config, state, telemetry, gate, wakeup,
+                          cancel_everything=orders.cancel_everything, flatten=orders.flatten,
+                          reconcile_positions=listener.reconcile_positions,
+                          wait_next_ticker=listener.wait_next_ticker)
+    return Engine(config=config, state=state, telemetry=telemetry, gate=gate, client=client,
+                  listener=listener, orders=orders, quoter=quoter, monitor=monitor, url=url,
+                  simulator=simulator, started_s=trio.current_time())
+
+
 async def _start_services(engine: Engine, services: trio.Nursery) -> None:
-    events = engine.events
-    control, state = engine.control, engine.state
-    monitor = RiskMonitor(
-        engine.config, state, engine.telemetry, control,
-        cancel_everything=engine.orders.cancel_everything,
-        flatten=engine.orders.flatten,
-        wake_quoter=engine.quoter.poke,
-        reconcile_positions=engine.listener.reconcile_positions,
-        wait_next_ticker=engine.listener.wait_next_ticker,
-    )
-    listener = engine.listener
-
-    def on_fill_wake() -> None:
-        engine.quoter.poke(fill=True)
-
-    listener.on_fill = on_fill_wake
-
-    def may_quote_level(level: int) -> bool:
-        return engine.quoter.ready and level < control.levels_allowed
-
-    engine.orders.may_quote_level = may_quote_level
-    engine.orders.wake_quoter = engine.quoter.poke
-    await services.start(listener.run, events)
     await services.start(engine.orders.run)
     await services.start(engine.quoter.run)
-    await services.start(monitor.run)
+    await services.start(engine.monitor.run)
     await services.start(heartbeat, engine)
-    await services.start(status_reporter, engine, monitor)
+    await services.start(status_reporter, engine)
 
 
 async def _leave_market(engine: Engine, client: ThalexClient) -> None:

@@ -1,11 +1,15 @@
 """The quoter: the single quoting actor.
 
-It wakes on fresh market state (conflated: it always works on the newest book), no sooner than
-``min_quote_interval_s`` after its last cycle, at once on a fill, and at least every
-``force_refresh_s``. Each wake-up runs one fused kernel call (``quote_cycle``: estimators, model,
-ladder, diff against the live orders) and hands the resulting actions to the order manager.
-There is never a second concurrent quoting task (the old bot's fill-spawned requotes raced its
-quote loop, bug 9).
+The engine's one inbound function is :meth:`Quoter.on_inbound`: io hands it each socket read
+(newest market data, then the ordered order/portfolio/trade events); the listener applies it,
+and one question follows: quote now? Yes when the read brought a book not quoted on yet and a
+cycle can run at once without waiting for an answer (the quoter idle, the gate open, no order
+replies outstanding, the pacing over): the cycle runs right there, saving a task switch.
+Otherwise the quoter task is woken; it quotes no sooner than ``min_quote_interval_s`` after the
+last cycle, at once on a fill, and at least every ``force_refresh_s``. Both run the same
+:meth:`Quoter._cycle`: one fused kernel call (``quote_cycle``: estimators, model, ladder, diff
+against the live orders), the actions handed to the order manager. Cycles never overlap (the old
+bot's fill-spawned requotes raced its quote loop, bug 9).
 """
 
 from __future__ import annotations
@@ -17,12 +21,13 @@ import trio
 
 from .clock import now_ns
 from .config import EngineConfig
+from .gate import QuoteGate, Wakeup
 from .io import errors as io_errors
+from .io.rpc_session import Inbound
 from .kernels import codes
 from .kernels.quote_cycle import quote_cycle
 from .listener import Listener
 from .order_manager import OrderManager
-from .risk import RiskControl
 from .state import EngineState
 from .telemetry import COUNTER, Telemetry
 
@@ -37,48 +42,22 @@ class Quoter:
     """Sequences one quote cycle per wake-up; owns ``quotes``, ``diag`` and ``actions``."""
 
     def __init__(self, config: EngineConfig, state: EngineState, listener: Listener,
-                 orders: OrderManager, control: RiskControl, telemetry: Telemetry) -> None:
+                 orders: OrderManager, gate: QuoteGate, wakeup: Wakeup,
+                 telemetry: Telemetry) -> None:
         self.config = config
         self.state = state
         self.listener = listener
         self.orders = orders
-        self.control = control
+        self.gate = gate
+        self.wakeup = wakeup
         self.telemetry = telemetry
-        self.wake = trio.Event()
-        self.fill_pending = False
-        #: False while (re)connecting: nothing is quoted until orders and positions reconciled.
-        self.ready = False
         self.cycles = 0
         self.last_cycle_s = -math.inf
         #: True while a cycle runs (in the quoter task or inline in the reader): one at a time.
         self.cycling = False
         self.missed_wake = False
-        #: Something other than the book changed since the last cycle started.
-        self.changed = False
         #: ``book.updates`` seen by the last cycle.
         self.market_seen = 0
-
-    def poke(self, *, fill: bool = False, market: bool = False) -> None:
-        """Wake the quoter (sync; called from callbacks and other tasks).
-
-        ``fill``: quote at once, skipping the pacing. ``market``: only a new book (a cycle is
-        due only if that book is not quoted on yet); any other poke (order replies, risk
-        decisions, reconnects) means the state changed and a cycle is due.
-        """
-        if fill:
-            self.fill_pending = True
-        if not market:
-            self.changed = True
-        self.wake.set()
-
-    def levels_allowed(self) -> int:
-        """Levels per side right now: 0 when halted, not ready or the book is stale."""
-        if not self.ready:
-            return 0
-        book_age_s = (now_ns() - self.state.book.time_ns) / 1e9
-        if self.state.book.time_ns == 0 or book_age_s > self.config.quote.max_book_age_s:
-            return 0
-        return self.control.levels_allowed
 
     def run_cycle(self) -> int:
         """Run the fused kernel once on the newest book; return the number of actions."""
@@ -89,7 +68,7 @@ class Quoter:
             state.params, state.bid_mult, state.ask_mult, state.samples, state.cursor,
             state.vol_state, state.vol_returns, state.intensity_state,
             book.time_ns, book.bid_ticks, book.ask_ticks, book.bid_lots, book.ask_lots,
-            state.position_lots(0), self.levels_allowed(), state.orders, state.spec.index,
+            state.position_lots(0), self.gate.levels_now(), state.orders, state.spec.index,
             self.config.quote.amend_threshold_ticks, state.quotes, state.diag, state.actions,
         )
         self.telemetry.quote_cycle.record(now_ns() - started)
@@ -109,28 +88,27 @@ class Quoter:
         quoted on yet (at most every ``min_quote_interval_s``). Tick-to-quote is measured only
         when a fresh ticker triggered the cycle directly: not after a pacing pause (the book
         aged), not for fills or refreshes. Fresh tickers are normally quoted on inline (see
-        :meth:`on_market_batch`); this task covers what that path leaves to it.
+        :meth:`on_inbound`); this task covers what that path leaves to it.
         """
-        q = self.config.quote
+        q, wakeup = self.config.quote, self.wakeup
         with trio.move_on_after(q.force_refresh_s) as timer:
-            await self.wake.wait()
-        self.wake = trio.Event()
+            await wakeup.wait()
         aged = False
         since = trio.current_time() - self.last_cycle_s
-        if not self.fill_pending and since < q.min_quote_interval_s:
+        if not wakeup.fill_pending and since < q.min_quote_interval_s:
             await trio.sleep(q.min_quote_interval_s - since)
-            if not self.fill_pending:
+            if not wakeup.fill_pending:
                 # Pacing is over: the next ticker is quoted on as it arrives (inline, or by a
-                # poke back here). Only if none comes soon, quote on the book that aged.
+                # ring back here). Only if none comes soon, quote on the book that aged.
                 before = self.state.book.updates
-                self.wake = trio.Event()
+                wakeup.clear()
                 with trio.move_on_after(FRESH_TICK_WAIT_S):
-                    await self.wake.wait()
-                self.wake = trio.Event()
+                    await wakeup.wait()
+                wakeup.clear()
                 aged = self.state.book.updates == before
-        fill = self.fill_pending
+        fill = wakeup.fill_pending
         unquoted = self.state.book.updates != self.market_seen
-        if not (fill or self.changed or timer.cancelled_caught or unquoted):
+        if not (fill or wakeup.changed or timer.cancelled_caught or unquoted):
             return False, None  # the inline path already quoted on this book
         fresh = unquoted and not aged and not fill
         return True, self.state.book.time_ns if fresh else None
@@ -139,45 +117,38 @@ class Quoter:
         self.run_cycle()
         n_quotes = int(self.state.diag[codes.DIAG_QUOTES]) \
             if math.isfinite(self.state.diag[codes.DIAG_QUOTES]) else 0
-        if self.listener.mm_protection_exhausted:
-            self.listener.mm_protection_exhausted = False
-            self.orders.mm_protection_needed = True
-            self.orders.last_mass_quote = None
+        if self.listener.take_mm_protection_exhausted():
+            self.orders.mm_protection_lost()
         # With no level allowed (halted, stale book) the ladder is empty: pull both sides.
-        if self.levels_allowed() == 0:
+        if self.gate.levels_now() == 0:
             n_quotes = 0
         try:
             await self.orders.mass_quote(n_quotes, tick_ns)
         except io_errors.ThalexClientError as exc:
             log.warning("mass quote not sent: %s", exc)
 
-    async def on_market_batch(self, events_in_read: bool = False) -> None:
-        """After the reader applied a socket read that carried a fresh ticker: quote at once in
-        the reader's task when the quoter is idle and no pacing applies (this saves a task
-        switch on the hot path); otherwise wake the quoter task. Cycles never overlap.
-
-        ``events_in_read``: the same read also carried order/portfolio pushes, which the
-        listener task applies later; quoting inline would use the table from before them.
-        """
+    async def on_inbound(self, inbound: Inbound) -> None:
+        """The engine's inbound path: apply one socket read, then quote now or wake the task."""
+        self.listener.apply(inbound)
         if self.state.book.updates == self.market_seen:
-            return  # no ticker in this read
-        # Never await an RPC answer here (this is the reader: it would wait for itself), so
-        # reconciliation and mass quotes go through the quoter task.
-        # While order replies are outstanding, leave it to the quoter task: it conflates
-        # several reads into one cycle, so a fast feed cannot make us quote per read.
-        if self.cycling or self.fill_pending or not self.ready or self.orders.in_flight or \
-                events_in_read or not self.orders.collecting_replies or \
-                self.orders.reconcile_needed or self.config.order_mode != "orders" or \
-                trio.current_time() - self.last_cycle_s < self.config.quote.min_quote_interval_s:
-            self.poke(market=True)
-            return
-        await self._cycle(self.state.book.time_ns)
+            return  # no new book in this read (fills and other news rang the wakeup)
+        if self.quote_now():
+            await self._cycle(self.state.book.time_ns)
+        else:
+            self.wakeup.ring(market=True)
+
+    def quote_now(self) -> bool:
+        """May a cycle run here, in the reader, at once? Only when it never awaits an answer
+        (the reader would wait for itself) and the pacing is over; with order replies
+        outstanding the quoter task conflates several reads into one cycle instead."""
+        return (not self.cycling and self.gate.ready and self.orders.sends_without_waiting()
+                and trio.current_time() - self.last_cycle_s
+                >= self.config.quote.min_quote_interval_s)
 
     async def _cycle(self, tick_ns: int | None) -> None:
         self.cycling = True
-        # What this cycle sees is consumed now; pokes during it stay pending for the next one.
-        self.fill_pending = False
-        self.changed = False
+        # What this cycle sees is consumed now; rings during it stay pending for the next one.
+        self.wakeup.take()
         try:
             self.last_cycle_s = trio.current_time()
             self.market_seen = self.state.book.updates
@@ -186,7 +157,7 @@ class Quoter:
             self.cycling = False
             if self.missed_wake:  # a wake-up came in while we were busy: its flags are kept
                 self.missed_wake = False
-                self.wake.set()
+                self.wakeup.set()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """The quoter task: paced cycles, fills, forced refreshes (fresh ticks come inline)."""
@@ -201,15 +172,10 @@ class Quoter:
             await self._cycle(tick_ns)
 
     async def _quote(self, tick_ns: int | None) -> None:
-        if self.state.book.time_ns == 0 or not self.ready:
+        if self.state.book.time_ns == 0 or not self.gate.ready:
             return
-        if self.orders.reconcile_needed:
-            try:
-                await self.orders.reconcile_orders()
-            except io_errors.ThalexClientError as exc:
-                self.orders.reconcile_needed = True  # keep trying; never die on it
-                log.warning("order reconciliation failed (%s); retrying", exc)
-                return
+        if not await self.orders.reconcile_if_needed():
+            return
         if self.config.order_mode == "mass_quote":
             await self._mass_quote_cycle(tick_ns)
             return

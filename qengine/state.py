@@ -8,7 +8,7 @@ Writers (all on the one trio thread; kernel calls never await in between):
   ``seen_trade_ids`` (fills, portfolio reconciliation);
 - quoter: ``quotes``, ``diag``, ``actions`` (and ``samples``/``vol_*`` via ``quote_cycle``);
 - order manager: ``orders`` rows (reserve before sending, pending flags);
-- risk monitor: ``risk_state``, ``RiskControl``.
+- risk monitor: ``risk_state`` (and the risk switches of ``gate.QuoteGate``).
 """
 
 from __future__ import annotations

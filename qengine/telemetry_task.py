@@ -15,7 +15,6 @@ from .telemetry import COUNTER, rss_mb, write_metrics_row
 
 if TYPE_CHECKING:
     from .engine import Engine
-    from .risk import RiskMonitor
 
 log = logging.getLogger("qengine.status")
 
@@ -34,21 +33,19 @@ async def heartbeat(engine: Engine, *,
         with trio.move_on_after(min(1.0, stale_s / 4)):
             await listener.reconnect_requested.wait()
         client = engine.client
-        if client is None:
-            continue
         if listener.reconnect_requested.is_set():
             listener.reconnect_requested = trio.Event()
             client.drop_connection("exchange announced a reconnect")
             continue
         last = engine.telemetry.last_ticker_ns
-        if engine.quoter.ready and last and (now_ns() - last) / 1e9 > stale_s:
+        if engine.gate.ready and last and (now_ns() - last) / 1e9 > stale_s:
             engine.telemetry.counters.values[COUNTER["stale_reconnects"]] += 1
             log.warning("no ticker for %.0f s: forcing a reconnect", (now_ns() - last) / 1e9)
             engine.telemetry.last_ticker_ns = now_ns()  # one reconnect per stale period
             client.drop_connection("stale market data")
 
 
-def status_line(engine: Engine, monitor: RiskMonitor, previous: dict[str, int],
+def status_line(engine: Engine, previous: dict[str, int],
                 interval_s: float) -> tuple[str, dict[str, Any]]:
     """Format the periodic status line and the matching metrics row."""
     counters = engine.telemetry.counters.snapshot()
@@ -56,7 +53,7 @@ def status_line(engine: Engine, monitor: RiskMonitor, previous: dict[str, int],
     state, diag = engine.state, engine.state.diag
     pos = state.positions[0]
     latency = engine.telemetry.latency_summary()
-    upnl = monitor.unrealised_quote()
+    upnl = engine.monitor.unrealised_quote()
     fees = float(pos["maker_fees_quote"]) + float(pos["taker_fees_quote"])
     live = int(((state.orders["status"] >= codes.ORDER_PENDING_INSERT)
                 & (state.orders["status"] <= codes.ORDER_PENDING_CANCEL)).sum())
@@ -84,12 +81,12 @@ def status_line(engine: Engine, monitor: RiskMonitor, previous: dict[str, int],
         f"p99 {latency['tick_to_quote_p99_us']:.0f} us | "
         f"errors {delta['errors']} throttled {delta['throttled']}"
     )
-    if engine.control.halted:
-        line += f" | HALTED ({engine.control.halt_reason})"
+    if engine.gate.halted:
+        line += f" | HALTED ({engine.gate.halt_reason})"
     return line, row
 
 
-async def status_reporter(engine: Engine, monitor: RiskMonitor, *,
+async def status_reporter(engine: Engine, *,
                           task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
     """Log a status line every interval and the process RSS every memory interval."""
     task_status.started()
@@ -98,7 +95,7 @@ async def status_reporter(engine: Engine, monitor: RiskMonitor, *,
     next_memory_s = trio.current_time()
     while True:
         await trio.sleep(t.status_interval_s)
-        line, row = status_line(engine, monitor, previous, t.status_interval_s)
+        line, row = status_line(engine, previous, t.status_interval_s)
         previous = engine.telemetry.counters.snapshot()
         log.info("%s", line)
         write_metrics_row(row)

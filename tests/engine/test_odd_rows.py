@@ -11,6 +11,7 @@ import logging
 import trio
 
 from qengine.config import EngineConfig
+from qengine.gate import Wakeup
 from qengine.io import messages as m
 from qengine.listener import Listener
 from qengine.state import EngineState, select_instruments
@@ -73,7 +74,8 @@ def _listener() -> Listener:
                                        "type": "perpetual", "tick_size": 1,
                                        "volume_tick_size": 0.001})]
     config = EngineConfig()
-    return Listener(EngineState(config, select_instruments(config, listed)), Telemetry())
+    return Listener(EngineState(config, select_instruments(config, listed)), Telemetry(),
+                    Wakeup())
 
 
 async def test_portfolio_lines_of_others_are_skipped_and_ours_never_reads_as_flat(caplog):

@@ -15,6 +15,7 @@ from qengine import predictive
 from qengine.clock import now_ns
 from qengine.config import EngineConfig, QuoteConfig, load_config
 from qengine.errors import ConfigError
+from qengine.gate import Wakeup
 from qengine.io import messages as m
 from qengine.kernels import codes
 from qengine.listener import Listener
@@ -37,7 +38,7 @@ def _listener(**quote: object) -> Listener:
     config = EngineConfig(quote=QuoteConfig(**quote))  # type: ignore[arg-type]
     state = EngineState(config, select_instruments(config, _INSTRUMENTS))
     state.book.bid_ticks, state.book.ask_ticks = MID - 1, MID + 1
-    return Listener(state, Telemetry())
+    return Listener(state, Telemetry(), Wakeup())
 
 
 def _feed(listener: Listener, trades: list[tuple[float, float, str]]) -> None:

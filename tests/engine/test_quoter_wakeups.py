@@ -6,13 +6,13 @@ from __future__ import annotations
 import trio
 
 from qengine.config import EngineConfig
+from qengine.gate import QuoteGate, Wakeup
 from qengine.io import errors as io_errors
 from qengine.io import messages as m
-from qengine.io.thalex_session import ThalexSessionCalls
+from qengine.io.client import ThalexClient
 from qengine.listener import Listener
 from qengine.order_manager import OrderManager
 from qengine.quoter import Quoter
-from qengine.risk import RiskControl
 from qengine.state import EngineState, select_instruments
 from qengine.telemetry import Telemetry
 
@@ -29,10 +29,11 @@ def _quoter(min_interval_s: float = 0.5) -> tuple[Quoter, list[float]]:
     config = EngineConfig(quote=type(config.quote)(min_quote_interval_s=min_interval_s))
     state = EngineState(config, select_instruments(config, _INSTRUMENTS))
     telemetry = Telemetry()
-    listener = Listener(state, telemetry)
-    quoter = Quoter(config, state, listener, OrderManager(state, listener, telemetry),
-                    RiskControl(3), telemetry)
-    quoter.ready = True
+    gate, wakeup = QuoteGate(3, state.book, config.quote.max_book_age_s), Wakeup()
+    listener = Listener(state, telemetry, wakeup)
+    orders = OrderManager(state, listener, telemetry, ThalexClient(), gate, wakeup)
+    quoter = Quoter(config, state, listener, orders, gate, wakeup, telemetry)
+    gate.open()
     cycles: list[float] = []
 
     async def fake_quote(tick_ns: int | None) -> None:
@@ -50,7 +51,7 @@ async def test_a_fill_during_a_running_cycle_gets_its_own_cycle(autojump_clock):
         quoter.state.book.updates += 1
         nursery.start_soon(quoter._cycle, None)  # e.g. an inline cycle in the reader
         await trio.sleep(0.05)
-        quoter.poke(fill=True)  # the fill lands while that cycle runs
+        quoter.wakeup.ring(fill=True)  # the fill lands while that cycle runs
         await trio.sleep(1.0)
         nursery.cancel_scope.cancel()
     assert len(cycles) == 2
@@ -61,10 +62,10 @@ async def test_state_changes_other_than_the_book_trigger_a_cycle(autojump_clock)
     quoter, cycles = _quoter()
     async with trio.open_nursery() as nursery:
         await nursery.start(quoter.run)
-        quoter.poke()  # e.g. order replies applied, a risk decision
+        quoter.wakeup.ring()  # e.g. order replies applied, a risk decision
         await trio.sleep(1.0)
         assert len(cycles) == 1
-        quoter.poke(market=True)  # a book that is already quoted on: nothing to do
+        quoter.wakeup.ring(market=True)  # a book that is already quoted on: nothing to do
         await trio.sleep(1.0)
         assert len(cycles) == 1
         nursery.cancel_scope.cancel()
@@ -75,7 +76,7 @@ async def test_a_timed_out_relogin_reconnects_instead_of_ending_the_engine(autoj
     with trio.fail_after(120):
         async with running() as (sim, engine):
             await wait_until(lambda: exchange_side_counts(sim) == (3, 3))
-            login = ThalexSessionCalls.login
+            login = ThalexClient.login
             failures = [1]
 
             async def flaky_login(self, *args, **kwargs):
@@ -84,8 +85,8 @@ async def test_a_timed_out_relogin_reconnects_instead_of_ending_the_engine(autoj
                     raise io_errors.RequestTimeout("public/login", 10.0)
                 return await login(self, *args, **kwargs)
 
-            monkeypatch.setattr(ThalexSessionCalls, "login", flaky_login)
+            monkeypatch.setattr(ThalexClient, "login", flaky_login)
             await sim.drop_connections()
-            await wait_until(lambda: engine.reconnects >= 1 and engine.quoter.ready)
+            await wait_until(lambda: engine.reconnects >= 1 and engine.gate.ready)
             assert failures == []  # the failing attempt really happened
             await wait_until(lambda: exchange_side_counts(sim) == (3, 3))
