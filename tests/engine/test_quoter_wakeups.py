@@ -10,6 +10,7 @@ from qengine.gate import QuoteGate, Wakeup
 from qengine.io import errors as io_errors
 from qengine.io import messages as m
 from qengine.io.client import ThalexClient
+from qengine.io.rpc_session import Inbound
 from qengine.listener import Listener
 from qengine.order_manager import OrderManager
 from qengine.quoter import Quoter
@@ -18,10 +19,19 @@ from qengine.telemetry import Telemetry
 
 from .conftest import BTC, exchange_side_counts, running, wait_until
 
+TICKER = {"best_bid_price": 65000.0, "best_bid_amount": 1.0, "best_ask_price": 65001.0,
+          "best_ask_amount": 1.0, "mark_price": 65000.5, "mark_timestamp": 1.0, "index": 65000.0}
+
 _INSTRUMENTS = [m.Instrument(instrument_name=BTC, product="FBTCUSD", type="perpetual",
                              underlying="BTCUSD", tick_size=1.0, volume_tick_size=0.001,
                              min_order_amount=0.001, base_currency="USD",
                              expiration_timestamp=None)]
+
+
+def _read(*events: m.Notification) -> Inbound:
+    """One socket read: a fresh ticker of the quoted instrument, then ``events`` in order."""
+    ticker = m.Notification("ticker", BTC, (m.decode_ticker(TICKER, BTC),), False)
+    return Inbound(int(trio.current_time() * 1e9), [ticker], list(events))
 
 
 def _quoter(min_interval_s: float = 0.5) -> tuple[Quoter, list[float]]:
@@ -90,3 +100,40 @@ async def test_a_timed_out_relogin_reconnects_instead_of_ending_the_engine(autoj
             await wait_until(lambda: engine.reconnects >= 1 and engine.gate.ready)
             assert failures == []  # the failing attempt really happened
             await wait_until(lambda: exchange_side_counts(sim) == (3, 3))
+
+
+async def test_a_read_is_applied_in_order_and_quoted_on_at_once_in_the_reader(autojump_clock):
+    quoter, cycles = _quoter()
+    seen_at_cycle = []
+
+    async def record(tick_ns: int | None) -> None:
+        cycles.append(trio.current_time())
+        # The read's events were applied before the question "quote now?" was asked.
+        seen_at_cycle.append((quoter.state.book.bid_ticks,
+                              quoter.listener.exchange_positions[0].lots, tick_ns))
+
+    quoter._quote = record  # type: ignore[method-assign]
+    portfolio = m.Notification("account.portfolio", None, (m.decode_portfolio_row(
+        {"instrument_name": BTC, "position": 0.25, "average_price": 65000}),), False)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(quoter.orders.run)  # order replies are collected: sends never wait
+        read = _read(portfolio)
+        await quoter.on_inbound(read)  # no quoter task running: the cycle ran in this call
+        assert seen_at_cycle == [(65000, 250, read.arrival_ns)]
+        await quoter.on_inbound(_read())  # within min_quote_interval_s: left to the task
+        assert len(cycles) == 1
+        assert quoter.wakeup.changed is False  # rung as "market", not as a state change
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_read_while_replies_are_outstanding_wakes_the_quoter_task(autojump_clock):
+    quoter, cycles = _quoter(min_interval_s=0.0)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(quoter.orders.run)
+        quoter.orders.in_flight = 1  # an order batch's answers are still to come
+        await quoter.on_inbound(_read())
+        assert cycles == []  # not inline: the reader must never wait behind replies
+        await nursery.start(quoter.run)
+        await trio.sleep(0.5)
+        assert len(cycles) == 1  # the quoter task quoted on that book
+        nursery.cancel_scope.cancel()
