@@ -19,7 +19,6 @@ from qengine.io import errors
 from qengine.io.auth import Credentials
 from qengine.io.messages import QuoteLevel, QuoteRequest
 from qengine.io.thalex import open_thalex_client
-from qengine.io.transport import LatestValue
 
 from .conftest import start_sim
 
@@ -32,9 +31,35 @@ def client(sim, credentials=None, **kwargs):
     return open_thalex_client(sim.url, credentials=credentials, **kwargs)
 
 
-def into_slot(kind: str, key: str) -> tuple[LatestValue, object]:
+class NewestPush:
+    """A conflating slot: the newest push wins; ``overwritten`` counts those nobody took."""
+
+    def __init__(self) -> None:
+        self.value = None
+        self.updates = 0
+        self.overwritten = 0
+        self._fresh = trio.Event()
+
+    def set(self, value) -> None:
+        self.overwritten += self._fresh.is_set()
+        self.value = value
+        self.updates += 1
+        self._fresh.set()
+
+    def take_nowait(self):
+        if not self._fresh.is_set():
+            return None
+        self._fresh = trio.Event()
+        return self.value
+
+    async def wait_value(self):
+        await self._fresh.wait()
+        return self.take_nowait()
+
+
+def into_slot(kind: str, key: str) -> tuple[NewestPush, object]:
     """A conflating slot for the newest push of one channel, and the consumer filling it."""
-    slot: LatestValue = LatestValue()
+    slot = NewestPush()
 
     async def on_inbound(inbound) -> None:
         for notification in (*inbound.market, *inbound.events):
