@@ -68,7 +68,7 @@ class Listener:
         self.exchange_positions = [ExchangePosition() for _ in state.specs]
         self.index_by_name = {spec.name: spec.index for spec in state.specs}
         self.last_fill_s = -math.inf
-        self.reconnect_requested = trio.Event()
+        self._reconnect_request = trio.Event()
         self.mm_protection_remaining: dict[str, float] = {}
         #: Set when the exchange pulled our mass quotes (protection used up, session end).
         self.mm_protection_exhausted = False
@@ -188,6 +188,16 @@ class Listener:
                 vamp_update(state.vamp_state, state.vamp_impacts, t_ns, round(price_ticks), lots,
                             side, 1)
         self.predictor.on_trades(now_ns(), mid_ticks, closed)
+
+    async def reconnect_requested(self, *, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` for the exchange to announce a reconnect; True if it did
+        (the announcement is then consumed)."""
+        with trio.move_on_after(timeout_s):
+            await self._reconnect_request.wait()
+        if not self._reconnect_request.is_set():
+            return False
+        self._reconnect_request = trio.Event()
+        return True
 
     async def wait_next_ticker(self) -> None:
         """Wait until the next ticker of the quoted instrument has been applied."""
@@ -439,4 +449,4 @@ class Listener:
             for event in notification.records:
                 if event.event == "reconnect":
                     log.warning("exchange announced a reconnect; reconnecting")
-                    self.reconnect_requested.set()
+                    self._reconnect_request.set()

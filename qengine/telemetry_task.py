@@ -28,20 +28,17 @@ async def heartbeat(engine: Engine, *,
     """
     task_status.started()
     stale_s = engine.config.connection.stale_ticker_s
-    listener = engine.listener
+    listener, client = engine.listener, engine.client
+    forced_ns = 0  # when the last stale reconnect was forced: one per stale period
     while True:
-        with trio.move_on_after(min(1.0, stale_s / 4)):
-            await listener.reconnect_requested.wait()
-        client = engine.client
-        if listener.reconnect_requested.is_set():
-            listener.reconnect_requested = trio.Event()
+        if await listener.reconnect_requested(timeout_s=min(1.0, stale_s / 4)):
             client.drop_connection("exchange announced a reconnect")
             continue
-        last = engine.telemetry.last_ticker_ns
+        last = max(engine.telemetry.last_ticker_ns, forced_ns)
         if engine.gate.ready and last and (now_ns() - last) / 1e9 > stale_s:
             engine.telemetry.counters.values[COUNTER["stale_reconnects"]] += 1
             log.warning("no ticker for %.0f s: forcing a reconnect", (now_ns() - last) / 1e9)
-            engine.telemetry.last_ticker_ns = now_ns()  # one reconnect per stale period
+            forced_ns = now_ns()
             client.drop_connection("stale market data")
 
 
