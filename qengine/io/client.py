@@ -218,7 +218,7 @@ class ThalexClient:
             raise BadResponse("unsubscribe: result is not a list")
         return result
 
-    async def resubscribe(self, *, timeout_s: float | None = None) -> None:
+    async def _resubscribe(self, *, timeout_s: float | None = None) -> None:
         """Subscribe again to every remembered channel (run by the reconnect hook)."""
         if self._public_channels:
             await self.call(

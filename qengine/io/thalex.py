@@ -128,7 +128,7 @@ async def open_thalex_client(
             await client.login(credentials, account=account)
         if cancel_on_disconnect_s is not None:
             await client.set_cancel_on_disconnect(cancel_on_disconnect_s)
-        await client.resubscribe()
+        await client._resubscribe()  # wiring: replays the subscriptions
         if on_connect is not None:
             await on_connect(client)
 

@@ -48,7 +48,6 @@ async def _exercise_every_method(c: ThalexClient, sim: Any, credentials: Any) ->
     await use("set_cancel_on_disconnect", 6)
     await use("public_subscribe", PUBLIC)
     await use("private_subscribe", PRIVATE)
-    await use("resubscribe")
     for name in ("instruments", "system_info"):
         await use(name)
     for name in ("instrument", "ticker", "book"):
