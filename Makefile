@@ -27,7 +27,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check qengine tests perf examples
 
 perf: $(STAMP)
-	$(VENV)/bin/qengine perf
+	$(PY) -m perf
 
 # After editing kernels in another file than the one that changed, numba's cache can go stale.
 clean-cache:

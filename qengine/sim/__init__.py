@@ -35,7 +35,7 @@ __all__ = ["AccountState", "FaultConfig", "IndexSpec", "InstrumentSpec", "Simula
 async def _public_keys(config: SimulatorConfig) -> dict[str, str]:
     if config.api_keys:
         return dict(config.api_keys)
-    from ..auth import DEMO_KEY_ID, demo_public_key_pem
+    from ..io.auth import DEMO_KEY_ID, demo_public_key_pem
 
     # Creating the demo key pair is slow the first time (RSA 2048): keep it off the event loop.
     pem = await trio.to_thread.run_sync(demo_public_key_pem, config.demo_config_dir)

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..auth import AuthError, verify_login_token
+from ..io.auth import AuthError, verify_login_token
 from . import massquote, trading
 from . import params as p
 from .errors import AUTH_FAILED, INVALID_REQUEST, RpcError
