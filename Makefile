@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-# A 60 s session on the embedded simulator, then the summary as a table.
+# A 60 s session on the simulator (started in its own process), then the summary as a table.
 run: $(STAMP)
 	$(VENV)/bin/qengine quote --duration-s 60
 

@@ -133,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
         prog="qengine",
-        description="Avellaneda-Stoikov / GLFT market maker for Thalex, with an embedded "
+        description="Avellaneda-Stoikov / GLFT market maker for Thalex, with a bundled "
                     "simulator.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

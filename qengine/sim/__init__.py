@@ -1,4 +1,5 @@
-"""An embedded Thalex exchange on loopback, speaking the protocol of thalex-protocol.md.
+"""A Thalex exchange on loopback, speaking the protocol of thalex-protocol.md: a venue beside
+``qengine.io`` (it imports io; only the command line imports it).
 
 Start it inside your nursery::
 
@@ -10,7 +11,7 @@ Start it inside your nursery::
 
 ``SimulatorConfig()`` lists the two perpetuals; ``SimulatorConfig(instruments=
 thalex_instruments(start_s), start_time_s=start_s)`` adds dated futures and their rolls (as
-``qengine simulate`` and the engine's embedded venue do).
+``qengine simulate`` does, also as the venue of ``qengine quote --network sim``).
 
 Time: the market advances in fixed steps of ``step_s`` trio seconds, each moving simulated time by
 ``step_s * time_scale``; timestamps in messages are simulated Unix seconds. Protocol timers (rate

@@ -3,7 +3,7 @@
 Wiring for qengine/cli.py::
 
     from .sim.cli import add_simulate_arguments, run_simulate_command
-    simulate = sub.add_parser("simulate", help="run the embedded Thalex simulator")
+    simulate = sub.add_parser("simulate", help="run the Thalex simulator")
     add_simulate_arguments(simulate)
     simulate.set_defaults(handler=run_simulate_command)
 """
@@ -149,6 +149,6 @@ def run_simulate_command(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m qengine.sim`` entry point."""
     parser = argparse.ArgumentParser(prog="qengine simulate",
-                                     description="Run the embedded Thalex simulator.")
+                                     description="Run the Thalex simulator.")
     add_simulate_arguments(parser)
     return run_simulate_command(parser.parse_args(argv))

@@ -1,4 +1,4 @@
-"""Configuration of the embedded Thalex simulator: frozen, keyword-only, validated on construction.
+"""Configuration of the Thalex simulator: frozen, keyword-only, validated on construction.
 
 Every error names the offending field, so a bad config fails at start-up with a clear message
 instead of deep inside the market loop.
