@@ -143,3 +143,18 @@ async def test_a_killed_quoter_takes_its_simulator_process_with_it(tmp_path, con
     finally:
         if _alive(pid):
             os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.slow
+async def test_a_failed_start_stops_the_simulator_process(tmp_path, config_dir):
+    log = tmp_path / "quote.log"
+    with log.open("wb") as out:
+        quoter = await trio.lowlevel.open_process([*QUOTE, "--instrument", "BTC-NOPE"],
+                                                  stdout=out, stderr=subprocess.STDOUT)
+    with trio.fail_after(60):
+        code = await quoter.wait()
+    text = log.read_text()
+    assert code == 1, text
+    assert "qengine: cannot start: unknown instrument 'BTC-NOPE'" in text
+    pid, _url = await _started_simulator(log, timeout_s=1.0)
+    assert not _alive(pid)
