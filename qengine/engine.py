@@ -1,7 +1,7 @@
 """``open_engine``: owns the engine's nursery, starts its services, and leaves the market safely.
 
-Start-up: warm up kernels (compile before connecting) -> start the embedded simulator when the
-network is ``sim`` -> connect and validate the configured instruments (an unknown one is a clear
+Start-up: warm up kernels (compile before connecting) -> connect to the given venue (the engine
+never starts one) and validate the configured instruments (an unknown one is a clear
 ``StartupError`` before any login or order) -> connect with keys: login, cancel-on-disconnect,
 cancel leftover orders of ours, subscribe, reconcile orders and portfolio -> start the listener,
 quoter, risk monitor, heartbeat and telemetry with ``nursery.start``. Every reconnect re-runs
@@ -26,11 +26,11 @@ import trio
 from . import kernels
 from .clock import now_ns
 from .config import EngineConfig
-from .connection import credentials_for, open_connection, simulator_config, validate_instruments
+from .connection import open_connection, validate_instruments
 from .errors import ConfigError, StartupError
 from .io import errors as io_errors
-from .io.simulator import serve_simulator
-from .io.thalex import ThalexClient, url_for_network
+from .io.auth import Credentials
+from .io.thalex import ThalexClient
 from .listener import Listener
 from .order_manager import OrderManager
 from .our_orders import cancel_our_orders, our_live_orders
@@ -54,7 +54,6 @@ class Engine:
     quoter: Quoter
     control: RiskControl
     url: str
-    simulator: Any = None
     client: ThalexClient | None = None
     reconnects: int = 0
     started_s: float = 0.0
@@ -105,13 +104,16 @@ def _startup_failure(group: BaseExceptionGroup) -> StartupError | ConfigError | 
 
 
 @asynccontextmanager
-async def open_engine(config: EngineConfig) -> AsyncIterator[Engine]:
-    """Start an engine for ``config``; quote until the block exits; then leave the market safely.
+async def open_engine(config: EngineConfig, *, url: str, credentials: Credentials
+                      ) -> AsyncIterator[Engine]:
+    """Start an engine for ``config`` on the venue at ``url``; quote until the block exits; then
+    leave the market safely. The engine never starts a venue (``qengine.venue`` does, for
+    ``qengine quote`` and ``run_engine``).
 
     Raises
     ------
     StartupError
-        Unknown instrument, missing keys, unreachable venue or a refused login; nothing was
+        Unknown instrument, unreachable venue or a refused login; nothing was
         quoted. Failures after start-up propagate as raised by the failing task (an exception
         group, per trio's rules).
     ConfigError
@@ -119,7 +121,7 @@ async def open_engine(config: EngineConfig) -> AsyncIterator[Engine]:
     """
     startup = _Startup()
     try:
-        async with _open_engine(config, startup) as engine:
+        async with _open_engine(config, url, credentials, startup) as engine:
             yield engine
     except BaseExceptionGroup as group:
         failure = None if startup.reached else _startup_failure(group)
@@ -129,19 +131,12 @@ async def open_engine(config: EngineConfig) -> AsyncIterator[Engine]:
 
 
 @asynccontextmanager
-async def _open_engine(config: EngineConfig, startup: _Startup) -> AsyncIterator[Engine]:
+async def _open_engine(config: EngineConfig, url: str, credentials: Credentials,
+                       startup: _Startup) -> AsyncIterator[Engine]:
     report = kernels.warm_up()
     log.debug("kernels ready: %d in %.2f s (%d from cache)", report.kernels, report.seconds,
               report.cache_hits)
     async with trio.open_nursery() as outer:
-        simulator = None
-        url = config.connection.url
-        if not url:
-            if config.connection.network == "sim":
-                simulator = await outer.start(serve_simulator, simulator_config(config))
-                url = simulator.url
-            else:
-                url = url_for_network(config.connection.network)
         specs = await validate_instruments(config, url)
         state = EngineState(config, specs)
         telemetry = Telemetry()
@@ -151,9 +146,8 @@ async def _open_engine(config: EngineConfig, startup: _Startup) -> AsyncIterator
         quoter = Quoter(config, state, listener, orders, control, telemetry)
         engine = Engine(config=config, state=state, telemetry=telemetry, listener=listener,
                         orders=orders, quoter=quoter, control=control, url=url,
-                        simulator=simulator, started_s=trio.current_time())
+                        started_s=trio.current_time())
         try:
-            credentials = credentials_for(config, simulator is not None)
             async with open_connection(engine, credentials) as client:
                 engine.client = client
                 orders.client = client
@@ -163,7 +157,7 @@ async def _open_engine(config: EngineConfig, startup: _Startup) -> AsyncIterator
                         log.info(
                             "qengine quoting %s on %s (%s model, %d levels, %s mode); "
                             "position %s; kernels %d in %.2f s",
-                            state.spec.name, "simulator" if simulator is not None else url,
+                            state.spec.name, url,
                             config.quote.model, config.quote.levels, config.order_mode,
                             state.position(), report.kernels, report.seconds)
                         startup.reached = True
