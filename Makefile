@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-# A 60 s session on the embedded simulator, then the summary as a table.
+# A 60 s session on the simulator (started in its own process), then the summary as a table.
 run: $(STAMP)
 	$(VENV)/bin/qengine quote --duration-s 60
 
@@ -27,7 +27,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check qengine tests perf examples
 
 perf: $(STAMP)
-	$(VENV)/bin/qengine perf
+	$(PY) -m perf
 
 # After editing kernels in another file than the one that changed, numba's cache can go stale.
 clean-cache:

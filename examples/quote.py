@@ -1,6 +1,6 @@
 """The minimal quoting script: one engine, quoting until Ctrl-C or ``--duration-s``.
 
-    python examples/quote.py                       # embedded simulator, no keys needed
+    python examples/quote.py                       # the simulator (own process), no keys
     python examples/quote.py --duration-s 30       # stop after 30 s
     python examples/quote.py --network test        # Thalex testnet, keys from THALEX_TEST_*
 

@@ -1,1 +1,4 @@
-"""qengine's benchmark suite (``qengine perf``). Private helpers start with an underscore."""
+"""qengine's benchmark suite (``python -m perf``, ``make perf``; the package never imports it).
+
+Private helpers start with an underscore.
+"""

@@ -47,6 +47,7 @@ def child_main(url: str) -> int:
     from qengine import kernels
     from qengine.config import config_from_mapping
     from qengine.engine import open_engine
+    from qengine.io.auth import demo_credentials
     from qengine.telemetry import open_logging
 
     report = kernels.warm_up()
@@ -63,7 +64,7 @@ def child_main(url: str) -> int:
         config = config_from_mapping(engine_overrides(url))
         first = trio.Event()
         probe.on_first_action = first.set
-        async with open_engine(config):
+        async with open_engine(config, url=url, credentials=demo_credentials()):
             with trio.fail_after(30):
                 await first.wait()
             stamps["first_action_ns"] = probe.first_action_ns

@@ -197,15 +197,14 @@ def run(quick: bool) -> dict[str, Any]:
 
 _SIMULATOR = textwrap.dedent(
     """
-    import dataclasses, sys
+    import sys
     import trio
-    from qengine.io.simulator import SimulatorConfig, serve_simulator
-    from qengine.io.simulator.config import default_instruments
+    from qengine.sim import SimulatorConfig, serve_simulator
+    from qengine.sim.config import default_instruments
+    from qengine.sim.presets import thin_crowds
 
     # The engine's demo market (a thin crowd that takers sweep), sped up: fills happen.
-    instruments = tuple(dataclasses.replace(spec, taker_intensity_per_s=2.0, crowd_level_lots=5,
-                                            taker_kappa_per_tick=0.05 if spec.tick_size >= 1
-                                            else 0.02) for spec in default_instruments())
+    instruments = thin_crowds(default_instruments())
 
     async def main():
         config = SimulatorConfig(seed=1, time_scale=float(sys.argv[1]), step_s=float(sys.argv[2]),
@@ -227,11 +226,12 @@ async def _session(url: str, warmup_s: float, seconds: float) -> dict[str, Any]:
 
     from qengine.config import config_from_mapping
     from qengine.engine import open_engine
+    from qengine.io.auth import demo_credentials
     from qengine.telemetry import rss_mb
 
     config = config_from_mapping({"connection": {"url": url}})
     series: list[float] = []
-    async with open_engine(config) as engine:
+    async with open_engine(config, url=url, credentials=demo_credentials()) as engine:
         await trio.sleep(warmup_s)
         gc.collect()
         start = rss_mb()

@@ -31,7 +31,7 @@ INSTRUMENT = "BTC-PERPETUAL"
 _SIMULATOR = textwrap.dedent(
     """
     import trio
-    from qengine.io.simulator import SimulatorConfig, serve_simulator
+    from qengine.sim import SimulatorConfig, serve_simulator
 
     async def main():
         async with trio.open_nursery() as nursery:

@@ -100,12 +100,13 @@ async def _measure(url: str, warmup_s: float, seconds: float) -> dict[str, Any]:
     from perf._probe import WireProbe
     from qengine.config import config_from_mapping
     from qengine.engine import open_engine
+    from qengine.io.auth import demo_credentials
     from qengine.telemetry import LatencyHistogram
 
     probe = WireProbe()
     probe.install()
     config = config_from_mapping(engine_overrides(url))
-    async with open_engine(config) as engine:
+    async with open_engine(config, url=url, credentials=demo_credentials()) as engine:
         await trio.sleep(warmup_s)
         telemetry = engine.telemetry
         probe.reset()

@@ -1,9 +1,10 @@
-"""``qengine perf``: run every benchmark, merge the results into one JSON, write a markdown table.
+"""``python -m perf``: run every benchmark, merge the results into one JSON, write a markdown table.
 
-Usage: ``python -m perf.suite [--quick] [--json PATH] [--markdown PATH] [--only NAME]`` (the
-``qengine perf`` subcommand calls :func:`main`). Benches run one after the other with a progress
-line each; the ingest, RPC, tick-to-quote, cold-start and session-RSS benches run their peers
-(sender, simulator, feeder, engine) in separate processes. A bench that raises becomes
+Usage: ``python -m perf [--quick] [--json PATH] [--markdown PATH] [--only NAME]`` from a source
+checkout (``make perf``; ``python -m perf.suite`` is the same; the package never imports perf/).
+Benches run one after the other with a progress line each; the ingest, RPC, tick-to-quote,
+cold-start and session-RSS benches run their peers (sender, simulator, feeder, engine) in separate
+processes. A bench that raises becomes
 ``{"error": "..."}`` under its key and the exit status is 1. ``--quick`` is for smoke tests
 (under 60 s on 2 cores); the full run takes about 6 minutes.
 """
@@ -145,8 +146,8 @@ _get = get
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line entry point of ``qengine perf``; returns the exit status."""
-    parser = argparse.ArgumentParser(prog="qengine perf", description=__doc__.splitlines()[0])
+    """Command line entry point of ``python -m perf``; returns the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m perf", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short run (smoke tests, < 60 s)")
     parser.add_argument("--json", metavar="PATH", help="write all results as one JSON file")
     parser.add_argument("--markdown", metavar="PATH", help="write the markdown report")
@@ -155,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     machine = machine_info()  # before the run: the load average says how idle the machine was
     results, failed = run_all(args.quick, args.only)
-    command = "python -m perf.suite " + " ".join(
+    command = "python -m perf " + " ".join(
         sys.argv[1:] if argv is None else argv)
     payload = {"machine": machine, "quick": args.quick,
                "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),

@@ -1,8 +1,9 @@
 """qengine: an Avellaneda-Stoikov / GLFT market-making engine for the Thalex exchange.
 
-The public surface is small: ``open_engine`` and ``run_engine`` run the quoter, ``EngineConfig``
-(with its sections) configures it, ``qengine.kernels`` is the research API and ``qengine.io``
-the Thalex client and simulator.
+The public surface is small: ``run_engine`` runs a session (starting the simulator process on
+network ``sim``), ``open_engine(config, url=..., credentials=...)`` runs the quoter on a given
+venue, ``EngineConfig`` (with its sections) configures it, ``qengine.kernels`` is the research
+API, ``qengine.io`` the Thalex client and ``qengine.sim`` the simulator.
 """
 
 from ._version import __version__ as __version__

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from ._version import __version__
-from .io.simulator.cli import add_simulate_arguments, run_simulate_command
+from .sim.cli import add_simulate_arguments, run_simulate_command
 
 
 def _cmd_version(_args: argparse.Namespace) -> int:
@@ -37,7 +37,8 @@ _QUOTE_OVERRIDES = {
 def _add_quote_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE.toml", help="TOML config file")
     parser.add_argument("--network", choices=("sim", "test", "prod"),
-                        help="sim (default: embedded simulator), or Thalex testnet/production "
+                        help="sim (default: the simulator, started in its own process), or "
+                             "Thalex testnet/production "
                              "with keys from THALEX_* environment variables")
     parser.add_argument("--url", metavar="WS_URL", help="websocket URL (overrides --network)")
     parser.add_argument("--instrument", help="instrument to quote (default BTC-PERPETUAL)")
@@ -51,7 +52,7 @@ def _add_quote_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--vol-threshold", type=float, help="volume-candle threshold, coins")
     parser.add_argument("--order-mode", choices=("orders", "mass_quote"))
     parser.add_argument("--duration-s", type=float, help="stop after this many seconds")
-    parser.add_argument("--seed", type=int, help="seed of the embedded simulator")
+    parser.add_argument("--seed", type=int, help="seed of the simulator (network sim)")
     parser.add_argument("--verbose", action="store_true", help="log every event in full")
     parser.add_argument("--log-file", metavar="PATH")
     parser.add_argument("--metrics-file", metavar="PATH", help="JSON-lines metrics")
@@ -88,22 +89,6 @@ def _cmd_quote(args: argparse.Namespace) -> int:
     print("session summary:")
     print(summary_table(summary))
     return 0
-
-
-def _cmd_perf(perf_args: list[str]) -> int:
-    from pathlib import Path
-
-    # The benchmark suite lives in the source tree's perf/ package (not shipped in wheels).
-    root = Path(__file__).resolve().parent.parent
-    if not (root / "perf" / "suite.py").exists():
-        print("qengine perf needs a source checkout (the perf/ folder next to qengine/)",
-              file=sys.stderr)
-        return 2
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
-    from perf.suite import main as perf_main
-
-    return int(perf_main(perf_args))
 
 
 def _add_convert_arguments(parser: argparse.ArgumentParser) -> None:
@@ -148,19 +133,17 @@ def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
         prog="qengine",
-        description="Avellaneda-Stoikov / GLFT market maker for Thalex, with an embedded "
+        description="Avellaneda-Stoikov / GLFT market maker for Thalex, with a bundled "
                     "simulator.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     version = sub.add_parser("version", help="print the qengine version")
     version.set_defaults(handler=_cmd_version)
-    quote = sub.add_parser("quote", help="quote an instrument (default: embedded simulator)")
+    quote = sub.add_parser("quote", help="quote an instrument (default: on the simulator, run in "
+                                         "its own process)")
     _add_quote_arguments(quote)
     quote.set_defaults(handler=_cmd_quote)
-    # Arguments after "perf" go to the suite's own parser (see main()).
-    sub.add_parser("perf", help="run the benchmark suite: qengine perf [--quick] [--json PATH] "
-                                "[--markdown PATH]")
-    simulate = sub.add_parser("simulate", help="run the embedded Thalex simulator standalone")
+    simulate = sub.add_parser("simulate", help="run the Thalex simulator standalone")
     add_simulate_arguments(simulate)
     simulate.set_defaults(handler=run_simulate_command)
     convert = sub.add_parser("convert", help="convert recorded market data to event rows")
@@ -171,8 +154,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the process exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["perf"]:
-        return _cmd_perf(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)

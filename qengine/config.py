@@ -168,7 +168,7 @@ class TelemetryConfig:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class SimulatorSettings:
-    """The embedded simulator used with ``network = "sim"``."""
+    """The simulator process ``run_engine`` starts for ``network = "sim"`` (without a URL)."""
 
     seed: int = 1
     time_scale: float = 1.0

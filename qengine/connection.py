@@ -1,5 +1,5 @@
-"""Connecting the engine: venue, credentials, instrument validation, and the hooks that run on
-every (re)connect and disconnect.
+"""Connecting the engine: instrument validation, and the hooks that run on every (re)connect and
+disconnect.
 
 Every connect: login (the client does it), cancel-on-disconnect re-armed (its ``message_rate``
 sizes the order manager's token bucket), subscriptions (first time; the client resubscribes
@@ -15,8 +15,6 @@ failures that retrying cannot fix (authentication, unknown instrument, ...) end 
 from __future__ import annotations
 
 import logging
-import os
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -28,9 +26,6 @@ from .errors import ConfigError, StartupError
 from .io import auth
 from .io import errors as io_errors
 from .io.messages import SkippedRow
-from .io.simulator import SimulatorConfig
-from .io.simulator.config import InstrumentSpec as SimInstrument
-from .io.simulator.listing import thalex_instruments
 from .io.thalex import ThalexClient, open_thalex_client
 from .io.transport import ReconnectPolicy
 from .listener import MARKET_CHANNELS
@@ -45,38 +40,6 @@ log = logging.getLogger("qengine.connection")
 
 #: Trades read back from the account's history after a reconnect (newest first).
 CATCH_UP_TRADES = 500
-
-
-def simulator_config(config: EngineConfig) -> SimulatorConfig:
-    """The embedded simulator's market: Thalex's listing (perpetuals, dated futures, rolls);
-    thin outright crowds whose takers reach d ticks at ``A exp(-kappa d)``."""
-    start_s = time.time()
-    instruments = tuple(
-        spec if spec.type == "combination" else
-        SimInstrument(**{**_spec_fields(spec), "taker_intensity_per_s": 2.0,
-                         "crowd_level_lots": 5,
-                         "taker_kappa_per_tick": 0.05 if spec.tick_size >= 1 else 0.02})
-        for spec in thalex_instruments(start_s)
-    )
-    return SimulatorConfig(seed=config.simulator.seed, time_scale=config.simulator.time_scale,
-                           instruments=instruments, start_time_s=start_s)
-
-
-def _spec_fields(spec: Any) -> dict[str, Any]:
-    return {name: getattr(spec, name) for name in spec.__dataclass_fields__}
-
-
-def credentials_for(config: EngineConfig, local: bool) -> auth.Credentials:
-    """The demo key for a local simulator, else keys from the environment (or ``.env``)."""
-    if local or config.connection.network == "sim":
-        return auth.demo_credentials()
-    # A .env file in the working directory may hold the keys (the old bot loaded one); the
-    # process environment wins over it.
-    environ = {**auth.read_env_file(".env"), **os.environ}
-    try:
-        return auth.load_credentials(config.connection.network, environ)
-    except auth.AuthError as exc:
-        raise StartupError(str(exc)) from None
 
 
 async def validate_instruments(config: EngineConfig, url: str) -> list[InstrumentSpec]:

@@ -1,7 +1,7 @@
 """``open_engine``: owns the engine's nursery, starts its services, and leaves the market safely.
 
-Start-up: warm up kernels (compile before connecting) -> start the embedded simulator when the
-network is ``sim`` -> connect and validate the configured instruments (an unknown one is a clear
+Start-up: warm up kernels (compile before connecting) -> connect to the given venue (the engine
+never starts one) and validate the configured instruments (an unknown one is a clear
 ``StartupError`` before any login or order) -> connect with keys: login, cancel-on-disconnect,
 cancel leftover orders of ours, subscribe, reconcile orders and portfolio -> start the listener,
 quoter, risk monitor, heartbeat and telemetry with ``nursery.start``. Every reconnect re-runs
@@ -26,12 +26,12 @@ import trio
 from . import kernels
 from .clock import now_ns
 from .config import EngineConfig
-from .connection import credentials_for, open_connection, simulator_config, validate_instruments
+from .connection import open_connection, validate_instruments
 from .errors import ConfigError, StartupError
 from .gate import QuoteGate, Wakeup
 from .io import errors as io_errors
-from .io.simulator import serve_simulator
-from .io.thalex import ThalexClient, url_for_network
+from .io.auth import Credentials
+from .io.thalex import ThalexClient
 from .listener import Listener
 from .order_manager import OrderManager
 from .our_orders import cancel_our_orders, our_live_orders
@@ -58,7 +58,6 @@ class Engine:
     quoter: Quoter
     monitor: RiskMonitor
     url: str
-    simulator: Any = None
     reconnects: int = 0
     started_s: float = 0.0
     summary: dict[str, Any] = field(default_factory=dict)
@@ -103,13 +102,16 @@ def _startup_failure(group: BaseExceptionGroup) -> StartupError | ConfigError | 
 
 
 @asynccontextmanager
-async def open_engine(config: EngineConfig) -> AsyncIterator[Engine]:
-    """Start an engine for ``config``; quote until the block exits; then leave the market safely.
+async def open_engine(config: EngineConfig, *, url: str, credentials: Credentials
+                      ) -> AsyncIterator[Engine]:
+    """Start an engine for ``config`` on the venue at ``url``; quote until the block exits; then
+    leave the market safely. The engine never starts a venue (``qengine.venue`` does, for
+    ``qengine quote`` and ``run_engine``).
 
     Raises
     ------
     StartupError
-        Unknown instrument, missing keys, unreachable venue or a refused login; nothing was
+        Unknown instrument, unreachable venue or a refused login; nothing was
         quoted. Failures after start-up propagate as raised by the failing task (an exception
         group, per trio's rules).
     ConfigError
@@ -117,7 +119,7 @@ async def open_engine(config: EngineConfig) -> AsyncIterator[Engine]:
     """
     startup = _Startup()
     try:
-        async with _open_engine(config, startup) as engine:
+        async with _open_engine(config, url, credentials, startup) as engine:
             yield engine
     except BaseExceptionGroup as group:
         failure = None if startup.reached else _startup_failure(group)
@@ -127,24 +129,16 @@ async def open_engine(config: EngineConfig) -> AsyncIterator[Engine]:
 
 
 @asynccontextmanager
-async def _open_engine(config: EngineConfig, startup: _Startup) -> AsyncIterator[Engine]:
+async def _open_engine(config: EngineConfig, url: str, credentials: Credentials,
+                       startup: _Startup) -> AsyncIterator[Engine]:
     report = kernels.warm_up()
     log.debug("kernels ready: %d in %.2f s (%d from cache)", report.kernels, report.seconds,
               report.cache_hits)
     async with trio.open_nursery() as outer:
-        simulator = None
-        url = config.connection.url
-        if not url:
-            if config.connection.network == "sim":
-                simulator = await outer.start(serve_simulator, simulator_config(config))
-                url = simulator.url
-            else:
-                url = url_for_network(config.connection.network)
         specs = await validate_instruments(config, url)
-        engine = _build(config, specs, url, simulator)
+        engine = _build(config, specs, url)
         state = engine.state
         try:
-            credentials = credentials_for(config, simulator is not None)
             async with open_connection(engine, credentials) as client:
                 try:
                     async with trio.open_nursery() as services:
@@ -152,7 +146,7 @@ async def _open_engine(config: EngineConfig, startup: _Startup) -> AsyncIterator
                         log.info(
                             "qengine quoting %s on %s (%s model, %d levels, %s mode); "
                             "position %s; kernels %d in %.2f s",
-                            state.spec.name, "simulator" if simulator is not None else url,
+                            state.spec.name, url,
                             config.quote.model, config.quote.levels, config.order_mode,
                             state.position(), report.kernels, report.seconds)
                         startup.reached = True
@@ -170,7 +164,7 @@ async def _open_engine(config: EngineConfig, startup: _Startup) -> AsyncIterator
             outer.cancel_scope.cancel()
 
 
-def _build(config: EngineConfig, specs: list[Any], url: str, simulator: Any) -> Engine:
+def _build(config: EngineConfig, specs: list[Any], url: str) -> Engine:
     """Every service, built with its collaborators: the one place the engine is wired."""
     state = EngineState(config, specs)
     telemetry = Telemetry()
@@ -186,7 +180,7 @@ def _build(config: EngineConfig, specs: list[Any], url: str, simulator: Any) -> 
                           wait_next_ticker=listener.wait_next_ticker)
     return Engine(config=config, state=state, telemetry=telemetry, gate=gate, client=client,
                   listener=listener, orders=orders, quoter=quoter, monitor=monitor, url=url,
-                  simulator=simulator, started_s=trio.current_time())
+                  started_s=trio.current_time())
 
 
 async def _start_services(engine: Engine, services: trio.Nursery) -> None:

@@ -1,4 +1,8 @@
-"""Run an engine to completion: until ``duration_s``, SIGINT/SIGTERM, or a fatal error."""
+"""Run an engine to completion: until ``duration_s``, SIGINT/SIGTERM, or a fatal error.
+
+The script entry of a trading session: it opens the venue (a simulator process when the network
+is ``sim``, see ``venue.py``) and runs ``open_engine`` on it.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +15,19 @@ import trio
 
 from .config import EngineConfig
 from .engine import open_engine
+from .venue import open_venue
 
 log = logging.getLogger("qengine")
 
 
 async def run_engine(config: EngineConfig, *, handle_signals: bool = True) -> dict[str, Any]:
-    """Quote until the configured duration passes or a signal arrives; return the summary."""
-    async with open_engine(config) as engine, trio.open_nursery() as nursery:
+    """Quote until the configured duration passes or a signal arrives; return the summary.
+
+    The venue outlives the engine: the engine leaves the market before a simulator stops.
+    """
+    async with (open_venue(config) as venue,
+                open_engine(config, url=venue.url, credentials=venue.credentials) as engine,
+                trio.open_nursery() as nursery):
         if handle_signals:
             nursery.start_soon(_stop_on_signal, nursery.cancel_scope)
         if config.duration_s > 0:

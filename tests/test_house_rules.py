@@ -1,7 +1,8 @@
 """House rules that keep the codebase in shape, enforced as tests.
 
 - imports only point down the layers (kernels <- io <- engine <- cli, and kernels <- backtest <-
-  cli: the backtester sits beside io and never sees io, the engine or the simulator);
+  cli: the backtester sits beside io and never sees io, the engine or the simulator; io <- sim <-
+  cli: the simulator is a venue beside io that nothing below the command line imports);
 - every kernel uses the one decorator and has a pure-Python twin in ``tests/reference``;
 - no ``print`` or logging inside kernels;
 - a second process loads every kernel from numba's on-disk cache.
@@ -30,14 +31,15 @@ def _modules(root: Path) -> list[Path]:
 
 
 def _layer(module: str) -> int:
-    """Layer of a dotted module: 0 kernels, 1 io or backtest, 2 engine, 3 cli; lower never imports
-    higher (io and backtest are side by side, see the tests below)."""
+    """Layer of a dotted module: 0 kernels, 1 io, backtest or sim, 2 engine, 3 cli (with ``run``
+    and ``venue``, the session's script entry and its venue); lower never imports higher (io,
+    backtest and sim are side by side, see the tests below)."""
     parts = module.split(".")
     if len(parts) > 1 and parts[1] == "kernels":
         return 0
-    if len(parts) > 1 and parts[1] in {"io", "backtest"}:
+    if len(parts) > 1 and parts[1] in {"io", "backtest", "sim"}:
         return 1
-    if len(parts) > 1 and parts[1] in {"cli", "__main__"}:
+    if len(parts) > 1 and parts[1] in {"cli", "__main__", "run", "venue"}:
         return 3
     if module == "qengine" or (len(parts) > 1 and parts[1] in {"_version", "units", "errors"}):
         return -1  # leaf helpers anyone may use
@@ -82,38 +84,102 @@ def test_imports_point_down_the_layers():
     assert offenders == []
 
 
-def test_io_never_imports_kernels_or_the_engine():
+def test_io_never_imports_kernels_the_engine_or_the_simulator():
     offenders = [
         f"{path.relative_to(ROOT)} -> {target}"
         for path in _modules(PACKAGE / "io")
         for target in _imports(path)
-        if target.startswith("qengine") and _layer(target) not in {-1, 1}
+        if target.startswith("qengine")
+        and (_layer(target) not in {-1, 1} or target.startswith("qengine.sim"))
     ]
     assert offenders == []
+
+
+def _module_name(path: Path) -> str:
+    return ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+
+
+def _within(target: str, package: str) -> bool:
+    return target == package or target.startswith(f"{package}.")
+
+
+def _imports_beyond(subpackage: str, layers: set[int], packages: tuple[str, ...]) -> list[str]:
+    """Imports of ``qengine.<subpackage>`` into the package outside ``layers`` and ``packages``."""
+    return [
+        f"{path.relative_to(ROOT)} -> {target}"
+        for path in _modules(PACKAGE / subpackage)
+        for target in _imports(path)
+        if _within(target, "qengine") and _layer(target) not in layers
+        and not any(_within(target, package) for package in packages)
+    ]
+
+
+def _importers_below_the_cli(subpackage: str) -> list[str]:
+    """Modules outside ``qengine.<subpackage>`` and the cli layer that import it."""
+    return [
+        f"{path.relative_to(ROOT)} -> {target}"
+        for path in _modules(PACKAGE)
+        if subpackage not in path.relative_to(PACKAGE).parts and _layer(_module_name(path)) != 3
+        for target in _imports(path)
+        if _within(target, f"qengine.{subpackage}")
+    ]
 
 
 def test_backtest_imports_only_kernels_leaf_helpers_and_itself():
-    offenders = [
-        f"{path.relative_to(ROOT)} -> {target}"
-        for path in _modules(PACKAGE / "backtest")
-        for target in _imports(path)
-        if target.startswith("qengine")
-        and _layer(target) not in {-1, 0}
-        and not target.startswith("qengine.backtest")
-    ]
-    assert offenders == []
+    assert _imports_beyond("backtest", {-1, 0}, ("qengine.backtest",)) == []
 
 
 def test_only_the_cli_imports_the_backtester():
+    assert _importers_below_the_cli("backtest") == []
+
+
+def test_simulator_imports_only_io_leaf_helpers_and_itself():
+    assert _imports_beyond("sim", {-1}, ("qengine.io", "qengine.sim")) == []
+
+
+def test_only_the_cli_imports_the_simulator():
+    assert _importers_below_the_cli("sim") == []
+
+
+def _importable_below_cli() -> list[str]:
+    """Every module of the package outside the simulator and the command line."""
+    return [_module_name(path) for path in _modules(PACKAGE)
+            if "sim" not in path.relative_to(PACKAGE).parts and _layer(_module_name(path)) < 3]
+
+
+def test_importing_io_or_the_engine_does_not_load_the_simulator():
+    # A fresh interpreter: the test process has long imported the simulator.
+    modules = ["qengine.io", "qengine.engine", *_importable_below_cli()]
+    script = textwrap.dedent(
+        """
+        import importlib, json, sys
+        culprit = None
+        for name in sys.argv[1:]:
+            importlib.import_module(name)
+            if any(m == "qengine.sim" or m.startswith("qengine.sim.") for m in sys.modules):
+                culprit = name
+                break
+        print(json.dumps({"culprit": culprit, "imported": len(sys.argv) - 1}))
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", script, *modules], capture_output=True,
+                         text=True, check=True, timeout=300)
+    import json
+
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["culprit"] is None
+
+
+def test_the_package_never_imports_perf():
+    # perf/ is not shipped: run it as ``python -m perf`` from a checkout.
     offenders = [
         f"{path.relative_to(ROOT)} -> {target}"
         for path in _modules(PACKAGE)
-        if "backtest" not in path.relative_to(PACKAGE).parts
-        and _layer(".".join(path.relative_to(ROOT).with_suffix("").parts)) != 3
         for target in _imports(path)
-        if target.startswith("qengine.backtest")
+        if target == "perf" or target.startswith("perf.")
     ]
     assert offenders == []
+    assert "sys.path" not in (PACKAGE / "cli.py").read_text()
 
 
 def test_kernels_import_only_numpy_numba_and_themselves():
@@ -242,6 +308,14 @@ def test_public_api_lists_are_pinned():
     import qengine.io
 
     assert sorted(qengine.io.__all__) == [
-        "Credentials", "SimulatorConfig", "ThalexClient", "demo_credentials", "load_credentials",
-        "open_thalex_client", "serve_simulator", "url_for_network",
+        "Credentials", "ThalexClient", "demo_credentials", "load_credentials",
+        "open_thalex_client", "url_for_network",
     ]
+    assert all(hasattr(qengine.io, name) for name in qengine.io.__all__)
+    import qengine.sim
+
+    assert sorted(qengine.sim.__all__) == [
+        "AccountState", "FaultConfig", "IndexSpec", "InstrumentSpec", "Simulator",
+        "SimulatorConfig", "WireTap", "serve_simulator", "thalex_instruments",
+    ]
+    assert all(hasattr(qengine.sim, name) for name in qengine.sim.__all__)

@@ -1,4 +1,4 @@
-"""Smoke test of ``qengine perf --quick``: every required entry and field is present and numeric.
+"""Smoke test of ``python -m perf --quick``: every required entry and field is present and numeric.
 
 It checks the shape of the results, never the timings (benchmarks are documentation, not
 assertions; see perf/README.md).
@@ -27,7 +27,7 @@ def quick_results(tmp_path_factory: pytest.TempPathFactory) -> dict:
     out = tmp_path_factory.mktemp("perf") / "quick.json"
     md = out.with_suffix(".md")
     proc = subprocess.run(
-        [sys.executable, "-m", "perf.suite", "--quick", "--json", str(out), "--markdown", str(md)],
+        [sys.executable, "-m", "perf", "--quick", "--json", str(out), "--markdown", str(md)],
         cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -99,7 +99,7 @@ def test_memory_headline_reduction_is_the_smallest_of_the_three(quick_results: d
 @pytest.mark.slow
 def test_markdown_reports_targets_with_measured_values(quick_results: dict) -> None:
     report = markdown(quick_results)
-    assert quick_results["command"].startswith("python -m perf.suite --quick")
+    assert quick_results["command"].startswith("python -m perf --quick")
     for label in ("tick to quote", "cold start", "memory over a session", "throughput"):
         row = next(line for line in report.splitlines() if line.startswith(f"| {label} |"))
         assert "n/a" not in row.split("|")[4], row  # the measured column is filled

@@ -9,6 +9,8 @@ failures are :class:`ConnectionLost` (socket gone, request not known to be execu
 
 from __future__ import annotations
 
+from . import error_codes as codes
+
 __all__ = [
     "AuthenticationFailed",
     "BadResponse",
@@ -74,127 +76,127 @@ class ThalexError(ThalexClientError):
 class OrderNotFound(ThalexError):
     """Code 1: amend or cancel of an unknown, filled or cancelled order."""
 
-    CODE = 1
+    CODE = codes.ORDER_NOT_FOUND
 
 
 class DuplicateClientOrderId(ThalexError):
     """Code 2: the ``client_order_id`` is already used by an open order of this session."""
 
-    CODE = 2
+    CODE = codes.DUPLICATE_CLIENT_ORDER_ID
 
 
 class TooManyPendingRequests(ThalexError):
     """Code 3: too many requests in flight."""
 
-    CODE = 3
+    CODE = codes.TOO_MANY_PENDING_REQUESTS
 
 
 class Throttled(ThalexError):
     """Code 4: rate limit hit; the request was not executed."""
 
-    CODE = 4
+    CODE = codes.THROTTLED
 
 
 class UnknownInstrument(ThalexError):
     """Code 5: unknown ``instrument_name``."""
 
-    CODE = 5
+    CODE = codes.UNKNOWN_INSTRUMENT
 
 
 class InvalidRequest(ThalexError):
     """Code 6: malformed request or parameters."""
 
-    CODE = 6
+    CODE = codes.INVALID_REQUEST
 
 
 class NotLoggedIn(ThalexError):
     """Code 7: private call before login."""
 
-    CODE = 7
+    CODE = codes.NOT_LOGGED_IN
 
 
 class InvalidPrice(ThalexError):
     """Code 13: invalid or non-positive price."""
 
-    CODE = 13
+    CODE = codes.NON_POSITIVE_PRICE
 
 
 class InvalidAmount(ThalexError):
     """Code 14: invalid amount, or amount not aligned with the volume tick."""
 
-    CODE = 14
+    CODE = codes.BAD_AMOUNT
 
 
 class PriceNotAligned(ThalexError):
     """Code 15: price not aligned with the instrument's tick size."""
 
-    CODE = 15
+    CODE = codes.PRICE_NOT_ALIGNED
 
 
 class UnknownProduct(ThalexError):
     """Code 17: unknown product group (e.g. in ``set_mm_protection``)."""
 
-    CODE = 17
+    CODE = codes.UNKNOWN_PRODUCT
 
 
 class AuthenticationFailed(ThalexError):
     """Code 19: bad login token, unknown key id, bad signature or stale ``iat``."""
 
-    CODE = 19
+    CODE = codes.AUTH_FAILED
 
 
 class InvalidProtectionGroup(ThalexError):
     """Code 22: invalid mm protection settings (e.g. ``trade_amount`` above ``quote_amount``)."""
 
-    CODE = 22
+    CODE = codes.INVALID_PROTECTION_GROUP
 
 
 class MmProtectionNotSet(ThalexError):
     """Code 23: mass quote without ``set_mm_protection`` for the product group."""
 
-    CODE = 23
+    CODE = codes.PROTECTION_NOT_SET
 
 
 class InsufficientMargin(ThalexError):
     """Code 24: not enough margin for the order."""
 
-    CODE = 24
+    CODE = codes.INSUFFICIENT_MARGIN
 
 
 class InvalidTimeInForce(ThalexError):
     """Code 25: illegal time in force (e.g. GTC market, IOC post-only)."""
 
-    CODE = 25
+    CODE = codes.BAD_TIME_IN_FORCE
 
 
 class UnknownMethod(ThalexError):
     """Code 31: unknown JSON-RPC method."""
 
-    CODE = 31
+    CODE = codes.UNKNOWN_METHOD
 
 
 class CollarBreach(ThalexError):
     """Code 43: price beyond the collar with ``collar="reject"``."""
 
-    CODE = 43
+    CODE = codes.COLLAR_BREACH
 
 
 class QuoteTooLarge(ThalexError):
     """Code 44: quote larger than the protection group's ``quote_amount``."""
 
-    CODE = 44
+    CODE = codes.QUOTE_TOO_LARGE
 
 
 class TooManyOpenOrders(ThalexError):
     """Code 49: open-order cap reached."""
 
-    CODE = 49
+    CODE = codes.TOO_MANY_OPEN_ORDERS
 
 
 class PersistentSession(ThalexError):
     """Code 52: session-only call (e.g. ``cancel_session``) on a persistent session."""
 
-    CODE = 52
+    CODE = codes.PERSISTENT_SESSION
 
 
 _BY_CODE: dict[int, type[ThalexError]] = {
@@ -278,10 +280,8 @@ class ProtocolViolation(ConnectionLost):
     """The peer broke RFC 6455 or the HTTP upgrade; the connection was closed."""
 
 
-#: Thalex codes that retrying (or reconnecting) cannot cure: unknown instrument or product,
-#: malformed request, authentication failed, unknown method, mass quoting not enabled,
-#: persistent session.
-PERMANENT_CODES = frozenset({5, 6, 17, 19, 22, 31, 51, 52})
+#: Thalex codes that retrying (or reconnecting) cannot cure (see ``error_codes.PERMANENT``).
+PERMANENT_CODES = codes.PERMANENT
 
 
 def is_permanent(exc: BaseException) -> bool:

@@ -22,7 +22,10 @@ import trio
 from qengine.config import EngineConfig, load_config
 from qengine.engine import Engine, open_engine
 from qengine.io.auth import DEMO_KEY_ID, demo_credentials, demo_public_key_pem
-from qengine.io.simulator import (
+from qengine.io.thalex import open_thalex_client
+from qengine.kernels import codes
+from qengine.kernels.position import position_unrealised
+from qengine.sim import (
     FaultConfig,
     IndexSpec,
     InstrumentSpec,
@@ -30,9 +33,6 @@ from qengine.io.simulator import (
     SimulatorConfig,
     serve_simulator,
 )
-from qengine.io.thalex import open_thalex_client
-from qengine.kernels import codes
-from qengine.kernels.position import position_unrealised
 
 from ..io.contract.schema import FrameRecorder, thalex_schema
 
@@ -110,7 +110,8 @@ async def running(sim_cfg: SimulatorConfig | None = None, **dotted: Any
     async with trio.open_nursery() as nursery:
         sim = await nursery.start(partial(serve_simulator, sim_cfg or sim_config(),
                                           wire_tap=recorder))
-        async with open_engine(engine_config(sim.url, **dotted)) as engine:
+        async with open_engine(engine_config(sim.url, **dotted), url=sim.url,
+                               credentials=demo_credentials()) as engine:
             yield sim, engine
         nursery.cancel_scope.cancel()
     assert recorder.problems() == [], "frames that do not match Thalex's API description"

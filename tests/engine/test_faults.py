@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import trio
 
-from qengine.io.simulator import FaultConfig
+from qengine.sim import FaultConfig
 
 from .conftest import (
     assert_matches_exchange,

@@ -13,7 +13,7 @@ from typing import Any
 
 import trio
 
-from qengine.io.simulator import rpc
+from qengine.sim import rpc
 
 from .conftest import (
     LABEL,

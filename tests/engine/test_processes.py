@@ -19,8 +19,8 @@ import pytest
 import trio
 
 from qengine.io.auth import demo_credentials
-from qengine.io.simulator import serve_simulator
 from qengine.io.thalex import open_thalex_client
+from qengine.sim import serve_simulator
 
 from .conftest import BTC, LABEL, sim_config
 

@@ -7,7 +7,7 @@ import logging
 
 import trio
 
-from qengine.io.simulator import FaultConfig
+from qengine.sim import FaultConfig
 
 from .conftest import (
     BTC,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import trio
 
-from qengine.io.simulator.orders import IOC
+from qengine.sim.orders import IOC
 
 from .conftest import (
     BTC,

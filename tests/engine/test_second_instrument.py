@@ -9,8 +9,8 @@ import dataclasses
 import trio
 
 from qengine.io.auth import demo_credentials
-from qengine.io.simulator import Simulator, thalex_instruments
 from qengine.io.thalex import open_thalex_client
+from qengine.sim import Simulator, thalex_instruments
 
 from .conftest import BTC, exchange_side_counts, ours, running, sim_config, wait_until
 

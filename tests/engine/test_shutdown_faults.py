@@ -15,7 +15,7 @@ import signal
 import pytest
 import trio
 
-from qengine.io.simulator import serve_simulator
+from qengine.sim import serve_simulator
 
 from .chaos_proxy import BLACKHOLE, DOWN, REFUSE, UP, ChaosProxy
 from .conftest import LABEL, sim_config

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import pytest
 
 from qengine.io.auth import Credentials, demo_credentials
-from qengine.io.simulator import SimulatorConfig, serve_simulator
 from qengine.io.thalex import url_for_network
+from qengine.sim import SimulatorConfig, serve_simulator
 
 
 @pytest.fixture(scope="session")

@@ -17,8 +17,8 @@ import pytest
 import trio
 
 from qengine.io.messages import QuoteLevel, QuoteRequest
-from qengine.io.simulator import SimulatorConfig, serve_simulator
 from qengine.io.thalex import ThalexClient, open_thalex_client, url_for_network
+from qengine.sim import SimulatorConfig, serve_simulator
 
 from .schema import FrameRecorder, ThalexSchema, thalex_schema
 

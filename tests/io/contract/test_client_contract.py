@@ -434,7 +434,7 @@ async def test_c23_throttle_is_code_4(autojump_clock, sim, credentials):
 
 
 async def test_c24_request_timeout_and_late_answer_dropped(autojump_clock, nursery, demo_dir):
-    from qengine.io.simulator import FaultConfig
+    from qengine.sim import FaultConfig
 
     sim = await start_sim(nursery, demo_dir, faults=FaultConfig(reply_delay_s=3.0))
     with trio.fail_after(LIMIT_S):
@@ -450,8 +450,8 @@ async def test_c24_request_timeout_and_late_answer_dropped(autojump_clock, nurse
 async def test_c25_reconnect_logs_in_again_and_resubscribes(
     autojump_clock, nursery, demo_dir, credentials
 ):
-    from qengine.io.simulator import FaultConfig
     from qengine.io.transport import ReconnectPolicy
+    from qengine.sim import FaultConfig
 
     sim = await start_sim(nursery, demo_dir, faults=FaultConfig(drop_after_messages=6))
     hooks = []

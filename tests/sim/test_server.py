@@ -9,7 +9,7 @@ import pytest
 import trio
 from trio_websocket import ConnectionClosed, wrap_client_stream
 
-from qengine.io.simulator import FaultConfig, serve_simulator
+from qengine.sim import FaultConfig, serve_simulator
 
 from .conftest import make_config
 

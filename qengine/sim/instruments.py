@@ -10,8 +10,9 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
+from ..io.error_codes import BAD_AMOUNT, NON_POSITIVE_PRICE, PRICE_NOT_ALIGNED
 from .config import InstrumentSpec
-from .errors import BAD_AMOUNT, NON_POSITIVE_PRICE, PRICE_NOT_ALIGNED, RpcError
+from .errors import RpcError
 
 _ALIGN_TOLERANCE = 1e-9
 

@@ -13,8 +13,8 @@ from trio_websocket import ConnectionClosed
 
 from qengine.cli import build_parser
 from qengine.io.auth import demo_credentials, make_login_token
-from qengine.io.simulator import FaultConfig
-from qengine.io.simulator.cli import fault_config, main
+from qengine.sim import FaultConfig
+from qengine.sim.cli import fault_config, main
 
 from .conftest import standalone_simulator
 from .test_server import Ws, open_websocket_url

@@ -1,4 +1,4 @@
-"""Configuration of the embedded Thalex simulator: frozen, keyword-only, validated on construction.
+"""Configuration of the Thalex simulator: frozen, keyword-only, validated on construction.
 
 Every error names the offending field, so a bad config fails at start-up with a clear message
 instead of deep inside the market loop.
@@ -10,6 +10,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+
+from ..io.error_codes import THROTTLED
 
 _TAKER_SIZE_KINDS = ("exponential", "fixed", "lognormal")
 _INSTRUMENT_TYPES = ("perpetual", "future", "combination")
@@ -217,7 +219,7 @@ class FaultConfig:
     drop_after_messages: int | None = None
     reply_delay_s: float = 0.0
     reject_insert_fraction: float = 0.0
-    reject_insert_code: int = 4
+    reject_insert_code: int = THROTTLED
     system_reconnect_every_s: float | None = None
     reconnect_grace_s: float = 10.0
     malformed_frame_fraction: float = 0.0

@@ -6,7 +6,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import INVALID_REQUEST, RpcError
+from ..io.error_codes import INVALID_REQUEST
+from .errors import RpcError
 
 _MISSING = object()
 _MAX_U64 = 2**64 - 1

@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from trio_websocket import ConnectionClosed, wrap_client_stream
 
-from qengine.io.simulator import serve_simulator
-from qengine.io.simulator.methods import METHODS
+from qengine.sim import serve_simulator
+from qengine.sim.methods import METHODS
 
 from .conftest import make_config
 

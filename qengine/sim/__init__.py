@@ -1,4 +1,5 @@
-"""An embedded Thalex exchange on loopback, speaking the protocol of thalex-protocol.md.
+"""A Thalex exchange on loopback, speaking the protocol of thalex-protocol.md: a venue beside
+``qengine.io`` (it imports io; only the command line imports it).
 
 Start it inside your nursery::
 
@@ -10,7 +11,7 @@ Start it inside your nursery::
 
 ``SimulatorConfig()`` lists the two perpetuals; ``SimulatorConfig(instruments=
 thalex_instruments(start_s), start_time_s=start_s)`` adds dated futures and their rolls (as
-``qengine simulate`` and the engine's embedded venue do).
+``qengine simulate`` does, also as the venue of ``qengine quote --network sim``).
 
 Time: the market advances in fixed steps of ``step_s`` trio seconds, each moving simulated time by
 ``step_s * time_scale``; timestamps in messages are simulated Unix seconds. Protocol timers (rate
@@ -35,7 +36,7 @@ __all__ = ["AccountState", "FaultConfig", "IndexSpec", "InstrumentSpec", "Simula
 async def _public_keys(config: SimulatorConfig) -> dict[str, str]:
     if config.api_keys:
         return dict(config.api_keys)
-    from ..auth import DEMO_KEY_ID, demo_public_key_pem
+    from ..io.auth import DEMO_KEY_ID, demo_public_key_pem
 
     # Creating the demo key pair is slow the first time (RSA 2048): keep it off the event loop.
     pem = await trio.to_thread.run_sync(demo_public_key_pem, config.demo_config_dir)

@@ -2,8 +2,8 @@
 
 Wiring for qengine/cli.py::
 
-    from .io.simulator.cli import add_simulate_arguments, run_simulate_command
-    simulate = sub.add_parser("simulate", help="run the embedded Thalex simulator")
+    from .sim.cli import add_simulate_arguments, run_simulate_command
+    simulate = sub.add_parser("simulate", help="run the Thalex simulator")
     add_simulate_arguments(simulate)
     simulate.set_defaults(handler=run_simulate_command)
 """
@@ -16,13 +16,13 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 import trio
 
 from . import FaultConfig, SimulatorConfig, serve_simulator
-from .config import default_instruments
-from .listing import thalex_instruments
+from .presets import MARKETS, market_instruments
 
 
 def _number(kind: type, low: float, high: float = math.inf, *, above: bool = False
@@ -66,7 +66,8 @@ _FAULT_FLAGS = (
 
 
 def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add ``--host --port --seed --key --time-scale --perpetuals-only`` and the fault flags."""
+    """Add ``--host --port --seed --key --time-scale --market --stop-on-stdin-eof
+    --perpetuals-only`` and the fault flags."""
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="TCP port; 0 picks a free one")
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic market")
@@ -75,6 +76,12 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--key", action="append", default=[], metavar="KEY_ID=PUBLIC_KEY_PEM_PATH",
                         help="accept logins signed by this API key (repeatable); without any "
                              "--key the qengine demo key is accepted")
+    parser.add_argument("--market", choices=MARKETS, default="listing",
+                        help="listing: Thalex's instruments (default); quoting: the same with "
+                             "thin crowds and frequent takers (the market of qengine quote)")
+    parser.add_argument("--stop-on-stdin-eof", action="store_true",
+                        help="also stop when standard input closes (a child of a parent that "
+                             "may die without stopping it)")
     parser.add_argument("--perpetuals-only", action="store_true",
                         help="list only BTC-PERPETUAL and ETH-PERPETUAL (default: also dated "
                              "futures and their rolls)")
@@ -103,23 +110,31 @@ def _keys(specs: Sequence[str]) -> dict[str, str]:
     return keys
 
 
-async def _serve(config: SimulatorConfig) -> None:
+async def _serve(config: SimulatorConfig, *, stop_on_stdin_eof: bool = False) -> None:
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
             sim = await nursery.start(serve_simulator, config)
-            sys.stdout.write(f"listening on ws://{config.host}:{int(sim)}/ws/api/v2\n")
+            sys.stdout.write(f"listening on {sim.url}\n")
             sys.stdout.flush()
+            if stop_on_stdin_eof:
+                nursery.start_soon(_stop_at_stdin_eof, nursery.cancel_scope)
             async for _ in signals:
                 nursery.cancel_scope.cancel()
                 break
+
+
+async def _stop_at_stdin_eof(scope: trio.CancelScope) -> None:
+    # The parent holds the other end of the pipe: it closes when the parent exits or dies.
+    await trio.to_thread.run_sync(sys.stdin.buffer.read, abandon_on_cancel=True)
+    scope.cancel()
 
 
 def run_simulate_command(args: argparse.Namespace) -> int:
     """Run until SIGINT/SIGTERM; return the exit code (0, or 2 for a bad configuration)."""
     try:
         start_s = time.time()
-        instruments = default_instruments() if args.perpetuals_only else \
-            thalex_instruments(start_s)
+        instruments = market_instruments(args.market, start_s,
+                                         perpetuals_only=args.perpetuals_only)
         config = SimulatorConfig(host=args.host, port=args.port, seed=args.seed,
                                  time_scale=args.time_scale, api_keys=_keys(args.key),
                                  faults=fault_config(args), instruments=instruments,
@@ -127,13 +142,13 @@ def run_simulate_command(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as exc:
         sys.stderr.write(f"qengine simulate: {exc}\n")
         return 2
-    trio.run(_serve, config)
+    trio.run(partial(_serve, config, stop_on_stdin_eof=args.stop_on_stdin_eof))
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m qengine.io.simulator`` entry point."""
+    """``python -m qengine.sim`` entry point."""
     parser = argparse.ArgumentParser(prog="qengine simulate",
-                                     description="Run the embedded Thalex simulator.")
+                                     description="Run the Thalex simulator.")
     add_simulate_arguments(parser)
     return run_simulate_command(parser.parse_args(argv))

@@ -14,15 +14,16 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from . import params as p
-from .errors import (
+from ..io.error_codes import (
     INVALID_PROTECTION_GROUP,
     INVALID_REQUEST,
     PROTECTION_NOT_SET,
     QUOTE_TOO_LARGE,
+    UNKNOWN_INSTRUMENT,
     UNKNOWN_PRODUCT,
-    RpcError,
 )
+from . import params as p
+from .errors import RpcError
 from .exchange import Exchange
 from .instruments import Instrument
 from .orders import BUY, GTC, SELL, Order
@@ -78,7 +79,7 @@ def mass_quote(ex: Exchange, session: Session, params: dict[str, Any]) -> dict[s
     for quote in quotes:
         inst = ex.instruments.get(p.string(quote, "i"))
         if inst is None:
-            raise RpcError(5, f"unknown instrument {quote.get('i')}")
+            raise RpcError(UNKNOWN_INSTRUMENT, f"unknown instrument {quote.get('i')}")
         group = session.mm_groups.get(inst.spec.product)
         if group is None or group.remaining <= 0:
             raise RpcError(PROTECTION_NOT_SET, f"mm protection not set for {inst.spec.product}")

@@ -10,10 +10,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..auth import AuthError, verify_login_token
+from ..io.auth import AuthError, verify_login_token
+from ..io.error_codes import AUTH_FAILED, INVALID_REQUEST
 from . import massquote, trading
 from . import params as p
-from .errors import AUTH_FAILED, INVALID_REQUEST, RpcError
+from .errors import RpcError
 from .exchange import Exchange
 from .sessions import Session
 from .trading import instrument, require_login

@@ -6,7 +6,7 @@ import signal
 
 import pytest
 
-from qengine.io.simulator import FaultConfig, InstrumentSpec, SimulatorConfig
+from qengine.sim import FaultConfig, InstrumentSpec, SimulatorConfig
 
 from .conftest import make_config, make_exchange, standalone_simulator
 
@@ -86,7 +86,7 @@ async def test_dated_future_and_instrument_filters(key_pair, harness):
 
 @pytest.mark.slow
 def test_standalone_command_prints_url_and_exits_zero_on_sigint(tmp_path):
-    with standalone_simulator(tmp_path / "cfg", "qengine.io.simulator", "--port", "0",
+    with standalone_simulator(tmp_path / "cfg", "qengine.sim", "--port", "0",
                               "--seed", "3") as proc:
         line = proc.stdout.readline()
         assert line.startswith("listening on ws://127.0.0.1:")
@@ -97,6 +97,6 @@ def test_standalone_command_prints_url_and_exits_zero_on_sigint(tmp_path):
 
 
 def test_standalone_command_rejects_bad_key_argument():
-    from qengine.io.simulator.cli import main
+    from qengine.sim.cli import main
 
     assert main(["--key", "no-equals-sign"]) == 2

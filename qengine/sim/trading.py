@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import params as p
-from .errors import (
+from ..io.error_codes import (
     BAD_AMOUNT,
     BAD_TIME_IN_FORCE,
     COLLAR_BREACH,
@@ -22,8 +21,9 @@ from .errors import (
     REDUCE_ONLY_REJECTED,
     TOO_MANY_OPEN_ORDERS,
     UNKNOWN_INSTRUMENT,
-    RpcError,
 )
+from . import params as p
+from .errors import RpcError
 from .exchange import Exchange
 from .instruments import Instrument
 from .orders import BUY, GTC, IOC, SELL, Order

@@ -9,7 +9,7 @@ import orjson
 import pytest
 import trio
 
-from qengine.io.simulator import serve_simulator
+from qengine.sim import serve_simulator
 
 from .conftest import make_config
 from .test_server import open_websocket_url

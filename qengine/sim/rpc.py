@@ -13,14 +13,14 @@ from typing import Any
 import orjson
 import trio
 
-from .errors import INVALID_REQUEST, THROTTLED, UNKNOWN_METHOD, RpcError
+from ..io.error_codes import INVALID_REQUEST, TEMPORARY_FAILURE, THROTTLED, UNKNOWN_METHOD
+from .errors import RpcError
 from .exchange import Exchange
 from .methods import CANCEL, INSERT_METHODS, METHODS
 from .sessions import Session
 
 logger = logging.getLogger(__name__)
 
-TEMPORARY_FAILURE = 20
 CLOSE_NOT_JSON_RPC = 1003
 
 

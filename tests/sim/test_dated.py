@@ -9,13 +9,13 @@ import math
 
 import pytest
 
-from qengine.io.simulator import (
+from qengine.sim import (
     IndexSpec,
     InstrumentSpec,
     SimulatorConfig,
     thalex_instruments,
 )
-from qengine.io.simulator.listing import CARRY_PER_YEAR
+from qengine.sim.listing import CARRY_PER_YEAR
 
 from .conftest import Client, make_config, make_exchange
 

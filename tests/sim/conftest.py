@@ -19,11 +19,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from qengine.io.auth import make_login_token
-from qengine.io.simulator.channels import Publisher
-from qengine.io.simulator.config import InstrumentSpec, SimulatorConfig
-from qengine.io.simulator.exchange import Exchange
-from qengine.io.simulator.rpc import handle_text
-from qengine.io.simulator.sessions import Session
+from qengine.sim.channels import Publisher
+from qengine.sim.config import InstrumentSpec, SimulatorConfig
+from qengine.sim.exchange import Exchange
+from qengine.sim.rpc import handle_text
+from qengine.sim.sessions import Session
 
 KEY_ID = "test-key"
 

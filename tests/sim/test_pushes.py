@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from qengine.io.simulator import IndexSpec, thalex_instruments
+from qengine.sim import IndexSpec, thalex_instruments
 
 BTC = "BTC-PERPETUAL"
 
