@@ -11,10 +11,10 @@ import logging
 import trio
 
 from qengine.config import EngineConfig
-from qengine.gate import Wakeup
+from qengine.engine._gate import Wakeup
+from qengine.engine._listener import Listener
+from qengine.engine._state import EngineState, select_instruments
 from qengine.io import messages as m
-from qengine.listener import Listener
-from qengine.state import EngineState, select_instruments
 from qengine.telemetry import Telemetry
 
 from .conftest import BTC, exchange_side_counts, hit_bids, running, wait_until

@@ -11,15 +11,15 @@ import trio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qengine import predictive
 from qengine.clock import now_ns
 from qengine.config import EngineConfig, QuoteConfig, load_config
+from qengine.engine import _predictive as predictive
+from qengine.engine._gate import Wakeup
+from qengine.engine._listener import Listener
+from qengine.engine._state import EngineState, select_instruments
 from qengine.errors import ConfigError
-from qengine.gate import Wakeup
 from qengine.io import messages as m
 from qengine.kernels import codes
-from qengine.listener import Listener
-from qengine.state import EngineState, select_instruments
 from qengine.telemetry import Telemetry
 
 from .conftest import BTC, exchange_side_counts, running, wait_until

@@ -6,15 +6,15 @@ from __future__ import annotations
 import trio
 
 from qengine.config import EngineConfig
-from qengine.gate import QuoteGate, Wakeup
+from qengine.engine._gate import QuoteGate, Wakeup
+from qengine.engine._listener import Listener
+from qengine.engine._orders import OrderManager
+from qengine.engine._quoter import Quoter
+from qengine.engine._state import EngineState, select_instruments
 from qengine.io import errors as io_errors
 from qengine.io import messages as m
 from qengine.io.client import ThalexClient
 from qengine.io.rpc_session import Inbound
-from qengine.listener import Listener
-from qengine.order_manager import OrderManager
-from qengine.quoter import Quoter
-from qengine.state import EngineState, select_instruments
 from qengine.telemetry import Telemetry
 
 from .conftest import BTC, exchange_side_counts, running, wait_until

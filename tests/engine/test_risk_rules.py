@@ -3,7 +3,7 @@
 Pausing breaches: breach -> quotes pulled within one monitor interval -> nothing quoted during
 the cool-down -> 1 level, 2 levels, ... -> every level again. Stopping breaches (and any pause
 while recovery is disabled): quotes pulled and never quoted again in the session. The README
-table and ``qengine.risk.BREACH_RULES`` are checked against each other.
+table and ``qengine.engine._risk.BREACH_RULES`` are checked against each other.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import trio
 
-from qengine.risk import BREACH_RULES, PAUSE
+from qengine.engine._risk import BREACH_RULES, PAUSE
 
 from .conftest import (
     BTC,

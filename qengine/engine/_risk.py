@@ -21,14 +21,14 @@ from dataclasses import dataclass
 
 import trio
 
-from .clock import now_ns
-from .config import EngineConfig
-from .gate import QuoteGate, Wakeup
-from .io import errors as io_errors
-from .kernels import codes
-from .kernels.risk import risk_check
-from .state import EngineState
-from .telemetry import COUNTER, Telemetry
+from ..clock import now_ns
+from ..config import EngineConfig
+from ..io import errors as io_errors
+from ..kernels import codes
+from ..kernels.risk import risk_check
+from ..telemetry import COUNTER, Telemetry
+from ._gate import QuoteGate, Wakeup
+from ._state import EngineState
 
 log = logging.getLogger("qengine.risk")
 

@@ -1,5 +1,5 @@
-"""Connecting the engine: instrument validation, and the hooks that run on every (re)connect and
-disconnect.
+"""The engine's session with the venue: instrument validation, the hooks that run on every
+(re)connect and disconnect, the heartbeat (liveness) and leaving the market at exit.
 
 Every connect: login (the client does it), cancel-on-disconnect re-armed (its ``message_rate``
 sizes the order manager's token bucket), subscriptions (first time; the client resubscribes
@@ -17,26 +17,27 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import trio
 
-from .config import EngineConfig
-from .errors import ConfigError, StartupError
-from .io import auth
-from .io import errors as io_errors
-from .io.messages import SkippedRow
-from .io.thalex import ThalexClient, open_thalex_client
-from .io.transport import ReconnectPolicy
-from .listener import MARKET_CHANNELS
-from .our_orders import cancel_our_orders
-from .state import InstrumentSpec, build_quote_params, select_instruments
-from .telemetry import COUNTER
-
-if TYPE_CHECKING:
-    from .engine import Engine
+from ..clock import now_ns
+from ..config import EngineConfig
+from ..errors import ConfigError, StartupError
+from ..io import auth
+from ..io import errors as io_errors
+from ..io.messages import SkippedRow
+from ..io.thalex import ThalexClient, open_thalex_client
+from ..io.transport import ReconnectPolicy
+from ..telemetry import COUNTER
+from ._listener import MARKET_CHANNELS
+from ._our_orders import cancel_our_orders, our_live_orders
+from ._services import Engine
+from ._state import InstrumentSpec, build_quote_params, select_instruments
 
 log = logging.getLogger("qengine.connection")
+#: The heartbeat reports under the status logger, as before the move.
+heartbeat_log = logging.getLogger("qengine.status")
 
 #: Trades read back from the account's history after a reconnect (newest first).
 CATCH_UP_TRADES = 500
@@ -201,3 +202,58 @@ async def _reconcile(engine: Engine, client: ThalexClient, *, catch_up: bool) ->
                                      if t.trade_id not in engine.listener.known_trade_ids)
     engine.listener.apply_portfolio(await client.portfolio(), snapshot=True)
     engine.listener.reconcile_positions(force=True)
+
+
+async def heartbeat(engine: Engine, *,
+                    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    """Force a reconnect when no ticker arrived for the stale limit or the exchange asks.
+
+    Websocket pings themselves are sent by the transport every few seconds (they also keep
+    cancel-on-disconnect alive); this task watches the *data*.
+    """
+    task_status.started()
+    stale_s = engine.config.connection.stale_ticker_s
+    listener, client = engine.listener, engine.client
+    forced_ns = 0  # when the last stale reconnect was forced: one per stale period
+    while True:
+        if await listener.reconnect_requested(timeout_s=min(1.0, stale_s / 4)):
+            client.drop_connection("exchange announced a reconnect")
+            continue
+        last = max(engine.telemetry.last_ticker_ns, forced_ns)
+        if engine.gate.ready and last and (now_ns() - last) / 1e9 > stale_s:
+            engine.telemetry.counters.values[COUNTER["stale_reconnects"]] += 1
+            heartbeat_log.warning("no ticker for %.0f s: forcing a reconnect",
+                                  (now_ns() - last) / 1e9)
+            forced_ns = now_ns()
+            client.drop_connection("stale market data")
+
+
+async def leave_market(engine: Engine, client: ThalexClient) -> None:
+    """Pull everything of ours from the market, on every exit path (shielded, time-limited)."""
+    # Shielded and time-limited: runs on every exit path, cancellation included. cancel_session
+    # reaches this session's in-flight orders; cancel_all (configurable: it is account-wide)
+    # reaches orders of ours a dropped session may have left. Each step is tried on its own.
+    timeout = engine.config.connection.shutdown_timeout_s
+    label = engine.config.label
+    names = {spec.name for spec in engine.state.specs}
+    ours_open: int | None = None
+    with trio.move_on_after(timeout, shield=True) as scope:
+        steps = [("cancel_session", client.cancel_session)]
+        if engine.config.connection.cancel_all_on_exit:
+            steps.append(("cancel_all", client.cancel_all))
+        for name, step in steps:
+            try:
+                await step()
+            except io_errors.ThalexClientError as exc:
+                log.error("shutdown %s failed: %s", name, exc)
+        try:
+            # A last, per-order sweep of anything of ours, then the count that is reported.
+            await cancel_our_orders(client, label, names, keep_going=True)
+            ours_open = len(our_live_orders(await client.open_orders(), label, names))
+        except io_errors.ThalexClientError as exc:
+            log.error("could not check open orders at exit: %s", exc)
+    if scope.cancelled_caught:
+        log.error("shutdown cleanup timed out after %.1f s", timeout)
+    engine.summary["open_orders_at_exit"] = ours_open
+    if ours_open:
+        log.error("%d order(s) of ours still open on the exchange after shutdown", ours_open)

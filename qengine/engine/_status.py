@@ -1,45 +1,20 @@
-"""The engine's periodic tasks: the heartbeat (stale data, announced reconnects) and the status
-reporter (one status line per interval, RSS every few minutes, a metrics-file row)."""
+"""What the engine reports: the status reporter task (one status line per interval, RSS every few
+minutes, a metrics-file row) and the summary at exit."""
 
 from __future__ import annotations
 
 import logging
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import trio
 
-from .clock import now_ns
-from .kernels import codes
-from .telemetry import COUNTER, rss_mb, write_metrics_row
-
-if TYPE_CHECKING:
-    from .engine import Engine
+from ..clock import now_ns
+from ..kernels import codes
+from ..telemetry import rss_mb, write_metrics_row
+from ._services import Engine
 
 log = logging.getLogger("qengine.status")
-
-
-async def heartbeat(engine: Engine, *,
-                    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-    """Force a reconnect when no ticker arrived for the stale limit or the exchange asks.
-
-    Websocket pings themselves are sent by the transport every few seconds (they also keep
-    cancel-on-disconnect alive); this task watches the *data*.
-    """
-    task_status.started()
-    stale_s = engine.config.connection.stale_ticker_s
-    listener, client = engine.listener, engine.client
-    forced_ns = 0  # when the last stale reconnect was forced: one per stale period
-    while True:
-        if await listener.reconnect_requested(timeout_s=min(1.0, stale_s / 4)):
-            client.drop_connection("exchange announced a reconnect")
-            continue
-        last = max(engine.telemetry.last_ticker_ns, forced_ns)
-        if engine.gate.ready and last and (now_ns() - last) / 1e9 > stale_s:
-            engine.telemetry.counters.values[COUNTER["stale_reconnects"]] += 1
-            log.warning("no ticker for %.0f s: forcing a reconnect", (now_ns() - last) / 1e9)
-            forced_ns = now_ns()
-            client.drop_connection("stale market data")
 
 
 def status_line(engine: Engine, previous: dict[str, int],
@@ -99,3 +74,37 @@ async def status_reporter(engine: Engine, *,
         if trio.current_time() >= next_memory_s:
             next_memory_s = trio.current_time() + t.memory_interval_s
             log.info("memory: RSS %.1f MiB", rss_mb())
+
+
+def build_summary(engine: Engine) -> dict[str, Any]:
+    """The numbers a trader wants at exit (also written by ``--summary-json``)."""
+    state, counters = engine.state, engine.telemetry.counters.snapshot()
+    pos = state.positions[0]
+    upnl = state.unrealised_quote()
+    upnl = upnl if math.isfinite(upnl) else 0.0
+    latency = engine.telemetry.latency_summary()
+    return {
+        "instrument": state.spec.name,
+        "duration_s": round(trio.current_time() - engine.started_s, 3),
+        "orders_inserted": counters["inserts"],
+        "orders_amended": counters["amends"],
+        "orders_cancelled": counters["cancels"],
+        "mass_quotes": counters["mass_quotes"],
+        "fills": counters["fills"],
+        "final_position": state.position(),
+        "realised_pnl_usd": float(pos["realised_pnl_quote"]),
+        "unrealised_pnl_usd": upnl,
+        "fees_usd": float(pos["maker_fees_quote"]) + float(pos["taker_fees_quote"]),
+        "funding_usd": float(pos["funding_quote"]),
+        "reconnects": engine.reconnects,
+        "errors": counters["errors"],
+        "rejects": counters["rejects"],
+        "throttled": counters["throttled"],
+        "risk_breaches": counters["risk_breaches"],
+        "quote_cycles": engine.quoter.cycles,
+        "tick_to_quote_p50_us": latency["tick_to_quote_p50_us"],
+        "tick_to_quote_p99_us": latency["tick_to_quote_p99_us"],
+        "rss_mb": round(rss_mb(), 1),
+        "open_orders_at_exit": engine.summary.get("open_orders_at_exit"),
+        "time_ns": now_ns(),
+    }

@@ -19,17 +19,17 @@ import math
 
 import trio
 
-from .clock import now_ns
-from .config import EngineConfig
-from .gate import QuoteGate, Wakeup
-from .io import errors as io_errors
-from .io.rpc_session import Inbound
-from .kernels import codes
-from .kernels.quote_cycle import quote_cycle
-from .listener import Listener
-from .order_manager import OrderManager
-from .state import EngineState
-from .telemetry import COUNTER, Telemetry
+from ..clock import now_ns
+from ..config import EngineConfig
+from ..io import errors as io_errors
+from ..io.rpc_session import Inbound
+from ..kernels import codes
+from ..kernels.quote_cycle import quote_cycle
+from ..telemetry import COUNTER, Telemetry
+from ._gate import QuoteGate, Wakeup
+from ._listener import Listener
+from ._orders import OrderManager
+from ._state import EngineState
 
 log = logging.getLogger("qengine.quoter")
 

@@ -19,12 +19,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import units
-from .config import EngineConfig, sigma_per_sqrt_s
-from .errors import StartupError
-from .io.messages import Instrument, SkippedRow
-from .kernels import codes
-from .kernels.dtypes import (
+from .. import units
+from ..config import EngineConfig, sigma_per_sqrt_s
+from ..errors import StartupError
+from ..io.messages import Instrument, SkippedRow
+from ..kernels import codes
+from ..kernels.dtypes import (
     ACTION,
     CANDLE,
     CANDLE_STATE,
@@ -43,8 +43,8 @@ from .kernels.dtypes import (
     VOL_RETURN,
     VOL_STATE,
 )
-from .kernels.params import make_level_multipliers, make_quote_params
-from .kernels.position import position_unrealised
+from ..kernels.params import make_level_multipliers, make_quote_params
+from ..kernels.position import position_unrealised
 
 _MODEL_CODES = {"as": codes.MODEL_AS, "glft": codes.MODEL_GLFT, "legacy": codes.MODEL_LEGACY}
 _HORIZON_CODES = {

@@ -22,24 +22,24 @@ from typing import Any
 
 import trio
 
-from .clock import now_ns
-from .gate import QuoteGate, Wakeup
-from .io import errors as io_errors
-from .io import messages as m
-from .io.thalex import ThalexClient
-from .kernels import codes
-from .kernels.orders import (
+from ..clock import now_ns
+from ..io import errors as io_errors
+from ..io import messages as m
+from ..io.thalex import ThalexClient
+from ..kernels import codes
+from ..kernels.orders import (
     order_apply_update,
     order_release,
     order_request_amend,
     order_request_cancel,
     order_reserve,
 )
-from .listener import Listener
-from .our_orders import cancel_our_orders, client_order_id_base
-from .state import EngineState, InstrumentSpec, id_key
-from .telemetry import COUNTER, Telemetry
-from .token_bucket import TokenBucket
+from ..telemetry import COUNTER, Telemetry
+from ._gate import QuoteGate, Wakeup
+from ._listener import Listener
+from ._our_orders import cancel_our_orders, client_order_id_base
+from ._state import EngineState, InstrumentSpec, id_key
+from ._token_bucket import TokenBucket
 
 log = logging.getLogger("qengine.orders")
 

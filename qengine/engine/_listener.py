@@ -19,19 +19,19 @@ from collections.abc import Iterable
 import numpy as np
 import trio
 
-from .clock import now_ns
-from .gate import Wakeup
-from .io import messages as m
-from .io.rpc_session import Inbound
-from .kernels import codes
-from .kernels.candles import candle_update
-from .kernels.intensity import intensity_update
-from .kernels.orders import order_apply_update, order_find_by_client_id, order_find_by_key
-from .kernels.position import position_apply_fill, position_reconcile
-from .kernels.vamp import vamp_update
-from .predictive import Predictor
-from .state import EngineState, id_key
-from .telemetry import COUNTER, Telemetry
+from ..clock import now_ns
+from ..io import messages as m
+from ..io.rpc_session import Inbound
+from ..kernels import codes
+from ..kernels.candles import candle_update
+from ..kernels.intensity import intensity_update
+from ..kernels.orders import order_apply_update, order_find_by_client_id, order_find_by_key
+from ..kernels.position import position_apply_fill, position_reconcile
+from ..kernels.vamp import vamp_update
+from ..telemetry import COUNTER, Telemetry
+from ._gate import Wakeup
+from ._predictive import Predictor
+from ._state import EngineState, id_key
 
 log = logging.getLogger("qengine.listener")
 

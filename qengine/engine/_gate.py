@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import trio
 
-from .clock import now_ns
-from .state import Book
+from ..clock import now_ns
+from ._state import Book
 
 
 class QuoteGate:

@@ -26,11 +26,11 @@ import logging
 
 import numpy as np
 
-from .kernels import codes
-from .kernels.candles import apply_adjustments, candle_signals, predict_adjustments
-from .kernels.dtypes import ADJUSTED_PARAMS, CANDLE_ADJUST, CANDLE_SIGNALS, VAMP_OUT
-from .kernels.vamp import vamp_value
-from .state import EngineState
+from ..kernels import codes
+from ..kernels.candles import apply_adjustments, candle_signals, predict_adjustments
+from ..kernels.dtypes import ADJUSTED_PARAMS, CANDLE_ADJUST, CANDLE_SIGNALS, VAMP_OUT
+from ..kernels.vamp import vamp_value
+from ._state import EngineState
 
 log = logging.getLogger("qengine.predictive")
 
