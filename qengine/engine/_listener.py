@@ -148,6 +148,12 @@ class Listener:
             self._next_ticker.set()
             self._next_ticker = None
 
+    def forget_book(self) -> None:
+        """The connection dropped: no book until a ticker arrives on the next connection."""
+        book = self.state.book
+        book.time_ns = 0
+        book.bid_ticks = book.ask_ticks = 0
+
     def on_index(self, notification: m.Notification) -> None:
         """Keep the latest index price (used when the ticker's index is older)."""
         self.counters[COUNTER["messages"]] += 1

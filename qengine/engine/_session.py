@@ -123,8 +123,7 @@ async def open_connection(engine: Engine, credentials: auth.Credentials
         # Stop quoting at once and forget the book: after the reconnect, quote only on a
         # ticker that arrived after it (never on the pre-disconnect market).
         engine.gate.close()
-        engine.state.book.time_ns = 0
-        engine.state.book.bid_ticks = engine.state.book.ask_ticks = 0
+        engine.listener.forget_book()
 
     c = config.connection
     async with open_thalex_client(
