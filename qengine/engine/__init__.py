@@ -107,6 +107,7 @@ async def _open_engine(config: EngineConfig, url: str, credentials: Credentials,
         specs = await validate_instruments(config, url)
         engine = build_engine(config, specs, url)
         state = engine.state
+        open_orders_at_exit = None
         try:
             async with open_connection(engine, credentials) as client:
                 try:
@@ -126,9 +127,9 @@ async def _open_engine(config: EngineConfig, url: str, credentials: Credentials,
                             services.cancel_scope.cancel()
                 finally:
                     engine.gate.close()
-                    await leave_market(engine, client)
+                    open_orders_at_exit = await leave_market(engine, client)
         finally:
-            engine.summary = build_summary(engine)
+            engine.summary = build_summary(engine, open_orders_at_exit)
             engine.stopped.set()
             outer.cancel_scope.cancel()
 

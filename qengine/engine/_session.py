@@ -227,8 +227,10 @@ async def heartbeat(engine: Engine, *,
             client.drop_connection("stale market data")
 
 
-async def leave_market(engine: Engine, client: ThalexClient) -> None:
-    """Pull everything of ours from the market, on every exit path (shielded, time-limited)."""
+async def leave_market(engine: Engine, client: ThalexClient) -> int | None:
+    """Pull everything of ours from the market, on every exit path (shielded, time-limited).
+
+    Returns how many orders of ours the exchange still lists afterwards (None: not known)."""
     # Shielded and time-limited: runs on every exit path, cancellation included. cancel_session
     # reaches this session's in-flight orders; cancel_all (configurable: it is account-wide)
     # reaches orders of ours a dropped session may have left. Each step is tried on its own.
@@ -253,6 +255,6 @@ async def leave_market(engine: Engine, client: ThalexClient) -> None:
             log.error("could not check open orders at exit: %s", exc)
     if scope.cancelled_caught:
         log.error("shutdown cleanup timed out after %.1f s", timeout)
-    engine.summary["open_orders_at_exit"] = ours_open
     if ours_open:
         log.error("%d order(s) of ours still open on the exchange after shutdown", ours_open)
+    return ours_open

@@ -76,7 +76,7 @@ async def status_reporter(engine: Engine, *,
             log.info("memory: RSS %.1f MiB", rss_mb())
 
 
-def build_summary(engine: Engine) -> dict[str, Any]:
+def build_summary(engine: Engine, open_orders_at_exit: int | None) -> dict[str, Any]:
     """The numbers a trader wants at exit (also written by ``--summary-json``)."""
     state, counters = engine.state, engine.telemetry.counters.snapshot()
     pos = state.positions[0]
@@ -105,6 +105,6 @@ def build_summary(engine: Engine) -> dict[str, Any]:
         "tick_to_quote_p50_us": latency["tick_to_quote_p50_us"],
         "tick_to_quote_p99_us": latency["tick_to_quote_p99_us"],
         "rss_mb": round(rss_mb(), 1),
-        "open_orders_at_exit": engine.summary.get("open_orders_at_exit"),
+        "open_orders_at_exit": open_orders_at_exit,
         "time_ns": now_ns(),
     }
