@@ -347,7 +347,10 @@ class Listener:
                 self.skip_trade_row(trade)
                 continue
             index = self.index_by_name.get(trade.instrument_name, -1)
-            if index < 0 or trade.trade_type not in (None, "normal"):
+            # Every execution moves the position: outright fills, and the legs of a roll
+            # (``combo``), block, RFQ and liquidation trades alike.
+            if index < 0 or (trade.trade_type is not None
+                             and trade.trade_type not in m.FILL_TRADE_TYPES):
                 continue
             if self.book_fill(index, trade.trade_id, trade.direction, trade.price, trade.amount,
                               trade.maker_taker == "maker", trade.fee, trade.label, trade.time):

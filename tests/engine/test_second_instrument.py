@@ -33,7 +33,7 @@ async def _manual_ioc(sim: Simulator, instrument: str, direction: str, amount: f
     return result.filled_amount
 
 
-async def test_second_instrument_position_is_tracked_separately(autojump_clock):
+async def test_second_instrument_position_is_tracked_separately(autojump_clock, caplog):
     listing = _quiet_listing()
     future = next(s.instrument_name for s in listing if s.type == "future"
                   and s.underlying == "BTCUSD")
@@ -60,6 +60,11 @@ async def test_second_instrument_position_is_tracked_separately(autojump_clock):
             assert await _manual_ioc(sim, roll, "sell", 0.2, bid) == 0.2
             assert sim.positions() == {future: 0.1, BTC: 0.2}
             await wait_until(lambda: (state.position(0), state.position(1)) == (0.2, 0.1))
+            # Each leg of the roll is booked as a fill from the trade history, not left for
+            # the portfolio reconcile to adopt.
+            await wait_until(
+                lambda: engine.telemetry.counters.snapshot()["fills"] == fills_before + 3)
+            assert "reconciled with the exchange" not in caplog.text
             account = sim.account_state()
             assert state.position_lots(0) == account.position_lots[BTC]
             assert state.position_lots(1) == account.position_lots[future]
