@@ -109,14 +109,14 @@ class Listener:
             book.ask_lots = spec.amount_lots(ticker.best_ask_amount)
         else:
             book.ask_ticks, book.ask_lots = 0, 0
-        book.mark_ticks = ticker.mark_price / spec.tick_size
+        book.mark_ticks = spec.price_in_ticks(ticker.mark_price)
         if ticker.mark_timestamp > self.exchange_time_s:
             self.exchange_time_s = ticker.mark_timestamp
         book.index_price = ticker.index
         # Collars as float ticks: the flatten price is rounded *inside* them (ceil / floor).
-        book.collar_low_ticks = (ticker.collar_low / spec.tick_size
+        book.collar_low_ticks = (spec.price_in_ticks(ticker.collar_low)
                                  if ticker.collar_low is not None else 0.0)
-        book.collar_high_ticks = (ticker.collar_high / spec.tick_size
+        book.collar_high_ticks = (spec.price_in_ticks(ticker.collar_high)
                                   if ticker.collar_high is not None else 0.0)
         book.updates += 1
         self.telemetry.record_ticker(book.time_ns)
@@ -150,7 +150,7 @@ class Listener:
                 continue
             self.counters[COUNTER["public_trades"]] += 1
             t_ns = now_ns()
-            price_ticks = trade.price / spec.tick_size
+            price_ticks = spec.price_in_ticks(trade.price)
             intensity_update(state.intensity_state, t_ns, price_ticks, mid_ticks, side,
                              half_life_s)
 

@@ -24,6 +24,7 @@ from .order_manager import OrderManager
 from .risk import RiskControl
 from .state import EngineState
 from .telemetry import COUNTER, Telemetry
+from .units import ns_to_seconds
 
 log = logging.getLogger("qengine.quoter")
 
@@ -74,7 +75,7 @@ class Quoter:
         """Levels per side right now: 0 when halted, not ready or the book is stale."""
         if not self.ready:
             return 0
-        book_age_s = (now_ns() - self.state.book.time_ns) / 1e9
+        book_age_s = ns_to_seconds(now_ns() - self.state.book.time_ns)
         if self.state.book.time_ns == 0 or book_age_s > self.config.quote.max_book_age_s:
             return 0
         return self.control.levels_allowed

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -75,6 +75,12 @@ class InstrumentSpec:
     tick_size: float
     volume_tick: float
     min_order_lots: int
+    price_grid: units.StepGrid = field(init=False, repr=False, compare=False)
+    lot_grid: units.StepGrid = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "price_grid", units.StepGrid(self.tick_size))
+        object.__setattr__(self, "lot_grid", units.StepGrid(self.volume_tick))
 
     @property
     def lot_tick_value(self) -> float:
@@ -83,19 +89,23 @@ class InstrumentSpec:
 
     def price_ticks(self, price: float) -> int:
         """Nearest tick of an exchange price (exchange prices sit on the grid)."""
-        return round(price / self.tick_size)
+        return self.price_grid.nearest(price)
+
+    def price_in_ticks(self, price: float) -> float:
+        """An off-grid price (mark, collar, average) in fractional ticks."""
+        return self.price_grid.in_steps(price)
 
     def amount_lots(self, amount: float) -> int:
         """Nearest lot of an exchange amount (exchange amounts sit on the grid)."""
-        return round(amount / self.volume_tick)
+        return self.lot_grid.nearest(amount)
 
     def price(self, ticks: int) -> float:
         """Exchange price of ``ticks`` without float noise."""
-        return units.ticks_to_price(ticks, self.tick_size)
+        return self.price_grid.value(ticks)
 
     def amount(self, lots: int) -> float:
         """Exchange amount of ``lots`` without float noise."""
-        return units.lots_to_amount(lots, self.volume_tick)
+        return self.lot_grid.value(lots)
 
 
 def instrument_spec(index: int, instrument: Instrument) -> InstrumentSpec:
@@ -158,11 +168,11 @@ def build_quote_params(config: EngineConfig, spec: InstrumentSpec) -> np.ndarray
         "gamma_per_tick_unit": gamma_per_tick,
         "horizon_mode_code": _HORIZON_CODES[q.horizon],
         "horizon_s": q.horizon_s,
-        "session_end_ns": int(q.session_end_unix_s * 1e9),
+        "session_end_ns": units.seconds_to_ns(q.session_end_unix_s),
         "min_spread_ticks": q.min_spread_ticks,
         "max_spread_ticks": q.max_spread_ticks,
-        "maker_fee_bps": q.maker_fee_rate * 1e4,
-        "profit_margin_bps": q.profit_margin_rate * 1e4,
+        "maker_fee_bps": units.fraction_to_bps(q.maker_fee_rate),
+        "profit_margin_bps": units.fraction_to_bps(q.profit_margin_rate),
         "fee_coverage_ratio": q.fee_coverage_multiplier,
         "level_count": q.levels,
         "base_step_ticks": float(q.spacing_ticks),
@@ -172,7 +182,7 @@ def build_quote_params(config: EngineConfig, spec: InstrumentSpec) -> np.ndarray
         "min_level_lots": spec.min_order_lots,
         "vol_estimator_code": _VOL_CODES[q.volatility_estimator],
         "vol_half_life_s": q.volatility_half_life_s,
-        "vol_window_ns": int(q.volatility_window_s * 1e9),
+        "vol_window_ns": units.seconds_to_ns(q.volatility_window_s),
         "vol_min_sample_count": q.volatility_min_samples,
         "sigma_fallback_per_sqrt_s": sigma_per_sqrt_s(q.sigma_fallback_daily),
         "sigma_floor_per_sqrt_s": sigma_per_sqrt_s(q.sigma_floor_daily),

@@ -12,6 +12,7 @@ import trio
 from .clock import now_ns
 from .kernels import codes
 from .telemetry import COUNTER, rss_mb, write_metrics_row
+from .units import ns_to_seconds
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -41,9 +42,9 @@ async def heartbeat(engine: Engine, *,
             client.drop_connection("exchange announced a reconnect")
             continue
         last = engine.telemetry.last_ticker_ns
-        if engine.quoter.ready and last and (now_ns() - last) / 1e9 > stale_s:
+        if engine.quoter.ready and last and ns_to_seconds(now_ns() - last) > stale_s:
             engine.telemetry.counters.values[COUNTER["stale_reconnects"]] += 1
-            log.warning("no ticker for %.0f s: forcing a reconnect", (now_ns() - last) / 1e9)
+            log.warning("no ticker for %.0f s: forcing a reconnect", ns_to_seconds(now_ns() - last))
             engine.telemetry.last_ticker_ns = now_ns()  # one reconnect per stale period
             client.drop_connection("stale market data")
 
