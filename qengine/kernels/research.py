@@ -5,8 +5,8 @@ writes, calls the raw kernel and returns plain results; bad input raises ``TypeE
 ``ValueError`` naming the argument. The raw kernels (many positional arguments, status codes,
 caller-owned output arrays) stay in their modules for the engine and the backtester.
 
-Estimator settings come from a ``QUOTE_PARAMS`` row (:func:`~qengine.kernels.params.
-make_quote_params`), estimator state from :func:`new_quote_state`::
+Estimator settings come from a ``QUOTE_PARAMS`` row (``make_quote_params``), estimator state
+from :func:`new_quote_state`::
 
     params = make_quote_params(level_count=3)
     state = new_quote_state()
