@@ -31,7 +31,6 @@ KERNEL_NAMES = (
     "pipeline", "quote_pipeline", "diff_ladder_against_orders", "ring_push", "vol_update",
     "vol_sigma", "intensity_update", "intensity_fit", "reservation_price", "optimal_spread",
     "glft_bid_depth", "model_touch", "build_ladder", "position_apply_fill", "risk_check",
-    "candle_update", "vamp_update",
 )
 #: Entry -> fields the smoke test requires (numeric; ``critical_events_kept`` is a bool). A dotted
 #: field names a value inside a nested dict. The names the issue fixes come first in each list.

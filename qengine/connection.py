@@ -82,7 +82,7 @@ def mm_protection_amounts(config: EngineConfig, spec: InstrumentSpec) -> tuple[f
     largest_multiplier = max(max(config.quote.bid_size_multipliers),
                              max(config.quote.ask_size_multipliers))
     largest_lots = int(params["base_size_lots"] * largest_multiplier
-                       * max(1.0, float(params["size_grow_cap"]))) + 1
+                       * max(1.0, float(params["size_grow_cap_ratio"]))) + 1
     largest = spec.amount(largest_lots)
     risk = config.risk
     trade_amount = risk.mm_protection_trade_amount

@@ -40,6 +40,7 @@ from .our_orders import cancel_our_orders, client_order_id_base
 from .state import EngineState, InstrumentSpec, id_key
 from .telemetry import COUNTER, Telemetry
 from .token_bucket import TokenBucket
+from .units import seconds_to_ns
 
 log = logging.getLogger("qengine.orders")
 
@@ -377,7 +378,7 @@ class OrderManager:
         label = state.config.label
         # An amend or cancel whose answer never came (timeout): the order is as the exchange
         # reports it now, so its row goes back to OPEN before the live report is applied.
-        stale_ns = now_ns() - int(state.config.connection.request_timeout_s * 1e9)
+        stale_ns = now_ns() - seconds_to_ns(state.config.connection.request_timeout_s)
         for row in state.orders:
             if row["status"] in (codes.ORDER_PENDING_AMEND, codes.ORDER_PENDING_CANCEL) and \
                     int(row["update_time_ns"]) < stale_ns:
@@ -404,7 +405,7 @@ class OrderManager:
                 log.warning("could not cancel unknown order %s: %s", order.order_id, exc)
         # Rows the exchange no longer has are closed; so are inserts whose reply never came
         # (older than a request timeout and not on the exchange).
-        stale_ns = now_ns() - int(self.state.config.connection.request_timeout_s * 1e9)
+        stale_ns = now_ns() - seconds_to_ns(self.state.config.connection.request_timeout_s)
         for row in state.orders:
             if row["status"] == codes.ORDER_PENDING_INSERT and \
                     int(row["insert_time_ns"]) < stale_ns and \

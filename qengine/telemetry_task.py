@@ -12,6 +12,7 @@ import trio
 from .clock import now_ns
 from .kernels import codes
 from .telemetry import COUNTER, rss_mb, write_metrics_row
+from .units import ns_to_seconds
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -41,9 +42,9 @@ async def heartbeat(engine: Engine, *,
             client.drop_connection("exchange announced a reconnect")
             continue
         last = engine.telemetry.last_ticker_ns
-        if engine.quoter.ready and last and (now_ns() - last) / 1e9 > stale_s:
+        if engine.quoter.ready and last and ns_to_seconds(now_ns() - last) > stale_s:
             engine.telemetry.counters.values[COUNTER["stale_reconnects"]] += 1
-            log.warning("no ticker for %.0f s: forcing a reconnect", (now_ns() - last) / 1e9)
+            log.warning("no ticker for %.0f s: forcing a reconnect", ns_to_seconds(now_ns() - last))
             engine.telemetry.last_ticker_ns = now_ns()  # one reconnect per stale period
             client.drop_connection("stale market data")
 
@@ -53,7 +54,7 @@ def status_line(engine: Engine, monitor: RiskMonitor, previous: dict[str, int],
     """Format the periodic status line and the matching metrics row."""
     counters = engine.telemetry.counters.snapshot()
     delta = {k: v - previous.get(k, 0) for k, v in counters.items()}
-    state, diag = engine.state, engine.state.diag
+    state, diag = engine.state, engine.state.diag[0]
     pos = state.positions[0]
     latency = engine.telemetry.latency_summary()
     upnl = monitor.unrealised_quote()
@@ -63,9 +64,9 @@ def status_line(engine: Engine, monitor: RiskMonitor, previous: dict[str, int],
     row = {
         "event": "status",
         "time_ns": now_ns(),
-        "mid": state.spec.tick_size * diag[codes.DIAG_MID_TICKS],
-        "sigma": diag[codes.DIAG_SIGMA],
-        "spread": state.spec.tick_size * diag[codes.DIAG_SPREAD_TICKS],
+        "mid": state.spec.tick_size * diag["mid_ticks"],
+        "sigma": diag["sigma_per_sqrt_s"],
+        "spread": state.spec.tick_size * diag["spread_ticks"],
         "position": state.position(),
         "realised_pnl": float(pos["realised_pnl_quote"]),
         "unrealised_pnl": upnl if math.isfinite(upnl) else None,

@@ -290,14 +290,18 @@ def test_public_api_lists_are_pinned():
     from qengine import kernels
 
     assert sorted(kernels.__all__) == [
-        "WarmUpReport", "apply_adjustments", "build_ladder", "candle_signals", "candle_update",
-        "codes", "dtypes", "glft_ask_depth", "glft_bid_depth", "intensity_fit", "intensity_reset",
-        "intensity_update", "legacy_skew", "legacy_spread", "make_level_multipliers",
-        "make_quote_params", "optimal_spread", "predict_adjustments", "quote_pipeline",
-        "reservation_price", "ring_latest", "ring_push", "ring_window_by_count",
-        "ring_window_by_time", "vamp_update", "vamp_value", "vol_expire", "vol_sigma", "vol_update",
-        "warm_up",
+        "QuoteState", "WarmUpReport", "build_ladder", "codes", "dtypes", "glft_ask_depth",
+        "glft_bid_depth", "intensity_fit", "intensity_update", "legacy_skew", "legacy_spread",
+        "make_level_multipliers", "make_quote_params", "new_quote_state", "optimal_spread",
+        "quote_pipeline", "reservation_price", "vol_sigma", "vol_update", "warm_up",
     ]
+    # The face is the validated wrappers; raw kernels (dispatchers) only where scalar.
+    from qengine.kernels import _jit, research
+
+    raw = {name for name in kernels.__all__ if getattr(kernels, name) in _jit.REGISTRY}
+    assert raw == {"glft_ask_depth", "glft_bid_depth", "legacy_skew", "legacy_spread",
+                   "optimal_spread", "reservation_price"}
+    assert kernels.quote_pipeline is research.quote_pipeline
     assert all(hasattr(kernels, name) for name in kernels.__all__)
     assert sorted(qengine.__all__) == [
         "ConfigError", "ConnectionConfig", "EngineConfig", "QEngineError", "QuoteConfig",
@@ -319,3 +323,17 @@ def test_public_api_lists_are_pinned():
         "SimulatorConfig", "WireTap", "serve_simulator", "thalex_instruments",
     ]
     assert all(hasattr(qengine.sim, name) for name in qengine.sim.__all__)
+
+
+#: Unit suffixes a ``QUOTE_PARAMS`` field may end in (see the ``QUOTE_PARAMS`` comment in dtypes).
+QUOTE_PARAM_UNITS = ("_ticks", "_lots", "_coins", "_quote", "_ns", "_s", "_bps", "_per_s",
+                     "_per_tick", "_per_sqrt_s", "_sqrt_s", "_trades", "_per_tick_unit", "_count",
+                     "_code", "_ratio")
+
+
+def test_every_quote_param_carries_its_unit_in_its_name():
+    from qengine.kernels.dtypes import QUOTE_PARAMS
+    from qengine.kernels.params import QUOTE_PARAM_DEFAULTS
+
+    assert [n for n in QUOTE_PARAMS.names if not n.endswith(QUOTE_PARAM_UNITS)] == []
+    assert list(QUOTE_PARAM_DEFAULTS) == list(QUOTE_PARAMS.names)

@@ -9,8 +9,7 @@
 - Inbound frames are handled in the reader task, never blocking on a slow consumer: responses
   wake their caller; notifications are decoded once (``messages.decode_notification``, giving a
   ``messages.Notification`` with kind, key, records and snapshot flag) and handed to sync
-  callbacks (:meth:`on_notification`), to conflating :class:`LatestValue` slots (:meth:`latest`,
-  for market data: newest wins) and to bounded event channels (:meth:`open_event_channel`, for
+  callbacks (:meth:`on_notification`) and to bounded event channels (:meth:`open_event_channel`, for
   orders, fills, portfolio: never dropped; when full the reader waits, which is back-pressure,
   and the wait is counted).
 """
@@ -27,7 +26,7 @@ import trio
 from .errors import BadResponse, ConnectionLost, RequestTimeout, error_for_code
 from .jsonrpc import ErrorResponse, Notification, RpcProtocol, RpcStatistics, parse_frame
 from .messages import DecodeStats, decode_notification
-from .transport import LatestValue, Transport, TransportStatistics
+from .transport import Transport, TransportStatistics
 
 __all__ = ["RpcSession", "SessionStatistics", "Subscription"]
 
@@ -52,7 +51,6 @@ class SessionStatistics:
     undecodable_notifications: int
     events_queued: int
     event_backpressure_waits: int
-    conflated_overwrites: int
 
 
 class PendingBatch:
@@ -122,7 +120,6 @@ class RpcSession:
         self._overflow: list[tuple[trio.MemorySendChannel[Any], Any]] = []
         self._events_queued = 0
         self._backpressure_waits = 0
-        self._slots: dict[str, LatestValue[Any]] = {}
         self._now_s = 0.0
         self._conflated: tuple[str, ...] = ()
         #: Pushes skipped because a newer one of the same channel came in the same read.
@@ -348,14 +345,6 @@ class RpcSession:
         channel starts with ``channel_prefix``. The callback must be cheap and must not block."""
         return self._register(channel_prefix, True, callback)
 
-    def latest(self, channel: str) -> LatestValue[Any]:
-        """The conflating slot holding the newest decoded notification of exactly ``channel``."""
-        slot = self._slots.get(channel)
-        if slot is None:
-            slot = self._slots[channel] = LatestValue()
-            self._register(channel, False, lambda record: slot.set(record, self._now_s))
-        return slot
-
     def open_event_channel(
         self, channel_prefixes: Iterable[str], *, max_buffer: int = 1024
     ) -> tuple[trio.MemoryReceiveChannel[Any], list[Subscription]]:
@@ -396,5 +385,4 @@ class RpcSession:
             undecodable_notifications=self._undecodable,
             events_queued=self._events_queued,
             event_backpressure_waits=self._backpressure_waits,
-            conflated_overwrites=sum(slot.overwritten for slot in self._slots.values()),
         )

@@ -12,8 +12,6 @@ and jitter.
 - The keepalive task sends a websocket ping every ``ping_interval_s`` (that satisfies
   cancel-on-disconnect's heartbeat, thalex-protocol.md 1.5) and declares the connection dead when
   nothing at all (data, pong) arrived for ``stale_after_s``.
-- :class:`LatestValue` is the conflation slot used for market data: the newest value wins and a
-  reader waits on a "dirty" event, so no backlog can form.
 """
 
 from __future__ import annotations
@@ -23,7 +21,6 @@ import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
 
 import trio
 
@@ -31,15 +28,12 @@ from ._websocket import WebSocket, connect_websocket
 from .errors import ConnectionLost, ThalexClientError, is_permanent
 
 __all__ = [
-    "LatestValue",
     "ReconnectPolicy",
     "Transport",
     "TransportConfig",
     "TransportStatistics",
     "open_transport",
 ]
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -135,55 +129,6 @@ class TransportStatistics:
     pongs_received: int
     last_ping_rtt_s: float
     connected: bool
-
-
-class LatestValue(Generic[T]):
-    """A conflating one-value slot: writers overwrite, a reader takes the newest value.
-
-    ``set`` is sync and never blocks; ``wait_value`` waits until a value newer than the last one
-    taken exists. ``overwritten`` counts values replaced before anyone took them.
-    """
-
-    def __init__(self) -> None:
-        self._value: T | None = None
-        self._dirty = trio.Event()
-        self._has_value = False
-        #: trio.current_time() of the last ``set`` (seconds; ``-inf`` before the first).
-        self.updated_s = -math.inf
-        self.overwritten = 0
-        self.updates = 0
-
-    def set(self, value: T, now_s: float | None = None) -> None:
-        """Store ``value`` as the newest (``now_s``: arrival time in seconds, if known)."""
-        if self._dirty.is_set():
-            self.overwritten += 1
-        self._value = value
-        self._has_value = True
-        self.updates += 1
-        self.updated_s = trio.current_time() if now_s is None else now_s
-        self._dirty.set()
-
-    def peek(self) -> T | None:
-        """Return the newest value (``None`` before the first) without marking it taken."""
-        return self._value
-
-    def take_nowait(self) -> T | None:
-        """Return the newest value if it was not taken yet, else ``None``; marks it taken."""
-        if not self._dirty.is_set():
-            return None
-        self._dirty = trio.Event()
-        return self._value
-
-    async def wait_value(self) -> T:
-        """Wait until a value not yet taken exists; take and return it."""
-        await self._dirty.wait()
-        self._dirty = trio.Event()
-        return self._value  # type: ignore[return-value]
-
-    def age_s(self, now_s: float | None = None) -> float:
-        """Seconds since the last ``set`` (``inf`` before the first); for staleness checks."""
-        now = trio.current_time() if now_s is None else now_s
-        return now - self.updated_s
 
 
 BatchHandler = Callable[[list[bytes]], Awaitable[None]]

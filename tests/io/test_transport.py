@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from qengine.io._websocket import ConnectionClosed, _mask, connect_websocket, encode_frame
 from qengine.io.errors import ConnectionLost, OrderNotFound, ProtocolViolation, RequestTimeout
 from qengine.io.rpc_session import RpcSession
-from qengine.io.transport import LatestValue, ReconnectPolicy, TransportConfig, open_transport
+from qengine.io.transport import ReconnectPolicy, TransportConfig, open_transport
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -172,28 +172,6 @@ def test_backoff_without_jitter_is_deterministic():
 def test_bad_policies_are_refused(kwargs):
     with pytest.raises(ValueError):  # noqa: PT011 - each case names a different field
         ReconnectPolicy(**kwargs)
-
-
-async def test_latest_value_conflates_and_counts_overwrites(autojump_clock):
-    slot: LatestValue[int] = LatestValue()
-    assert slot.take_nowait() is None
-    for value in (1, 2, 3):
-        slot.set(value)
-    assert slot.overwritten == 2
-    assert slot.take_nowait() == 3
-    assert slot.take_nowait() is None
-    assert slot.peek() == 3
-
-    async def later():
-        await trio.sleep(1)
-        slot.set(4)
-
-    with trio.fail_after(5):
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(later)
-            assert await slot.wait_value() == 4
-    assert slot.age_s() == 0
-    assert slot.updates == 4
 
 
 # -- the websocket client against raw servers ----------------------------------------------

@@ -29,6 +29,32 @@ def client(sim, credentials=None, **kwargs):
     return open_thalex_client(sim.url, credentials=credentials, **kwargs)
 
 
+class NewestPush:
+    """A conflating slot: the newest push wins; ``overwritten`` counts those nobody took."""
+
+    def __init__(self) -> None:
+        self.value = None
+        self.updates = 0
+        self.overwritten = 0
+        self._fresh = trio.Event()
+
+    def set(self, value) -> None:
+        self.overwritten += self._fresh.is_set()
+        self.value = value
+        self.updates += 1
+        self._fresh.set()
+
+    def take_nowait(self):
+        if not self._fresh.is_set():
+            return None
+        self._fresh = trio.Event()
+        return self.value
+
+    async def wait_value(self):
+        await self._fresh.wait()
+        return self.take_nowait()
+
+
 async def touch(c) -> tuple[float, float]:
     ticker = await c.ticker(BTC)
     return ticker.best_bid_price, ticker.best_ask_price
@@ -118,7 +144,8 @@ async def test_c08_ticker_subscription_conflates_into_the_latest_slot(autojump_c
     channel = f"ticker.{BTC}.100ms"
     with trio.fail_after(LIMIT_S):
         async with client(sim) as c:
-            slot = c.latest(channel)
+            slot = NewestPush()
+            c.on_notification(channel, slot.set)
             subscribed = await c.public_subscribe([channel, "ticker.NOPE.100ms"])
             first = await slot.wait_value()
             await trio.sleep(2)  # many pushes arrive while nobody reads
@@ -416,7 +443,8 @@ async def test_c25_reconnect_logs_in_again_and_resubscribes(
             on_connect=on_connect,
             reconnect=ReconnectPolicy(initial_delay_s=0.2),
         ) as c:
-            slot = c.latest(channel)
+            slot = NewestPush()
+            c.on_notification(channel, slot.set)
             await c.public_subscribe([channel])  # request 3 of 6 on this connection
             for _ in range(10):
                 try:
