@@ -128,11 +128,11 @@ def _load(source: Any) -> np.ndarray:
             rows = np.load(path, mmap_mode="r")
         else:
             raise ConfigError(f"{path}: expected an .npz or .npy file of event rows")
-    if rows.dtype != EVENT_DTYPE:
-        if rows.dtype.names != EVENT_DTYPE.names:
-            raise ConfigError(f"{source!r}: rows must have the event dtype {EVENT_DTYPE.names}")
-        rows = rows.astype(EVENT_DTYPE)
-    return rows
+    if rows.dtype.names != EVENT_DTYPE.names or rows.ndim != 1:
+        raise ConfigError(f"{source!r}: rows must be 1-d with the event dtype {EVENT_DTYPE.names}")
+    if rows.dtype.fields == EVENT_DTYPE.fields and rows.dtype.itemsize == EVENT_DTYPE.itemsize:
+        return np.ascontiguousarray(rows).view(EVENT_DTYPE)  # same layout, numba's aligned type
+    return rows.astype(EVENT_DTYPE)
 
 
 class Backtest:

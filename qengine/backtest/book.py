@@ -36,7 +36,7 @@ from .layout import (
 _UPDATE = numba.types.Tuple((I8, I8, F8))
 
 
-@helper(I8(F8))
+@helper(I8(F8), inline=True)
 def rust_round(x):
     """Round half away from zero (Rust's ``f64::round``), as an integer."""
     t = math.trunc(x)
@@ -45,7 +45,7 @@ def rust_round(x):
     return numba.int64(t)
 
 
-@helper(I8(BOOK, I8A, I8, I8))
+@helper(I8(BOOK, I8A, I8, I8), inline=True)
 def depth_below(book, bs, start, end):
     """The highest bid tick in ``[end, start)`` with quantity, else ``INVALID_MIN``."""
     base = bs[BS_BASE]
@@ -57,7 +57,7 @@ def depth_below(book, bs, start, end):
     return INVALID_MIN
 
 
-@helper(I8(BOOK, I8A, I8, I8))
+@helper(I8(BOOK, I8A, I8, I8), inline=True)
 def depth_above(book, bs, start, end):
     """The lowest ask tick in ``(start, end]`` with quantity, else ``INVALID_MAX``."""
     base = bs[BS_BASE]
@@ -69,7 +69,7 @@ def depth_above(book, bs, start, end):
     return INVALID_MAX
 
 
-@kernel(_UPDATE(BOOK, I8A, B1, I8, F8, F8))
+@kernel(_UPDATE(BOOK, I8A, B1, I8, F8, F8), inline=True)
 def book_update(book, bs, is_ask, price_tick, qty, lot_size):
     """Set the quantity at ``price_tick`` on one side; a qty of 0 lots deletes the level.
 
@@ -110,7 +110,7 @@ def book_update(book, bs, is_ask, price_tick, qty, lot_size):
     return prev_best, bs[BS_BEST_ASK], prev_qty
 
 
-@kernel(I8(BOOK, I8A, I8, F8, F8))
+@kernel(I8(BOOK, I8A, I8, F8, F8), inline=True)
 def book_clear(book, bs, side, clear_price, tick_size):
     """Clear one side up to ``clear_price`` (all of it if not finite), or both (side 0).
 
@@ -131,7 +131,8 @@ def book_clear(book, bs, side, clear_price, tick_size):
             upto = rust_round(clear_price / tick_size)
             best = bs[BS_BEST_BID]
             if best != INVALID_MIN:
-                for t in range(max(upto, base), min(best + 1, base + width)):
+                # No bid level lies below the lowest bid set since the side was empty.
+                for t in range(max(upto, bs[BS_LOW_BID], base), min(best + 1, base + width)):
                     book[0, t - base] = 0.0
             # hftbacktest scans from upto - 2 here (its loop starts below ``upto - 1``).
             bs[BS_BEST_BID] = depth_below(book, bs, upto - 1, bs[BS_LOW_BID])
@@ -145,7 +146,7 @@ def book_clear(book, bs, side, clear_price, tick_size):
         upto = rust_round(clear_price / tick_size)
         best = bs[BS_BEST_ASK]
         if best != INVALID_MAX:
-            for t in range(max(best, base), min(upto + 1, base + width)):
+            for t in range(max(best, base), min(upto + 1, bs[BS_HIGH_ASK] + 1, base + width)):
                 book[1, t - base] = 0.0
         bs[BS_BEST_ASK] = depth_above(book, bs, upto + 1, bs[BS_HIGH_ASK])
     else:

@@ -66,7 +66,7 @@ def respond(tolo, ist, src, slot, lat):
     return pipe_push(tolo, ist, 1, src, slot, ts + response_latency(ist, lat, ts))
 
 
-@helper(I8(ORDERS, I8, I8))
+@helper(I8(ORDERS, I8, I8), inline=True)
 def find_order(orders, n, order_id):
     """Slot of ``order_id`` among ``orders[:n]``, or -1."""
     for i in range(n):
@@ -75,7 +75,7 @@ def find_order(orders, n, order_id):
     return -1
 
 
-@helper(I8(ORDERS, I8A, OWN, I8A, I8))
+@helper(I8(ORDERS, I8A, OWN, I8A, I8), inline=True)
 def _remove(xo, ist, own, bs, slot):
     """Drop a resting order (the last one takes its slot)."""
     side = 0 if xo[slot].side == BUY else 1
@@ -233,7 +233,7 @@ def exch_modify(req, r, ts, xo, ist, fst, book, bs, own, tolo, lat):
     return respond(tolo, ist, req, r, lat)
 
 
-@kernel(I8(I8, I8, F8, I8, ORDERS, I8A, F8A, I8A, OWN, ORDERS, LAT))
+@kernel(I8(I8, I8, F8, I8, ORDERS, I8A, F8A, I8A, OWN, ORDERS, LAT), inline=True)
 def exch_trade(taker_side, price_tick, qty, ts, xo, ist, fst, bs, own, tolo, lat):
     """A market trade row (taker ``taker_side``) at ``price_tick`` for ``qty``."""
     lot = fst[F_LOT]
@@ -257,7 +257,7 @@ def exch_trade(taker_side, price_tick, qty, ts, xo, ist, fst, bs, own, tolo, lat
     return 0
 
 
-@kernel(I8(I8, I8, F8, I8, BOOK, ORDERS, I8A, F8A, I8A, OWN, ORDERS, LAT))
+@kernel(I8(I8, I8, F8, I8, BOOK, ORDERS, I8A, F8A, I8A, OWN, ORDERS, LAT), inline=True)
 def exch_depth(side, price_tick, qty, ts, book, xo, ist, fst, bs, own, tolo, lat):
     """A depth row (``side`` +1 bid, -1 ask): update the book and queues, fill crossed orders."""
     is_ask = side != BUY

@@ -88,7 +88,7 @@ def pipe_push(ring, ist, to_local, src, slot, ts):
     return 0
 
 
-@helper(I8(ORDERS, I8A, I8))
+@helper(I8(ORDERS, I8A, I8), inline=True)
 def pipe_head_ts(ring, ist, to_local):
     """Arrival time of the oldest entry, or ``INVALID_MAX`` when the pipe is empty."""
     head_i, count_i = (I_TOLO_HEAD, I_TOLO_COUNT) if to_local else (I_TOEX_HEAD, I_TOEX_COUNT)
@@ -97,7 +97,7 @@ def pipe_head_ts(ring, ist, to_local):
     return ring[ist[head_i]].pipe_ts
 
 
-@helper(I8(ORDERS, I8A, I8))
+@helper(I8(ORDERS, I8A, I8), inline=True)
 def pipe_pop(ring, ist, to_local):
     """Remove the oldest entry and return its index in ``ring`` (valid until the next push)."""
     head_i, count_i = (I_TOLO_HEAD, I_TOLO_COUNT) if to_local else (I_TOEX_HEAD, I_TOEX_COUNT)

@@ -22,7 +22,7 @@ from .book import rust_round
 from .layout import F8, I8, ORDERS, QUEUE_POWER_PROB
 
 
-@helper(F8(F8, F8))
+@helper(F8(F8, F8), inline=True)
 def rust_min(a, b):
     """Rust's ``f64::min``: a NaN operand is ignored."""
     if math.isnan(a):
@@ -32,7 +32,7 @@ def rust_min(a, b):
     return a if a < b else b
 
 
-@kernel(I8(ORDERS, I8, F8))
+@kernel(I8(ORDERS, I8, F8), inline=True)
 def queue_new(orders, slot, level_qty):
     """Start an order's queue behind the whole level quantity. Returns 0."""
     orders[slot].front_q = level_qty
@@ -40,7 +40,7 @@ def queue_new(orders, slot, level_qty):
     return 0
 
 
-@kernel(I8(ORDERS, I8, F8))
+@kernel(I8(ORDERS, I8, F8), inline=True)
 def queue_trade(orders, slot, trade_qty):
     """A trade of ``trade_qty`` at our price. Returns 0."""
     orders[slot].front_q -= trade_qty
@@ -48,7 +48,7 @@ def queue_trade(orders, slot, trade_qty):
     return 0
 
 
-@kernel(I8(ORDERS, I8, I8, F8, F8, F8))
+@kernel(I8(ORDERS, I8, I8, F8, F8, F8), inline=True)
 def queue_depth(orders, slot, model, power_n, prev_qty, new_qty):
     """The level at our price changed from ``prev_qty`` to ``new_qty``. Returns 0."""
     front = orders[slot].front_q
@@ -70,7 +70,7 @@ def queue_depth(orders, slot, model, power_n, prev_qty, new_qty):
     return 0
 
 
-@kernel(I8(ORDERS, I8, F8))
+@kernel(I8(ORDERS, I8, F8), inline=True)
 def queue_filled_lots(orders, slot, lot_size):
     """Lots executed at the queue front (0 if none); an exhausted queue restarts at 0."""
     lots = rust_round(-orders[slot].front_q / lot_size)

@@ -88,7 +88,7 @@ _WAKE = -1
 _DEPTH, _TRADE, _CLEAR, _SNAPSHOT = 1, 2, 3, 4
 
 
-@helper(I8(EVENTS, I8, I8))
+@helper(I8(EVENTS, I8, I8), inline=True)
 def _seek(events, start, flag):
     """First row at or after ``start`` carrying ``flag`` (``len(events)`` if none)."""
     n = events.shape[0]
@@ -98,14 +98,14 @@ def _seek(events, start, flag):
     return n
 
 
-@helper(I8(EVENTS, I8A, I8, I8))
+@helper(I8(EVENTS, I8A, I8, I8), inline=True)
 def _row_ts(events, ist, row, local):
     if row < events.shape[0]:
         return events[row].local_ts if local else events[row].exch_ts
     return INVALID_MAX if ist[I_FINAL] else _NEED
 
 
-@helper(I8(EVENTS, I8, BOOK, I8A, F8A, I8A))
+@helper(I8(EVENTS, I8, BOOK, I8A, F8A, I8A), inline=True)
 def _local_row(events, row, book, bs, fst, ist):
     """Apply a LOCAL row to the strategy's book. Returns ``_NEED`` if the book must grow."""
     ev = events[row].ev
@@ -123,7 +123,7 @@ def _local_row(events, row, book, bs, fst, ist):
     return 0
 
 
-@helper(I8(EVENTS, I8, BOOK, I8A, F8A, I8A, ORDERS, OWN, ORDERS, LAT))
+@helper(I8(EVENTS, I8, BOOK, I8A, F8A, I8A, ORDERS, OWN, ORDERS, LAT), inline=True)
 def _exch_row(events, row, book, bs, fst, ist, xo, own, tolo, lat):
     """Apply an EXCH row to the exchange book and our resting orders."""
     ev = events[row].ev
@@ -179,7 +179,7 @@ def _record(ist, fst, lo, book, bs, rec):
     return 0
 
 
-@helper(I8(EVENTS, I8A, F8A, BOOK, I8A, BOOK, I8A, OWN, ORDERS, ORDERS, ORDERS, ORDERS, LAT, FILLS))
+@helper(I8(EVENTS, I8A, F8A, BOOK, I8A, BOOK, I8A, OWN, ORDERS, ORDERS, ORDERS, ORDERS, LAT, FILLS), inline=True)
 def _goto(events, ist, fst, lbook, lbs, xbook, xbs, own, lo, xo, toex, tolo, lat, fills):
     """Process events up to ``ist[I_TARGET]`` (which a feed can pull in). Returns a RUN_ code,
     or ``_WAKE`` with ``ist[I_NOW]`` set to the wake-up time."""
