@@ -76,7 +76,8 @@ class BacktestConfig:
             if t.ndim != 2 or t.shape[1] != 3 or t.shape[0] == 0 or t.dtype.kind not in "iu":
                 raise ConfigError("latency_table_ns must be an integer (n, 3) array, n >= 1")
             if np.any(np.diff(t[:, 0]) < 0) or np.any(np.diff(t[:, 1]) < 0):
-                raise ConfigError("latency_table_ns must be sorted by req_ts and exch_ts")
+                # (entry latency is looked up by req_ts, response latency by exch_ts)
+                raise ConfigError("latency_table_ns must be sorted by req_ts and by exch_ts")
             if np.any(t[:, 1] < t[:, 0]) or np.any(t[:, 2] < t[:, 1]):
                 raise ConfigError("latency_table_ns rows need req_ts <= exch_ts <= resp_ts")
 
@@ -91,6 +92,7 @@ class BacktestResult:
     """What a run produced. Money in quote currency (linear) or base currency (inverse)."""
 
     fills: np.ndarray  # layout.FILL_DTYPE, in local arrival order
+    orders: np.ndarray  # layout.ORDER_DTYPE: the local order table at the end
     records: np.ndarray  # layout.RECORD_DTYPE
     counts: dict[str, int]
     position: float
@@ -300,6 +302,7 @@ class _Session:
         }
         return BacktestResult(
             fills=self.fills[: ist[L.I_N_FILL_LOG]].copy(),
+            orders=self.lo[: ist[L.I_N_LOCAL]].copy(),
             records=np.concatenate(self.records) if self.records else self.rec[:0].copy(),
             counts=counts, position=float(pos), balance=float(balance), fee=float(fst[L.F_FEE]),
             equity=float(equity), mid_end=float(mid), wall_s=wall, stopped_by_strategy=stopped)
