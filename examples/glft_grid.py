@@ -61,8 +61,10 @@ def load_rows(path: Path):
     if path.suffix == ".gz":
         try:
             from qengine.backtest.binance import convert_binance_futures
-        except ImportError:
-            raise SystemExit(f"{path}: convert it to .npz first (qengine convert binance-futures)")
+        except ImportError as missing:
+            raise SystemExit(
+                f"{path}: convert it to .npz first (qengine convert binance-futures)"
+            ) from missing
         return convert_binance_futures(path)
     return next(iter_chunks(path, 1 << 62))
 

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from qengine.kernels._jit import kernel
+from qengine.kernels._jit import helper, kernel
 
 from . import local as lx
 from .layout import BUY, SELL, ST_NEW, ST_NONE, STRATEGY_SIG
@@ -22,7 +22,7 @@ GLFT_PARAMS = 7
 S_VERSION, S_QUOTED = 0, 1
 
 
-@kernel("i8(i8, i8, i8, i8)")
+@helper("i8(i8, i8, i8, i8)")
 def _grid_index(price_tick, start, step, count):
     """Index of ``price_tick`` in ``start + i*step, i < count``, or -1."""
     d = price_tick - start

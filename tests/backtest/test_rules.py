@@ -10,12 +10,17 @@ import numpy as np
 import pytest
 
 from qengine.backtest import layout as L
-from qengine.backtest import pipes
-from qengine.backtest import strategies
+from qengine.backtest import pipes, strategies
 from qengine.backtest.api import Backtest, BacktestConfig
 from qengine.backtest.events import (
-    BUY_EVENT, DEPTH_EVENT, DEPTH_SNAPSHOT_EVENT, EVENT_DTYPE, EXCH_EVENT, LOCAL_EVENT,
-    SELL_EVENT, TRADE_EVENT,
+    BUY_EVENT,
+    DEPTH_EVENT,
+    DEPTH_SNAPSHOT_EVENT,
+    EVENT_DTYPE,
+    EXCH_EVENT,
+    LOCAL_EVENT,
+    SELL_EVENT,
+    TRADE_EVENT,
 )
 
 MS = 1_000_000
