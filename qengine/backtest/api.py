@@ -9,6 +9,7 @@ recorder, so memory depends on the chunk size and the book width, not on the num
 from __future__ import annotations
 
 import math
+import mmap
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -137,6 +138,19 @@ def _load(source: Any) -> np.ndarray:
     return rows.astype(EVENT_DTYPE)
 
 
+def _sparse_zeros(shape: tuple[int, int], dtype: Any) -> np.ndarray:
+    """Zeros in anonymous memory without transparent huge pages.
+
+    A book spans the whole recorded price range (Binance snapshots reach 1% to 10x the price),
+    but only a few pages are ever touched; with huge pages each far level would zero 2 MiB.
+    """
+    size = max(int(np.prod(shape)) * np.dtype(dtype).itemsize, 1)
+    area = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    if hasattr(mmap, "MADV_NOHUGEPAGE"):
+        area.madvise(mmap.MADV_NOHUGEPAGE)
+    return np.frombuffer(area, dtype=dtype).reshape(shape)
+
+
 class Backtest:
     """One backtest: ``Backtest(config, strategy, params=...).run(sources)``.
 
@@ -222,7 +236,7 @@ class _Session:
                     continue
                 rows += len(nxt)
                 keep = min(ist[L.I_LOCAL_ROW], ist[L.I_EXCH_ROW], len(buf))
-                buf = np.concatenate((buf[keep:], nxt))
+                buf = nxt if keep == len(buf) else np.concatenate((buf[keep:], nxt))
                 ist[L.I_LOCAL_ROW] -= keep
                 ist[L.I_EXCH_ROW] -= keep
             elif code == L.RUN_GROW_BOOK:
@@ -251,11 +265,9 @@ class _Session:
     def _init_books(self, rows: np.ndarray) -> None:
         kinds = rows["ev"] & KIND_MASK
         px = rows["px"][((kinds == 1) | (kinds == 4)) & np.isfinite(rows["px"])]
-        if len(px) == 0:
-            lo = hi = 0
-        else:
-            ticks = np.round(px / self.bt.config.tick_size).astype(np.int64)
-            lo, hi = int(ticks.min()), int(ticks.max())
+        lo = hi = 0
+        if len(px):
+            lo, hi = (round(float(p) / self.bt.config.tick_size) for p in (px.min(), px.max()))
         self._set_books(lo - (hi - lo) // 2 - 1024, max(2 * (hi - lo), 4096))
 
     def _set_books(self, base: int, width: int) -> None:
@@ -264,9 +276,9 @@ class _Session:
                 f"book would span {width} ticks (> {_MAX_BOOK_WIDTH}): check tick_size and the "
                 "prices in the data")
         old = (self.lbook, self.xbook, self.own, int(self.lbs[L.BS_BASE]))
-        self.lbook = np.zeros((2, width))
-        self.xbook = np.zeros((2, width))
-        self.own = np.zeros((2, width), np.int64)
+        self.lbook = _sparse_zeros((2, width), np.float64)
+        self.xbook = _sparse_zeros((2, width), np.float64)
+        self.own = _sparse_zeros((2, width), np.int64)
         if old[0] is not None:
             off = old[3] - base
             w = old[0].shape[1]
