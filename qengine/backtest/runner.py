@@ -208,6 +208,48 @@ def _arrivals(ts, ist, fst, xbook, xbs, own, xo, toex, tolo, lat):
     return 0
 
 
+@helper(numba.types.UniTuple(I8, 2)(I8, I8, I8, I8), inline=True)
+def _pick(t0, t1, t2, t3):
+    """``(queue, time)`` of the earliest of the four queues; ties go to the lower queue (local
+    data, local responses, exchange data, exchange arrivals)."""
+    kind, ts = 0, t0
+    if t1 < ts:
+        kind, ts = 1, t1
+    if t2 < ts:
+        kind, ts = 2, t2
+    if t3 < ts:
+        kind, ts = 3, t3
+    return kind, ts
+
+
+@helper(I8(I8, I8A, F8A, ORDERS, ORDERS, FILLS))
+def _responses(ts, ist, fst, lo, tolo, fills):
+    """Apply every response arriving at the strategy at ``ts``."""
+    while pipe_head_ts(tolo, ist, 1) == ts:
+        local_response(tolo, pipe_pop(tolo, ist, 1), ts, ist, fst, lo, fills)
+    return 0
+
+
+@helper(I8(I8, I8A, F8A, BOOK, I8A, OWN, ORDERS, ORDERS, ORDERS, LAT))
+def _arrivals(ts, ist, fst, xbook, xbs, own, xo, toex, tolo, lat):
+    """Handle every request arriving at the exchange at ``ts``; -1 if the book must grow."""
+    while pipe_head_ts(toex, ist, 0) == ts:
+        o = toex[ist[I_TOEX_HEAD]]
+        if o.req != ST_CANCELED and o.ord_type != MARKET:
+            col = o.price_tick - xbs[BS_BASE]
+            if col < 0 or col >= xbook.shape[1]:
+                ist[I_NEED_TICK] = o.price_tick
+                return -1
+        pos = pipe_pop(toex, ist, 0)
+        if o.req == ST_CANCELED:
+            exch_cancel(toex, pos, ts, xo, ist, xbook, xbs, own, tolo, lat)
+        elif o.req == ST_REPLACED:
+            exch_modify(toex, pos, ts, xo, ist, fst, xbook, xbs, own, tolo, lat)
+        else:
+            exch_new(toex, pos, ts, xo, ist, fst, xbook, xbs, own, tolo, lat)
+    return 0
+
+
 @helper(numba.types.UniTuple(I8, 2)(EVENTS, I8A, ORDERS, ORDERS), inline=True)
 def _next_event(events, ist, toex, tolo):
     """``(queue, time)`` of the next event: the earliest, ties in queue order (local data,
@@ -251,14 +293,7 @@ def _goto(events, ist, fst, lbook, lbs, xbook, xbs, own, lo, xo, toex, tolo, lat
         if lts == _NEED or xts == _NEED:
             result = RUN_NEED_DATA
             break
-        kind = 0
-        ts = lts
-        if t1 < ts:
-            kind, ts = 1, t1
-        if xts < ts:
-            kind, ts = 2, xts
-        if t3 < ts:
-            kind, ts = 3, t3
+        kind, ts = _pick(lts, t1, xts, t3)
         if ts == INVALID_MAX:
             result = RUN_END
             break
