@@ -1,6 +1,7 @@
 """House rules that keep the codebase in shape, enforced as tests.
 
-- imports only point down the layers (kernels <- io <- engine <- cli);
+- imports only point down the layers (kernels <- io <- engine <- cli, and kernels <- backtest <-
+  cli: the backtester sits beside io and never sees io, the engine or the simulator);
 - every kernel uses the one decorator and has a pure-Python twin in ``tests/reference``;
 - no ``print`` or logging inside kernels;
 - a second process loads every kernel from numba's on-disk cache.
@@ -36,11 +37,12 @@ def _modules(root: Path) -> list[Path]:
 
 
 def _layer(module: str) -> int:
-    """Layer of a dotted module: 0 kernels, 1 io, 2 engine, 3 cli; lower never imports higher."""
+    """Layer of a dotted module: 0 kernels, 1 io or backtest, 2 engine, 3 cli; lower never imports
+    higher (io and backtest are side by side, see the tests below)."""
     parts = module.split(".")
     if len(parts) > 1 and parts[1] == "kernels":
         return 0
-    if len(parts) > 1 and parts[1] == "io":
+    if len(parts) > 1 and parts[1] in {"io", "backtest"}:
         return 1
     if len(parts) > 1 and parts[1] in {"cli", "__main__"}:
         return 3
@@ -93,6 +95,30 @@ def test_io_never_imports_kernels_or_the_engine():
         for path in _modules(PACKAGE / "io")
         for target in _imports(path)
         if target.startswith("qengine") and _layer(target) not in {-1, 1}
+    ]
+    assert offenders == []
+
+
+def test_backtest_imports_only_kernels_leaf_helpers_and_itself():
+    offenders = [
+        f"{path.relative_to(ROOT)} -> {target}"
+        for path in _modules(PACKAGE / "backtest")
+        for target in _imports(path)
+        if target.startswith("qengine")
+        and _layer(target) not in {-1, 0}
+        and not target.startswith("qengine.backtest")
+    ]
+    assert offenders == []
+
+
+def test_only_the_cli_imports_the_backtester():
+    offenders = [
+        f"{path.relative_to(ROOT)} -> {target}"
+        for path in _modules(PACKAGE)
+        if "backtest" not in path.relative_to(PACKAGE).parts
+        and _layer(".".join(path.relative_to(ROOT).with_suffix("").parts)) != 3
+        for target in _imports(path)
+        if target.startswith("qengine.backtest")
     ]
     assert offenders == []
 

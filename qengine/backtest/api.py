@@ -13,7 +13,6 @@ import mmap
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,6 +20,7 @@ import numpy as np
 from qengine.errors import ConfigError
 
 from . import layout as L
+from .data import iter_event_chunks
 from .events import EVENT_DTYPE, KIND_MASK
 from .runner import run as _run_kernel
 
@@ -106,38 +106,6 @@ class BacktestResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def iter_chunks(sources: Any, chunk_rows: int) -> Iterator[np.ndarray]:
-    """Event rows from a path, an array, or a sequence of them, in order, ``chunk_rows`` at a time.
-
-    ``.npz`` (hftbacktest's ``data`` key) and ``.npy`` files are read one file at a time.
-    """
-    if isinstance(sources, np.ndarray | str | Path):
-        sources = [sources]
-    for source in sources:
-        rows = _load(source)
-        for start in range(0, len(rows), chunk_rows):
-            yield rows[start:start + chunk_rows]
-
-
-def _load(source: Any) -> np.ndarray:
-    if isinstance(source, np.ndarray):
-        rows = source
-    else:
-        path = Path(source)
-        if path.suffix == ".npz":
-            with np.load(path) as z:
-                rows = z["data"]
-        elif path.suffix == ".npy":
-            rows = np.load(path, mmap_mode="r")
-        else:
-            raise ConfigError(f"{path}: expected an .npz or .npy file of event rows")
-    if rows.dtype.names != EVENT_DTYPE.names or rows.ndim != 1:
-        raise ConfigError(f"{source!r}: rows must be 1-d with the event dtype {EVENT_DTYPE.names}")
-    if rows.dtype.fields == EVENT_DTYPE.fields and rows.dtype.itemsize == EVENT_DTYPE.itemsize:
-        return np.ascontiguousarray(rows).view(EVENT_DTYPE)  # same layout, numba's aligned type
-    return rows.astype(EVENT_DTYPE)
-
-
 def _sparse_zeros(shape: tuple[int, int], dtype: Any) -> np.ndarray:
     """Zeros in anonymous memory without transparent huge pages.
 
@@ -172,8 +140,12 @@ class Backtest:
         self.scratch = np.full(max(int(scratch_size), 1), np.nan)
 
     def run(self, sources: Any) -> BacktestResult:
-        """Replay ``sources`` (path, array or a sequence of them, in time order)."""
-        return _Session(self).run(iter_chunks(sources, self.config.chunk_rows))
+        """Replay ``sources`` (path, array or a sequence of them, in time order).
+
+        Paths: hftbacktest ``.npz`` / ``.npy`` event files or raw Binance USD-M ``.gz``
+        recordings; rows are validated as they stream in (``qengine.backtest.data``).
+        """
+        return _Session(self).run(iter_event_chunks(sources, chunk_rows=self.config.chunk_rows))
 
 
 class _Session:
