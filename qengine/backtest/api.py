@@ -21,7 +21,7 @@ from qengine.errors import ConfigError
 
 from . import layout as L
 from .data import iter_event_chunks
-from .events import EVENT_DTYPE, KIND_MASK
+from .events import EVENT_DTYPE
 from .runner import run as _run_kernel
 
 _MAX_BOOK_WIDTH = 1 << 26  # ticks per side (0.5 GiB per book): beyond it the data is suspect
@@ -247,8 +247,10 @@ class _Session:
         return self.own if self.own is not None else np.zeros((2, 1), np.int64)
 
     def _init_books(self, rows: np.ndarray) -> None:
-        kinds = rows["ev"] & KIND_MASK
-        px = rows["px"][((kinds == 1) | (kinds == 4)) & np.isfinite(rows["px"])]
+        # The first chunk's price range sizes the books (trade prices lie inside it anyway);
+        # rows outside it later make them grow.
+        px = rows["px"]
+        px = px[np.isfinite(px)]
         lo = hi = 0
         if len(px):
             lo, hi = (round(float(p) / self.bt.config.tick_size) for p in (px.min(), px.max()))
