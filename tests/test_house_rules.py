@@ -24,6 +24,13 @@ PACKAGE = ROOT / "qengine"
 KERNELS = PACKAGE / "kernels"
 REFERENCE = ROOT / "tests" / "reference"
 NON_KERNEL_MODULES = {"__init__", "_jit", "dtypes", "codes"}
+BACKTEST = PACKAGE / "backtest"
+# Backtest modules holding jitted code; twins live in tests/reference/backtest/.
+BACKTEST_KERNEL_MODULES = ("book", "queue", "matching", "pipes", "local", "runner", "strategies")
+# Kernels whose independent twin is hftbacktest itself (tests/backtest/test_differential.py
+# runs both on the same rows and compares every fill): the scheduler and the strategies.
+DIFFERENTIAL_KERNELS = {"runner.run", "strategies.idle", "strategies.glft_grid",
+                        "strategies.scripted"}
 
 
 def _modules(root: Path) -> list[Path]:
@@ -213,15 +220,19 @@ def _kernel_modules() -> list[Path]:
     return [p for p in sorted(KERNELS.glob("*.py")) if p.stem not in NON_KERNEL_MODULES]
 
 
+def _backtest_kernel_modules() -> list[Path]:
+    return [BACKTEST / f"{name}.py" for name in BACKTEST_KERNEL_MODULES]
+
+
 def test_every_kernel_uses_the_house_decorator():
     offenders = [
         f"{path.name}:{fn} uses @{deco}"
-        for path in _kernel_modules()
+        for path in _kernel_modules() + _backtest_kernel_modules()
         for fn, deco in _kernel_functions(path)
         if deco not in {"kernel", "helper"}
     ]
     assert offenders == []
-    source = "\n".join(p.read_text() for p in _kernel_modules())
+    source = "\n".join(p.read_text() for p in _kernel_modules() + _backtest_kernel_modules())
     assert "njit" not in source
     assert "fastmath" not in source
 
@@ -240,9 +251,35 @@ def test_every_kernel_has_a_reference_twin():
     assert missing == []
 
 
+def test_every_backtest_kernel_has_a_reference_twin_or_a_differential_test():
+    missing = []
+    for path in _backtest_kernel_modules():
+        twin_path = REFERENCE / "backtest" / path.name
+        twin_names = set()
+        if twin_path.exists():
+            body = ast.parse(twin_path.read_text()).body
+            twin_names = {n.name for n in body if isinstance(n, ast.FunctionDef)}
+        for fn, deco in _kernel_functions(path):
+            name = f"{path.stem}.{fn}"
+            if deco == "kernel" and fn not in twin_names and name not in DIFFERENTIAL_KERNELS:
+                missing.append(name)
+    assert missing == []
+
+
+def test_backtest_imports_only_kernels_and_itself():
+    allowed = ("qengine.backtest", "qengine.kernels", "qengine.errors", "qengine.units")
+    offenders = [
+        f"{path.name}: {target}"
+        for path in _modules(BACKTEST)
+        for target in _imports(path)
+        if target.startswith("qengine") and not target.startswith(allowed)
+    ]
+    assert offenders == []
+
+
 def test_no_print_or_logging_in_kernels():
     offenders = []
-    for path in _modules(KERNELS):
+    for path in _modules(KERNELS) + _backtest_kernel_modules():
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Call):
                 func = node.func

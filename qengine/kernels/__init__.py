@@ -15,22 +15,37 @@ import time
 from dataclasses import dataclass
 
 from . import _jit, codes, dtypes
-from .avellaneda import glft_ask_depth as glft_ask_depth
-from .avellaneda import glft_bid_depth as glft_bid_depth
-from .avellaneda import legacy_skew as legacy_skew
-from .avellaneda import legacy_spread as legacy_spread
-from .avellaneda import optimal_spread as optimal_spread
-from .avellaneda import reservation_price as reservation_price
-from .params import make_level_multipliers as make_level_multipliers
-from .params import make_quote_params as make_quote_params
-from .research import QuoteState as QuoteState
-from .research import build_ladder as build_ladder
-from .research import intensity_fit as intensity_fit
-from .research import intensity_update as intensity_update
-from .research import new_quote_state as new_quote_state
-from .research import quote_pipeline as quote_pipeline
-from .research import vol_sigma as vol_sigma
-from .research import vol_update as vol_update
+
+# Kernel modules load on first use (PEP 562), so that importing one of them (or the backtest)
+# does not load every kernel from the cache.
+_LAZY = {
+    "glft_ask_depth": "avellaneda",
+    "glft_bid_depth": "avellaneda",
+    "legacy_skew": "avellaneda",
+    "legacy_spread": "avellaneda",
+    "optimal_spread": "avellaneda",
+    "reservation_price": "avellaneda",
+    "make_level_multipliers": "params",
+    "make_quote_params": "params",
+    "QuoteState": "research",
+    "build_ladder": "research",
+    "intensity_fit": "research",
+    "intensity_update": "research",
+    "new_quote_state": "research",
+    "quote_pipeline": "research",
+    "vol_sigma": "research",
+    "vol_update": "research",
+}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 #: The research API: names importable from ``qengine.kernels`` (raw kernels such as the order
 #: table or the fused ``quote_cycle`` live in their submodules, e.g. ``qengine.kernels.orders``).
