@@ -32,6 +32,11 @@ KERNEL_NAMES = (
     "glft_bid_depth", "model_touch", "build_ladder", "position_apply_fill", "risk_check",
     "candle_update", "vamp_update",
 )
+#: Backtest modes of ``perf.bench_backtest`` (replay cadences, then the GLFT grid's).
+BACKTEST_MODES = (
+    *(f"replay_{c}" for c in ("to_end", "100ms", "1ms", "feed")),
+    *(f"glft_{c}_{q}" for q in ("riskaverse", "powerprob") for c in ("100ms", "1ms", "feed")),
+)
 #: Entry -> fields the smoke test requires (numeric; ``critical_events_kept`` is a bool). A dotted
 #: field names a value inside a nested dict. The names the issue fixes come first in each list.
 REQUIRED_FIELDS: dict[str, list[str]] = {
@@ -55,6 +60,15 @@ REQUIRED_FIELDS: dict[str, list[str]] = {
         "critical_events_kept", "old_bytes_per_100k", "old_cpu_s_per_100k",
     ],
     "cold_start": ["cold_s", "warm_s"],
+    "backtest": [
+        "min_ratio", "fill_mismatches", "start.qengine_s", "events",
+        *(f"{mode}.{field}" for mode in BACKTEST_MODES
+          for field in ("qengine_events_per_s", "hftbacktest_events_per_s", "ratio")),
+        *(f"{mode}.{engine}_per_decision_ns" for mode in BACKTEST_MODES if mode.startswith("glft")
+          for engine in ("qengine", "hftbacktest")),
+    ],
+    "backtest_scale": ["events_per_s", "peak_rss_mb", "rss_growth_pct", "peak_growth_pct",
+                       "rss_mb_start", "events"],
 }
 
 
@@ -107,6 +121,18 @@ def _cold_start(quick: bool, results: dict[str, Any]) -> dict[str, Any]:
     return {"cold_start": bench_cold_start.run(quick)}
 
 
+def _backtest(quick: bool, results: dict[str, Any]) -> dict[str, Any]:
+    from perf import bench_backtest
+
+    return {"backtest": bench_backtest.run(quick)}
+
+
+def _backtest_scale(quick: bool, results: dict[str, Any]) -> dict[str, Any]:
+    from perf import bench_backtest_scale
+
+    return {"backtest_scale": bench_backtest_scale.run(quick)}
+
+
 #: (name, runner, key that holds the error if it fails), in run order.
 BENCHES: list[tuple[str, Callable[[bool, dict[str, Any]], dict[str, Any]], str]] = [
     ("kernels", _kernels, "kernel.pipeline"),
@@ -117,6 +143,8 @@ BENCHES: list[tuple[str, Callable[[bool, dict[str, Any]], dict[str, Any]], str]]
     ("rpc", _rpc, "rpc_round_trip"),
     ("tick_to_quote", _tick_to_quote, "tick_to_quote"),
     ("cold_start", _cold_start, "cold_start"),
+    ("backtest", _backtest, "backtest"),
+    ("backtest_scale", _backtest_scale, "backtest_scale"),
 ]
 
 
