@@ -55,18 +55,6 @@ def queue_setting(text: str) -> tuple[str, float]:
     raise SystemExit(f"--queue: expected riskaverse or powerprob:N, got {text!r}")
 
 
-def load_rows(path: Path):
-    from qengine.backtest.api import iter_chunks
-
-    if path.suffix == ".gz":
-        try:
-            from qengine.backtest.binance import convert_binance_futures
-        except ImportError:
-            raise SystemExit(f"{path}: convert it to .npz first (qengine convert binance-futures)")
-        return convert_binance_futures(path)
-    return next(iter_chunks(path, 1 << 62))
-
-
 def main(argv: list[str] | None = None) -> int:
     a = parse_args(argv)
     from qengine.backtest import strategies
@@ -86,7 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     params = strategies.glft_params(
         half_spread_ticks=a.half_spread_ticks, skew_ticks=a.skew_ticks, grid_ticks=a.grid_ticks,
         levels=a.levels, qty_lots=qty_lots, max_q=a.max_q, warmup_ns=round(a.warmup_s * 1e9))
-    rows = load_rows(a.data)
+    from qengine.backtest.data import load_events
+
+    rows = load_events(a.data)  # a .gz is converted once and cached
     started = time.perf_counter()
     result = Backtest(config, strategies.glft_grid, params=params).run(rows)
     wall = time.perf_counter() - started

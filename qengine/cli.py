@@ -106,6 +106,44 @@ def _cmd_perf(perf_args: list[str]) -> int:
     return int(perf_main(perf_args))
 
 
+def _add_convert_arguments(parser: argparse.ArgumentParser) -> None:
+    formats = parser.add_subparsers(dest="format", metavar="FORMAT", required=True)
+    binance = formats.add_parser(
+        "binance-futures", help="raw Binance USD-M stream recording (.gz) -> hftbacktest .npz",
+        description="Convert a raw Binance USD-M futures stream recording into hftbacktest's "
+                    "event rows (the same rows as hftbacktest 2.4.4's binancefutures.convert).")
+    binance.add_argument("source", metavar="FILE.gz", help="the recording")
+    binance.add_argument("output", metavar="OUT.npz", help="where to write the rows")
+    binance.add_argument("--bare-stream", action="store_true",
+                         help="messages are bare stream payloads, not {stream, data} wrappers")
+    binance.add_argument("--base-latency-ns", type=int, default=0, metavar="NS",
+                         help="added to the local clock shift when one is needed (default 0)")
+    binance.add_argument("--skip-malformed", action="store_true",
+                         help="drop and count malformed lines instead of stopping at the first")
+    binance.set_defaults(handler=_cmd_convert_binance)
+
+
+def _cmd_convert_binance(args: argparse.Namespace) -> int:
+    from .backtest.binance import convert_binance_futures_with_report
+    from .backtest.data import DataError
+
+    try:
+        _, report = convert_binance_futures_with_report(
+            args.source, args.output, combined_stream=not args.bare_stream,
+            base_latency_ns=args.base_latency_ns, skip_malformed=args.skip_malformed)
+    except DataError as exc:
+        print(f"qengine convert: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"qengine convert: cannot write {args.output}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return 1
+    print(f"wrote {report.summary()}")
+    for example in report.skipped_examples:
+        print(f"  skipped {example}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -125,6 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     simulate = sub.add_parser("simulate", help="run the embedded Thalex simulator standalone")
     add_simulate_arguments(simulate)
     simulate.set_defaults(handler=run_simulate_command)
+    convert = sub.add_parser("convert", help="convert recorded market data to event rows")
+    _add_convert_arguments(convert)
     return parser
 
 

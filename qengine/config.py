@@ -117,8 +117,13 @@ class RiskConfig:
     large_position: float = 0.5
     #: Below this |position| (coins) the monitor runs at the slow interval.
     small_position: float = 0.1
-    #: Mass-quote protection: amount that may trade before the exchange pulls our quotes.
+    #: Mass-quote protection (coins): amount that may trade before the exchange pulls our
+    #: quotes (Thalex: ``trade_amount``, which must be <= ``quote_amount``).
     mm_protection_trade_amount: float = 1.0
+    #: Mass-quote protection (coins): the largest single quote level the exchange accepts
+    #: (Thalex: ``quote_amount``; margin is reserved at this size). 0: the larger of the
+    #: largest level the ladder can send and ``mm_protection_trade_amount``.
+    mm_protection_quote_amount: float = 0.0
     #: Flatten orders (reduce-only IOC) are limited this far through the touch, and never
     #: beyond the exchange's price collar (the old bot closed at mark -+ 0.5 %).
     flatten_slippage_bps: float = 50.0
@@ -138,6 +143,10 @@ class ConnectionConfig:
     reconnect_min_s: float = 0.1
     reconnect_max_s: float = 30.0
     shutdown_timeout_s: float = 5.0
+    #: Every so often the order table is checked against the account's open orders (by
+    #: exchange order id); an order with our label that this process did not place (a dead
+    #: process's order delivered late) is cancelled.
+    order_reconcile_interval_s: float = 10.0
     #: At exit, also send ``private/cancel_all`` (account-wide: it also cancels orders of other
     #: strategies on the same account) after ``cancel_session``.
     cancel_all_on_exit: bool = True
@@ -236,6 +245,13 @@ def _validate(config: EngineConfig) -> None:
                  "monitor_fast_interval_s", "monitor_slow_interval_s",
                  "mm_protection_trade_amount", "flatten_slippage_bps"):
         _check(getattr(r, name) > 0, f"risk.{name}", "must be > 0")
+    _check(r.mm_protection_quote_amount >= 0, "risk.mm_protection_quote_amount",
+           "must be >= 0 (0 derives it from the ladder)")
+    _check(not r.mm_protection_quote_amount
+           or r.mm_protection_trade_amount <= r.mm_protection_quote_amount,
+           "risk.mm_protection_trade_amount",
+           f"must be <= risk.mm_protection_quote_amount ({r.mm_protection_quote_amount}): "
+           "Thalex refuses a protection whose trade_amount exceeds its quote_amount")
     _check(r.take_profit_cooldown_s >= 0, "risk.take_profit_cooldown_s", "must be >= 0")
     _check(r.recovery_cooldown_s >= 0, "risk.recovery_cooldown_s", "must be >= 0")
     _check(0 < r.recovery_threshold_pct <= 1, "risk.recovery_threshold_pct", "must be in (0, 1]")
@@ -249,7 +265,7 @@ def _validate(config: EngineConfig) -> None:
     _check(1 <= c.cancel_on_disconnect_s <= 300, "connection.cancel_on_disconnect_s",
            "must be in 1..300")
     for name in ("ping_interval_s", "request_timeout_s", "stale_ticker_s", "reconnect_min_s",
-                 "reconnect_max_s", "shutdown_timeout_s"):
+                 "reconnect_max_s", "shutdown_timeout_s", "order_reconcile_interval_s"):
         _check(getattr(c, name) > 0, f"connection.{name}", "must be > 0")
     _check(c.reconnect_min_s <= c.reconnect_max_s, "connection.reconnect_min_s",
            "must be <= connection.reconnect_max_s")

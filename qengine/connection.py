@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -23,17 +24,18 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from .config import EngineConfig
-from .errors import StartupError
+from .errors import ConfigError, StartupError
 from .io import auth
 from .io import errors as io_errors
+from .io.messages import SkippedRow
 from .io.simulator import SimulatorConfig
 from .io.simulator.config import InstrumentSpec as SimInstrument
-from .io.simulator.config import default_instruments
+from .io.simulator.listing import thalex_instruments
 from .io.thalex import ThalexClient, open_thalex_client
 from .io.transport import ReconnectPolicy
 from .listener import EVENT_CHANNELS
-from .order_manager import cancel_our_orders
-from .state import InstrumentSpec, select_instruments
+from .our_orders import cancel_our_orders
+from .state import InstrumentSpec, build_quote_params, select_instruments
 from .telemetry import COUNTER
 
 if TYPE_CHECKING:
@@ -46,15 +48,18 @@ CATCH_UP_TRADES = 500
 
 
 def simulator_config(config: EngineConfig) -> SimulatorConfig:
-    """The embedded simulator's market: thin crowd, takers reach d ticks at ``A exp(-kappa d)``."""
+    """The embedded simulator's market: Thalex's listing (perpetuals, dated futures, rolls);
+    thin outright crowds whose takers reach d ticks at ``A exp(-kappa d)``."""
+    start_s = time.time()
     instruments = tuple(
+        spec if spec.type == "combination" else
         SimInstrument(**{**_spec_fields(spec), "taker_intensity_per_s": 2.0,
                          "crowd_level_lots": 5,
                          "taker_kappa_per_tick": 0.05 if spec.tick_size >= 1 else 0.02})
-        for spec in default_instruments()
+        for spec in thalex_instruments(start_s)
     )
     return SimulatorConfig(seed=config.simulator.seed, time_scale=config.simulator.time_scale,
-                           instruments=instruments)
+                           instruments=instruments, start_time_s=start_s)
 
 
 def _spec_fields(spec: Any) -> dict[str, Any]:
@@ -83,25 +88,49 @@ async def validate_instruments(config: EngineConfig, url: str) -> list[Instrumen
                                   request_timeout_s=config.connection.request_timeout_s) as probe:
         listed = await probe.instruments()
     specs = select_instruments(config, listed)
+    skipped = [row for row in listed if isinstance(row, SkippedRow)]
+    if skipped:
+        log.info("public/instruments: %d row(s) of other instruments skipped, e.g. %s: %s",
+                 len(skipped), skipped[0].instrument_name, skipped[0].reason)
     spec = specs[0]
     if config.quote.base_size < spec.amount(spec.min_order_lots):
         raise StartupError(
             f"quote.base_size {config.quote.base_size} is below {spec.name}'s minimum order "
             f"{spec.amount(spec.min_order_lots)} (sizes are never silently raised)")
+    if config.order_mode == "mass_quote":
+        mm_protection_amounts(config, spec)  # fails here, before anything private is sent
     return specs
 
 
-def mm_protection_amounts(engine: Engine) -> tuple[float, float]:
-    """(trade_amount, quote_amount) for ``set_mm_protection``: the largest quote we can send."""
-    state, config = engine.state, engine.config
-    params = state.params[0]
+def mm_protection_amounts(config: EngineConfig, spec: InstrumentSpec) -> tuple[float, float]:
+    """(trade_amount, quote_amount) for ``set_mm_protection``, always trade <= quote.
+
+    ``quote_amount`` bounds one level (each level is its own order on the exchange): it is the
+    configured value, or else the larger of the largest level the ladder can send and
+    ``trade_amount``.
+
+    Raises
+    ------
+    ConfigError
+        A configured ``risk.mm_protection_quote_amount`` below the largest level (the exchange
+        would reject those quotes with code 44).
+    """
+    params = build_quote_params(config, spec)[0]
     largest_multiplier = max(max(config.quote.bid_size_multipliers),
                              max(config.quote.ask_size_multipliers))
     largest_lots = int(params["base_size_lots"] * largest_multiplier
                        * max(1.0, float(params["size_grow_cap"]))) + 1
-    quote_amount = state.spec.amount(largest_lots)
-    trade_amount = max(config.risk.mm_protection_trade_amount, quote_amount)
-    return trade_amount, quote_amount
+    largest = spec.amount(largest_lots)
+    risk = config.risk
+    trade_amount = risk.mm_protection_trade_amount
+    if not risk.mm_protection_quote_amount:
+        return trade_amount, max(largest, trade_amount)
+    if spec.amount_lots(risk.mm_protection_quote_amount) < largest_lots:
+        raise ConfigError(
+            f"risk.mm_protection_quote_amount: {risk.mm_protection_quote_amount} is below the "
+            f"largest level the ladder can send on {spec.name} ({largest}); the exchange "
+            "would reject those quotes (code 44)")
+    return trade_amount, risk.mm_protection_quote_amount
 
 
 @asynccontextmanager
@@ -152,7 +181,8 @@ async def _on_connect(engine: Engine, client: ThalexClient, first: bool) -> None
     rate = await client.set_cancel_on_disconnect(config.connection.cancel_on_disconnect_s)
     engine.orders.set_message_rate(rate)
     if first:
-        engine.known_trade_ids = {t.trade_id for t in await _recent_trades(engine, client)}
+        engine.known_trade_ids = {t.trade_id for t in await _recent_trades(engine, client)
+                                  if t.trade_id is not None}
         engine.listener.known_trade_ids = engine.known_trade_ids
         _register_channels(engine, client)
         await _subscribe(engine, client)
@@ -163,7 +193,8 @@ async def _on_connect(engine: Engine, client: ThalexClient, first: bool) -> None
                     "resubscribed; reconciling", engine.reconnects)
     await _reconcile(engine, client, catch_up=not first)
     if config.order_mode == "mass_quote":
-        await engine.orders.refill_mm_protection(*mm_protection_amounts(engine))
+        await engine.orders.refill_mm_protection(
+            *mm_protection_amounts(config, engine.state.spec))
 
 
 def _register_channels(engine: Engine, client: ThalexClient) -> None:

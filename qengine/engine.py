@@ -27,12 +27,13 @@ from . import kernels
 from .clock import now_ns
 from .config import EngineConfig
 from .connection import credentials_for, open_connection, simulator_config, validate_instruments
-from .errors import StartupError
+from .errors import ConfigError, StartupError
 from .io import errors as io_errors
 from .io.simulator import serve_simulator
 from .io.thalex import ThalexClient, url_for_network
 from .listener import Listener
-from .order_manager import OrderManager, cancel_our_orders, our_live_orders
+from .order_manager import OrderManager
+from .our_orders import cancel_our_orders, our_live_orders
 from .quoter import Quoter
 from .risk import RiskControl, RiskMonitor
 from .state import EngineState
@@ -75,7 +76,7 @@ class _Startup:
     reached = False
 
 
-def _startup_failure(group: BaseExceptionGroup) -> StartupError | None:
+def _startup_failure(group: BaseExceptionGroup) -> StartupError | ConfigError | None:
     """The StartupError to raise for a group of start-up failures, or None if it is not one."""
     leaves: list[BaseException] = []
 
@@ -90,7 +91,7 @@ def _startup_failure(group: BaseExceptionGroup) -> StartupError | None:
     if not leaves or len(leaves) > 1:
         return None
     (leaf,) = leaves
-    if isinstance(leaf, StartupError):
+    if isinstance(leaf, StartupError | ConfigError):
         return leaf
     if isinstance(leaf, io_errors.AuthenticationFailed):
         return StartupError("login refused (error 19): check the API key id and private key")
@@ -113,6 +114,8 @@ async def open_engine(config: EngineConfig) -> AsyncIterator[Engine]:
         Unknown instrument, missing keys, unreachable venue or a refused login; nothing was
         quoted. Failures after start-up propagate as raised by the failing task (an exception
         group, per trio's rules).
+    ConfigError
+        A setting found invalid only once the instrument is known (mm protection amounts).
     """
     startup = _Startup()
     try:

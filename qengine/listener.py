@@ -17,6 +17,7 @@ import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import numpy as np
 import trio
 
 from .clock import now_ns
@@ -24,7 +25,7 @@ from .io import messages as m
 from .kernels import codes
 from .kernels.candles import candle_update
 from .kernels.intensity import intensity_update
-from .kernels.orders import order_apply_update, order_find_by_client_id
+from .kernels.orders import order_apply_update, order_find_by_client_id, order_find_by_key
 from .kernels.position import position_apply_fill, position_reconcile
 from .kernels.vamp import vamp_update
 from .predictive import Predictor
@@ -83,6 +84,8 @@ class Listener:
         #: Trade ids of the account's history at the first login (fills of earlier runs).
         self.known_trade_ids: set[str] = set()
         self.skipped_adopted_fills = 0
+        #: Trade ids of history rows that were not complete fills (counted once each).
+        self.skipped_trade_ids: set[str] = set()
         #: Volume-clock candle threshold in lots (from ``quote.volume_candle_threshold``).
         self.candle_threshold_lots = max(
             1, state.spec.amount_lots(state.config.quote.volume_candle_threshold))
@@ -191,7 +194,9 @@ class Listener:
         cid = update.client_order_id
         if cid is None:
             cid = state.client_id_by_key.get(key)
-        if cid is not None and order_find_by_client_id(state.orders, cid) >= 0:
+        slot = self.our_slot(key, cid)
+        if slot >= 0:
+            cid = int(state.orders[slot]["client_order_id"])
             state.client_id_by_key[key] = cid
             if update.is_live:
                 kind = (codes.ORDER_UPDATE_AMENDED if update.change_reason == "amend"
@@ -207,6 +212,22 @@ class Listener:
             self.book_fill(index, fill.trade_id, update.direction, fill.price, fill.amount,
                            fill.maker_taker == "maker", None, update.label, fill.time)
 
+    def our_slot(self, key: int, cid: int | None) -> int:
+        """The order-table row of the exchange order ``key`` (client id ``cid``), or -1.
+
+        The exchange order id decides; the client id only finds our insert whose answer has
+        not come yet (its row has no exchange id). An order of another process that carries
+        one of our client ids is never taken for ours.
+        """
+        orders = self.state.orders
+        slot = order_find_by_key(orders, key)
+        if slot >= 0 or cid is None:
+            return slot
+        slot = order_find_by_client_id(orders, cid)
+        if slot >= 0 and int(orders[slot]["order_key"]) < 0:
+            return slot
+        return -1
+
     def book_fill(self, index: int, trade_id: str, direction: str, price: float, amount: float,
                   is_maker: bool, fee: float | None, label: str | None,
                   time_s: float | None = None) -> bool:
@@ -216,9 +237,16 @@ class Listener:
         side = _SIDES.get(direction)
         if side is None or trade_id in self.known_trade_ids:
             return False
+        key = id_key(trade_id)
         if time_s is not None:
             if time_s <= self.adoption_cutoff_s:
-                # Already inside the position adopted from the portfolio (its push came late).
+                # Duplicates first: a trade already booked (re-read from the history after a
+                # reconnect) is expected, silent and counted. Only a fill never booked that is
+                # already inside the adopted portfolio position (its push came late) is skipped
+                # with a warning.
+                if self._already_booked(key):
+                    self.counters[COUNTER["duplicate_fills"]] += 1
+                    return False
                 self.skipped_adopted_fills += 1
                 log.warning("fill %s predates the adopted portfolio position; not booked again",
                             trade_id)
@@ -229,7 +257,7 @@ class Listener:
         if fee is None:  # order pushes carry no fee: use the configured rate until history says
             fee = (q.maker_fee_rate if is_maker else q.taker_fee_rate) * price * amount
         row = state.fill_scratch[0]
-        row["trade_id"] = id_key(trade_id)
+        row["trade_id"] = key
         row["instrument"] = index
         row["side"] = side
         row["price_ticks"] = spec.price_ticks(price)
@@ -241,6 +269,7 @@ class Listener:
                                      state.seen_cursor, state.fill_scratch, 0,
                                      spec.lot_tick_value)
         if status == codes.STATUS_DUPLICATE:
+            self.counters[COUNTER["duplicate_fills"]] += 1
             return False
         if status != codes.STATUS_OK:
             self.counters[COUNTER["errors"]] += 1
@@ -257,10 +286,33 @@ class Listener:
         self.on_fill()
         return True
 
-    def apply_portfolio(self, entries: Iterable[m.PortfolioEntry], snapshot: bool) -> None:
-        """Record the exchange's positions; instruments missing from a snapshot are flat."""
+    def _already_booked(self, key: int) -> bool:
+        # The position kernel's ring of booked trade ids (filled from slot 0, so the first
+        # ``count`` slots are the valid ones).
+        count = int(self.state.seen_cursor[0]["count"])
+        return bool(np.any(self.state.seen_trade_ids[:count] == key))
+
+    def apply_portfolio(self, entries: Iterable[m.PortfolioEntry | m.SkippedRow],
+                        snapshot: bool) -> None:
+        """Record the exchange's positions; instruments missing from a snapshot are flat.
+
+        An unreadable line of ours keeps the position we knew (and is an error); one without an
+        instrument name could be ours, so that snapshot flattens nothing it does not list.
+        """
         seen = set()
+        unnamed = False
         for entry in entries:
+            if isinstance(entry, m.SkippedRow):
+                index = self.index_by_name.get(entry.instrument_name, -1)
+                seen.add(index)
+                unnamed = unnamed or entry.instrument_name is None
+                if index >= 0:
+                    self.counters[COUNTER["own_rows_invalid"]] += 1
+                    log.error("account.portfolio: the line of %s cannot be read (%s); keeping "
+                              "the position last reported", entry.instrument_name, entry.reason)
+                else:
+                    self.counters[COUNTER["rows_skipped"]] += 1
+                continue
             index = self.index_by_name.get(entry.instrument_name, -1)
             if index < 0:
                 continue
@@ -273,7 +325,7 @@ class Listener:
             exchange.seen_s = trio.current_time()
             if entry.mark_price is not None:
                 exchange.mark_price = entry.mark_price
-        if snapshot:
+        if snapshot and not unnamed:
             for index, exchange in enumerate(self.exchange_positions):
                 if index not in seen:
                     exchange.lots, exchange.average_ticks = 0, 0
@@ -309,16 +361,41 @@ class Listener:
                             spec.name, spec.amount(ours), spec.amount(exchange.lots))
         return changed
 
-    def apply_trades(self, trades: Iterable[m.Trade]) -> None:
+    def apply_trades(self, trades: Iterable[m.Trade | m.SkippedRow]) -> None:
         """Cross-check fills against the account's trade history; book any we missed."""
         for trade in trades:
+            if isinstance(trade, m.SkippedRow):
+                self.skip_trade_row(trade)
+                continue
             index = self.index_by_name.get(trade.instrument_name, -1)
-            if index < 0 or trade.trade_type not in (None, "normal"):
+            # Every execution moves the position: outright fills, and the legs of a roll
+            # (``combo``), block, RFQ and liquidation trades alike.
+            if index < 0 or (trade.trade_type is not None
+                             and trade.trade_type not in m.FILL_TRADE_TYPES):
                 continue
             if self.book_fill(index, trade.trade_id, trade.direction, trade.price, trade.amount,
                               trade.maker_taker == "maker", trade.fee, trade.label, trade.time):
                 log.warning("fill %s was missing from the order feed; booked from trade history",
                             trade.trade_id)
+
+    def skip_trade_row(self, row: m.SkippedRow) -> None:
+        """Count a trade-history row that is not a complete fill (each trade id once). Only a
+        fill on one of our instruments is an error: the order feed and the portfolio still
+        carry it, but it cannot be cross-checked from the history."""
+        if row.trade_id is not None:
+            if row.trade_id in self.skipped_trade_ids:
+                return
+            self.skipped_trade_ids.add(row.trade_id)
+        ours = row.instrument_name in self.index_by_name
+        if ours and (row.trade_type is None or row.trade_type in m.FILL_TRADE_TYPES):
+            self.counters[COUNTER["own_rows_invalid"]] += 1
+            log.error("account.trade_history: our fill %s on %s cannot be booked from the "
+                      "history: %s", row.trade_id, row.instrument_name, row.reason)
+            return
+        self.counters[COUNTER["rows_skipped"]] += 1
+        if self.verbose:
+            log.debug("account.trade_history row skipped (%s %s): %s", row.instrument_name,
+                      row.trade_id, row.reason)
 
     def handle_event(self, notification: m.Notification) -> None:
         """Dispatch one ordered push (orders, portfolio, trades, protection, system)."""

@@ -8,7 +8,10 @@
   in priority order (cancels, then level 0 first), so when throttled the most important go first.
 - Error 4 (throttled) backs off; error 1 (order not found) closes the row and asks for an
   order reconciliation; a timeout also asks for one (the order may or may not exist).
-- Client order ids come from this object's own counter, never shared with JSON-RPC request ids.
+- Client order ids come from this object's own counter, never shared with JSON-RPC request ids,
+  above a random per-process base (``our_orders.client_order_id_base``): a restarted engine
+  never reuses the ids of a dead process's orders. Reconciliation matches orders by exchange
+  order id and cancels any order with our label this process did not place.
 """
 
 from __future__ import annotations
@@ -27,15 +30,16 @@ from .io.thalex import ThalexClient
 from .kernels import codes
 from .kernels.orders import (
     order_apply_update,
-    order_find_by_client_id,
     order_release,
     order_request_amend,
     order_request_cancel,
     order_reserve,
 )
 from .listener import Listener
-from .state import EngineState, InstrumentSpec
+from .our_orders import cancel_our_orders, client_order_id_base
+from .state import EngineState, InstrumentSpec, id_key
 from .telemetry import COUNTER, Telemetry
+from .token_bucket import TokenBucket
 
 log = logging.getLogger("qengine.orders")
 
@@ -52,61 +56,6 @@ def _always(_level: int) -> bool:
     return True
 
 
-def our_live_orders(orders: list[m.OrderUpdate], label: str, names: set[str]
-                    ) -> list[m.OrderUpdate]:
-    """The live orders among ``orders`` that carry our ``label`` on one of our instruments."""
-    return [o for o in orders if o.is_live and o.label == label and o.instrument_name in names]
-
-
-async def cancel_our_orders(client: ThalexClient, label: str, names: set[str], *,
-                            keep_going: bool = False) -> int:
-    """Cancel every live order of ours on the account one by one, by exchange order id.
-
-    An order already gone is skipped; with ``keep_going`` any other refusal is logged and the
-    sweep goes on (at shutdown), otherwise it is raised. Returns how many were cancelled.
-    """
-    cancelled = 0
-    for order in our_live_orders(await client.open_orders(), label, names):
-        try:
-            await client.cancel(order_id=order.order_id)
-        except io_errors.OrderNotFound:
-            continue
-        except io_errors.ThalexClientError as exc:
-            if not keep_going:
-                raise
-            log.error("cancel of order %s failed: %s", order.order_id, exc)
-            continue
-        cancelled += 1
-    return cancelled
-
-
-class TokenBucket:
-    """A token bucket on trio's clock: ``rate_per_s`` tokens a second, burst of one second."""
-
-    def __init__(self, rate_per_s: float) -> None:
-        self.rate_per_s = rate_per_s
-        self.tokens = rate_per_s
-        self.updated_s = trio.current_time()
-
-    def set_rate(self, rate_per_s: float) -> None:
-        """Resize the bucket (e.g. to the ``message_rate`` granted at login)."""
-        self._refill()
-        self.rate_per_s = max(1.0, float(rate_per_s))
-        self.tokens = min(self.tokens, self.rate_per_s)
-
-    def _refill(self) -> None:
-        now = trio.current_time()
-        self.tokens = min(self.rate_per_s, self.tokens + (now - self.updated_s) * self.rate_per_s)
-        self.updated_s = now
-
-    def take_up_to(self, wanted: int) -> int:
-        """Take as many whole tokens as available, at most ``wanted``; return how many."""
-        self._refill()
-        granted = min(wanted, int(self.tokens))
-        self.tokens -= granted
-        return granted
-
-
 class OrderManager:
     """Sends insert / amend / cancel actions and applies their results."""
 
@@ -118,7 +67,8 @@ class OrderManager:
         self.client: ThalexClient | None = None
         # 90 % of the granted rate leaves room for the risk monitor's own requests.
         self.bucket = TokenBucket(9.0)
-        self.next_client_order_id = 1
+        self.client_order_id_base = client_order_id_base()
+        self.next_client_order_id = self.client_order_id_base + 1
         self.backoff_until_s = -math.inf
         self.backoff_s = 0.5
         self.reconcile_needed = False
@@ -223,12 +173,21 @@ class OrderManager:
         return self._replies is not None
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """The order manager's service: owns the nursery where order replies are collected."""
+        """The order manager's service: owns the nursery where order replies are collected, and
+        asks for an order reconciliation every ``order_reconcile_interval_s`` (the quoter runs
+        it before its next cycle; mass quotes are not in the order table, so not with them)."""
+        config = self.state.config
+        interval_s = config.connection.order_reconcile_interval_s
+        if config.order_mode != "orders":
+            interval_s = math.inf
         async with trio.open_nursery() as nursery:
             self._replies = nursery
             task_status.started()
             try:
-                await trio.sleep_forever()
+                while True:
+                    await trio.sleep(interval_s)
+                    self.reconcile_needed = True
+                    self.wake_quoter()
             finally:
                 self._replies = None
 
@@ -429,12 +388,13 @@ class OrderManager:
         for order in live:
             if order.instrument_name != spec.name or order.label != label:
                 continue
-            cid = order.client_order_id
-            if cid is not None and order_find_by_client_id(state.orders, cid) >= 0:
+            slot = self.listener.our_slot(id_key(order.order_id), order.client_order_id)
+            if slot >= 0 and state.orders[slot]["status"] != codes.ORDER_CLOSED:
+                # Placed by this process (matched by exchange order id) and still tracked.
                 self.listener.apply_order(order)
-                live_cids.add(cid)
+                live_cids.add(int(state.orders[slot]["client_order_id"]))
                 continue
-            orphans += 1
+            orphans += 1  # ours by label, not placed (or no longer tracked) here: cancel it
             try:
                 await self.client.cancel(order_id=order.order_id)
             except io_errors.OrderNotFound:
@@ -459,7 +419,8 @@ class OrderManager:
                                    int(row["amount_lots"]), int(row["filled_lots"]), now_ns())
         order_release(state.orders)
         if orphans:
-            log.warning("cancelled %d open orders the order table did not know", orphans)
+            log.warning("cancelled %d open order(s) with our label this process did not place",
+                        orphans)
         return orphans
 
     def reset_table(self) -> None:

@@ -6,6 +6,10 @@ supervised task that never exits on a breach or a disconnect; each breach has it
 inside the collar and halts; a take profit flattens only when the touch is better than the entry
 and halts only if configured); recovery really quotes fewer levels (1, then 2, ..., then all)
 and honours ``recovery_enabled`` and ``flatten_position_enabled``.
+
+What each breach kind does is one table, :data:`BREACH_RULES` (README.md, "Risk", shows it):
+which kinds pause and recover, which stop quoting for good, which flatten, and that the
+consecutive-loss streak restarts when its pause starts (or it could never lift).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import trio
 
@@ -26,18 +31,56 @@ from .telemetry import COUNTER, Telemetry
 
 log = logging.getLogger("qengine.risk")
 
-_HALTING = (codes.RISK_MAX_POSITION | codes.RISK_MAX_NOTIONAL | codes.RISK_STOP_LOSS
-            | codes.RISK_MAX_DRAWDOWN | codes.RISK_CONSECUTIVE_LOSSES)
-_NAMES = {
-    codes.RISK_MAX_POSITION: "max position",
-    codes.RISK_MAX_NOTIONAL: "max notional",
-    codes.RISK_STOP_LOSS: "stop loss",
-    codes.RISK_TAKE_PROFIT: "take profit",
-    codes.RISK_UPNL_TAKE_PROFIT: "UPNL take profit",
-    codes.RISK_MAX_DRAWDOWN: "max drawdown",
-    codes.RISK_CONSECUTIVE_LOSSES: "consecutive losses",
-    codes.RISK_NO_MARK: "no mark price",
-}
+#: Outcomes of a breach kind.
+PAUSE = "pause"  # quotes pulled; cooldown, then 1, 2, ... levels, then all (if recovery_enabled)
+STOP = "stop"  # quotes pulled; no quoting for the rest of the session
+ACT = "act"  # quoting pauses only while the action runs (a pause if take_profit_halts)
+LOG = "log"  # reported and counted, no action
+#: Flatten actions (reduce-only IOC limits; only with ``flatten_position_enabled``).
+FLATTEN_NONE = "none"
+FLATTEN_ALL = "all"
+FLATTEN_TO_THRESHOLD = "to_threshold"  # down to ``recovery_threshold_pct`` of the limits
+FLATTEN_AT_TOUCH = "at_touch"  # only when the touch is better than the entry
+
+
+@dataclass(frozen=True, slots=True)
+class BreachRule:
+    """What one breach kind (one ``codes.RISK_*`` bit) makes the monitor do."""
+
+    bit: int
+    name: str
+    outcome: str
+    flatten: str
+
+
+#: The semantics of every breach kind, in one place (README.md's risk table is this table).
+BREACH_RULES = (
+    BreachRule(codes.RISK_MAX_POSITION, "max position", PAUSE, FLATTEN_TO_THRESHOLD),
+    BreachRule(codes.RISK_MAX_NOTIONAL, "max notional", PAUSE, FLATTEN_TO_THRESHOLD),
+    BreachRule(codes.RISK_STOP_LOSS, "stop loss", PAUSE, FLATTEN_ALL),
+    # Its streak restarts when the pause starts (see RiskMonitor.losing_streak).
+    BreachRule(codes.RISK_CONSECUTIVE_LOSSES, "consecutive losses", PAUSE, FLATTEN_NONE),
+    BreachRule(codes.RISK_MAX_DRAWDOWN, "max drawdown", STOP, FLATTEN_ALL),
+    BreachRule(codes.RISK_TAKE_PROFIT, "take profit", ACT, FLATTEN_AT_TOUCH),
+    BreachRule(codes.RISK_UPNL_TAKE_PROFIT, "UPNL take profit", ACT, FLATTEN_AT_TOUCH),
+    BreachRule(codes.RISK_NO_MARK, "no mark price", LOG, FLATTEN_NONE),
+)
+
+
+def _bits(predicate: Callable[[BreachRule], bool]) -> int:
+    mask = 0
+    for rule in BREACH_RULES:
+        if predicate(rule):
+            mask |= rule.bit
+    return mask
+
+
+_HALTING = _bits(lambda rule: rule.outcome in (PAUSE, STOP))
+_STOPPING = _bits(lambda rule: rule.outcome == STOP)
+_TAKE_PROFIT = _bits(lambda rule: rule.outcome == ACT)
+_FLATTEN_ALL = _bits(lambda rule: rule.flatten == FLATTEN_ALL)
+_FLATTEN_TO_THRESHOLD = _bits(lambda rule: rule.flatten == FLATTEN_TO_THRESHOLD)
+_NAMES = {rule.bit: rule.name for rule in BREACH_RULES}
 
 
 def breach_names(mask: int) -> str:
@@ -51,6 +94,8 @@ class RiskControl:
     def __init__(self, levels: int) -> None:
         self.full_levels = levels
         self.halted = False
+        #: Halted for good (a ``STOP`` breach, or a pause while recovery is disabled).
+        self.stopped = False
         self.halt_reason = ""
         self.recovery_step = 0
         self.recovering = False
@@ -91,6 +136,9 @@ class RiskMonitor:
         self.wait_next_ticker = wait_next_ticker
         self.take_profit_next_s = 0.0
         self.last_mask = 0
+        #: ``round_trip_count`` when the last consecutive-losses pause started: only round trips
+        #: after it count towards the streak.
+        self.streak_start_trips = 0
 
     def interval_s(self) -> float:
         """Adaptive check interval: fast above a large position, slow when nearly flat."""
@@ -116,6 +164,14 @@ class RiskMonitor:
         """Unrealised PnL of the quoted instrument at the mark (NaN without a mark)."""
         return self.state.unrealised_quote()
 
+    def losing_streak(self) -> int:
+        """Losing round trips in a row since the last winning one or the last consecutive-losses
+        pause, whichever came later (a halted engine makes no round trips, so a streak that
+        never restarted would never let the pause lift)."""
+        pos = self.state.positions[0]
+        since_pause = int(pos["round_trip_count"]) - self.streak_start_trips
+        return max(0, min(int(pos["losing_streak"]), since_pause))
+
     def check(self) -> int:
         """Run the limit kernel once; return the breach mask."""
         state = self.state
@@ -125,7 +181,7 @@ class RiskMonitor:
                               int(pos["cost_ticks_lots"]),
                               mark if math.isfinite(mark) else math.nan,
                               state.spec.lot_tick_value, self.equity_quote(),
-                              int(pos["losing_streak"]), now_ns()))
+                              self.losing_streak(), now_ns()))
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """The monitor task: never exits on a breach, an error or a disconnect."""
@@ -148,7 +204,7 @@ class RiskMonitor:
         self.last_mask = mask
         if mask & _HALTING:
             await self._on_halting_breach(mask, new)
-        elif mask & (codes.RISK_TAKE_PROFIT | codes.RISK_UPNL_TAKE_PROFIT):
+        elif mask & _TAKE_PROFIT:
             await self._take_profit(mask)
         if mask & codes.RISK_NO_MARK and new & codes.RISK_NO_MARK:
             log.error("position open but no usable mark price: price checks skipped")
@@ -169,13 +225,21 @@ class RiskMonitor:
         control.recovery_step = 0
         control.halt_reason = breach_names(mask & _HALTING)
         control.cooldown_until_s = trio.current_time() + r.recovery_cooldown_s
+        if mask & _STOPPING or not r.recovery_enabled:
+            if not control.stopped:
+                log.error("quoting stopped for the rest of the session (%s)",
+                          control.halt_reason)
+            control.stopped = True
+        if mask & codes.RISK_CONSECUTIVE_LOSSES:
+            # The streak restarts with the pause; later losing round trips count anew.
+            self.streak_start_trips = int(self.state.positions[0]["round_trip_count"])
         self.wake_quoter()
         if newly:  # once per breach: the halted quoter's diff cancels anything that remains
             await self.cancel_everything(control.halt_reason)
         if r.flatten_position_enabled:
-            if mask & codes.RISK_STOP_LOSS:
-                await self._flatten_all("stop loss")
-            elif mask & (codes.RISK_MAX_POSITION | codes.RISK_MAX_NOTIONAL):
+            if mask & _FLATTEN_ALL:
+                await self._flatten_all(breach_names(mask & _FLATTEN_ALL))
+            elif mask & _FLATTEN_TO_THRESHOLD:
                 await self._reduce_to_recovery_threshold()
 
     def flatten_limit_ticks(self, selling: bool) -> int:
@@ -205,11 +269,21 @@ class RiskMonitor:
             return
         await self.flatten(lots, self.flatten_limit_ticks(selling=lots > 0), reason)
 
+    def recovery_threshold_lots(self) -> int:
+        """Largest |position| in lots under which a pause may lift: ``recovery_threshold_pct``
+        of the position limit and of the notional limit (at the mark)."""
+        r, limits, state = self.config.risk, self.state.risk_limits[0], self.state
+        target = int(int(limits["max_position_lots"]) * r.recovery_threshold_pct)
+        mark = state.book.mark_ticks
+        per_lot = (mark if math.isfinite(mark) else 0.0) * state.spec.lot_tick_value
+        if per_lot > 0:
+            target = min(target, math.floor(r.recovery_threshold_pct
+                                            * float(limits["max_notional_quote"]) / per_lot))
+        return target
+
     async def _reduce_to_recovery_threshold(self) -> None:
-        limit_lots = int(self.state.risk_limits[0]["max_position_lots"])
         lots = self.state.position_lots()
-        target = int(limit_lots * self.config.risk.recovery_threshold_pct)
-        excess = abs(lots) - target
+        excess = abs(lots) - self.recovery_threshold_lots()
         if excess > 0:
             signed = excess if lots > 0 else -excess
             await self.flatten(signed, self.flatten_limit_ticks(selling=lots > 0),
@@ -243,7 +317,7 @@ class RiskMonitor:
                 await self.flatten(lots, limit, f"take profit ({reason})")
         finally:
             self.control.paused = False
-        if r.take_profit_halts:
+        if r.take_profit_halts:  # a pause: cooldown, then gradual recovery
             self.control.halted = True
             self.control.halt_reason = f"take profit ({reason})"
             self.control.cooldown_until_s = now + r.recovery_cooldown_s
@@ -262,7 +336,7 @@ class RiskMonitor:
 
     def _advance_recovery(self) -> None:
         control, r = self.control, self.config.risk
-        if not (control.halted or control.recovering):
+        if control.stopped or not (control.halted or control.recovering):
             return
         now = trio.current_time()
         if not r.recovery_enabled or now < control.cooldown_until_s:
@@ -271,14 +345,9 @@ class RiskMonitor:
                 control.recovery_step > 0:
             return
         control.last_recovery_check_s = now
-        limits = self.state.risk_limits[0]
-        lots = abs(self.state.position_lots())
-        mark = self.state.book.mark_ticks
-        notional = lots * (mark if math.isfinite(mark) else 0.0) * self.state.spec.lot_tick_value
-        if lots > r.recovery_threshold_pct * int(limits["max_position_lots"]) or \
-                notional > r.recovery_threshold_pct * float(limits["max_notional_quote"]):
+        if abs(self.state.position_lots()) > self.recovery_threshold_lots():
             return
-        if not math.isfinite(mark) or self.state.book.bid_ticks <= 0:
+        if not math.isfinite(self.state.book.mark_ticks) or self.state.book.bid_ticks <= 0:
             return  # no valid market to recover into
         control.halted = False
         control.recovering = True

@@ -22,7 +22,7 @@ import numpy as np
 from . import units
 from .config import EngineConfig, sigma_per_sqrt_s
 from .errors import StartupError
-from .io.messages import Instrument
+from .io.messages import Instrument, SkippedRow
 from .kernels import codes
 from .kernels.dtypes import (
     ACTION,
@@ -63,9 +63,10 @@ ACTION_CAPACITY = 64
 
 
 def id_key(exchange_id: str) -> int:
-    """Map an exchange id string (order or trade id) to a stable signed int64 for the kernels."""
+    """Map an exchange id string (order or trade id) to a stable non-negative int64 for the
+    kernels (63 bits of a hash: the order table stores only keys >= 0, -1 means unknown)."""
     digest = hashlib.blake2b(exchange_id.encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little", signed=True)
+    return int.from_bytes(digest, "little") >> 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,18 +118,28 @@ def instrument_spec(index: int, instrument: Instrument) -> InstrumentSpec:
     )
 
 
-def select_instruments(config: EngineConfig, listed: list[Instrument]) -> list[InstrumentSpec]:
+def select_instruments(config: EngineConfig, listed: list[Instrument | SkippedRow]
+                       ) -> list[InstrumentSpec]:
     """Validate the configured instrument names against the exchange's list.
+
+    Rows the decoder could not make an Instrument of (the schema requires no field) matter only
+    when they are one of ours.
 
     Raises
     ------
     StartupError
-        For a name the exchange does not list (nothing has been sent yet).
+        For a name the exchange does not list, or whose row lacks a field we need (named);
+        nothing has been sent yet.
     """
-    by_name = {item.instrument_name: item for item in listed}
+    by_name = {item.instrument_name: item for item in listed if isinstance(item, Instrument)}
+    incomplete = {item.instrument_name: item.reason for item in listed
+                  if isinstance(item, SkippedRow) and item.instrument_name}
     names = [config.instrument] + ([config.second_instrument] if config.second_instrument else [])
     specs = []
     for index, name in enumerate(names):
+        if name not in by_name and name in incomplete:
+            raise StartupError(f"instrument {name!r} cannot be quoted: its public/instruments "
+                               f"row is incomplete ({incomplete[name]})")
         if name not in by_name:
             known = ", ".join(sorted(by_name)[:10])
             raise StartupError(f"unknown instrument {name!r}; the exchange lists: {known}")

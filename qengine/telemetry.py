@@ -38,6 +38,7 @@ COUNTER_NAMES = (
     "cancels",
     "mass_quotes",
     "fills",
+    "duplicate_fills",
     "rejects",
     "throttled",
     "errors",
@@ -45,6 +46,8 @@ COUNTER_NAMES = (
     "risk_breaches",
     "decode_rejects",
     "stale_reconnects",
+    "rows_skipped",
+    "own_rows_invalid",
 )
 COUNTER = {name: index for index, name in enumerate(COUNTER_NAMES)}
 

@@ -71,3 +71,15 @@ def test_missing_and_malformed_files_are_clear_errors(tmp_path):
 
 def test_daily_sigma_converts_to_per_sqrt_second():
     assert sigma_per_sqrt_s(0.015) == pytest.approx(0.015 / math.sqrt(86_400))
+
+
+def test_mm_protection_trade_amount_may_not_exceed_the_quote_amount():
+    with pytest.raises(ConfigError, match=r"risk\.mm_protection_trade_amount: must be <= risk\."
+                                          r"mm_protection_quote_amount \(0\.1\)"):
+        load_config(None, {"risk.mm_protection_trade_amount": 0.5,
+                           "risk.mm_protection_quote_amount": 0.1})
+    with pytest.raises(ConfigError, match=r"risk\.mm_protection_quote_amount: must be >= 0"):
+        load_config(None, {"risk.mm_protection_quote_amount": -1})
+    config = load_config(None, {"risk.mm_protection_trade_amount": 0.1,
+                                "risk.mm_protection_quote_amount": 0.1})
+    assert config.risk.mm_protection_quote_amount == 0.1

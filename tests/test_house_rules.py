@@ -1,6 +1,7 @@
 """House rules that keep the codebase in shape, enforced as tests.
 
-- imports only point down the layers (kernels <- io <- engine <- cli);
+- imports only point down the layers (kernels <- io <- engine <- cli, and kernels <- backtest <-
+  cli: the backtester sits beside io and never sees io, the engine or the simulator);
 - every kernel uses the one decorator and has a pure-Python twin in ``tests/reference``;
 - no ``print`` or logging inside kernels;
 - a second process loads every kernel from numba's on-disk cache.
@@ -22,6 +23,13 @@ PACKAGE = ROOT / "qengine"
 KERNELS = PACKAGE / "kernels"
 REFERENCE = ROOT / "tests" / "reference"
 NON_KERNEL_MODULES = {"__init__", "_jit", "dtypes", "codes"}
+BACKTEST = PACKAGE / "backtest"
+# Backtest modules holding jitted code; twins live in tests/reference/backtest/.
+BACKTEST_KERNEL_MODULES = ("book", "queue", "matching", "pipes", "local", "runner", "strategies")
+# Kernels whose independent twin is hftbacktest itself (tests/backtest/test_differential.py
+# runs both on the same rows and compares every fill): the scheduler and the strategies.
+DIFFERENTIAL_KERNELS = {"runner.run", "strategies.idle", "strategies.glft_grid",
+                        "strategies.scripted"}
 
 
 def _modules(root: Path) -> list[Path]:
@@ -29,11 +37,12 @@ def _modules(root: Path) -> list[Path]:
 
 
 def _layer(module: str) -> int:
-    """Layer of a dotted module: 0 kernels, 1 io, 2 engine, 3 cli; lower never imports higher."""
+    """Layer of a dotted module: 0 kernels, 1 io or backtest, 2 engine, 3 cli; lower never imports
+    higher (io and backtest are side by side, see the tests below)."""
     parts = module.split(".")
     if len(parts) > 1 and parts[1] == "kernels":
         return 0
-    if len(parts) > 1 and parts[1] == "io":
+    if len(parts) > 1 and parts[1] in {"io", "backtest"}:
         return 1
     if len(parts) > 1 and parts[1] in {"cli", "__main__"}:
         return 3
@@ -90,6 +99,30 @@ def test_io_never_imports_kernels_or_the_engine():
     assert offenders == []
 
 
+def test_backtest_imports_only_kernels_leaf_helpers_and_itself():
+    offenders = [
+        f"{path.relative_to(ROOT)} -> {target}"
+        for path in _modules(PACKAGE / "backtest")
+        for target in _imports(path)
+        if target.startswith("qengine")
+        and _layer(target) not in {-1, 0}
+        and not target.startswith("qengine.backtest")
+    ]
+    assert offenders == []
+
+
+def test_only_the_cli_imports_the_backtester():
+    offenders = [
+        f"{path.relative_to(ROOT)} -> {target}"
+        for path in _modules(PACKAGE)
+        if "backtest" not in path.relative_to(PACKAGE).parts
+        and _layer(".".join(path.relative_to(ROOT).with_suffix("").parts)) != 3
+        for target in _imports(path)
+        if target.startswith("qengine.backtest")
+    ]
+    assert offenders == []
+
+
 def test_kernels_import_only_numpy_numba_and_themselves():
     allowed_roots = {"numpy", "numba", "math", "__future__", "typing", "collections", "qengine"}
     offenders = []
@@ -121,15 +154,19 @@ def _kernel_modules() -> list[Path]:
     return [p for p in sorted(KERNELS.glob("*.py")) if p.stem not in NON_KERNEL_MODULES]
 
 
+def _backtest_kernel_modules() -> list[Path]:
+    return [BACKTEST / f"{name}.py" for name in BACKTEST_KERNEL_MODULES]
+
+
 def test_every_kernel_uses_the_house_decorator():
     offenders = [
         f"{path.name}:{fn} uses @{deco}"
-        for path in _kernel_modules()
+        for path in _kernel_modules() + _backtest_kernel_modules()
         for fn, deco in _kernel_functions(path)
         if deco not in {"kernel", "helper"}
     ]
     assert offenders == []
-    source = "\n".join(p.read_text() for p in _kernel_modules())
+    source = "\n".join(p.read_text() for p in _kernel_modules() + _backtest_kernel_modules())
     assert "njit" not in source
     assert "fastmath" not in source
 
@@ -148,9 +185,35 @@ def test_every_kernel_has_a_reference_twin():
     assert missing == []
 
 
+def test_every_backtest_kernel_has_a_reference_twin_or_a_differential_test():
+    missing = []
+    for path in _backtest_kernel_modules():
+        twin_path = REFERENCE / "backtest" / path.name
+        twin_names = set()
+        if twin_path.exists():
+            body = ast.parse(twin_path.read_text()).body
+            twin_names = {n.name for n in body if isinstance(n, ast.FunctionDef)}
+        for fn, deco in _kernel_functions(path):
+            name = f"{path.stem}.{fn}"
+            if deco == "kernel" and fn not in twin_names and name not in DIFFERENTIAL_KERNELS:
+                missing.append(name)
+    assert missing == []
+
+
+def test_backtest_imports_only_kernels_and_itself():
+    allowed = ("qengine.backtest", "qengine.kernels", "qengine.errors", "qengine.units")
+    offenders = [
+        f"{path.name}: {target}"
+        for path in _modules(BACKTEST)
+        for target in _imports(path)
+        if target.startswith("qengine") and not target.startswith(allowed)
+    ]
+    assert offenders == []
+
+
 def test_no_print_or_logging_in_kernels():
     offenders = []
-    for path in _modules(KERNELS):
+    for path in _modules(KERNELS) + _backtest_kernel_modules():
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Call):
                 func = node.func

@@ -9,10 +9,10 @@ recorder, so memory depends on the chunk size and the book width, not on the num
 from __future__ import annotations
 
 import math
+import mmap
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,6 +20,7 @@ import numpy as np
 from qengine.errors import ConfigError
 
 from . import layout as L
+from .data import iter_event_chunks
 from .events import EVENT_DTYPE, KIND_MASK
 from .runner import run as _run_kernel
 
@@ -76,7 +77,8 @@ class BacktestConfig:
             if t.ndim != 2 or t.shape[1] != 3 or t.shape[0] == 0 or t.dtype.kind not in "iu":
                 raise ConfigError("latency_table_ns must be an integer (n, 3) array, n >= 1")
             if np.any(np.diff(t[:, 0]) < 0) or np.any(np.diff(t[:, 1]) < 0):
-                raise ConfigError("latency_table_ns must be sorted by req_ts and exch_ts")
+                # (entry latency is looked up by req_ts, response latency by exch_ts)
+                raise ConfigError("latency_table_ns must be sorted by req_ts and by exch_ts")
             if np.any(t[:, 1] < t[:, 0]) or np.any(t[:, 2] < t[:, 1]):
                 raise ConfigError("latency_table_ns rows need req_ts <= exch_ts <= resp_ts")
 
@@ -91,6 +93,7 @@ class BacktestResult:
     """What a run produced. Money in quote currency (linear) or base currency (inverse)."""
 
     fills: np.ndarray  # layout.FILL_DTYPE, in local arrival order
+    orders: np.ndarray  # layout.ORDER_DTYPE: the local order table at the end
     records: np.ndarray  # layout.RECORD_DTYPE
     counts: dict[str, int]
     position: float
@@ -103,36 +106,17 @@ class BacktestResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def iter_chunks(sources: Any, chunk_rows: int) -> Iterator[np.ndarray]:
-    """Event rows from a path, an array, or a sequence of them, in order, ``chunk_rows`` at a time.
+def _sparse_zeros(shape: tuple[int, int], dtype: Any) -> np.ndarray:
+    """Zeros in anonymous memory without transparent huge pages.
 
-    ``.npz`` (hftbacktest's ``data`` key) and ``.npy`` files are read one file at a time.
+    A book spans the whole recorded price range (Binance snapshots reach 1% to 10x the price),
+    but only a few pages are ever touched; with huge pages each far level would zero 2 MiB.
     """
-    if isinstance(sources, np.ndarray | str | Path):
-        sources = [sources]
-    for source in sources:
-        rows = _load(source)
-        for start in range(0, len(rows), chunk_rows):
-            yield rows[start:start + chunk_rows]
-
-
-def _load(source: Any) -> np.ndarray:
-    if isinstance(source, np.ndarray):
-        rows = source
-    else:
-        path = Path(source)
-        if path.suffix == ".npz":
-            with np.load(path) as z:
-                rows = z["data"]
-        elif path.suffix == ".npy":
-            rows = np.load(path, mmap_mode="r")
-        else:
-            raise ConfigError(f"{path}: expected an .npz or .npy file of event rows")
-    if rows.dtype.names != EVENT_DTYPE.names or rows.ndim != 1:
-        raise ConfigError(f"{source!r}: rows must be 1-d with the event dtype {EVENT_DTYPE.names}")
-    if rows.dtype.fields == EVENT_DTYPE.fields and rows.dtype.itemsize == EVENT_DTYPE.itemsize:
-        return np.ascontiguousarray(rows).view(EVENT_DTYPE)  # same layout, numba's aligned type
-    return rows.astype(EVENT_DTYPE)
+    size = max(int(np.prod(shape)) * np.dtype(dtype).itemsize, 1)
+    area = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    if hasattr(mmap, "MADV_NOHUGEPAGE"):
+        area.madvise(mmap.MADV_NOHUGEPAGE)
+    return np.frombuffer(area, dtype=dtype).reshape(shape)
 
 
 class Backtest:
@@ -156,8 +140,12 @@ class Backtest:
         self.scratch = np.full(max(int(scratch_size), 1), np.nan)
 
     def run(self, sources: Any) -> BacktestResult:
-        """Replay ``sources`` (path, array or a sequence of them, in time order)."""
-        return _Session(self).run(iter_chunks(sources, self.config.chunk_rows))
+        """Replay ``sources`` (path, array or a sequence of them, in time order).
+
+        Paths: hftbacktest ``.npz`` / ``.npy`` event files or raw Binance USD-M ``.gz``
+        recordings; rows are validated as they stream in (``qengine.backtest.data``).
+        """
+        return _Session(self).run(iter_event_chunks(sources, chunk_rows=self.config.chunk_rows))
 
 
 class _Session:
@@ -220,7 +208,7 @@ class _Session:
                     continue
                 rows += len(nxt)
                 keep = min(ist[L.I_LOCAL_ROW], ist[L.I_EXCH_ROW], len(buf))
-                buf = np.concatenate((buf[keep:], nxt))
+                buf = nxt if keep == len(buf) else np.concatenate((buf[keep:], nxt))
                 ist[L.I_LOCAL_ROW] -= keep
                 ist[L.I_EXCH_ROW] -= keep
             elif code == L.RUN_GROW_BOOK:
@@ -249,11 +237,9 @@ class _Session:
     def _init_books(self, rows: np.ndarray) -> None:
         kinds = rows["ev"] & KIND_MASK
         px = rows["px"][((kinds == 1) | (kinds == 4)) & np.isfinite(rows["px"])]
-        if len(px) == 0:
-            lo = hi = 0
-        else:
-            ticks = np.round(px / self.bt.config.tick_size).astype(np.int64)
-            lo, hi = int(ticks.min()), int(ticks.max())
+        lo = hi = 0
+        if len(px):
+            lo, hi = (round(float(p) / self.bt.config.tick_size) for p in (px.min(), px.max()))
         self._set_books(lo - (hi - lo) // 2 - 1024, max(2 * (hi - lo), 4096))
 
     def _set_books(self, base: int, width: int) -> None:
@@ -262,9 +248,9 @@ class _Session:
                 f"book would span {width} ticks (> {_MAX_BOOK_WIDTH}): check tick_size and the "
                 "prices in the data")
         old = (self.lbook, self.xbook, self.own, int(self.lbs[L.BS_BASE]))
-        self.lbook = np.zeros((2, width))
-        self.xbook = np.zeros((2, width))
-        self.own = np.zeros((2, width), np.int64)
+        self.lbook = _sparse_zeros((2, width), np.float64)
+        self.xbook = _sparse_zeros((2, width), np.float64)
+        self.own = _sparse_zeros((2, width), np.int64)
         if old[0] is not None:
             off = old[3] - base
             w = old[0].shape[1]
@@ -300,6 +286,7 @@ class _Session:
         }
         return BacktestResult(
             fills=self.fills[: ist[L.I_N_FILL_LOG]].copy(),
+            orders=self.lo[: ist[L.I_N_LOCAL]].copy(),
             records=np.concatenate(self.records) if self.records else self.rec[:0].copy(),
             counts=counts, position=float(pos), balance=float(balance), fee=float(fst[L.F_FEE]),
             equity=float(equity), mid_end=float(mid), wall_s=wall, stopped_by_strategy=stopped)

@@ -51,6 +51,8 @@ def depth_below(book, bs, start, end):
     base = bs[BS_BASE]
     hi = min(start - 1, base + book.shape[1] - 1)
     lo = max(end, base)
+    if hi < lo:  # (also keeps numba's range length from overflowing on the sentinels)
+        return INVALID_MIN
     for t in range(hi, lo - 1, -1):
         if book[0, t - base] > 0.0:
             return t
@@ -63,6 +65,8 @@ def depth_above(book, bs, start, end):
     base = bs[BS_BASE]
     lo = max(start + 1, base)
     hi = min(end, base + book.shape[1] - 1)
+    if hi < lo:
+        return INVALID_MAX
     for t in range(lo, hi + 1):
         if book[1, t - base] > 0.0:
             return t

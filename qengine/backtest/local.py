@@ -12,7 +12,7 @@ table or outbox full: a counted rejection, raise ``max_orders``), ``E_NOT_FOUND`
 
 from __future__ import annotations
 
-from qengine.kernels._jit import helper, kernel
+from qengine.kernels._jit import helper
 
 from .layout import (
     BS_BEST_ASK,
@@ -219,7 +219,7 @@ def clear_inactive(h):
     return dropped
 
 
-@kernel(F8(I8A, F8A, F8))
+@helper(F8(I8A, F8A, F8))
 def equity_at(ist, fst, mid):
     """Balance + position value at ``mid`` (USDT-style quote units for linear) - fees."""
     pos = ist[I_POS_LOTS] * fst[F_LOT]
@@ -228,7 +228,7 @@ def equity_at(ist, fst, mid):
     return fst[F_BALANCE] + fst[F_CONTRACT] * pos * mid - fst[F_FEE]
 
 
-@kernel(I8(ORDERS, I8, I8, I8A, F8A, ORDERS, FILLS))
+@helper(I8(ORDERS, I8, I8, I8A, F8A, ORDERS, FILLS))
 def local_response(ring, pos, ts, ist, fst, orders, fills):
     """Apply one response ``ring[pos]`` arriving at ``ts`` to the local state."""
     r = ring[pos]

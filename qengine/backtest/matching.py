@@ -187,7 +187,7 @@ def exch_new(req, r, ts, xo, ist, fst, book, bs, own, tolo, lat):
     queue_new(xo, n, book[row, col])
     own[row, col] += 1
     ist[I_N_EXCH] = n + 1
-    return respond(tolo, ist, req, r, lat)
+    return respond(tolo, ist, xo, n, lat)  # the ack carries the initial queue estimate
 
 
 @kernel(I8(ORDERS, I8, I8, ORDERS, I8A, BOOK, I8A, OWN, ORDERS, LAT))

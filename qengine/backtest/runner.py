@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import math
 
+import numba
+
 from qengine.kernels._jit import helper, kernel
 
 from .book import book_clear, book_update, rust_round
@@ -119,7 +121,6 @@ def _local_row(events, row, book, bs, fst, ist):
             ist[I_NEED_TICK] = tick
             return _NEED
         book_update(book, bs, side < 0, tick, events[row].qty, fst[F_LOT])
-    ist[I_VERSION] += 1
     return 0
 
 
@@ -179,65 +180,161 @@ def _record(ist, fst, lo, book, bs, rec):
     return 0
 
 
-@helper(I8(EVENTS, I8A, F8A, BOOK, I8A, BOOK, I8A, OWN, ORDERS, ORDERS, ORDERS, ORDERS, LAT, FILLS), inline=True)
+@helper(I8(I8, I8A, F8A, ORDERS, ORDERS, FILLS))
+def _responses(ts, ist, fst, lo, tolo, fills):
+    """Apply every response arriving at the strategy at ``ts``."""
+    while pipe_head_ts(tolo, ist, 1) == ts:
+        local_response(tolo, pipe_pop(tolo, ist, 1), ts, ist, fst, lo, fills)
+    return 0
+
+
+@helper(I8(I8, I8A, F8A, BOOK, I8A, OWN, ORDERS, ORDERS, ORDERS, LAT))
+def _arrivals(ts, ist, fst, xbook, xbs, own, xo, toex, tolo, lat):
+    """Handle every request arriving at the exchange at ``ts``; -1 if the book must grow."""
+    while pipe_head_ts(toex, ist, 0) == ts:
+        o = toex[ist[I_TOEX_HEAD]]
+        if o.req != ST_CANCELED and o.ord_type != MARKET:
+            col = o.price_tick - xbs[BS_BASE]
+            if col < 0 or col >= xbook.shape[1]:
+                ist[I_NEED_TICK] = o.price_tick
+                return -1
+        pos = pipe_pop(toex, ist, 0)
+        if o.req == ST_CANCELED:
+            exch_cancel(toex, pos, ts, xo, ist, xbook, xbs, own, tolo, lat)
+        elif o.req == ST_REPLACED:
+            exch_modify(toex, pos, ts, xo, ist, fst, xbook, xbs, own, tolo, lat)
+        else:
+            exch_new(toex, pos, ts, xo, ist, fst, xbook, xbs, own, tolo, lat)
+    return 0
+
+
+@helper(numba.types.UniTuple(I8, 2)(I8, I8, I8, I8), inline=True)
+def _pick(t0, t1, t2, t3):
+    """``(queue, time)`` of the earliest of the four queues; ties go to the lower queue (local
+    data, local responses, exchange data, exchange arrivals)."""
+    kind, ts = 0, t0
+    if t1 < ts:
+        kind, ts = 1, t1
+    if t2 < ts:
+        kind, ts = 2, t2
+    if t3 < ts:
+        kind, ts = 3, t3
+    return kind, ts
+
+
+@helper(I8(I8, I8A, F8A, ORDERS, ORDERS, FILLS))
+def _responses(ts, ist, fst, lo, tolo, fills):
+    """Apply every response arriving at the strategy at ``ts``."""
+    while pipe_head_ts(tolo, ist, 1) == ts:
+        local_response(tolo, pipe_pop(tolo, ist, 1), ts, ist, fst, lo, fills)
+    return 0
+
+
+@helper(I8(I8, I8A, F8A, BOOK, I8A, OWN, ORDERS, ORDERS, ORDERS, LAT))
+def _arrivals(ts, ist, fst, xbook, xbs, own, xo, toex, tolo, lat):
+    """Handle every request arriving at the exchange at ``ts``; -1 if the book must grow."""
+    while pipe_head_ts(toex, ist, 0) == ts:
+        o = toex[ist[I_TOEX_HEAD]]
+        if o.req != ST_CANCELED and o.ord_type != MARKET:
+            col = o.price_tick - xbs[BS_BASE]
+            if col < 0 or col >= xbook.shape[1]:
+                ist[I_NEED_TICK] = o.price_tick
+                return -1
+        pos = pipe_pop(toex, ist, 0)
+        if o.req == ST_CANCELED:
+            exch_cancel(toex, pos, ts, xo, ist, xbook, xbs, own, tolo, lat)
+        elif o.req == ST_REPLACED:
+            exch_modify(toex, pos, ts, xo, ist, fst, xbook, xbs, own, tolo, lat)
+        else:
+            exch_new(toex, pos, ts, xo, ist, fst, xbook, xbs, own, tolo, lat)
+    return 0
+
+
+@helper(numba.types.UniTuple(I8, 2)(EVENTS, I8A, ORDERS, ORDERS), inline=True)
+def _next_event(events, ist, toex, tolo):
+    """``(queue, time)`` of the next event: the earliest, ties in queue order (local data,
+    local responses, exchange data, exchange arrivals); queue -1 if rows are needed."""
+    ts = _row_ts(events, ist, ist[I_LOCAL_ROW], 1)
+    t2 = _row_ts(events, ist, ist[I_EXCH_ROW], 0)
+    if ts == _NEED or t2 == _NEED:
+        return -1, 0
+    kind = 0
+    t1 = pipe_head_ts(tolo, ist, 1)
+    if t1 < ts:
+        kind, ts = 1, t1
+    if t2 < ts:
+        kind, ts = 2, t2
+    t3 = pipe_head_ts(toex, ist, 0)
+    if t3 < ts:
+        kind, ts = 3, t3
+    return kind, ts
+
+
+_GOTO = I8(EVENTS, I8A, F8A, BOOK, I8A, BOOK, I8A, OWN, ORDERS, ORDERS, ORDERS, ORDERS, LAT, FILLS)
+
+
+@helper(_GOTO, inline=True)
 def _goto(events, ist, fst, lbook, lbs, xbook, xbs, own, lo, xo, toex, tolo, lat, fills):
     """Process events up to ``ist[I_TARGET]`` (which a feed can pull in). Returns a RUN_ code,
-    or ``_WAKE`` with ``ist[I_NOW]`` set to the wake-up time."""
+    or ``_WAKE`` with ``ist[I_NOW]`` set to the wake-up time. Cursors and queue heads live in
+    locals here and go back to ``ist`` on return."""
     feed = ist[I_MODE] == MODE_FEED
     on_resp = ist[I_WAKE_ON_RESP] != 0
+    lrow = ist[I_LOCAL_ROW]
+    xrow = ist[I_EXCH_ROW]
+    target = ist[I_TARGET]
+    lts = _row_ts(events, ist, lrow, 1)
+    xts = _row_ts(events, ist, xrow, 0)
+    t1 = pipe_head_ts(tolo, ist, 1)
+    t3 = pipe_head_ts(toex, ist, 0)
+    seen = 0
+    result = _WAKE
     while True:
-        lrow = ist[I_LOCAL_ROW]
-        xrow = ist[I_EXCH_ROW]
-        ts = _row_ts(events, ist, lrow, 1)
-        t2 = _row_ts(events, ist, xrow, 0)
-        if ts == _NEED or t2 == _NEED:
-            return RUN_NEED_DATA
-        kind = 0
-        t1 = pipe_head_ts(tolo, ist, 1)
-        if t1 < ts:
-            kind, ts = 1, t1
-        if t2 < ts:
-            kind, ts = 2, t2
-        t3 = pipe_head_ts(toex, ist, 0)
-        if t3 < ts:
-            kind, ts = 3, t3
+        if lts == _NEED or xts == _NEED:
+            result = RUN_NEED_DATA
+            break
+        kind, ts = _pick(lts, t1, xts, t3)
         if ts == INVALID_MAX:
-            return RUN_END
-        if ts > ist[I_TARGET]:
-            ist[I_NOW] = ist[I_TARGET]
-            return _WAKE
+            result = RUN_END
+            break
+        if ts > target:
+            ist[I_NOW] = target
+            break
         if kind == 0:
             if _local_row(events, lrow, lbook, lbs, fst, ist) == _NEED:
-                return RUN_GROW_BOOK
-            ist[I_LOCAL_ROW] = _seek(events, lrow + 1, LOCAL_EVENT)
+                result = RUN_GROW_BOOK
+                break
+            seen += 1
+            lrow = _seek(events, lrow + 1, LOCAL_EVENT)
+            lts = _row_ts(events, ist, lrow, 1)
             if feed:
-                ist[I_TARGET] = ts
-        elif kind == 1:
-            if ist[I_N_FILL_LOG] + ist[I_TOLO_COUNT] > fills.shape[0]:
-                return RUN_GROW_FILLS
-            while pipe_head_ts(tolo, ist, 1) == ts:
-                local_response(tolo, pipe_pop(tolo, ist, 1), ts, ist, fst, lo, fills)
-            if on_resp:
-                ist[I_TARGET] = ts
+                target = ts
         elif kind == 2:
             if _exch_row(events, xrow, xbook, xbs, fst, ist, xo, own, tolo, lat) == _NEED:
-                return RUN_GROW_BOOK
-            ist[I_EXCH_ROW] = _seek(events, xrow + 1, EXCH_EVENT)
+                result = RUN_GROW_BOOK
+                break
+            xrow = _seek(events, xrow + 1, EXCH_EVENT)
+            xts = _row_ts(events, ist, xrow, 0)
+            t1 = pipe_head_ts(tolo, ist, 1)
+        elif kind == 1:
+            if ist[I_N_FILL_LOG] + ist[I_TOLO_COUNT] > fills.shape[0]:
+                result = RUN_GROW_FILLS
+                break
+            _responses(ts, ist, fst, lo, tolo, fills)
+            t1 = pipe_head_ts(tolo, ist, 1)
+            if on_resp:
+                target = ts
         else:
-            while pipe_head_ts(toex, ist, 0) == ts:
-                o = toex[ist[I_TOEX_HEAD]]
-                if o.req != ST_CANCELED and o.ord_type != MARKET:
-                    col = o.price_tick - xbs[BS_BASE]
-                    if col < 0 or col >= xbook.shape[1]:
-                        ist[I_NEED_TICK] = o.price_tick
-                        return RUN_GROW_BOOK
-                pos = pipe_pop(toex, ist, 0)
-                if o.req == ST_CANCELED:
-                    exch_cancel(toex, pos, ts, xo, ist, xbook, xbs, own, tolo, lat)
-                elif o.req == ST_REPLACED:
-                    exch_modify(toex, pos, ts, xo, ist, fst, xbook, xbs, own, tolo, lat)
-                else:
-                    exch_new(toex, pos, ts, xo, ist, fst, xbook, xbs, own, tolo, lat)
+            if _arrivals(ts, ist, fst, xbook, xbs, own, xo, toex, tolo, lat) < 0:
+                result = RUN_GROW_BOOK
+                break
+            t3 = pipe_head_ts(toex, ist, 0)
+            t1 = pipe_head_ts(tolo, ist, 1)
+    ist[I_LOCAL_ROW] = lrow
+    ist[I_EXCH_ROW] = xrow
+    ist[I_TARGET] = target
+    ist[I_VERSION] += seen
+    return result
 
 
 _ARGS = (STRATEGY, EVENTS, I8A, F8A, BOOK, I8A, BOOK, I8A, OWN, ORDERS, ORDERS, ORDERS, ORDERS,
@@ -265,7 +362,7 @@ def run(strategy, events, ist, fst, lbook, lbs, xbook, xbs, own, lo, xo, outbox,
     every = ist[I_RECORD_EVERY_NS]
     while True:
         if ist[I_IN_GOTO] == 0:
-            if _flush_outbox(ist, fst, outbox, toex, lat) < 0:
+            if ist[I_N_OUTBOX] > 0 and _flush_outbox(ist, fst, outbox, toex, lat) < 0:
                 return RUN_FULL
             step = ist[I_TIMEOUT_NS] if ist[I_MODE] == MODE_FEED else ist[I_INTERVAL_NS]
             ist[I_TARGET] = ist[I_NOW] + step

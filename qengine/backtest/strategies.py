@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from qengine.kernels._jit import kernel
+from qengine.kernels._jit import helper, kernel
 
 from . import local as lx
 from .layout import BUY, SELL, ST_NEW, ST_NONE, STRATEGY_SIG
@@ -22,7 +22,7 @@ GLFT_PARAMS = 7
 S_VERSION, S_QUOTED = 0, 1
 
 
-@kernel("i8(i8, i8, i8, i8)")
+@helper("i8(i8, i8, i8, i8)")
 def _grid_index(price_tick, start, step, count):
     """Index of ``price_tick`` in ``start + i*step, i < count``, or -1."""
     d = price_tick - start
@@ -112,3 +112,33 @@ def glft_params(*, half_spread_ticks: float, skew_ticks: float, grid_ticks: int,
     if not all(math.isfinite(v) for v in out) or grid_ticks < 1 or levels < 1 or qty_lots < 1:
         raise ValueError("glft_params: finite values, grid_ticks, levels and qty_lots >= 1")
     return out
+
+
+# A scripted strategy: ``params`` holds rows of ``SCRIPT_COLS`` values
+# ``(at_ns, action, order_id, side, price_tick, qty_lots, tif)``; at each wake-up it performs the
+# rows due (``at_ns <= now``) in order. Actions: submit a limit order, cancel, modify.
+ACT_SUBMIT, ACT_CANCEL, ACT_MODIFY = 1, 2, 3
+SCRIPT_COLS = 7
+
+
+@kernel(STRATEGY_SIG)
+def scripted(h):
+    """Replay a fixed list of actions (tests and what-if checks); keeps its cursor in scratch."""
+    params, scratch = h[6], h[7]
+    done = 0 if math.isnan(scratch[0]) else np.int64(scratch[0])
+    rows = params.shape[0] // SCRIPT_COLS
+    now = lx.now_ns(h)
+    while done < rows:
+        a = params[done * SCRIPT_COLS:(done + 1) * SCRIPT_COLS]
+        if a[0] > now:
+            break
+        act, oid = np.int64(a[1]), np.int64(a[2])
+        if act == ACT_SUBMIT:
+            lx.submit(h, oid, np.int64(a[3]), np.int64(a[4]), np.int64(a[5]), np.int64(a[6]), 0)
+        elif act == ACT_CANCEL:
+            lx.cancel(h, oid)
+        elif act == ACT_MODIFY:
+            lx.modify(h, oid, np.int64(a[4]), np.int64(a[5]))
+        done += 1
+    scratch[0] = done
+    return 0

@@ -143,6 +143,12 @@ class AuthenticationFailed(ThalexError):
     CODE = 19
 
 
+class InvalidProtectionGroup(ThalexError):
+    """Code 22: invalid mm protection settings (e.g. ``trade_amount`` above ``quote_amount``)."""
+
+    CODE = 22
+
+
 class MmProtectionNotSet(ThalexError):
     """Code 23: mass quote without ``set_mm_protection`` for the product group."""
 
@@ -206,6 +212,7 @@ _BY_CODE: dict[int, type[ThalexError]] = {
         PriceNotAligned,
         UnknownProduct,
         AuthenticationFailed,
+        InvalidProtectionGroup,
         MmProtectionNotSet,
         InsufficientMargin,
         InvalidTimeInForce,
@@ -274,7 +281,7 @@ class ProtocolViolation(ConnectionLost):
 #: Thalex codes that retrying (or reconnecting) cannot cure: unknown instrument or product,
 #: malformed request, authentication failed, unknown method, mass quoting not enabled,
 #: persistent session.
-PERMANENT_CODES = frozenset({5, 6, 17, 19, 31, 51, 52})
+PERMANENT_CODES = frozenset({5, 6, 17, 19, 22, 31, 51, 52})
 
 
 def is_permanent(exc: BaseException) -> bool:

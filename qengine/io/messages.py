@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from .messages_account import (
     DIRECTIONS,
+    FILL_TRADE_TYPES,
     LIVE_STATUSES,
     ORDER_STATUSES,
     AccountSummary,
@@ -38,11 +39,13 @@ from .messages_account import (
     decode_mm_protection,
     decode_order,
     decode_portfolio_entry,
+    decode_portfolio_row,
     decode_system_event,
     decode_trade,
     decode_trade_history_page,
+    decode_trade_row,
 )
-from .messages_base import MessageError, as_list
+from .messages_base import MessageError, SkippedRow, as_list
 from .messages_encode import (
     MAX_MASS_QUOTE_INSTRUMENTS,
     MAX_QUOTE_LEVELS,
@@ -66,6 +69,7 @@ from .messages_market import (
     decode_index,
     decode_instrument,
     decode_instrument_change,
+    decode_instrument_row,
     decode_lwt,
     decode_public_trade,
     decode_ticker,
@@ -74,6 +78,7 @@ from .messages_market import (
 __all__ = [
     "DELAYS",
     "DIRECTIONS",
+    "FILL_TRADE_TYPES",
     "LIVE_STATUSES",
     "MAX_MASS_QUOTE_INSTRUMENTS",
     "MAX_QUOTE_LEVELS",
@@ -100,6 +105,7 @@ __all__ = [
     "PublicTrade",
     "QuoteLevel",
     "QuoteRequest",
+    "SkippedRow",
     "SystemEvent",
     "Ticker",
     "Trade",
@@ -111,6 +117,7 @@ __all__ = [
     "decode_index",
     "decode_instrument",
     "decode_instrument_change",
+    "decode_instrument_row",
     "decode_lwt",
     "decode_mass_quote_params",
     "decode_mass_quote_result",
@@ -118,11 +125,13 @@ __all__ = [
     "decode_notification",
     "decode_order",
     "decode_portfolio_entry",
+    "decode_portfolio_row",
     "decode_public_trade",
     "decode_system_event",
     "decode_ticker",
     "decode_trade",
     "decode_trade_history_page",
+    "decode_trade_row",
     "insert_params",
     "mass_quote_params",
 ]
@@ -295,8 +304,8 @@ _ARRAY_DECODERS: dict[str, Callable[[Any], Any]] = {
     "session.orders": decode_order,
     "account.orders": decode_order,
     "account.persistent_orders": decode_order,
-    "account.portfolio": decode_portfolio_entry,
-    "account.trade_history": decode_trade,
+    "account.portfolio": decode_portfolio_row,
+    "account.trade_history": decode_trade_row,
     "session.mm_protection": decode_mm_protection,
     "recent_trades": decode_public_trade,
     "instruments": decode_instrument_change,

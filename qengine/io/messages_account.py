@@ -13,6 +13,7 @@ from typing import Any
 
 from .messages_base import (
     MessageError,
+    SkippedRow,
     as_dict,
     as_list,
     choice,
@@ -25,12 +26,14 @@ from .messages_base import (
     opt_string,
     positive,
     req,
+    skipped_row,
     string,
     to_int,
 )
 
 __all__ = [
     "DIRECTIONS",
+    "FILL_TRADE_TYPES",
     "LIVE_STATUSES",
     "ORDER_STATUSES",
     "AccountSummary",
@@ -49,9 +52,11 @@ __all__ = [
     "decode_mm_protection",
     "decode_order",
     "decode_portfolio_entry",
+    "decode_portfolio_row",
     "decode_system_event",
     "decode_trade",
     "decode_trade_history_page",
+    "decode_trade_row",
 ]
 
 DIRECTIONS = frozenset({"buy", "sell"})
@@ -60,6 +65,9 @@ ORDER_STATUSES = frozenset(
     {"open", "partially_filled", "cancelled", "cancelled_partially_filled", "filled"}
 )
 LIVE_STATUSES = frozenset({"open", "partially_filled"})  # the only statuses of a resting order
+#: ``trade_type`` values of executions of an order; the schema's others (amend, delete,
+#: internal_transfer, expiration, daily_mark) are bookkeeping rows, not fills.
+FILL_TRADE_TYPES = frozenset({"normal", "block", "combo", "rfq", "liquidation"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +137,11 @@ class PortfolioEntry:
 
 @dataclass(frozen=True, slots=True)
 class Trade:
-    """An own trade from ``account.trade_history`` (3.5); units as in :class:`OrderUpdate`."""
+    """An own fill from ``account.trade_history`` (3.5); units as in :class:`OrderUpdate`.
+
+    The fields a fill cannot be booked without (id, instrument, direction, price, amount) are
+    present; the schema makes every field optional, the others may be None.
+    """
 
     trade_id: str
     order_id: str | None
@@ -142,7 +154,7 @@ class Trade:
     fee_rate: float | None
     maker_taker: str | None
     position_after: float | None
-    time: float
+    time: float | None
     label: str | None
     trade_type: str | None
     perpetual_funding_pnl: float | None
@@ -276,6 +288,15 @@ def decode_portfolio_entry(obj: Any) -> PortfolioEntry:
     )
 
 
+def decode_portfolio_row(obj: Any) -> PortfolioEntry | SkippedRow:
+    """A portfolio line, or a :class:`SkippedRow` naming what is missing (the schema requires
+    no field; only a line of our own instrument needs ``position``)."""
+    try:
+        return decode_portfolio_entry(obj)
+    except MessageError as exc:
+        return skipped_row("portfolio entry", obj, str(exc))
+
+
 def decode_trade(obj: Any) -> Trade:
     """Decode a Trade object (``account.trade_history`` item or ``trade_history`` result row)."""
     obj = as_dict(obj, "trade")
@@ -294,7 +315,7 @@ def decode_trade(obj: Any) -> Trade:
         fee_rate=opt_num(obj, "fee_rate"),
         maker_taker=maker_taker,
         position_after=opt_num(obj, "position_after"),
-        time=num(obj, "time"),
+        time=opt_num(obj, "time"),
         label=label(obj, "label"),
         trade_type=opt_string(obj, "trade_type"),
         perpetual_funding_pnl=opt_num(obj, "perpetual_funding_pnl"),
@@ -303,10 +324,25 @@ def decode_trade(obj: Any) -> Trade:
     )
 
 
-def decode_trade_history_page(obj: Any) -> tuple[tuple[Trade, ...], str | None]:
-    """Decode a ``private/trade_history`` result ``{"trades": [...], "bookmark": ...}``."""
+def decode_trade_row(obj: Any) -> Trade | SkippedRow:
+    """An ``account.trade_history`` row as a :class:`Trade` when it is a complete fill, else a
+    :class:`SkippedRow` (non-fill ``trade_type``, or a missing or invalid field, named)."""
+    trade_type = obj.get("trade_type") if type(obj) is dict else None
+    if trade_type is not None and (type(trade_type) is not str
+                                   or trade_type not in FILL_TRADE_TYPES):
+        return skipped_row("trade", obj, f"trade_type {trade_type!r} is not a fill")
+    try:
+        return decode_trade(obj)
+    except MessageError as exc:
+        return skipped_row("trade", obj, str(exc))
+
+
+def decode_trade_history_page(obj: Any) -> tuple[tuple[Trade | SkippedRow, ...], str | None]:
+    """Decode a ``private/trade_history`` result ``{"trades": [...], "bookmark": ...}``; rows
+    that are not complete fills come back as :class:`SkippedRow` (see :func:`decode_trade_row`)."""
     obj = as_dict(obj, "trade history")
-    trades = tuple(decode_trade(t) for t in as_list(req(obj, "trades"), "trades"))
+    rows = obj.get("trades")
+    trades = () if rows is None else tuple(map(decode_trade_row, as_list(rows, "trades")))
     return trades, opt_string(obj, "bookmark")
 
 

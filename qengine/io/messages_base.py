@@ -8,15 +8,47 @@ not a number (``type(True) is bool``), NaN and infinities are rejected.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["MessageError"]
+__all__ = ["MessageError", "SkippedRow"]
 
 _MAX_SHOWN = 40  # characters of an offending value quoted in an error text
 
 
 class MessageError(ValueError):
     """A payload does not have the shape the protocol describes."""
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedRow:
+    """A list item that is not a complete record of the kind asked for (an instrument without
+    ``tick_size``, a trade row of a non-fill type or with a missing field, a portfolio line
+    without ``position``). The schema marks no
+    field required, so such rows are legal: the decoder hands them on instead of raising, and
+    the caller decides whether the row concerns it (our instrument, our fill) or is skipped.
+
+    ``what`` is ``"instrument"``, ``"trade"`` or ``"portfolio entry"``; the identifying fields
+    are taken when present;
+    ``reason`` names the field and what was wrong with it.
+    """
+
+    what: str
+    instrument_name: str | None
+    trade_id: str | None
+    trade_type: str | None
+    reason: str
+
+
+def skipped_row(what: str, obj: Any, reason: str) -> SkippedRow:
+    """A :class:`SkippedRow` for ``obj`` with whatever identifying strings it carries."""
+    fields = obj if type(obj) is dict else {}
+
+    def text(key: str) -> str | None:
+        value = fields.get(key)
+        return value if type(value) is str and value else None
+
+    return SkippedRow(what, text("instrument_name"), text("trade_id"), text("trade_type"), reason)
 
 
 def _show(value: Any) -> str:

@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 
 from .messages_base import (
     MessageError,
+    SkippedRow,
     as_dict,
     as_list,
     level,
@@ -19,6 +20,7 @@ from .messages_base import (
     opt_num,
     opt_string,
     positive,
+    skipped_row,
     string,
     to_float,
 )
@@ -37,6 +39,7 @@ __all__ = [
     "decode_index",
     "decode_instrument",
     "decode_instrument_change",
+    "decode_instrument_row",
     "decode_lwt",
     "decode_public_trade",
     "decode_ticker",
@@ -186,6 +189,15 @@ def decode_instrument(obj: Any) -> Instrument:
         option_type=opt_string(obj, "option_type"),
         strike_price=opt_num(obj, "strike_price"),
     )
+
+
+def decode_instrument_row(obj: Any) -> Instrument | SkippedRow:
+    """A ``public/instruments`` row as an :class:`Instrument`, or a :class:`SkippedRow` naming the
+    missing or invalid field (the schema requires none; only our own instruments need them)."""
+    try:
+        return decode_instrument(obj)
+    except MessageError as exc:
+        return skipped_row("instrument", obj, str(exc))
 
 
 def decode_instrument_change(obj: Any) -> InstrumentChange:

@@ -15,6 +15,7 @@ Prices and amounts are exchange units (floats) here: this is the io boundary, an
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -67,13 +68,23 @@ def _records(decode: Callable[[Any], Any]) -> Callable[[Any], list[Any]]:
 
 
 def _order_history_page(result: Any) -> tuple[tuple[m.OrderUpdate, ...], str | None]:
-    # OrderHistory rows are closed orders without ``remaining_amount`` and ``change_reason``
-    # (thalex-protocol.md 3.5): nothing remains on a closed order, and "existing" is the reason
-    # the exchange gives for a state it reports rather than changes.
-    defaults = {"remaining_amount": 0, "change_reason": "existing"}
+    # OrderHistory rows are closed orders without ``remaining_amount``, ``change_reason`` and
+    # ``time_in_force`` (Thalex's schema): nothing remains on a closed order, "existing" is the
+    # reason the exchange gives for a state it reports rather than changes, and the time in
+    # force of a closed order is not reported ("unknown").
+    defaults = {"remaining_amount": 0, "change_reason": "existing", "time_in_force": "unknown"}
     decoded = tuple(m.decode_order({**defaults, **o}) for o in result["orders"])
     bookmark = result.get("bookmark")
     return decoded, bookmark if type(bookmark) is str else None
+
+
+def _time_window(low_s: float | None, high_s: float | None) -> dict[str, int | None]:
+    # The history calls take whole Unix seconds (the schema's integers): widen the window
+    # outwards so that no trade inside the one asked for is left out.
+    return {
+        "time_low": None if low_s is None else math.floor(low_s),
+        "time_high": None if high_s is None else math.ceil(high_s),
+    }
 
 
 class ThalexClient(ThalexOrderCalls):
@@ -135,10 +146,13 @@ class ThalexClient(ThalexOrderCalls):
 
     # -- account ----------------------------------------------------------------------------------
 
-    async def portfolio(self, *, timeout_s: float | None = None) -> list[m.PortfolioEntry]:
-        """Positions per instrument (short is negative)."""
+    async def portfolio(
+        self, *, timeout_s: float | None = None
+    ) -> list[m.PortfolioEntry | m.SkippedRow]:
+        """Positions per instrument (short is negative); a line without a field an entry needs
+        (the schema requires none) is a ``SkippedRow`` naming it."""
         return await self.call_decoded(
-            "private/portfolio", None, _records(m.decode_portfolio_entry), timeout_s=timeout_s
+            "private/portfolio", None, _records(m.decode_portfolio_row), timeout_s=timeout_s
         )
 
     async def account_summary(self, *, timeout_s: float | None = None) -> m.AccountSummary:
@@ -157,13 +171,14 @@ class ThalexClient(ThalexOrderCalls):
         sort: str | None = None,
         instrument_names: Sequence[str] | None = None,
         timeout_s: float | None = None,
-    ) -> tuple[tuple[m.Trade, ...], str | None]:
-        """One page of trades ``(trades, bookmark)``; times are Unix seconds, ``sort`` is
-        ``"ascending"`` or ``"descending"``; pass the bookmark back for the next page."""
+    ) -> tuple[tuple[m.Trade | m.SkippedRow, ...], str | None]:
+        """One page of trades ``(trades, bookmark)``; times are Unix seconds (sent as whole
+        seconds, the window widened outwards), ``sort`` is
+        ``"ascending"`` or ``"descending"``; pass the bookmark back for the next page. Rows that
+        are not complete fills (other ``trade_type``, missing fields) are ``SkippedRow``."""
         params = {
             "limit": limit,
-            "time_low": time_low_s,
-            "time_high": time_high_s,
+            **_time_window(time_low_s, time_high_s),
             "bookmark": bookmark,
             "sort": sort,
             "instrument_names": ",".join(instrument_names) if instrument_names else None,
@@ -181,11 +196,11 @@ class ThalexClient(ThalexOrderCalls):
         bookmark: str | None = None,
         timeout_s: float | None = None,
     ) -> tuple[tuple[m.OrderUpdate, ...], str | None]:
-        """One page of closed orders ``(orders, bookmark)``; times are Unix seconds."""
+        """One page of closed orders ``(orders, bookmark)``; times are Unix seconds (sent as
+        whole seconds, the window widened outwards)."""
         params = {
             "limit": limit,
-            "time_low": time_low_s,
-            "time_high": time_high_s,
+            **_time_window(time_low_s, time_high_s),
             "bookmark": bookmark,
         }
         return await self.call_decoded(

@@ -79,10 +79,13 @@ class ThalexSessionCalls(RpcSession):
 
     # -- market data ------------------------------------------------------------------------------
 
-    async def instruments(self, *, timeout_s: float | None = None) -> list[m.Instrument]:
-        """All active instruments."""
+    async def instruments(
+        self, *, timeout_s: float | None = None
+    ) -> list[m.Instrument | m.SkippedRow]:
+        """All active instruments; a row lacking a field an Instrument needs (the schema requires
+        none) comes back as a ``SkippedRow`` naming the field, so one odd row fails nothing."""
         return await self.call_decoded(
-            "public/instruments", None, _records(m.decode_instrument), timeout_s=timeout_s
+            "public/instruments", None, _records(m.decode_instrument_row), timeout_s=timeout_s
         )
 
     async def instrument(

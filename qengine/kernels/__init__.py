@@ -12,32 +12,47 @@ import time
 from dataclasses import dataclass
 
 from . import _jit, codes, dtypes
-from .adjust import apply_adjustments as apply_adjustments
-from .adjust import predict_adjustments as predict_adjustments
-from .avellaneda import glft_ask_depth as glft_ask_depth
-from .avellaneda import glft_bid_depth as glft_bid_depth
-from .avellaneda import legacy_skew as legacy_skew
-from .avellaneda import legacy_spread as legacy_spread
-from .avellaneda import optimal_spread as optimal_spread
-from .avellaneda import reservation_price as reservation_price
-from .candles import candle_signals as candle_signals
-from .candles import candle_update as candle_update
-from .intensity import intensity_fit as intensity_fit
-from .intensity import intensity_reset as intensity_reset
-from .intensity import intensity_update as intensity_update
-from .ladder import build_ladder as build_ladder
-from .params import make_level_multipliers as make_level_multipliers
-from .params import make_quote_params as make_quote_params
-from .pipeline import quote_pipeline as quote_pipeline
-from .ring import ring_latest as ring_latest
-from .ring import ring_push as ring_push
-from .ring import ring_window_by_count as ring_window_by_count
-from .ring import ring_window_by_time as ring_window_by_time
-from .vamp import vamp_update as vamp_update
-from .vamp import vamp_value as vamp_value
-from .volatility import vol_expire as vol_expire
-from .volatility import vol_sigma as vol_sigma
-from .volatility import vol_update as vol_update
+
+# Kernel modules load on first use (PEP 562), so that importing one of them (or the backtest)
+# does not load every kernel from the cache.
+_LAZY = {
+    "apply_adjustments": "adjust",
+    "predict_adjustments": "adjust",
+    "glft_ask_depth": "avellaneda",
+    "glft_bid_depth": "avellaneda",
+    "legacy_skew": "avellaneda",
+    "legacy_spread": "avellaneda",
+    "optimal_spread": "avellaneda",
+    "reservation_price": "avellaneda",
+    "candle_signals": "candles",
+    "candle_update": "candles",
+    "intensity_fit": "intensity",
+    "intensity_reset": "intensity",
+    "intensity_update": "intensity",
+    "build_ladder": "ladder",
+    "make_level_multipliers": "params",
+    "make_quote_params": "params",
+    "quote_pipeline": "pipeline",
+    "ring_latest": "ring",
+    "ring_push": "ring",
+    "ring_window_by_count": "ring",
+    "ring_window_by_time": "ring",
+    "vamp_update": "vamp",
+    "vamp_value": "vamp",
+    "vol_expire": "volatility",
+    "vol_sigma": "volatility",
+    "vol_update": "volatility",
+}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 #: The research API: names importable from ``qengine.kernels`` (engine-only kernels such as the
 #: order table live in their submodules, e.g. ``qengine.kernels.orders``).

@@ -6,10 +6,19 @@ ladder every cycle, bug 8), and never asks for a second request on an order that
 flight (the old bot's concurrent updates duplicated ladders, bug 9). It only reads the order
 table written by ``orders.py``; the engine marks rows pending when it actually sends.
 
-Cost is O(table + quotes + levels): one pass over the table builds a per-(level, side) index of
-the order that represents each key, one pass over the quotes finds each key's desired quote, a
-second table pass ranks every ``OPEN`` row into a (rank, level, side) bucket, and a counting sort
-over those buckets emits the actions in sending order (stable, so slot order within a bucket).
+Never two of our orders at one price (issue 9, item 4): with level spacing equal to the amend
+threshold, keeping level 0 within the threshold could leave it on the price level 1 is amended
+to, and an amend sent before the order resting on its target price moved away stacked two
+orders for a moment. So an order is not kept on a price another level wants, and an amend whose
+target is still taken when it would arrive becomes a cancel (sent first) and an insert (sent
+last, after every amend); one onto the price of an order with a request in flight waits for the
+next diff.
+
+Cost is O(table + quotes + levels) plus O(table) per amend: one pass over the table builds a
+per-(level, side) index of the order that represents each key, one pass over the quotes finds
+each key's desired quote, a second table pass ranks every ``OPEN`` row into a (rank, level, side)
+bucket, a third resolves price collisions, and a counting sort over the buckets emits the actions
+in sending order (stable, so slot order within a bucket).
 """
 
 from __future__ import annotations
@@ -29,6 +38,9 @@ _RANK_CANCEL = 0
 _RANK_AMEND_AWAY = 1
 _RANK_AMEND_OTHER = 2
 _TABLE_RANKS = 3
+# Decided buckets of rows without a request this time: kept as they are, or an amend that waits.
+_KEPT = -1
+_WAITING = -2
 
 
 _SCRATCH_T = numba.types.int64[::1]
@@ -78,9 +90,19 @@ def _index(table, quotes, n_quotes, instrument, scratch, n_keys):
             scratch[n_keys + key] = j
 
 
+@helper(numba.types.boolean(QUOTE_T, _SCRATCH_T, _i8, _i8, _i8))
+def _wanted_by_other(quotes, scratch, n_keys, own_key, price_ticks):
+    # Whether another level of own_key's side has its quote at price_ticks.
+    for key in range(own_key % 2, n_keys, 2):
+        j = scratch[n_keys + key]
+        if key != own_key and j >= 0 and np.int64(quotes[j]["price_ticks"]) == price_ticks:
+            return True
+    return False
+
+
 @helper(numba.types.void(ORDER_T, QUOTE_T, _i8, _i8, _SCRATCH_T, _i8))
 def _rank_rows(table, quotes, instrument, threshold, scratch, n_keys):
-    # Each row's sending bucket (rank * n_keys + key, -1: nothing to do) and the bucket counts.
+    # Each row's sending bucket (rank * n_keys + key, -1: nothing to do).
     first_bucket = 2 * n_keys
     slot_bucket = first_bucket + _TABLE_RANKS * n_keys
     for slot in range(table.shape[0]):
@@ -99,9 +121,12 @@ def _rank_rows(table, quotes, instrument, threshold, scratch, n_keys):
             move_ticks = np.int64(q["price_ticks"]) - np.int64(row["price_ticks"])
             remaining_lots = np.int64(row["amount_lots"]) - np.int64(row["filled_lots"])
             # Keep: same size, or a partly filled remainder below the quote size (topping it
-            # up would cost its queue place).
+            # up would cost its queue place); within the threshold only if no other level of
+            # the side wants this price.
             if abs(move_ticks) <= threshold and (remaining_lots == q["size_lots"] or (
-                    row["filled_lots"] > 0 and 0 < remaining_lots < q["size_lots"])):
+                    row["filled_lots"] > 0 and 0 < remaining_lots < q["size_lots"])) and (
+                    move_ticks == 0 or not _wanted_by_other(
+                        quotes, scratch, n_keys, key, np.int64(row["price_ticks"]))):
                 continue
             moving_away = (row["side"] == codes.SIDE_BUY and move_ticks < 0) or (
                 row["side"] == codes.SIDE_SELL and move_ticks > 0
@@ -109,7 +134,85 @@ def _rank_rows(table, quotes, instrument, threshold, scratch, n_keys):
             rank = _RANK_AMEND_AWAY if moving_away else _RANK_AMEND_OTHER
             bucket = rank * n_keys + key
         scratch[slot_bucket + slot] = bucket
-        scratch[first_bucket + bucket] += 1
+
+
+@helper(numba.types.boolean(ORDER_T, _SCRATCH_T, _i8, _i8, _i8))
+def _request_in_flight_at(table, live, side, skip_slot, price_ticks):
+    # Whether a live order of the side (other than skip_slot) has an insert or amend in flight
+    # that leaves it at price_ticks (a cancel in flight was sent earlier and frees its price).
+    for i in range(live.shape[0]):
+        slot = live[i]
+        row = table[slot]
+        if slot == skip_slot or row["side"] != side:
+            continue
+        if row["status"] == codes.ORDER_PENDING_INSERT and row["price_ticks"] == price_ticks:
+            return True
+        if row["status"] == codes.ORDER_PENDING_AMEND and \
+                row["pending_price_ticks"] == price_ticks:
+            return True
+    return False
+
+
+@helper(numba.types.boolean(ORDER_T, _SCRATCH_T, _SCRATCH_T, _i8, _i8, _i8, _i8, _i8))
+def _open_at(table, live, buckets, n_keys, side, skip_slot, skip_bucket, price_ticks):
+    # Whether an OPEN order of the side (other than skip_slot) rests at price_ticks after the
+    # decided requests up to the action (skip_slot, skip_bucket): its amend waits, it is kept,
+    # or it is amended only after that action. skip_bucket -1 asks about waiting orders only.
+    for i in range(live.shape[0]):
+        slot = live[i]
+        row = table[slot]
+        if slot == skip_slot or row["status"] != codes.ORDER_OPEN or row["side"] != side:
+            continue
+        if row["price_ticks"] != price_ticks:
+            continue
+        bucket = buckets[slot]
+        if bucket == _WAITING:
+            return True
+        if skip_bucket >= 0 and (bucket == _KEPT or bucket > skip_bucket or (
+                bucket == skip_bucket and slot > skip_slot)):
+            return True
+    return False
+
+
+@helper(numba.types.void(ORDER_T, QUOTE_T, _SCRATCH_T, _SCRATCH_T, _i8))
+def _resolve_collisions(table, quotes, scratch, live, n_keys):
+    # 1. Amends onto a price where an order stays this time (a request in flight, or an order
+    #    whose own amend waits) wait too, until nothing changes. 2. Amends onto a price an order
+    #    still holds when they arrive (kept, or amended after them) become cancel (sent first)
+    #    + insert (sent after every amend). Then the bucket counts.
+    first_bucket = 2 * n_keys
+    slot_bucket = first_bucket + _TABLE_RANKS * n_keys
+    decided = scratch[slot_bucket:slot_bucket + table.shape[0]]
+    reinsert = slot_bucket + table.shape[0]
+    changed = True
+    while changed:
+        changed = False
+        for i in range(live.shape[0]):
+            slot = live[i]
+            bucket = decided[slot]
+            if bucket < n_keys:
+                continue  # nothing to do, waiting, or a cancel
+            side = np.int64(table[slot]["side"])
+            target = np.int64(quotes[scratch[n_keys + bucket % n_keys]]["price_ticks"])
+            if _request_in_flight_at(table, live, side, slot, target) or _open_at(
+                    table, live, decided, n_keys, side, slot, -1, target):
+                decided[slot] = _WAITING
+                changed = True
+    for i in range(live.shape[0]):
+        slot = live[i]
+        bucket = decided[slot]
+        if bucket < n_keys:
+            continue
+        key = bucket % n_keys
+        target = np.int64(quotes[scratch[n_keys + key]]["price_ticks"])
+        if _open_at(table, live, decided, n_keys, np.int64(table[slot]["side"]), slot, bucket,
+                    target):
+            decided[slot] = key
+            scratch[reinsert + key] = 1
+    for i in range(live.shape[0]):
+        bucket = decided[live[i]]
+        if bucket >= 0:
+            scratch[first_bucket + bucket] += 1
 
 
 @helper(_i8(ACTION_T, _i8, _i8, _i8, _i8, _i8, _i8, _i8, _i8))
@@ -198,6 +301,13 @@ def diff_ladder_against_orders(table, quotes, n_quotes, instrument, amend_thresh
     counts as the order of its (side, level), so no request is ever duplicated. Rows and quotes with
     a negative level or a side other than ``SIDE_BUY`` / ``SIDE_SELL`` are ignored.
 
+    No two orders of one side ever rest at one price: an order within the threshold is not
+    kept on a price another level of its side is quoted at (it is amended to its own quote), and
+    an amend whose target is still taken when it arrives (by an order kept there or amended away
+    only after it) is sent as a cancel plus an insert at the target, which goes after every
+    amend. An amend or insert onto the price of an order with an insert or amend in flight is
+    left for the next diff.
+
     Actions come in the order they are safe to send: cancels, then amends that move away from
     the touch (bids down, asks up), then the other amends, then inserts; within each kind level
     0 first, bids before asks. So when the market rises the ask is amended up before the bid
@@ -212,22 +322,42 @@ def diff_ladder_against_orders(table, quotes, n_quotes, instrument, amend_thresh
     if top < 0:
         return 0
     # One small scratch block per call (levels fit the int8 level fields, so at most
-    # 2 * (LEVEL_MAX + 1) keys): owner per key | quote per key | bucket counts | bucket per slot.
+    # 2 * (LEVEL_MAX + 1) keys): owner per key | quote per key | bucket counts | bucket per slot
+    # | re-insert flag per key | live slots of the instrument.
     n_keys = 2 * (top + 1)
     first_bucket = 2 * n_keys
     slot_bucket = first_bucket + _TABLE_RANKS * n_keys
-    scratch = np.empty(slot_bucket + table.shape[0], np.int64)
+    n_slots = table.shape[0]
+    reinsert = slot_bucket + n_slots
+    live_first = reinsert + n_keys
+    scratch = np.empty(live_first + n_slots, np.int64)
     for i in range(slot_bucket):
         scratch[i] = -1 if i < first_bucket else 0
+    n_live = 0
+    for slot in range(n_slots):  # the instrument's live rows: collisions are judged among them
+        row = table[slot]
+        if _LIVE_FIRST <= row["status"] <= _LIVE_LAST and row["instrument"] == instrument:
+            scratch[live_first + n_live] = slot
+            n_live += 1
+    for i in range(reinsert, reinsert + n_keys):
+        scratch[i] = 0
+    live = scratch[live_first:live_first + n_live]
     _index(table, quotes, n_quotes, instrument, scratch, n_keys)
     _rank_rows(table, quotes, instrument, threshold, scratch, n_keys)
+    _resolve_collisions(table, quotes, scratch, live, n_keys)
     n = _emit_table_actions(table, quotes, scratch, n_keys, first_bucket, out_actions)
-    # Inserts last, in key order: quotes whose (level, side) has no order.
+    # Inserts last, in key order: quotes whose (level, side) has no order (or whose order is
+    # cancelled above to be inserted again), unless a request in flight ends on that price.
     cap = out_actions.shape[0]
     for key in range(n_keys):
         j = scratch[n_keys + key]
-        if j >= 0 and scratch[key] < 0 and n < cap:
-            q = quotes[j]
+        if j < 0 or (scratch[key] >= 0 and scratch[reinsert + key] == 0) or n >= cap:
+            continue
+        q = quotes[j]
+        price = np.int64(q["price_ticks"])
+        side = np.int64(key % 2)
+        if not (_request_in_flight_at(table, live, side, -1, price) or _open_at(
+                table, live, scratch[slot_bucket:reinsert], n_keys, side, -1, -1, price)):
             n = _emit(out_actions, n, codes.ACTION_INSERT, -1, -1, key % 2, key // 2,
                       q["price_ticks"], q["size_lots"])
     return min(n, cap)

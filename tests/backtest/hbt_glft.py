@@ -58,10 +58,7 @@ def glft(hbt, t0, params, interval_ns, fills, counts):
     levels = np.int64(levels)
     qty = qty_lots * lot
     while True:
-        if interval_ns > 0:
-            r = hbt.elapse(interval_ns)
-        else:
-            r = hbt.wait_next_feed(False, 60_000_000_000)
+        r = hbt.elapse(interval_ns) if interval_ns > 0 else hbt.wait_next_feed(False, 60 * 10**9)
         if r == 1:
             break
         counts[4] += 1
@@ -124,7 +121,7 @@ def run_hftbacktest(data, *, params, interval_ns, queue, tick, lot, maker_fee, t
     t0 = first_timestamp(data)
     fills = np.zeros((100_000, 3), np.int64)
     counts = np.zeros(5, np.int64)  # orders, cancels, rejects, fills, wake-ups
-    full = np.array(list(params) + [tick, lot], dtype=np.float64)
+    full = np.array([*params, tick, lot], dtype=np.float64)
     balance, fee, position, mid = glft(hbt, t0, full, interval_ns, fills, counts)
     hbt.close()
     fill_set = {tuple(int(v) for v in row) for row in fills[: counts[3]]}

@@ -13,6 +13,7 @@ import math
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import pytest
@@ -32,6 +33,8 @@ from qengine.io.simulator import (
 from qengine.io.thalex import open_thalex_client
 from qengine.kernels import codes
 from qengine.kernels.position import position_unrealised
+
+from ..io.contract.schema import FrameRecorder, thalex_schema
 
 BTC = "BTC-PERPETUAL"
 LABEL = "qengine"
@@ -98,12 +101,19 @@ def engine_config(url: str, **dotted: Any) -> EngineConfig:
 @asynccontextmanager
 async def running(sim_cfg: SimulatorConfig | None = None, **dotted: Any
                   ) -> AsyncIterator[tuple[Simulator, Engine]]:
-    """Start a simulator and an engine on it; stop both when the block exits."""
+    """Start a simulator and an engine on it; stop both when the block exits.
+
+    Every frame of the session is recorded; after a block that ended normally, each must
+    conform to Thalex's API description (``tests/io/contract/schema.py``).
+    """
+    recorder = FrameRecorder(thalex_schema())
     async with trio.open_nursery() as nursery:
-        sim = await nursery.start(serve_simulator, sim_cfg or sim_config())
+        sim = await nursery.start(partial(serve_simulator, sim_cfg or sim_config(),
+                                          wire_tap=recorder))
         async with open_engine(engine_config(sim.url, **dotted)) as engine:
             yield sim, engine
         nursery.cancel_scope.cancel()
+    assert recorder.problems() == [], "frames that do not match Thalex's API description"
 
 
 async def wait_until(predicate: Callable[[], bool], timeout_s: float = 30.0,

@@ -3,11 +3,14 @@ cancel-on-disconnect, resubscribes and reconciles, leaving no duplicate and no o
 
 from __future__ import annotations
 
+import logging
+
 import trio
 
 from qengine.io.simulator import FaultConfig
 
 from .conftest import (
+    BTC,
     assert_matches_exchange,
     exchange_side_counts,
     hit_bids,
@@ -101,3 +104,40 @@ async def test_periodic_drops_leave_no_duplicates_or_orphans(autojump_clock):
             assert_matches_exchange(sim, engine)
         assert_matches_exchange(sim, engine)
         assert sim.open_orders() == []
+
+
+async def test_reconnects_re_read_booked_fills_silently_and_count_them(autojump_clock, caplog):
+    # Every reconnect reads the account's trade history again: trades booked before an earlier
+    # reconnect also predate the adopted position. They are duplicates, not skips: no warning.
+    caplog.set_level(logging.WARNING, logger="qengine")
+    with trio.fail_after(120):
+        async with running(quote__levels=LEVELS) as (sim, engine):
+            for drop in range(1, 4):
+                await _settled(sim, engine)
+                assert hit_bids(sim, 1) > 0
+                await wait_until(lambda: engine.state.position() == sim.positions()[BTC])
+                await sim.drop_connections()
+                await wait_until(lambda n=drop: engine.reconnects == n)
+            await _settled(sim, engine)
+            assert not [r for r in caplog.records if "predates" in r.getMessage()]
+            assert engine.listener.skipped_adopted_fills == 0
+            counters = engine.telemetry.counters.snapshot()
+            # Three fills, each re-read by every later reconnect (besides its own push pair).
+            assert counters["duplicate_fills"] >= 3 + 2 + 1
+            assert counters["fills"] == 3
+            assert_matches_exchange(sim, engine)
+            # A real skip is still logged: a fill never booked whose time is inside the
+            # adopted position (its push came after the portfolio was adopted).
+            position = engine.state.position_lots()
+            cutoff_s = engine.listener.adoption_cutoff_s
+            assert not engine.listener.book_fill(0, "late-trade-1", "buy", 65000.0, 0.02, True,
+                                                 0.0, "qengine", cutoff_s - 1.0)
+            assert engine.listener.skipped_adopted_fills == 1
+            assert [r for r in caplog.records if "late-trade-1 predates" in r.getMessage()]
+            assert engine.state.position_lots() == position
+            # ... and only once: its next report is known and silent.
+            caplog.clear()
+            assert not engine.listener.book_fill(0, "late-trade-1", "buy", 65000.0, 0.02, True,
+                                                 0.0, "qengine", cutoff_s - 1.0)
+            assert caplog.records == []
+        assert_matches_exchange(sim, engine)

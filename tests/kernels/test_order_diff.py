@@ -298,3 +298,149 @@ def test_diff_over_the_whole_level_range_matches_the_twin_in_sending_order():
         (codes.ACTION_INSERT, SELL, 0),
         (codes.ACTION_INSERT, SELL, 70),
     ]
+
+
+# --- never two orders at one price (issue 9, item 4) ---------------------------------------
+
+
+def test_an_order_within_the_threshold_is_not_kept_on_the_price_another_level_wants():
+    # Spacing 2 = threshold 2: the market rises 2 ticks. Level 0 is within the threshold of its
+    # new quote (102) but level 1 (resized) wants 100, where level 0 rests: level 0 moves first.
+    table = new_table()
+    resting(table, 1, BUY, 0, 100, 2)
+    resting(table, 2, BUY, 1, 98, 3)
+    actions = diff(table, *ladder((BUY, 0, 102, 2), (BUY, 1, 100, 4)), threshold=2)
+    assert actions == [(codes.ACTION_AMEND, 0, 1, BUY, 0, 102, 2),
+                       (codes.ACTION_AMEND, 1, 2, BUY, 1, 100, 4)]
+    assert collisions(table, actions) == []
+    # Level 1 kept at 98 (within the threshold): level 0 still leaves 100, which level 1 wants.
+    assert diff(table, *ladder((BUY, 0, 102, 2), (BUY, 1, 100, 3)), threshold=2) == [
+        (codes.ACTION_AMEND, 0, 1, BUY, 0, 102, 2)]
+    # No other level wants 100: level 0 keeps its place in the queue.
+    assert diff(table, *ladder((BUY, 0, 102, 2), (BUY, 1, 99, 3)), threshold=2) == []
+
+
+def test_falling_ladder_never_lands_on_an_order_that_has_not_moved_yet():
+    # Bids 100 / 98 / 96 shift down by the spacing: level 0's target is where level 1 rests,
+    # and level 1 is amended after it (level 0 first). Cancel + insert instead.
+    table = new_table()
+    resting(table, 1, BUY, 0, 100, 1)
+    resting(table, 2, BUY, 1, 98, 1)
+    resting(table, 3, BUY, 2, 96, 1)
+    quotes, n = ladder((BUY, 0, 98, 1), (BUY, 1, 96, 1), (BUY, 2, 94, 1))
+    actions = diff(table, quotes, n, threshold=1)
+    assert [(a[0], a[4], a[5]) for a in actions] == [
+        (codes.ACTION_CANCEL, 0, 100),
+        (codes.ACTION_CANCEL, 1, 98),
+        (codes.ACTION_AMEND, 2, 94),
+        (codes.ACTION_INSERT, 0, 98),
+        (codes.ACTION_INSERT, 1, 96),
+    ]
+    assert collisions(table, actions) == []
+    # Asks rising by the spacing: the mirror image.
+    table = new_table()
+    resting(table, 1, SELL, 0, 100, 1)
+    resting(table, 2, SELL, 1, 102, 1)
+    actions = diff(table, *ladder((SELL, 0, 102, 1), (SELL, 1, 104, 1)), threshold=1)
+    assert [(a[0], a[4]) for a in actions] == [(codes.ACTION_CANCEL, 0),
+                                               (codes.ACTION_AMEND, 1),
+                                               (codes.ACTION_INSERT, 0)]
+    assert collisions(table, actions) == []
+
+
+def test_rising_bids_amend_in_level_order_onto_prices_already_left():
+    table = new_table()
+    resting(table, 1, BUY, 0, 100, 1)
+    resting(table, 2, BUY, 1, 98, 1)
+    actions = diff(table, *ladder((BUY, 0, 102, 1), (BUY, 1, 100, 1)), threshold=1)
+    assert [(a[0], a[4]) for a in actions] == [(codes.ACTION_AMEND, 0), (codes.ACTION_AMEND, 1)]
+    assert collisions(table, actions) == []
+
+
+def test_a_target_with_a_request_in_flight_waits_for_the_next_diff():
+    table = new_table()
+    resting(table, 1, BUY, 0, 100, 1)
+    amending = resting(table, 2, BUY, 1, 97, 1)
+    orders.order_request_amend(table, amending, 98, 1, 3)  # level 1 -> 98, not answered yet
+    orders.order_reserve(table, 3, 0, BUY, 2, 95, 1, 3)  # level 2 insert at 95 in flight
+    # Level 0 wants 98 (amend in flight ends there); level 3 wants 95 (insert in flight).
+    quotes, n = ladder((BUY, 0, 98, 1), (BUY, 1, 96, 1), (BUY, 2, 94, 1), (BUY, 3, 95, 1))
+    assert diff(table, quotes, n) == []
+    settle(table, 10)
+    actions = diff(table, quotes, n)
+    assert collisions(table, actions) == []
+    assert {(a[0], a[4]) for a in actions} >= {(codes.ACTION_AMEND, 2)}
+
+
+def collisions(table, actions):
+    """Send ``actions`` in order against the table's orders (each request done before the next,
+    as the exchange runs one session's requests); return every (side, price) ever doubled."""
+    resting_at = {}
+    for slot, r in enumerate(table):
+        status = int(r["status"])
+        if status in (codes.ORDER_OPEN, codes.ORDER_PENDING_INSERT, codes.ORDER_PENDING_CANCEL):
+            resting_at[slot] = (int(r["side"]), int(r["price_ticks"]))
+        elif status == codes.ORDER_PENDING_AMEND:
+            resting_at[slot] = (int(r["side"]), int(r["pending_price_ticks"]))
+    for slot, r in enumerate(table):  # requests in flight were sent before these
+        if int(r["status"]) == codes.ORDER_PENDING_CANCEL:
+            del resting_at[slot]
+    doubled = []
+    for n, (kind, slot, _, side, _, price, _) in enumerate(actions):
+        if kind == codes.ACTION_CANCEL:
+            del resting_at[slot]
+            continue
+        key = slot if kind == codes.ACTION_AMEND else ("new", n)
+        resting_at[key] = (side, price)
+        if list(resting_at.values()).count((side, price)) > 1:
+            doubled.append((side, price))
+    return doubled
+
+
+LADDER_SIDE = st.lists(st.integers(0, 12), min_size=0, max_size=4, unique=True)
+
+
+@st.composite
+def tables_and_ladders(draw):
+    """A table of one order per (side, level), distinct prices per side (some with a request in
+    flight), and a ladder with distinct, monotone prices per side."""
+    table = new_table(16)
+    cid = 1
+    for side, sign in ((BUY, -1), (SELL, 1)):
+        offsets = sorted(draw(LADDER_SIDE))
+        for level, offset in enumerate(offsets):
+            slot = resting(table, cid, side, level, 100 + sign * offset, draw(st.integers(1, 3)))
+            state = draw(st.sampled_from(["open", "open", "amend", "cancel"]))
+            if state == "amend":
+                move = draw(st.integers(-3, 3))
+                orders.order_request_amend(table, slot, 100 + sign * offset + move, 2, 2)
+            elif state == "cancel":
+                orders.order_request_cancel(table, slot, 2)
+            cid += 1
+    rows = []
+    for side, sign in ((BUY, -1), (SELL, 1)):
+        start = draw(st.integers(-3, 3))
+        gaps = draw(st.lists(st.integers(1, 4), min_size=1, max_size=4))
+        price = 100 + sign * start
+        for level, gap in enumerate(gaps):
+            rows.append((side, level, price, draw(st.integers(1, 3))))
+            price += sign * gap
+    return table, rows
+
+
+def distinct_live_prices(table):
+    live = [(int(r["side"]), int(r["price_ticks"] if r["status"] != codes.ORDER_PENDING_AMEND
+                                  else r["pending_price_ticks"]))
+            for r in table
+            if codes.ORDER_PENDING_INSERT <= r["status"] <= codes.ORDER_PENDING_AMEND]
+    return len(live) == len(set(live))
+
+
+@given(tables_and_ladders(), st.integers(0, 4))
+def test_no_sequence_of_sent_actions_ever_stacks_two_orders(case, threshold):
+    table, rows = case
+    if not distinct_live_prices(table):
+        return  # an in-flight amend already aims at another order's price: not ours to judge
+    quotes, n = ladder(*rows)
+    actions = diff(table, quotes, n, threshold=threshold)
+    assert collisions(table, actions) == []

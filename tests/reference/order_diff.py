@@ -5,12 +5,103 @@ from __future__ import annotations
 from qengine.kernels import codes
 from tests.reference.orders import OPEN, PENDING_AMEND, PENDING_INSERT, table_rows
 
+_SIDES = (codes.SIDE_BUY, codes.SIDE_SELL)
+
+
+def _in_flight_at(mine, side, skip, price):
+    """An insert or amend in flight that leaves another order of ``side`` at ``price``."""
+    for i, r in mine:
+        if i == skip or r["side"] != side:
+            continue
+        if r["status"] == PENDING_INSERT and r["price_ticks"] == price:
+            return True
+        if r["status"] == PENDING_AMEND and r["pending_price_ticks"] == price:
+            return True
+    return False
+
+
+def _cancel(i, r):
+    return (0, r["level"], r["side"], i, (
+        codes.ACTION_CANCEL, i, r["client_order_id"], r["side"], r["level"], r["price_ticks"],
+        r["amount_lots"]))
+
+
+def _plan(mine, owner, desired, threshold):
+    """slot -> (rank, level, side, slot, action) for every OPEN row that needs a request."""
+    wanted = {key: price for key, (price, _) in desired.items()
+              if key[1] >= 0 and key[0] in _SIDES}
+    plan = {}
+    for i, r in mine:
+        if r["status"] != OPEN:
+            continue
+        key = (r["side"], r["level"])
+        if key not in desired or owner.get(key) != i:
+            plan[i] = _cancel(i, r)
+            continue
+        price, size = desired[key]
+        old = r["price_ticks"]
+        remaining = r["amount_lots"] - r["filled_lots"]
+        partly_filled_smaller = r["filled_lots"] > 0 and 0 < remaining < size
+        others_price = any(p == old for k, p in wanted.items() if k != key and k[0] == key[0])
+        if abs(price - old) <= threshold and (remaining == size or partly_filled_smaller) and (
+                price == old or not others_price):
+            continue
+        # Away from the touch: a bid moving down, an ask moving up.
+        away = price < old if r["side"] == codes.SIDE_BUY else price > old
+        plan[i] = (1 if away else 2, r["level"], r["side"], i, (
+            codes.ACTION_AMEND, i, r["client_order_id"], r["side"], r["level"], price,
+            r["filled_lots"] + size))
+    return plan
+
+
+def _waiting_at(mine, decided, side, skip, price):
+    """An OPEN order of ``side`` whose amend waits this time rests at ``price``."""
+    return any(k != skip and r["status"] == OPEN and r["side"] == side
+               and r["price_ticks"] == price and decided.get(k) == "waiting" for k, r in mine)
+
+
+def _still_there(mine, decided, i, entry):
+    """Whether an OPEN order at amend ``entry``'s target is kept or amended after it."""
+    side, target = entry[4][3], entry[4][5]
+    for k, r in mine:
+        if k == i or r["status"] != OPEN or r["side"] != side or r["price_ticks"] != target:
+            continue
+        other = decided.get(k)
+        if other is None or (other != "waiting" and other[:4] > entry[:4]):
+            return True
+    return False
+
+
+def _resolve(mine, rows, plan):
+    """Waiting amends (fixpoint), then amends onto a taken price as cancel + insert."""
+    decided = dict(plan)  # slot -> entry, or "waiting"; absent: kept
+    changed = True
+    while changed:
+        changed = False
+        for i in sorted(decided):
+            entry = decided[i]
+            if entry == "waiting" or entry[4][0] != codes.ACTION_AMEND:
+                continue
+            side, target = entry[4][3], entry[4][5]
+            if _in_flight_at(mine, side, i, target) or _waiting_at(mine, decided, side, i,
+                                                                   target):
+                decided[i] = "waiting"
+                changed = True
+    reinsert = set()
+    for i in sorted(decided):
+        entry = decided[i]
+        if entry == "waiting" or entry[4][0] != codes.ACTION_AMEND:
+            continue
+        if _still_there(mine, decided, i, entry):
+            decided[i] = _cancel(i, rows[i])
+            reinsert.add((rows[i]["side"], rows[i]["level"]))
+    return decided, reinsert
+
 
 def diff_ladder_against_orders(table, quotes, n_quotes, instrument, amend_threshold_ticks,
                                out_actions):
     if n_quotes < 0 or n_quotes > len(quotes):
         return -codes.STATUS_BAD_INPUT
-    threshold = max(amend_threshold_ticks, 0)
     desired = {}  # (side, level) -> (price, size), first usable quote wins
     for j in range(n_quotes):
         q = quotes[j]
@@ -23,31 +114,17 @@ def diff_ladder_against_orders(table, quotes, n_quotes, instrument, amend_thresh
     for i, r in mine:
         if r["status"] in (PENDING_INSERT, OPEN, PENDING_AMEND):
             owner.setdefault((r["side"], r["level"]), i)
+    plan = _plan(mine, owner, desired, max(amend_threshold_ticks, 0))
 
-    candidates = []  # (rank, level, side, tie, action tuple)
-    for i, r in mine:
-        if r["status"] != OPEN:
-            continue
-        key = (r["side"], r["level"])
-        if key not in desired or owner.get(key) != i:
-            candidates.append((0, r["level"], r["side"], i, (
-                codes.ACTION_CANCEL, i, r["client_order_id"], r["side"], r["level"],
-                r["price_ticks"], r["amount_lots"])))
-            continue
-        price, size = desired[key]
-        remaining = r["amount_lots"] - r["filled_lots"]
-        partly_filled_smaller = r["filled_lots"] > 0 and 0 < remaining < size
-        if abs(price - r["price_ticks"]) <= threshold and (remaining == size
-                                                            or partly_filled_smaller):
-            continue
-        # Away from the touch: a bid moving down, an ask moving up.
-        old = r["price_ticks"]
-        away = price < old if r["side"] == codes.SIDE_BUY else price > old
-        candidates.append((1 if away else 2, r["level"], r["side"], i, (
-            codes.ACTION_AMEND, i, r["client_order_id"], r["side"], r["level"], price,
-            r["filled_lots"] + size)))
+    decided, reinsert = _resolve(mine, rows, plan)
+    candidates = [entry for entry in decided.values() if entry != "waiting"]
     for (side, level), (price, size) in desired.items():
-        if level >= 0 and side in (codes.SIDE_BUY, codes.SIDE_SELL) and (side, level) not in owner:
+        if level < 0 or side not in _SIDES:
+            continue
+        if (side, level) in owner and (side, level) not in reinsert:
+            continue
+        if not (_in_flight_at(mine, side, -1, price)
+                or _waiting_at(mine, decided, side, -1, price)):
             candidates.append((3, level, side, 0, (
                 codes.ACTION_INSERT, -1, -1, side, level, price, size)))
     candidates.sort(key=lambda c: c[:4])

@@ -8,6 +8,10 @@ Start it inside your nursery::
         ...
         sim.account_state()      # the exchange's own view of positions, PnL, open orders
 
+``SimulatorConfig()`` lists the two perpetuals; ``SimulatorConfig(instruments=
+thalex_instruments(start_s), start_time_s=start_s)`` adds dated futures and their rolls (as
+``qengine simulate`` and the engine's embedded venue do).
+
 Time: the market advances in fixed steps of ``step_s`` trio seconds, each moving simulated time by
 ``step_s * time_scale``; timestamps in messages are simulated Unix seconds. Protocol timers (rate
 limits, cancel-on-disconnect, throttled channel delays, faults) run on trio time, so tests under
@@ -21,10 +25,11 @@ import trio
 from .accounts import AccountState
 from .config import FaultConfig, IndexSpec, InstrumentSpec, SimulatorConfig
 from .handle import Simulator
-from .server import start_server
+from .listing import thalex_instruments
+from .server import WireTap, start_server
 
 __all__ = ["AccountState", "FaultConfig", "IndexSpec", "InstrumentSpec", "Simulator",
-           "SimulatorConfig", "serve_simulator"]
+           "SimulatorConfig", "WireTap", "serve_simulator", "thalex_instruments"]
 
 
 async def _public_keys(config: SimulatorConfig) -> dict[str, str]:
@@ -38,6 +43,7 @@ async def _public_keys(config: SimulatorConfig) -> dict[str, str]:
 
 
 async def serve_simulator(config: SimulatorConfig | None = None, *,
+                          wire_tap: WireTap | None = None,
                           task_status: trio.TaskStatus[Simulator] = trio.TASK_STATUS_IGNORED
                           ) -> None:
     """Run the simulator until cancelled.
@@ -46,6 +52,9 @@ async def serve_simulator(config: SimulatorConfig | None = None, *,
     ----------
     config : SimulatorConfig, optional
         Configuration (defaults: loopback, port 0, seed 0, demo key).
+    wire_tap : callable(session_id, direction, text), optional
+        Sees every text frame as it is received (``"in"``) or sent (``"out"``): recording,
+        e.g. for checking the frames against Thalex's API description. Must not block.
     task_status : trio.TaskStatus
         ``nursery.start`` protocol: reports a ``Simulator`` (an int equal to the bound port,
         with ``url`` and in-process accessors).
@@ -53,6 +62,6 @@ async def serve_simulator(config: SimulatorConfig | None = None, *,
     config = config if config is not None else SimulatorConfig()
     keys = await _public_keys(config)
     async with trio.open_nursery() as nursery:
-        ex, server, port = await start_server(config, keys, nursery)
+        ex, server, port = await start_server(config, keys, nursery, wire_tap)
         task_status.started(Simulator(port, exchange=ex, server=server, host=config.host,
                                       cancel_scope=nursery.cancel_scope))

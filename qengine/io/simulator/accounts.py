@@ -13,7 +13,7 @@ from fractions import Fraction
 from typing import Any
 
 from .instruments import Instrument
-from .orders import BUY, Order
+from .orders import BUY, SELL, Order
 
 _TRADES_KEEP = 50000
 
@@ -134,24 +134,32 @@ class Account:
 
     def book_fill(self, *, order: Order, price_ticks: int, lots: int, maker_taker: str,
                   fee_rate: Fraction, funding_mark: Fraction, index: float, trade_id: str,
-                  now_s: float) -> dict[str, Any]:
-        """Apply one execution of ``order``; return its Trade row (account.trade_history)."""
-        inst = order.inst
+                  now_s: float, leg: Instrument | None = None, quantity: int = 1,
+                  leg_index: int = 0) -> dict[str, Any]:
+        """Apply one execution of ``order``; return its Trade row (account.trade_history).
+
+        For a combination order this books one ``leg`` (``trade_type`` ``combo``): ``lots``
+        and ``price_ticks`` are then the leg's, and a negative ``quantity`` reverses the
+        direction.
+        """
+        inst = leg or order.inst
         price = price_ticks * inst.tick
-        signed = lots if order.direction == BUY else -lots
+        buys = (order.direction == BUY) == (quantity > 0)
+        signed = lots if buys else -lots
         pos = self.position(inst.name)
         pnl, funding_pnl = pos.apply(inst, signed, price, funding_mark)
         fee = fee_rate * price * lots * inst.lot
         self.fees += fee
         row: dict[str, Any] = {
-            "trade_type": "normal", "trade_id": trade_id, "order_id": order.order_id,
-            "instrument_name": inst.name, "direction": order.direction,
+            "trade_type": "normal" if leg is None else "combo", "trade_id": trade_id,
+            "order_id": order.order_id, "instrument_name": inst.name,
+            "direction": BUY if buys else SELL,
             "price": inst.price(price_ticks), "amount": inst.amount(lots), "time": now_s,
             "position_after": inst.amount(pos.lots),
             "session_realised_after": float(self.realised_total()),
             "position_pnl": float(pnl), "fee": float(fee), "fee_rate": float(fee_rate),
             "fee_basis": inst.price(price_ticks), "index": index, "maker_taker": maker_taker,
-            "leg_index": 0,
+            "leg_index": leg_index,
         }
         if inst.spec.type == "perpetual":
             row["perpetual_funding_pnl"] = float(funding_pnl)

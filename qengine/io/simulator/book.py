@@ -33,9 +33,13 @@ class OrderBook:
         Distance between crowd levels in ticks.
     crowd_level_lots : int
         Crowd size per level in lots.
+    any_sign : bool
+        Prices may be zero or negative (a roll's book); otherwise the crowd stays above zero.
     """
 
-    def __init__(self, crowd_levels: int, crowd_spacing_ticks: int, crowd_level_lots: int) -> None:
+    def __init__(self, crowd_levels: int, crowd_spacing_ticks: int, crowd_level_lots: int,
+                 any_sign: bool = False) -> None:
+        self.any_sign = any_sign
         self.bids: dict[int, list[Order]] = {}
         self.asks: dict[int, list[Order]] = {}
         self.crowd_levels = crowd_levels
@@ -58,7 +62,7 @@ class OrderBook:
         best = self.crowd_bid_ticks if is_bid else self.crowd_ask_ticks
         step = -self.crowd_spacing_ticks if is_bid else self.crowd_spacing_ticks
         prices = [best + i * step for i in range(self.crowd_levels)]
-        return [p for p in prices if p > 0]
+        return prices if self.any_sign else [p for p in prices if p > 0]
 
     def _crowd_left(self, is_bid: bool, price_ticks: int) -> int:
         if price_ticks not in self._crowd_prices(is_bid):

@@ -1,12 +1,16 @@
 """Subscriptions: channel-name parsing, snapshots on subscribe, and market-data publishing.
 
 Each payload is serialised once per step (orjson) and framed once per channel name; the same
-frame string goes to every subscriber. Throttled delays are honoured per channel name in trio
-time: a channel publishes at the first step at least its delay after its last publication.
+frame string goes to every subscriber. ``raw`` channels publish on every market step. A throttled
+subscription (``100ms`` ... ``60000ms``) keeps its own absolute deadlines in trio time: the first
+regular push one interval after its snapshot, then every interval on that grid (a late wake-up
+does not shift later pushes, and missed deadlines are skipped, never burst). The server's
+``throttle_loop`` sends them between market steps too.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -36,7 +40,18 @@ class Channel:
     delay_s: float = 0.0
     group_ticks: int = 0
     nlevels: int = 0
-    last_sent_s: float = -1e18
+    last_book: tuple[dict[int, int], dict[int, int]] | None = None
+    pending_trades: list[list[Any]] = field(default_factory=list)
+
+
+@dataclass(slots=True, eq=False)
+class Throttled:
+    """One session's subscription to a throttled channel: its next deadline and, for books,
+    the levels it was last sent and the trades since."""
+
+    session: Session
+    channel: Channel
+    due_s: float
     last_book: tuple[dict[int, int], dict[int, int]] | None = None
     pending_trades: list[list[Any]] = field(default_factory=list)
 
@@ -55,8 +70,8 @@ def parse_channel(ex: Exchange, name: str) -> Channel | None:
     if kind == "recent_trades" and len(parts) == 3:
         if parts[2] == "single" and parts[1] in ex.instruments:
             return Channel(name, kind, parts[1])
-        if parts[2] == "all" and parts[1] in ex.indices:
-            return Channel(name, "recent_trades_all", parts[1])
+        if parts[2] in ("all", "future_rolls") and parts[1] in ex.indices:
+            return Channel(name, f"recent_trades_{parts[2]}", parts[1])
         return None
     if kind == "book" and len(parts) >= 5:
         return _parse_book(ex, name, parts)
@@ -94,7 +109,9 @@ class Publisher:
     def __init__(self, ex: Exchange) -> None:
         self.ex = ex
         self.channels: dict[str, Channel] = {}
-        self._summary_sent: dict[int, float] = {}
+        self.throttled: dict[tuple[int, str], Throttled] = {}
+        self._summary_due: dict[int, float] = {}
+        self._wakeup = trio.Event()
 
     # ---- subscribe --------------------------------------------------------------------------
     def subscribe(self, session: Session, names: list[str], allow_private: bool) -> list[str]:
@@ -111,6 +128,8 @@ class Publisher:
                     continue
                 self.channels[name] = channel
                 self._public_snapshot(session, channel)
+                if channel.delay_s > 0:
+                    self._throttle(session, channel)
             session.subscriptions.add(name)
             self.ex.subscribers.setdefault(name, {})[session] = None
             accepted.append(name)
@@ -122,6 +141,7 @@ class Publisher:
         for name in names:
             if name in session.subscriptions:
                 session.subscriptions.discard(name)
+                self.throttled.pop((session.session_id, name), None)
                 subs = self.ex.subscribers.get(name, {})
                 subs.pop(session, None)
                 if not subs:
@@ -146,7 +166,8 @@ class Publisher:
         elif name == "account.summary":
             ex.defer_frame(session, notification_frame(
                 name, orjson.dumps(self.summary(session)).decode()))
-            self._summary_sent[session.session_id] = trio.current_time()
+            self._summary_due[session.session_id] = \
+                trio.current_time() + ex.config.summary_interval_s
 
     def _public_snapshot(self, session: Session, channel: Channel) -> None:
         ex = self.ex
@@ -156,7 +177,7 @@ class Publisher:
             frame = notification_frame(channel.name, orjson.dumps(payload).decode())
             ex.defer_frame(session, frame)
         elif channel.kind == "book":
-            if channel.last_book is None:
+            if channel.delay_s > 0 or channel.last_book is None:
                 channel.last_book = self._book_levels(channel)
             bids, asks = channel.last_book
             inst = ex.instruments[channel.key]
@@ -164,7 +185,7 @@ class Publisher:
             payload = self._book_payload(inst, bids, asks, bids, asks, trades, now)
             ex.defer_frame(session, notification_frame(channel.name, orjson.dumps(payload).decode(),
                                                        True))
-        elif channel.kind in ("recent_trades", "recent_trades_all"):
+        elif channel.kind.startswith("recent_trades"):
             tape = sorted((t for m in self._tape_markets(channel) for t in m.tape),
                           key=lambda t: t[3])[-ex.config.recent_trades_snapshot:]
             ex.defer_frame(session, notification_frame(channel.name, orjson.dumps(tape).decode(),
@@ -187,7 +208,9 @@ class Publisher:
     def _tape_markets(self, channel: Channel) -> list[Any]:
         if channel.kind == "recent_trades":
             return [self.ex.markets[channel.key]]
-        return [m for m in self.ex.markets.values() if m.inst.spec.underlying == channel.key]
+        rolls_only = channel.kind == "recent_trades_future_rolls"
+        return [m for m in self.ex.markets.values() if m.inst.spec.underlying == channel.key
+                and (m.inst.is_combination or not rolls_only)]
 
     def _book_levels(self, channel: Channel) -> tuple[dict[int, int], dict[int, int]]:
         book = self.ex.markets[channel.key].book
@@ -233,65 +256,112 @@ class Publisher:
 
     # ---- per-step publication ---------------------------------------------------------------
     def publish_step(self, now_trio: float) -> None:
-        """Publish due market data and periodic private pushes after a market step."""
+        """After a market step: raw channels, trades for throttled books, periodic private
+        pushes, then every throttled subscription that is due."""
         ex = self.ex
         now = ex.now_s()
         cache: dict[tuple[str, str], str] = {}
-        new_trades = {name: list(m.new_trades) for name, m in ex.markets.items()}
+        book_trades = {name: [[t[0], t[1], t[2], t[3], t[5]] for t in m.new_trades]
+                       for name, m in ex.markets.items()}
+        tape = {name: list(m.new_trades) for name, m in ex.markets.items()}
         for market in ex.markets.values():
             market.new_trades.clear()
+        for sub in self.throttled.values():
+            if sub.channel.kind == "book":
+                sub.pending_trades += book_trades[sub.channel.key]
         for name, channel in list(self.channels.items()):
             subs = ex.subscribers.get(name)
-            if not subs:
+            if not subs or channel.delay_s > 0:
                 continue
             if channel.kind == "book":
-                channel.pending_trades += [[t[0], t[1], t[2], t[3], t[5]]
-                                           for t in new_trades[channel.key]]
-            frame = self._channel_frame(channel, now, now_trio, new_trades, cache)
+                channel.pending_trades += book_trades[channel.key]
+            frame = self._raw_frame(channel, now, tape, cache)
             if frame is not None:
-                channel.last_sent_s = now_trio
                 for session in subs:
                     session.send(frame)
         self._private_periodic(now_trio)
+        self.publish_due(now_trio)
 
-    def _channel_frame(self, channel: Channel, now: float, now_trio: float,
-                       new_trades: dict[str, list[list[Any]]],
-                       cache: dict[tuple[str, str], str]) -> str | None:
-        if now_trio - channel.last_sent_s < channel.delay_s - _EPS_S:
-            return None
+    def _raw_frame(self, channel: Channel, now: float, tape: dict[str, list[list[Any]]],
+                   cache: dict[tuple[str, str], str]) -> str | None:
         if channel.kind in ("ticker", "lwt", "price_index"):
-            key = (channel.kind, channel.key)
-            if key not in cache:
-                cache[key] = orjson.dumps(self._market_payload(channel.kind, channel.key,
-                                                               now)).decode()
-            return notification_frame(channel.name, cache[key])
+            return self._market_frame(channel, now, cache)
         if channel.kind == "book":
-            return self._book_frame(channel, now)
-        if channel.kind in ("recent_trades", "recent_trades_all"):
-            rows = sorted((t for m in self._tape_markets(channel) for t in new_trades[m.inst.name]),
+            return self._book_frame(channel, channel, now)
+        if channel.kind.startswith("recent_trades"):
+            rows = sorted((t for m in self._tape_markets(channel) for t in tape[m.inst.name]),
                           key=lambda t: t[3])
             return notification_frame(channel.name, orjson.dumps(rows).decode()) if rows else None
         return None
 
-    def _book_frame(self, channel: Channel, now: float) -> str | None:
+    def _market_frame(self, channel: Channel, now: float,
+                      cache: dict[tuple[str, str], str]) -> str:
+        key = (channel.kind, channel.key)
+        if key not in cache:
+            cache[key] = orjson.dumps(self._market_payload(channel.kind, channel.key,
+                                                           now)).decode()
+        return notification_frame(channel.name, cache[key])
+
+    def _book_frame(self, channel: Channel, state: Channel | Throttled, now: float
+                    ) -> str | None:
+        """Changes since ``state``'s last levels plus its pending trades (None: nothing new)."""
         bids, asks = self._book_levels(channel)
-        old_bids, old_asks = channel.last_book or ({}, {})
+        old_bids, old_asks = state.last_book or ({}, {})
         bid_changes = _diff(old_bids, bids)
         ask_changes = _diff(old_asks, asks)
-        if not bid_changes and not ask_changes and not channel.pending_trades:
+        if not bid_changes and not ask_changes and not state.pending_trades:
             return None
-        channel.last_book = (bids, asks)
+        state.last_book = (bids, asks)
         payload = self._book_payload(self.ex.instruments[channel.key], bids, asks, bid_changes,
-                                     ask_changes, channel.pending_trades, now)
-        channel.pending_trades = []
+                                     ask_changes, state.pending_trades, now)
+        state.pending_trades = []
         return notification_frame(channel.name, orjson.dumps(payload).decode())
+
+    # ---- throttled subscriptions ------------------------------------------------------------
+    def _throttle(self, session: Session, channel: Channel) -> None:
+        self.throttled[(session.session_id, channel.name)] = Throttled(
+            session, channel, trio.current_time() + channel.delay_s, channel.last_book)
+        self._wakeup.set()
+
+    def wakeup(self) -> trio.Event:
+        """A fresh event set by the next subscription to a throttled channel."""
+        self._wakeup = trio.Event()
+        return self._wakeup
+
+    def next_due_s(self) -> float:
+        """Trio time of the earliest throttled deadline (inf when there is none)."""
+        return min((sub.due_s for sub in self.throttled.values()), default=math.inf)
+
+    def publish_due(self, now_trio: float) -> None:
+        """Send every throttled subscription whose deadline has come; advance its deadline on
+        its own grid, skipping (not bursting) deadlines missed entirely."""
+        now = self.ex.now_s()
+        cache: dict[tuple[str, str], str] = {}
+        for key, sub in list(self.throttled.items()):
+            if sub.session.closed:
+                del self.throttled[key]
+                continue
+            if sub.due_s > now_trio + _EPS_S:
+                continue
+            channel = sub.channel
+            if channel.kind == "book":
+                frame = self._book_frame(channel, sub, now)
+            else:
+                frame = self._market_frame(channel, now, cache)
+            if frame is not None:
+                sub.session.send(frame)
+            while sub.due_s <= now_trio + _EPS_S:
+                sub.due_s += channel.delay_s
 
     def _private_periodic(self, now_trio: float) -> None:
         ex = self.ex
+        interval = ex.config.summary_interval_s
         for session in list(ex.subscribers.get("account.summary", {})):
-            last = self._summary_sent.get(session.session_id, -1e18)
-            if now_trio - last >= ex.config.summary_interval_s - _EPS_S:
-                self._summary_sent[session.session_id] = now_trio
+            due = self._summary_due.get(session.session_id, now_trio)
+            if due <= now_trio + _EPS_S:
+                while due <= now_trio + _EPS_S:
+                    due += interval
+                self._summary_due[session.session_id] = due
                 session.send(notification_frame("account.summary",
                                                 orjson.dumps(self.summary(session)).decode()))
         for account in ex.accounts.values():
@@ -301,7 +371,6 @@ class Publisher:
                 mark = ex.markets[name].mark
                 last = account.sent_marks.get(name)
                 if pos.lots and (last is None or abs(mark - last) > 0.01 * abs(last)):
-                    account.sent_marks[name] = mark
                     ex.portfolio_changed(account, ex.instruments[name])
         ex.flush()
 

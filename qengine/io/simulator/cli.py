@@ -11,18 +11,62 @@ Wiring for qengine/cli.py::
 from __future__ import annotations
 
 import argparse
+import math
 import signal
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import trio
 
-from . import SimulatorConfig, serve_simulator
+from . import FaultConfig, SimulatorConfig, serve_simulator
+from .config import default_instruments
+from .listing import thalex_instruments
+
+
+def _number(kind: type, low: float, high: float = math.inf, *, above: bool = False
+            ) -> Callable[[str], float]:
+    """An argparse type: a finite ``kind`` from ``low`` (excluded when ``above``) to ``high``."""
+    what = "an integer" if kind is int else "a number"
+    span = f"{'>' if above else '>='} {low:g}" if high == math.inf else f"in [{low:g}, {high:g}]"
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and low <= value <= high) or (above and value == low):
+            raise argparse.ArgumentTypeError(f"must be {what} {span}, got {text!r}")
+        return value
+
+    return parse
+
+
+#: Fault flags: (flag, metavar, FaultConfig field, argparse type, scale to the field's unit, help)
+_FAULT_FLAGS = (
+    ("--drop-every-s", "S", "drop_every_s", _number(float, 0.0, above=True), 1.0,
+     "close each connection (code 1001) this many seconds after it opened"),
+    ("--drop-after-messages", "N", "drop_after_messages", _number(int, 1), 1,
+     "close a connection after it sent this many requests"),
+    ("--delay-ms", "MS", "reply_delay_s", _number(float, 0.0), 0.001,
+     "wait this long before answering each request (replies keep their order)"),
+    ("--reject-rate", "FRACTION", "reject_insert_fraction", _number(float, 0.0, 1.0), 1.0,
+     "fraction of insert/buy/sell requests rejected with --reject-code, not executed"),
+    ("--reject-code", "CODE", "reject_insert_code", _number(int, 1), 1,
+     "error code of injected rejections (default 4 throttled; 20 is a temporary failure)"),
+    ("--system-reconnect-every-s", "S", "system_reconnect_every_s",
+     _number(float, 0.0, above=True), 1.0,
+     "push a system reconnect event this often per connection, then close it"),
+    ("--reconnect-grace-s", "S", "reconnect_grace_s", _number(float, 0.0), 1.0,
+     "seconds between the reconnect event and the close (default 10)"),
+    ("--malformed-rate", "FRACTION", "malformed_frame_fraction", _number(float, 0.0, 1.0), 1.0,
+     "fraction of notifications preceded by a malformed text frame"),
+)
 
 
 def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add ``--host --port --seed --key --time-scale`` to ``parser``."""
+    """Add ``--host --port --seed --key --time-scale --perpetuals-only`` and the fault flags."""
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="TCP port; 0 picks a free one")
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic market")
@@ -31,6 +75,22 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--key", action="append", default=[], metavar="KEY_ID=PUBLIC_KEY_PEM_PATH",
                         help="accept logins signed by this API key (repeatable); without any "
                              "--key the qengine demo key is accepted")
+    parser.add_argument("--perpetuals-only", action="store_true",
+                        help="list only BTC-PERPETUAL and ETH-PERPETUAL (default: also dated "
+                             "futures and their rolls)")
+    faults = parser.add_argument_group("fault injection (seeded by --seed; all off by default)")
+    for flag, metavar, _field, kind, _scale, text in _FAULT_FLAGS:
+        faults.add_argument(flag, metavar=metavar, type=kind, default=None, help=text)
+
+
+def fault_config(args: argparse.Namespace) -> FaultConfig:
+    """The FaultConfig of the fault flags given (the others keep FaultConfig's defaults)."""
+    given = {}
+    for flag, _metavar, name, _kind, scale, _text in _FAULT_FLAGS:
+        value = getattr(args, flag[2:].replace("-", "_"))
+        if value is not None:
+            given[name] = value * scale
+    return FaultConfig(**given)
 
 
 def _keys(specs: Sequence[str]) -> dict[str, str]:
@@ -57,8 +117,13 @@ async def _serve(config: SimulatorConfig) -> None:
 def run_simulate_command(args: argparse.Namespace) -> int:
     """Run until SIGINT/SIGTERM; return the exit code (0, or 2 for a bad configuration)."""
     try:
+        start_s = time.time()
+        instruments = default_instruments() if args.perpetuals_only else \
+            thalex_instruments(start_s)
         config = SimulatorConfig(host=args.host, port=args.port, seed=args.seed,
-                                 time_scale=args.time_scale, api_keys=_keys(args.key))
+                                 time_scale=args.time_scale, api_keys=_keys(args.key),
+                                 faults=fault_config(args), instruments=instruments,
+                                 start_time_s=start_s)
     except (ValueError, OSError) as exc:
         sys.stderr.write(f"qengine simulate: {exc}\n")
         return 2

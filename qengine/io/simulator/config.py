@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 _TAKER_SIZE_KINDS = ("exponential", "fixed", "lognormal")
-_INSTRUMENT_TYPES = ("perpetual", "future")
+_INSTRUMENT_TYPES = ("perpetual", "future", "combination")
+_MAX_LEGS = 4
 
 
 def _fail(owner: str, name: str, problem: str) -> None:
@@ -47,11 +48,12 @@ class InstrumentSpec:
     instrument_name : str
         Exchange name, e.g. ``BTC-PERPETUAL`` or ``BTC-25DEC26``.
     product : str
-        Protection group, ``"F" + underlying`` for perpetuals and futures.
+        Protection group, ``"F" + underlying`` for perpetuals, futures and rolls.
     underlying : str
         Index name, e.g. ``BTCUSD``; one index process per underlying.
     type : str
-        ``perpetual`` or ``future`` (a future needs ``expiry_date`` and ``expiration_timestamp``).
+        ``perpetual``, ``future`` (needs ``expiry_date`` and ``expiration_timestamp``) or
+        ``combination`` (a roll: needs ``legs``).
     tick_size : float
         Price tick in USD.
     volume_tick_size : float
@@ -59,7 +61,8 @@ class InstrumentSpec:
     min_order_amount : float
         Smallest insertable amount in coin units; a multiple of ``volume_tick_size``.
     basis_ticks : float
-        Mean premium of the mid over the index in ticks (carry of a future; 0 for a perpetual).
+        Mean premium of the mid over the index in ticks (carry of a future; 0 for a perpetual);
+        for a combination, over the quantity-weighted sum of its legs' mids.
     basis_volatility_ticks_per_sqrt_s : float
         Noise of the mean-reverting premium in ticks per sqrt(simulated second).
     crowd_half_spread_ticks : int
@@ -82,7 +85,12 @@ class InstrumentSpec:
     expiry_date : str or None
         ``YYYY-MM-DD`` for futures.
     expiration_timestamp : int or None
-        Expiry in Unix seconds for futures.
+        Expiry in Unix seconds for futures (and rolls: their earliest leg's).
+    legs : tuple of (str, int)
+        A combination's legs as ``(instrument_name, quantity)``: 2 to 4 distinct listed
+        outrights of the same underlying, ticks and lot, quantities non-zero integers and the
+        first +1 or -1. A roll buys the later expiry: ``(("BTC-25DEC26", 1),
+        ("BTC-PERPETUAL", -1))``.
     """
 
     instrument_name: str
@@ -104,9 +112,11 @@ class InstrumentSpec:
     taker_size_kind: str = "exponential"
     expiry_date: str | None = None
     expiration_timestamp: int | None = None
+    legs: tuple[tuple[str, int], ...] = ()
 
     def __post_init__(self) -> None:
         owner = f"InstrumentSpec({self.instrument_name!r})"
+        self._check_legs(owner)
         for name in ("instrument_name", "product", "underlying"):
             value = getattr(self, name)
             if not isinstance(value, str) or not value or "." in value:
@@ -131,6 +141,25 @@ class InstrumentSpec:
         _positive_int(owner, "crowd_level_lots", self.crowd_level_lots, allow_zero=True)
         if self.taker_size_kind not in _TAKER_SIZE_KINDS:
             _fail(owner, "taker_size_kind", f"must be one of {_TAKER_SIZE_KINDS}")
+
+    def _check_legs(self, owner: str) -> None:
+        legs = self.legs
+        if self.type != "combination":
+            if legs:
+                _fail(owner, "legs", "only a combination has legs")
+            return
+        shape_ok = isinstance(legs, tuple) and all(
+            isinstance(leg, tuple) and len(leg) == 2 and isinstance(leg[0], str) and leg[0]
+            and isinstance(leg[1], int) and not isinstance(leg[1], bool) and leg[1] != 0
+            for leg in legs)
+        if not shape_ok or not 2 <= len(legs) <= _MAX_LEGS:
+            _fail(owner, "legs", f"a combination needs 2 to {_MAX_LEGS} (name, non-zero int "
+                  f"quantity) pairs, got {legs!r}")
+        if len({name for name, _ in legs}) != len(legs):
+            _fail(owner, "legs", f"leg names must be distinct, got {legs!r}")
+        if abs(legs[0][1]) != 1:
+            _fail(owner, "legs", "the first leg's quantity must be +1 or -1 (it takes the "
+                  "reference price that makes the legs add up to the combination's price)")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -346,3 +375,15 @@ class SimulatorConfig:
         missing = sorted({i.underlying for i in self.instruments} - underlyings)
         if missing:
             _fail(owner, "indices", f"no index for underlying(s) {missing}")
+        by_name = {i.instrument_name: i for i in self.instruments}
+        for combo in (i for i in self.instruments if i.type == "combination"):
+            for name, _ in combo.legs:
+                leg = by_name.get(name)
+                if leg is None or leg.type == "combination":
+                    _fail(owner, "instruments", f"{combo.instrument_name}: leg {name!r} is not "
+                          "a listed perpetual or future")
+                same = (leg.underlying, leg.tick_size, leg.volume_tick_size) == (
+                    combo.underlying, combo.tick_size, combo.volume_tick_size)
+                if not same:
+                    _fail(owner, "instruments", f"{combo.instrument_name}: leg {name!r} needs "
+                          "the combination's underlying, tick_size and volume_tick_size")

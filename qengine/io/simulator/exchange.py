@@ -51,19 +51,29 @@ class Exchange:
     def __init__(self, config: SimulatorConfig, public_keys: dict[str, str]) -> None:
         self.config = config
         self.public_keys = public_keys
-        seeds = np.random.SeedSequence(config.seed).spawn(2)
+        seeds = np.random.SeedSequence(config.seed).spawn(3)
         self.rng = np.random.Generator(np.random.PCG64(seeds[0]))
         self.fault_rng = np.random.Generator(np.random.PCG64(seeds[1]))
         self.epoch_s = config.start_time_s if config.start_time_s is not None else time.time()
         self.sim_elapsed_s = 0.0
         self.last_step_trio_s = trio.current_time()
         self.indices = {s.underlying: IndexProcess(s) for s in config.indices}
-        self.instruments = {s.instrument_name: Instrument(s, self.epoch_s)
-                            for s in config.instruments}
-        self.markets = {name: MarketState(inst, self.indices[inst.spec.underlying])
-                        for name, inst in self.instruments.items()}
-        for market in self.markets.values():
-            market.mark_time_s = self.epoch_s
+        self.instruments: dict[str, Instrument] = {}
+        self.markets: dict[str, MarketState] = {}  # legs before the combinations they price
+        for spec in sorted(config.instruments, key=lambda s: s.type == "combination"):
+            legs = tuple((self.instruments[name], q) for name, q in spec.legs)
+            inst = self.instruments[spec.instrument_name] = Instrument(spec, self.epoch_s, legs)
+            self.markets[inst.name] = MarketState(
+                inst, self.indices[spec.underlying],
+                tuple((self.markets[leg.name], q) for leg, q in legs))
+            self.markets[inst.name].mark_time_s = self.epoch_s
+        self.instruments = {s.instrument_name: self.instruments[s.instrument_name]
+                            for s in config.instruments}  # listed in config order
+        # Futures and rolls draw from streams of their own: listing them leaves the indices and
+        # perpetuals of a seed unchanged.
+        dated = [m for m in self.markets.values() if m.inst.spec.type != "perpetual"]
+        self._market_rngs = {m.inst.name: np.random.Generator(np.random.PCG64(child))
+                             for m, child in zip(dated, seeds[2].spawn(len(dated)), strict=True)}
         self.products = {inst.spec.product for inst in self.instruments.values()}
         self.maker_fee = Fraction(repr(float(config.maker_fee_rate)))
         self.taker_fee = Fraction(repr(float(config.taker_fee_rate)))
@@ -190,8 +200,12 @@ class Exchange:
         return status
 
     def portfolio_changed(self, account: Account, inst: Instrument) -> None:
-        """Queue the changed portfolio line of ``inst`` for the account's sessions."""
+        """Queue the changed portfolio line of ``inst`` for the account's sessions.
+
+        The mark sent is recorded, so the periodic 1 % mark check does not resend the line.
+        """
         market = self.markets[inst.name]
+        account.sent_marks[inst.name] = market.mark
         line = account.portfolio_line(inst, market.mark, round(market.index.price, 6),
                                       Fraction(market.funding_mark))
         self.emit_account(account, "account.portfolio", line)
@@ -245,7 +259,7 @@ class Exchange:
             if opposite is not None and (limit_ticks >= opposite[0] if buys else
                                          limit_ticks <= opposite[0]):
                 repriced = opposite[0] - 1 if buys else opposite[0] + 1
-                if order.reject_post_only or repriced <= 0:
+                if order.reject_post_only or (repriced <= 0 and not order.inst.is_combination):
                     order.close(now, "immediate_cancel")
                     self._retire(order)
                     return fills
@@ -278,38 +292,64 @@ class Exchange:
                 lots = min(lots, maker.remaining_lots)  # pulled or cut since the plan
                 if lots <= 0:
                     continue
-            trade_id = self._next_trade_id()
+            legs = self._legs(market, match.price_ticks)
+            trade_ids = [self._next_trade_id() for _ in legs]
             if maker is not None:
-                self._fill(maker, match.price_ticks, lots, "maker", trade_id, now)
+                self._fill(maker, legs, trade_ids, lots, "maker", now)
             if aggressor is not None:
-                fills.append(self._fill(aggressor, match.price_ticks, lots, "taker", trade_id,
-                                        now, notify=False))
+                fills += self._fill(aggressor, legs, trade_ids, lots, "taker", now, notify=False)
             market.record_trade(match.price_ticks, lots, BUY if taker_buys else "sell", now)
         return fills
 
-    def _fill(self, order: Order, price_ticks: int, lots: int, maker_taker: str, trade_id: str,
-              now: float, notify: bool = True) -> Fill:
-        market = self.markets[order.inst.name]
-        fill = Fill(trade_id, price_ticks, lots, now, maker_taker)
-        order.fills.append(fill)
+    @staticmethod
+    def _legs(market: MarketState, price_ticks: int) -> list[tuple[MarketState, int, int]]:
+        """(market, quantity, price ticks) booked by an execution at ``price_ticks``.
+
+        An outright books itself. A combination books each leg: legs after the first at their
+        mids, the first (quantity +-1) at the reference price that makes the legs add up to the
+        combination's price (Thalex: "suitable (arbitrary) reference prices").
+        """
+        if not market.legs:
+            return [(market, 1, price_ticks)]
+        rest = [(leg, q, leg.mid_ticks) for leg, q in market.legs[1:]]
+        first, q0 = market.legs[0]
+        return [(first, q0, (price_ticks - sum(q * t for _, q, t in rest)) * q0), *rest]
+
+    def _fill(self, order: Order, legs: list[tuple[MarketState, int, int]], trade_ids: list[str],
+              lots: int, maker_taker: str, now: float, notify: bool = True) -> list[Fill]:
+        """Book ``lots`` of ``order`` (one trade per leg); return the new fills."""
+        account = order.account
+        combo = order.inst.is_combination
+        fee_rate = self.maker_fee if maker_taker == "maker" else self.taker_fee
+        fills, rows = [], []
+        for leg_index, ((leg_market, quantity, ticks), trade_id) in enumerate(
+                zip(legs, trade_ids, strict=True)):
+            leg = leg_market.inst if combo else None
+            leg_lots = lots * abs(quantity)
+            fills.append(Fill(trade_id, ticks, leg_lots, now, maker_taker, leg_index, leg))
+            rows.append(account.book_fill(
+                order=order, price_ticks=ticks, lots=leg_lots, maker_taker=maker_taker,
+                fee_rate=fee_rate if leg_index == 0 else Fraction(0),  # a roll pays once
+                funding_mark=Fraction(leg_market.funding_mark),
+                index=round(leg_market.index.price, 6), trade_id=trade_id, now_s=now, leg=leg,
+                quantity=quantity, leg_index=leg_index))
+        order.fills += fills
         order.filled_lots += lots
-        row = order.account.book_fill(
-            order=order, price_ticks=price_ticks, lots=lots, maker_taker=maker_taker,
-            fee_rate=self.maker_fee if maker_taker == "maker" else self.taker_fee,
-            funding_mark=Fraction(market.funding_mark), index=round(market.index.price, 6),
-            trade_id=trade_id, now_s=now)
         if order.remaining_lots <= 0 and notify:
-            market.book.remove(order)
+            self.markets[order.inst.name].book.remove(order)
             order.close(now, "filled")
             self._retire(order)
         if notify:
-            self.order_update(order, "fill", [fill])
-        self.emit_account(order.account, "account.trade_history", row)
-        self.portfolio_changed(order.account, order.inst)
+            self.order_update(order, "fill", fills)
+        for row in rows:
+            self.emit_account(account, "account.trade_history", row)
+        for leg_market, _, _ in legs:
+            self.portfolio_changed(account, leg_market.inst)
         if order.mass_quote:
             self._mm_execution(order, lots, now)
-        self._enforce_reduce_only(order.account, order.inst, now)
-        return fill
+        for leg_market, _, _ in legs:
+            self._enforce_reduce_only(account, leg_market.inst, now)
+        return fills
 
     def _mm_execution(self, order: Order, lots: int, now: float) -> None:
         session = order.session
@@ -348,7 +388,7 @@ class Exchange:
         for process in self.indices.values():
             process.step(self.rng, dt_s)
         for market in self.markets.values():
-            arrivals = market.step(self.rng, dt_s, now)
+            arrivals = market.step(self._market_rngs.get(market.inst.name, self.rng), dt_s, now)
             book = market.book
             if book.crowd_level_lots > 0:
                 for order in book.crossed_by_crowd():

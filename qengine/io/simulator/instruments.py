@@ -7,7 +7,6 @@ the tick sizes, so fees and PnL are exact.
 
 from __future__ import annotations
 
-import datetime as _dt
 from fractions import Fraction
 from typing import Any
 
@@ -33,13 +32,17 @@ class Instrument:
         The configured instrument.
     create_time_s : float
         Unix seconds reported as ``create_time``.
+    legs : tuple of (Instrument, int)
+        A combination's leg instruments and quantities (empty for an outright).
     """
 
-    __slots__ = ("_amount_decimals", "_price_decimals", "create_time_s", "lot", "min_lots",
-                 "name", "spec", "tick")
+    __slots__ = ("_amount_decimals", "_price_decimals", "create_time_s", "legs", "lot",
+                 "min_lots", "name", "spec", "tick")
 
-    def __init__(self, spec: InstrumentSpec, create_time_s: float) -> None:
+    def __init__(self, spec: InstrumentSpec, create_time_s: float,
+                 legs: tuple[tuple[Instrument, int], ...] = ()) -> None:
         self.spec = spec
+        self.legs = legs
         self.name = spec.instrument_name
         self.tick = Fraction(repr(float(spec.tick_size)))
         self.lot = Fraction(repr(float(spec.volume_tick_size)))
@@ -49,9 +52,14 @@ class Instrument:
         self.create_time_s = create_time_s
 
     # ---- parsing (requests) ---------------------------------------------------------------
+    @property
+    def is_combination(self) -> bool:
+        """True for a roll (its price, a difference of legs, may be zero or negative)."""
+        return bool(self.legs)
+
     def price_to_ticks(self, price: float) -> int:
-        """Exact ticks of a positive, tick-aligned price; RpcError 13 or 15 otherwise."""
-        if price <= 0.0:
+        """Exact ticks of a tick-aligned price, positive for outrights; RpcError 13 or 15."""
+        if price <= 0.0 and not self.legs:
             raise RpcError(NON_POSITIVE_PRICE, "price must be positive")
         return self.aligned_ticks(price)
 
@@ -97,21 +105,22 @@ class Instrument:
             "base_currency": "USD",
             "create_time": self.create_time_s,
         }
-        if spec.type == "future":
+        if spec.expiry_date is not None:
             out["expiry_date"] = spec.expiry_date
             out["expiration_timestamp"] = spec.expiration_timestamp
+        if self.legs:
+            out["legs"] = [{"instrument_name": leg.name, "quantity": quantity}
+                           for leg, quantity in self.legs]
         return out
 
     def matches_filter(self, underlying: str | None, instrument_type: str | None,
                        expiry_date: str | None) -> bool:
-        """Filters of ``public/instruments``; ``futures`` includes perpetuals."""
+        """Filters of ``public/instruments``: ``futures`` (perpetuals included) or
+        ``future_rolls``; the simulator lists no options."""
         if underlying is not None and underlying != self.spec.underlying:
             return False
-        if instrument_type is not None and instrument_type != "futures":
+        if instrument_type is not None and \
+                instrument_type != ("future_rolls" if self.legs else "futures"):
             return False
         return expiry_date is None or expiry_date == self.spec.expiry_date
 
-
-def future_name(coin: str, expiry: _dt.date) -> str:
-    """Thalex-style dated future name, e.g. ``BTC-25DEC26``."""
-    return f"{coin}-{expiry.day:02d}{expiry.strftime('%b').upper()}{expiry.strftime('%y')}"

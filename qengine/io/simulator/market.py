@@ -100,18 +100,22 @@ class MarketState:
         The instrument.
     index : IndexProcess
         Its underlying's index.
+    legs : tuple of (MarketState, int)
+        A combination's leg markets and quantities: its mid and mark are their weighted sums.
     """
 
-    def __init__(self, inst: Instrument, index: IndexProcess) -> None:
+    def __init__(self, inst: Instrument, index: IndexProcess,
+                 legs: tuple[tuple[MarketState, int], ...] = ()) -> None:
         spec = inst.spec
         self.inst = inst
         self.index = index
+        self.legs = legs
         self.book = OrderBook(spec.crowd_levels, spec.crowd_level_spacing_ticks,
-                              spec.crowd_level_lots)
+                              spec.crowd_level_lots, any_sign=bool(legs))
         self.basis_ticks = spec.basis_ticks
         self.mid_ticks = self._mid_from_index()
         self.premium_ema = spec.basis_ticks * spec.tick_size
-        self.mark = index.price + self.premium_ema
+        self.mark = self._legs_mark() if legs else index.price + self.premium_ema
         self.mark_time_s = 0.0
         self.funding_mark = 0.0
         self.funding_rate = 0.0
@@ -124,11 +128,18 @@ class MarketState:
         self._post_crowd()
 
     def _mid_from_index(self) -> int:
+        if self.legs:  # the legs' mids are in the combination's ticks (same tick size)
+            return round(sum(q * leg.mid_ticks for leg, q in self.legs) + self.basis_ticks)
         return max(1, round(self.index.price / self.inst.spec.tick_size + self.basis_ticks))
+
+    def _legs_mark(self) -> float:
+        # Thalex: a combination's mark is the quantity-weighted sum of its legs' marks.
+        return round(sum(q * leg.mark for leg, q in self.legs), 6) + 0.0  # never -0.0
 
     def _post_crowd(self) -> None:
         half = self.inst.spec.crowd_half_spread_ticks
-        self.book.set_crowd(max(1, self.mid_ticks - half), self.mid_ticks + half)
+        low = self.mid_ticks - half
+        self.book.set_crowd(low if self.legs else max(1, low), self.mid_ticks + half)
 
     def step(self, rng: np.random.Generator, dt_s: float, now_s: float) -> list[TakerArrival]:
         """Move the mid and crowd, update mark and funding, and draw this step's takers.
@@ -152,6 +163,10 @@ class MarketState:
         return self._draw_takers(rng, dt_s)
 
     def _update_mark(self, dt_s: float, now_s: float) -> None:
+        self.mark_time_s = now_s
+        if self.legs:
+            self.mark = self._legs_mark()
+            return
         bid = self.book.best(True)
         ask = self.book.best(False)
         if bid is not None and ask is not None:
@@ -161,11 +176,11 @@ class MarketState:
         alpha = 1.0 - (1.0 - _PREMIUM_EMA_WEIGHT_PER_S) ** dt_s
         self.premium_ema += alpha * (mid - self.index.price - self.premium_ema)
         self.mark = round(self.index.price + self.premium_ema, 6)
-        self.mark_time_s = now_s
         if self.inst.spec.type == "perpetual":
             premium = self.mark - self.index.price
             damp = _FUNDING_DAMPENER * self.index.price
-            dampened = math.copysign(max(abs(premium) - damp, 0.0), premium)
+            # Premiums inside the band count as zero: +0.0, never copysign's -0.0.
+            dampened = max(premium - damp, 0.0) + min(premium + damp, 0.0)
             self.funding_rate = dampened / self.index.price
             paid = dampened * dt_s / _DAY_S
             self.funding_mark += paid
@@ -207,7 +222,15 @@ class MarketState:
         self.trade_day.add(now_s, amount, amount * inst.price(price_ticks), price_ticks)
 
     def collar_ticks(self, fraction: float) -> tuple[int, int]:
-        """(collar_low, collar_high) in ticks around the mark."""
+        """(collar_low, collar_high) in ticks around the mark; a combination's is the
+        quantity-weighted sum of its legs' collars."""
+        if self.legs:
+            low = high = 0
+            for leg, q in self.legs:
+                leg_low, leg_high = leg.collar_ticks(fraction)
+                low += q * (leg_low if q > 0 else leg_high)
+                high += q * (leg_high if q > 0 else leg_low)
+            return low, high
         tick = self.inst.spec.tick_size
         return (math.ceil(self.mark * (1.0 - fraction) / tick - 1e-9),
                 math.floor(self.mark * (1.0 + fraction) / tick + 1e-9))
@@ -240,13 +263,21 @@ class MarketState:
             "collar_low": inst.price(low), "collar_high": inst.price(high),
             "open_interest": inst.amount(open_interest_lots),
         }
+        if self.legs:  # Thalex sends no last price, 24 h statistics or open interest for combos
+            for name in ("last_price", "volume_24h", "value_24h", "low_price_24h",
+                         "high_price_24h", "change_24h", "open_interest"):
+                del out[name]
+            out["delta"] = float(sum(q for _, q in self.legs))
+        if inst.spec.type == "future":
+            out["forward"] = self.mark  # the official roll quoter reads a future's forward
         if inst.spec.type == "perpetual":
             fday = self.funding_day
             out["funding_rate"] = self.funding_rate
             out["funding_mark"] = self.funding_mark
             out["realised_funding_24h"] = fday.sum_a
             out["average_funding_rate_24h"] = fday.sum_b / fday.count if fday.count else 0.0
-        return out
+        # Thalex's schema types these fields as numbers: a value we do not have is left out.
+        return {key: value for key, value in out.items() if value is not None}
 
     def lwt(self) -> dict[str, Any]:
         """The lightweight ticker ``{b, a, m, l}``."""

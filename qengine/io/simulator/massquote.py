@@ -4,7 +4,8 @@ Our choices where Thalex is silent: mass-quote levels are ordinary limit orders 
 ``session.orders`` / ``account.orders`` (non-persistent, ``insert_reason`` client_request); a
 level that is re-sent with a new price or amount is cancelled with ``delete_reason`` replaced
 and a new order inserted; a side deleted by amount 0 / ``[]`` uses ``client_cancel``. Whole-call
-problems are RPC errors (6 bad shape, 5 unknown instrument, 23 protection not set or used up);
+problems are RPC errors (6 bad shape, 5 unknown instrument, 23 protection not set or used up;
+22 for a protection whose ``trade_amount`` exceeds its ``quote_amount``);
 per-side problems (13, 14, 15, 44) go into ``errors`` with ``side`` ``bid`` / ``ask``.
 """
 
@@ -14,7 +15,14 @@ from fractions import Fraction
 from typing import Any
 
 from . import params as p
-from .errors import INVALID_REQUEST, PROTECTION_NOT_SET, QUOTE_TOO_LARGE, UNKNOWN_PRODUCT, RpcError
+from .errors import (
+    INVALID_PROTECTION_GROUP,
+    INVALID_REQUEST,
+    PROTECTION_NOT_SET,
+    QUOTE_TOO_LARGE,
+    UNKNOWN_PRODUCT,
+    RpcError,
+)
 from .exchange import Exchange
 from .instruments import Instrument
 from .orders import BUY, GTC, SELL, Order
@@ -144,6 +152,10 @@ def set_mm_protection(ex: Exchange, session: Session, params: dict[str, Any]) ->
     if trade <= 0 or quote <= 0:
         raise RpcError(INVALID_REQUEST, "invalid params: protection amounts must be positive")
     group = MmGroup(Fraction(repr(trade)), Fraction(repr(quote)))
+    if group.trade_amount > group.quote_amount:
+        # Thalex's schema: "The value must be lower or equal to the quote_amount".
+        raise RpcError(INVALID_PROTECTION_GROUP,
+                       "trade_amount must be lower than or equal to quote_amount")
     session.mm_groups[product] = group
     ex.emit(session, "session.mm_protection",
             {"product": product, "remaining_amount": float(group.remaining), "reason": "refill"})

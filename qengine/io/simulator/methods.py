@@ -93,8 +93,10 @@ def book(ex: Exchange, session: Session, params: dict[str, Any]) -> dict[str, An
     def rows(is_bid: bool) -> list[list[float]]:
         return [[inst.price(t), inst.amount(n), inst.amount(n)]
                 for t, n in market.book.levels(is_bid)[:5]]
-    last = None if market.last_price_ticks is None else inst.price(market.last_price_ticks)
-    return {"bids": rows(True), "asks": rows(False), "last": last, "time": ex.now_s()}
+    result = {"bids": rows(True), "asks": rows(False), "time": ex.now_s()}
+    if market.last_price_ticks is not None:  # a number in the schema: left out, not null
+        result["last"] = inst.price(market.last_price_ticks)
+    return result
 
 
 def system_info(ex: Exchange, session: Session, params: dict[str, Any]) -> dict[str, Any]:
@@ -157,13 +159,14 @@ def trade_history(ex: Exchange, session: Session, params: dict[str, Any]) -> dic
     order_ids = p.comma_set(params, "order_ids")
     direction = p.enum(params, "direction", ("buy", "sell"))
     label = p.string(params, "label", required=False)
+    # Non-fill rows (transfers, daily marks) may lack any of these fields: filter with get.
     rows = [t for t in account.trades
-            if (names is None or t["instrument_name"] in names)
-            and (order_ids is None or t["order_id"] in order_ids)
-            and (direction is None or t["direction"] == direction)
+            if (names is None or t.get("instrument_name") in names)
+            and (order_ids is None or t.get("order_id") in order_ids)
+            and (direction is None or t.get("direction") == direction)
             and (label is None or t.get("label") == label)]
     page, bookmark = _page(rows, params, "time")
-    return {"trades": page, "bookmark": bookmark}
+    return _with_bookmark({"trades": page}, bookmark)
 
 
 def order_history(ex: Exchange, session: Session, params: dict[str, Any]) -> dict[str, Any]:
@@ -171,7 +174,14 @@ def order_history(ex: Exchange, session: Session, params: dict[str, Any]) -> dic
     account = require_login(session)
     rows = [o.to_history() for o in account.closed_orders]
     page, bookmark = _page(rows, params, "close_time")
-    return {"orders": page, "bookmark": bookmark}
+    return _with_bookmark({"orders": page}, bookmark)
+
+
+def _with_bookmark(result: dict[str, Any], bookmark: str | None) -> dict[str, Any]:
+    # The schema types ``bookmark`` as a string: on the last page it is left out, not null.
+    if bookmark is not None:
+        result["bookmark"] = bookmark
+    return result
 
 
 MESSAGE, CANCEL = "message", "cancel"

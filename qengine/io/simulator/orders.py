@@ -27,23 +27,30 @@ class Fill:
         Unix seconds.
     maker_taker : str
         ``maker`` or ``taker``.
+    leg_index : int
+        Index of the combination leg it executed on (0 for an outright).
+    leg : Instrument or None
+        That leg's instrument (None: the order's own); price and lots are in its units.
     """
 
-    __slots__ = ("lots", "maker_taker", "price_ticks", "time_s", "trade_id")
+    __slots__ = ("leg", "leg_index", "lots", "maker_taker", "price_ticks", "time_s", "trade_id")
 
     def __init__(self, trade_id: str, price_ticks: int, lots: int, time_s: float,
-                 maker_taker: str) -> None:
+                 maker_taker: str, leg_index: int = 0, leg: Instrument | None = None) -> None:
         self.trade_id = trade_id
         self.price_ticks = price_ticks
         self.lots = lots
         self.time_s = time_s
         self.maker_taker = maker_taker
+        self.leg_index = leg_index
+        self.leg = leg
 
     def to_json(self, inst: Instrument) -> dict[str, Any]:
-        """The OrderFill object."""
+        """The OrderFill object (a combination's fills are per leg, as its trades are)."""
+        inst = self.leg or inst
         return {"trade_id": self.trade_id, "price": inst.price(self.price_ticks),
                 "amount": inst.amount(self.lots), "time": self.time_s,
-                "maker_taker": self.maker_taker, "leg_index": 0}
+                "maker_taker": self.maker_taker, "leg_index": self.leg_index}
 
 
 class Order:
@@ -148,9 +155,11 @@ class Order:
         return out
 
     def to_history(self) -> dict[str, Any]:
-        """OrderHistory: no remaining_amount, always close_time, at most 8 fills."""
+        """OrderHistory: always close_time, at most 8 fills, and none of the OrderStatus
+        fields the schema's OrderHistory lacks (remaining_amount, change_reason,
+        time_in_force, persistent)."""
         out = self.to_status("existing")
-        out.pop("remaining_amount", None)
-        out.pop("change_reason", None)
+        for key in ("remaining_amount", "change_reason", "time_in_force", "persistent"):
+            out.pop(key, None)
         out["fills"] = out["fills"][:8]
         return out

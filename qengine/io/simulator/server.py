@@ -10,6 +10,7 @@ handler finds its stream without touching trio-websocket internals.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import trio
@@ -27,6 +28,12 @@ _WATCHDOG_TICK_S = 0.25
 _CLOSE_TIMEOUT_S = 2.0
 _HARD_FRAME_LIMIT = 4 * 1024 * 1024
 _MALFORMED_FRAMES = ('{"channel_name":"ticker.', "\x00not json", "[1,2", '{"id":}')
+#: ``(session_id, "in" | "out", text)`` for every text frame received or sent.
+WireTap = Callable[[int, str, str], None]
+
+
+def _no_tap(_session_id: int, _direction: str, _text: str) -> None:
+    return None
 
 
 class ActivityStream(trio.abc.Stream):
@@ -77,10 +84,12 @@ class ActivityListener(trio.abc.Listener[ActivityStream]):
 class Server:
     """Connection handling for one exchange."""
 
-    def __init__(self, ex: Exchange, listener: ActivityListener) -> None:
+    def __init__(self, ex: Exchange, listener: ActivityListener,
+                 wire_tap: WireTap | None = None) -> None:
         self.ex = ex
         self.config: SimulatorConfig = ex.config
         self.listener = listener
+        self.wire_tap = wire_tap or _no_tap
         self.connections: dict[int, WebSocketConnection] = {}
 
     async def handle(self, request: WebSocketRequest) -> None:
@@ -116,6 +125,7 @@ class Server:
                     await ws.aclose(1003, "binary frames are not supported")
                     return
                 session.requests_seen += 1
+                self.wire_tap(session.session_id, "in", message)
                 if faults.reply_delay_s > 0:
                     await trio.sleep(faults.reply_delay_s)
                 reply, close_code = handle_text(self.ex, session, message)
@@ -146,6 +156,7 @@ class Server:
                         rng.random() < fraction:
                     await ws.send_message(_MALFORMED_FRAMES[int(rng.integers(
                         len(_MALFORMED_FRAMES)))])
+                self.wire_tap(session.session_id, "out", frame)
                 await ws.send_message(frame)
                 session.frame_sent()
         except ConnectionClosed:
@@ -200,8 +211,20 @@ async def market_loop(ex: Exchange, *, task_status: Any = trio.TASK_STATUS_IGNOR
             next_t = now + step
 
 
+async def throttle_loop(ex: Exchange, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+    """Send throttled channel pushes at their own deadlines, also between market steps."""
+    publisher = ex.publisher
+    task_status.started()
+    while True:
+        wakeup = publisher.wakeup()  # a new subscription may bring an earlier deadline
+        with trio.move_on_at(publisher.next_due_s()):
+            await wakeup.wait()
+        publisher.publish_due(trio.current_time())
+
+
 async def start_server(config: SimulatorConfig, public_keys: dict[str, str],
-                       nursery: trio.Nursery) -> tuple[Exchange, Server, int]:
+                       nursery: trio.Nursery, wire_tap: WireTap | None = None
+                       ) -> tuple[Exchange, Server, int]:
     """Bind, start the websocket server and the market loop in ``nursery``."""
     ex = Exchange(config, public_keys)
     ex.publisher = Publisher(ex)
@@ -210,10 +233,11 @@ async def start_server(config: SimulatorConfig, public_keys: dict[str, str],
         await extra.aclose()
     listener = ActivityListener(sockets[0])
     port = sockets[0].socket.getsockname()[1]
-    server = Server(ex, listener)
+    server = Server(ex, listener, wire_tap)
     ws_server = WebSocketServer(server.handle, [listener], handler_nursery=nursery,
                                 max_message_size=max(_HARD_FRAME_LIMIT,
                                                      config.max_request_bytes * 4))
     await nursery.start(ws_server.run)
     await nursery.start(market_loop, ex)
+    await nursery.start(throttle_loop, ex)
     return ex, server, port

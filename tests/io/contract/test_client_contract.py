@@ -321,7 +321,7 @@ async def test_c20_mass_quote_needs_protection_then_quotes_both_forms(
             single = [QuoteRequest(BTC, QuoteLevel(bid - 5, 0.01), QuoteLevel(ask + 5, 0.01))]
             with pytest.raises(errors.MmProtectionNotSet):
                 await c.mass_quote(single)
-            assert await c.set_mm_protection("FBTCUSD", 0.1, 0.05) is None
+            assert await c.set_mm_protection("FBTCUSD", 0.05, 0.1) is None
             first = await c.mass_quote(single, label="mq", post_only=True)
             levels = tuple(QuoteLevel(bid - 10 - k, 0.01) for k in range(3))
             multi = await c.mass_quote([QuoteRequest(BTC, bid=levels)], post_only=True)

@@ -149,7 +149,7 @@ async def test_o03_mass_quote_with_mm_protection(sim, credentials):
             BTC, bid=thalex.SideQuote(price=bid, amount=0.01), ask=thalex.SideQuote(ask, 0.01)
         )
         unprotected = await d.error_code("mass_quote", [quote])
-        protection = await d.result("set_mm_protection", thalex.Product.BTC_FUTURES, 0.1, 0.05)
+        protection = await d.result("set_mm_protection", thalex.Product.BTC_FUTURES, 0.05, 0.1)
         quoted = await d.result("mass_quote", [quote], label="mq", post_only=True)
         cancelled = await d.result("cancel_mass_quote", thalex.Product.BTC_FUTURES)
         return unprotected, protection, quoted, cancelled

@@ -3,7 +3,13 @@ that drives the exchange through the same framing as the server, without sockets
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -151,3 +157,19 @@ def harness(key_pair: KeyPair):
         return ex, lambda kp=key_pair: Client(ex, kp)
 
     return build
+
+
+@contextmanager
+def standalone_simulator(config_dir: Path, *argv: str) -> Iterator[subprocess.Popen[str]]:
+    """``python -m <argv...>`` with its demo key in ``config_dir``; killed if still running."""
+    env = dict(os.environ, QENGINE_CONFIG_DIR=str(config_dir))
+    proc = subprocess.Popen([sys.executable, "-m", *argv], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()

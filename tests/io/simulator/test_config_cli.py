@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 
 import pytest
 
 from qengine.io.simulator import FaultConfig, InstrumentSpec, SimulatorConfig
 
-from .conftest import make_config, make_exchange
+from .conftest import make_config, make_exchange, standalone_simulator
 
 
 @pytest.mark.parametrize(("kwargs", "field"), [
@@ -89,23 +86,14 @@ async def test_dated_future_and_instrument_filters(key_pair, harness):
 
 @pytest.mark.slow
 def test_standalone_command_prints_url_and_exits_zero_on_sigint(tmp_path):
-    env = dict(os.environ, QENGINE_CONFIG_DIR=str(tmp_path / "cfg"))
-    proc = subprocess.Popen([sys.executable, "-m", "qengine.io.simulator", "--port", "0",
-                             "--seed", "3"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env)
-    try:
+    with standalone_simulator(tmp_path / "cfg", "qengine.io.simulator", "--port", "0",
+                              "--seed", "3") as proc:
         line = proc.stdout.readline()
         assert line.startswith("listening on ws://127.0.0.1:")
         assert line.rstrip().endswith("/ws/api/v2")
         assert (tmp_path / "cfg").is_dir()  # demo key pair created for zero set-up
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=20) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
-        proc.stderr.close()
 
 
 def test_standalone_command_rejects_bad_key_argument():

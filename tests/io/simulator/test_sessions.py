@@ -24,7 +24,7 @@ async def test_mass_quote_needs_protection_and_checks_quote_amount(harness):
     assert _quote(client, {"p": 64990, "a": 0.1})["error"]["code"] == 23
     assert client.error_code("private/set_mm_protection", {"product": "FXXX", "trade_amount": 1,
                                                            "quote_amount": 1}) == 17
-    assert client.result("private/set_mm_protection", {"product": "FBTCUSD", "trade_amount": 1,
+    assert client.result("private/set_mm_protection", {"product": "FBTCUSD", "trade_amount": 0.5,
                                                        "quote_amount": 0.5}) is None
     result = _quote(client, {"p": 64990, "a": 0.6}, {"p": 65010, "a": 0.1})["result"]
     assert result["n_success"] == 1
@@ -34,6 +34,23 @@ async def test_mass_quote_needs_protection_and_checks_quote_amount(harness):
     assert _quote(client, {"p": 64990.5, "a": 0.1})["result"]["errors"][0]["code"] == 15
     assert client.call("private/mass_quote", {"quotes": [{"i": "NOPE"}]})["error"]["code"] == 5
     assert client.call("private/mass_quote", {"quotes": "x"})["error"]["code"] == 6
+
+
+async def test_protection_with_trade_amount_above_quote_amount_is_refused(harness):
+    # Thalex: trade_amount "must be lower or equal to the quote_amount"; the group is not set.
+    _, make = harness()
+    client = make()
+    client.login()
+    client.result("private/subscribe", {"channels": ["session.mm_protection"]})
+    reply = client.call("private/set_mm_protection", {"product": "FBTCUSD", "trade_amount": 1,
+                                                      "quote_amount": 0.5})
+    assert reply["error"]["code"] == 22
+    assert "quote_amount" in reply["error"]["message"]
+    assert client.pushes("session.mm_protection") == []
+    assert _quote(client, {"p": 64990, "a": 0.1})["error"]["code"] == 23
+    assert client.result("private/set_mm_protection", {"product": "FBTCUSD", "trade_amount": 0.5,
+                                                       "quote_amount": 0.5}) is None
+    assert client.result("private/set_mm_protection", {"product": "FBTCUSD", "amount": 2}) is None
 
 
 async def test_identical_resend_keeps_priority_and_zero_deletes(harness):
