@@ -1,10 +1,11 @@
 """Backtester vs hftbacktest 2.4.4, side by side on the same event rows in one process.
 
 Rows: the BTCUSDT recording (``data/binance-usdm/btcusdt_20240808.gz``, 491,973 rows), converted
-once and cached under the temp directory. For each mode both engines run on the same array, one
-after the other, ``repeats`` times; events/s is rows / the minimum wall time (the reference's
-method: min of N, JIT excluded). CPU seconds (``time.thread_time``) are kept too: on a shared
-machine they show what the wall clock loses to neighbours.
+once by qengine's converter and cached (``qengine.backtest.data.load_events``). For each mode
+both engines run on the same array, one after the other, ``repeats`` times; events/s is rows /
+the minimum wall time (the reference's method: min of N, JIT excluded). CPU seconds
+(``time.thread_time``) are kept too: on a shared machine they show what the wall clock loses to
+neighbours.
 
 * replay: no strategy, to the end in one go, and waking every 100 ms, every 1 ms, on every feed;
 * glft: the reference GLFT grid at 100 ms, 1 ms and per feed, risk-averse and power-prob(2);
@@ -21,7 +22,6 @@ Run: ``python perf/bench_backtest.py [--quick] [--repeats N] [--json PATH]``.
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -58,31 +58,10 @@ def recording() -> Path:
 
 
 def reference_rows() -> np.ndarray:
-    """The recording's event rows, converted once and cached in the temp directory."""
-    from qengine.backtest.api import iter_chunks
+    """The recording's event rows (qengine converts a ``.gz`` once and caches the rows)."""
+    from qengine.backtest.data import load_events
 
-    src = recording()
-    stat = src.stat()
-    cache = Path(tempfile.gettempdir()) / "qengine-perf"
-    out = cache / f"{src.stem}-{stat.st_size}-{int(stat.st_mtime)}.npz"
-    if not out.exists():
-        cache.mkdir(parents=True, exist_ok=True)
-        progress(f"converting {src.name} (once; cached as {out})")
-        part = out.with_suffix(f".{os.getpid()}.npz")
-        _convert(src, part)
-        part.replace(out)
-    return next(iter_chunks(out, 1 << 62))
-
-
-def _convert(src: Path, out: Path) -> None:
-    try:
-        from qengine.backtest.binance import convert_binance_futures
-    except ImportError:  # until the converter lands: hftbacktest's, which gives the same rows
-        from hftbacktest.data.utils import binancefutures
-
-        binancefutures.convert(str(src), output_filename=str(out), combined_stream=True)
-    else:
-        convert_binance_futures(src, output=out)
+    return load_events(recording())
 
 
 def _best(runs: list[Run]) -> tuple[float, float]:
@@ -169,9 +148,9 @@ def side_by_side(rows: np.ndarray, repeats: int) -> dict[str, Any]:
 
 def start_child(engine: str, path: str) -> None:
     """Body of a start-time child: load ``path``, run the GLFT grid at 100 ms, print stamps."""
-    from qengine.backtest.api import iter_chunks
+    from qengine.backtest.data import load_events
 
-    rows = next(iter_chunks(path, 1 << 62))
+    rows = load_events(path)
     run = (run_qengine if engine == "qengine" else run_hbt)(rows, CADENCES["100ms"],
                                                             "riskaverse", True)
     done_ns = time.monotonic_ns()
