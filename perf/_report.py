@@ -142,8 +142,10 @@ def backtest_rows(bt: dict[str, Any]) -> list[str]:
         f"Second-process start (fresh `python -c` to the first result of a "
         f"{fmt(get(start, 'rows'))}-row GLFT backtest, min of runs): qengine with a warm numba "
         f"cache {fmt(get(start, 'qengine_s'), ' s', digits=2)} (target < 1 s: "
-        f"{_met(None if get(start, 'qengine_s') is None else start['qengine_s'] < 1.0)}), "
-        f"hftbacktest {fmt(get(start, 'hftbacktest_s'), ' s', digits=2)}.",
+        f"{_met(None if get(start, 'qengine_s') is None else start['qengine_s'] < 1.0)}; "
+        f"{fmt(get(start, 'qengine_cpu_s'), ' s', digits=2)} of CPU in the child), hftbacktest "
+        f"{fmt(get(start, 'hftbacktest_s'), ' s', digits=2)} "
+        f"({fmt(get(start, 'hftbacktest_cpu_s'), ' s', digits=2)} of CPU).",
     ]
     return lines
 
