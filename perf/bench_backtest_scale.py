@@ -42,7 +42,8 @@ _DEPTH, _TRADE = 1, 2
 
 
 def synthetic_rows(rng: np.random.Generator, n: int, state: dict[str, int]) -> np.ndarray:
-    """``n`` event rows continuing ``state`` (``ask_tick``, ``t_ns``, ``latency_ns``)."""
+    """``n`` event rows continuing ``state`` (``ask_tick``, ``t_ns``, ``latency_ns``,
+    ``local_ns``: both clocks stay in order across files)."""
     from qengine.backtest.events import BUY_EVENT, EVENT_DTYPE, EXCH_EVENT, LOCAL_EVENT, SELL_EVENT
 
     # About 80 ticks/sqrt(s), as BTCUSDT's local mid on the reference recording.
@@ -53,7 +54,7 @@ def synthetic_rows(rng: np.random.Generator, n: int, state: dict[str, int]) -> n
     exch = t // 1_000_000 * 1_000_000  # millisecond exchange times, as Binance's
     latency = state["latency_ns"] + np.cumsum(rng.integers(-20_000, 20_001, n))
     latency = np.clip(latency, 1_000_000, 50_000_000)
-    local = np.maximum.accumulate(exch + latency)
+    local = np.maximum.accumulate(np.maximum(exch + latency, state["local_ns"]))
     side = np.where(rng.random(n) < 0.5, 1, -1)
     trade = rng.random(n) < 0.05
     offset = rng.geometric(0.15, n) - 1
@@ -73,14 +74,16 @@ def synthetic_rows(rng: np.random.Generator, n: int, state: dict[str, int]) -> n
     rows["local_ts"] = local
     rows["px"] = tick * TICK
     rows["qty"] = lots * LOT
-    state.update(ask_tick=int(ask[-1]), t_ns=int(t[-1]), latency_ns=int(latency[-1]))
+    state.update(ask_tick=int(ask[-1]), t_ns=int(t[-1]), latency_ns=int(latency[-1]),
+                 local_ns=int(local[-1]))
     return rows
 
 
 def write_files(folder: Path, files: int, rows_per_file: int, seed: int = 7) -> list[Path]:
     """Write ``files`` consecutive ``.npz`` files of synthetic rows; return their paths."""
     rng = np.random.default_rng(seed)
-    state = {"ask_tick": START_TICK, "t_ns": 1_700_000_000_000_000_000, "latency_ns": 3_000_000}
+    state = {"ask_tick": START_TICK, "t_ns": 1_700_000_000_000_000_000, "latency_ns": 3_000_000,
+             "local_ns": 0}
     paths = []
     for k in range(files):
         path = folder / f"synthetic_{k:03d}.npz"
