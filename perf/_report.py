@@ -168,7 +168,8 @@ def scale_rows(sc: dict[str, Any]) -> list[str]:
         f"Before the first file: RSS {fmt(get(sc, 'rss_mb_start'), ' MiB', digits=1)}, peak "
         f"{fmt(get(sc, 'peak_rss_mb_start'), ' MiB', digits=1)} (imports). From the "
         f"first to the last checkpoint RSS {fmt(get(sc, 'rss_growth_pct'), ' %', digits=1)}, peak "
-        f"{fmt(get(sc, 'peak_growth_pct'), ' %', digits=1)}.",
+        f"{fmt(get(sc, 'peak_growth_pct'), ' %', digits=1)}; peak from file 10 to the last "
+        f"{fmt(get(sc, 'peak_growth_from_file_10_pct'), ' %', digits=1)}.",
     ]
 
 

@@ -1,11 +1,11 @@
 """Backtester vs hftbacktest 2.4.4, side by side on the same event rows in one process.
 
 Rows: the BTCUSDT recording (``data/binance-usdm/btcusdt_20240808.gz``, 491,973 rows), converted
-once by qengine's converter and cached (``qengine.backtest.data.load_events``). For each mode
-both engines run on the same array, one after the other, ``repeats`` times; events/s is rows /
-the minimum wall time (the reference's method: min of N, JIT excluded). CPU seconds
-(``time.thread_time``) are kept too: on a shared machine they show what the wall clock loses to
-neighbours.
+once by qengine's converter and cached (``qengine.backtest.data.load_events``). Each round
+runs every mode with both engines on the same array, one after the other; there are ``repeats``
+rounds, and events/s is rows / the minimum wall time (the reference's method: min of N, JIT
+excluded). CPU seconds (``time.thread_time``) are kept too: on a shared machine they show what
+the wall clock loses to neighbours.
 
 * replay: no strategy, to the end in one go, and waking every 100 ms, every 1 ms, on every feed;
 * glft: the reference GLFT grid at 100 ms, 1 ms and per feed, risk-averse and power-prob(2);
@@ -84,13 +84,16 @@ def _mismatch(name: str, q: Run, h: Run) -> list[str]:
     return out
 
 
-def _mode(rows: np.ndarray, cadence: int, queue: str, strategy: bool,
-          repeats: int) -> tuple[dict[str, Any], Run, Run]:
-    """Both engines, interleaved, ``repeats`` times each."""
-    qs, hs = [], []
-    for _ in range(repeats):
-        qs.append(run_qengine(rows, cadence, queue, strategy))
-        hs.append(run_hbt(rows, cadence, queue, strategy))
+def _modes() -> dict[str, tuple[int, str, bool]]:
+    """Mode name -> (cadence, queue, strategy), replays first."""
+    modes = {f"replay_{label}": (c, "riskaverse", False) for label, c in CADENCES.items()}
+    for queue in QUEUES:
+        modes.update({f"glft_{label}_{queue}": (c, queue, True)
+                      for label, c in CADENCES.items() if c != TO_END})
+    return modes
+
+
+def _entry(rows: np.ndarray, qs: list[Run], hs: list[Run]) -> dict[str, Any]:
     (q_wall, q_cpu), (h_wall, h_cpu) = _best(qs), _best(hs)
     n = len(rows)
     entry = {
@@ -103,43 +106,45 @@ def _mode(rows: np.ndarray, cadence: int, queue: str, strategy: bool,
         "qengine_wall_runs_s": [r.wall_s for r in qs],
         "hftbacktest_wall_runs_s": [r.wall_s for r in hs],
     }
-    if strategy:
+    if qs[0].counts:
         entry.update(qs[0].counts)
-    return entry, qs[0], hs[0]
+    return entry
 
 
 def side_by_side(rows: np.ndarray, repeats: int) -> dict[str, Any]:
-    """Every replay and GLFT mode on ``rows``; the fields are described in the module doc."""
+    """Every replay and GLFT mode on ``rows``; the fields are described in the module doc.
+
+    Rounds go over all modes (qengine then hftbacktest for each), ``repeats`` rounds, so that a
+    burst of load from neighbours hits one round of every mode rather than all runs of one.
+    """
     run_qengine(rows[:20_000], CADENCES["100ms"], "riskaverse", True)  # warm both sides up
     run_hbt(rows[:20_000], CADENCES["100ms"], "riskaverse", True)  # (hftbacktest JIT-compiles)
     run_hbt(rows[:20_000], CADENCES["100ms"], "riskaverse", False)
+    modes = _modes()
+    runs: dict[str, tuple[list[Run], list[Run]]] = {name: ([], []) for name in modes}
+    for k in range(repeats):
+        progress(f"backtest: round {k + 1}/{repeats} over {len(modes)} modes")
+        for name, (cadence, queue, strategy) in modes.items():
+            runs[name][0].append(run_qengine(rows, cadence, queue, strategy))
+            runs[name][1].append(run_hbt(rows, cadence, queue, strategy))
     out: dict[str, Any] = {"events": len(rows), "repeats": repeats}
     mismatches: list[str] = []
-    for label, cadence in CADENCES.items():
-        progress(f"backtest: replay {label}")
-        entry, q, h = _mode(rows, cadence, "riskaverse", False, repeats)
-        mismatches += _mismatch(f"replay_{label}", q, h)
-        out[f"replay_{label}"] = entry
-    for queue in QUEUES:
-        for label, cadence in CADENCES.items():
-            if cadence == TO_END:
-                continue
-            name = f"glft_{label}_{queue}"
-            progress(f"backtest: {name}")
-            entry, q, h = _mode(rows, cadence, queue, True, repeats)
+    for name, (qs, hs) in runs.items():
+        out[name] = entry = _entry(rows, qs, hs)
+        for q, h in zip(qs, hs, strict=True):
             mismatches += _mismatch(name, q, h)
-            replay = out[f"replay_{label}"]
+        if name.startswith("glft"):
+            replay = out["replay_" + name.split("_")[1]]
             wakes = max(entry["wake_ups"], 1)
             for engine in ("qengine", "hftbacktest"):
                 extra = entry[f"{engine}_wall_s"] - replay[f"{engine}_wall_s"]
                 entry[f"{engine}_per_decision_ns"] = extra / wakes * 1e9
-            out[name] = entry
     ratios = {k: v["ratio"] for k, v in out.items() if isinstance(v, dict) and "ratio" in v}
     out["min_ratio"] = min(ratios.values())
     out["modes_below_target"] = sorted(k for k, r in ratios.items() if r < TARGET_RATIO)
     out["fill_mismatches"] = len(mismatches)
-    out["mismatches"] = mismatches
-    for line in mismatches:
+    out["mismatches"] = sorted(set(mismatches))
+    for line in out["mismatches"]:
         progress(f"!!! FILL MISMATCH qengine vs hftbacktest: {line}")
     return out
 
