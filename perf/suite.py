@@ -3,9 +3,11 @@
 Usage: ``python -m perf.suite [--quick] [--json PATH] [--markdown PATH] [--only NAME]`` (the
 ``qengine perf`` subcommand calls :func:`main`). Benches run one after the other with a progress
 line each; the ingest, RPC, tick-to-quote, cold-start and session-RSS benches run their peers
-(sender, simulator, feeder, engine) in separate processes. A bench that raises becomes
-``{"error": "..."}`` under its key and the exit status is 1. ``--quick`` is for smoke tests
-(under 60 s on 2 cores); the full run takes about 6 minutes.
+(sender, simulator, feeder, engine) in separate processes, the backtest benches their start and
+scale children. A bench that raises becomes ``{"error": "..."}`` under its key and the exit
+status is 1. ``--quick`` is for smoke tests (about 3 minutes on the shared 2-core box under
+load, the two backtest benches about 20 s of it); the full run takes about 10 minutes (the
+backtest benches about 4).
 """
 
 from __future__ import annotations
