@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = load_events(a.data)  # a .gz is converted once and cached
     started = time.perf_counter()
-    result = Backtest(config, strategies.glft_grid, params=params).run(rows)
+    result = Backtest(config, strategies.glft_grid, params=params).run(rows, validated=True)
     wall = time.perf_counter() - started
     if a.fills_csv:
         with a.fills_csv.open("w") as out:

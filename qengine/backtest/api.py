@@ -21,7 +21,7 @@ from qengine.errors import ConfigError
 
 from . import layout as L
 from .data import iter_event_chunks
-from .events import EVENT_DTYPE, KIND_MASK
+from .events import EVENT_DTYPE
 from .runner import run as _run_kernel
 
 _MAX_BOOK_WIDTH = 1 << 26  # ticks per side (0.5 GiB per book): beyond it the data is suspect
@@ -139,13 +139,23 @@ class Backtest:
         self.params = np.ascontiguousarray(np.asarray(list(params), dtype=np.float64))
         self.scratch = np.full(max(int(scratch_size), 1), np.nan)
 
-    def run(self, sources: Any) -> BacktestResult:
+    def run(self, sources: Any, *, validated: bool = False) -> BacktestResult:
         """Replay ``sources`` (path, array or a sequence of them, in time order).
 
         Paths: hftbacktest ``.npz`` / ``.npy`` event files or raw Binance USD-M ``.gz``
         recordings; rows are validated as they stream in (``qengine.backtest.data``).
+        ``validated=True`` skips that for arrays that already passed it (``load_events``
+        output): they must be C-contiguous ``EVENT_DTYPE`` arrays, and are only sliced.
         """
-        return _Session(self).run(iter_event_chunks(sources, chunk_rows=self.config.chunk_rows))
+        rows = self.config.chunk_rows
+        if not validated:
+            return _Session(self).run(iter_event_chunks(sources, chunk_rows=rows))
+        arrays = [sources] if isinstance(sources, np.ndarray) else list(sources)
+        for a in arrays:
+            if not (isinstance(a, np.ndarray) and a.dtype == EVENT_DTYPE and a.ndim == 1
+                    and a.flags.c_contiguous):
+                raise ConfigError("validated=True takes C-contiguous EVENT_DTYPE arrays only")
+        return _Session(self).run(a[i:i + rows] for a in arrays for i in range(0, len(a), rows))
 
 
 class _Session:
@@ -206,6 +216,8 @@ class _Session:
                 if nxt is None:
                     ist[L.I_FINAL] = 1
                     continue
+                # The same layout under numba's aligned record type (no copy).
+                nxt = np.ascontiguousarray(nxt).view(EVENT_DTYPE)
                 rows += len(nxt)
                 keep = min(ist[L.I_LOCAL_ROW], ist[L.I_EXCH_ROW], len(buf))
                 buf = nxt if keep == len(buf) else np.concatenate((buf[keep:], nxt))
@@ -235,8 +247,10 @@ class _Session:
         return self.own if self.own is not None else np.zeros((2, 1), np.int64)
 
     def _init_books(self, rows: np.ndarray) -> None:
-        kinds = rows["ev"] & KIND_MASK
-        px = rows["px"][((kinds == 1) | (kinds == 4)) & np.isfinite(rows["px"])]
+        # The first chunk's price range sizes the books (trade prices lie inside it anyway);
+        # rows outside it later make them grow.
+        px = rows["px"]
+        px = px[np.isfinite(px)]
         lo = hi = 0
         if len(px):
             lo, hi = (round(float(p) / self.bt.config.tick_size) for p in (px.min(), px.max()))

@@ -64,55 +64,55 @@ from .matching import find_order
 E_DUPLICATE, E_FULL, E_NOT_FOUND, E_IN_FLIGHT, E_BAD = -1, -2, -3, -4, -5
 
 
-@helper(I8(HANDLE))
+@helper(I8(HANDLE), inline=True)
 def now_ns(h):
     """The wake-up time (local clock)."""
     return h[0][I_NOW]
 
 
-@helper(I8(HANDLE))
+@helper(I8(HANDLE), inline=True)
 def start_ns(h):
     """Time of the first event of the run."""
     return h[0][I_START_TS]
 
 
-@helper(I8(HANDLE))
+@helper(I8(HANDLE), inline=True)
 def position_lots(h):
     """Position in lots (+ long), from the fills received so far."""
     return h[0][I_POS_LOTS]
 
 
-@helper(I8(HANDLE))
+@helper(I8(HANDLE), inline=True)
 def version(h):
     """Changes whenever a local row or an order response has been processed."""
     return h[0][I_VERSION]
 
 
-@helper(I8(HANDLE))
+@helper(I8(HANDLE), inline=True)
 def best_bid_tick(h):
     """Best bid of the local book in ticks (``INVALID_MIN`` when empty)."""
     return h[5][BS_BEST_BID]
 
 
-@helper(I8(HANDLE))
+@helper(I8(HANDLE), inline=True)
 def best_ask_tick(h):
     """Best ask of the local book in ticks (``INVALID_MAX`` when empty)."""
     return h[5][BS_BEST_ASK]
 
 
-@helper(I8(HANDLE))
+@helper(I8(HANDLE), inline=True)
 def order_count(h):
     """Rows in the local order table (``h[2][:order_count(h)]``)."""
     return h[0][I_N_LOCAL]
 
 
-@helper(I8(HANDLE, I8))
+@helper(I8(HANDLE, I8), inline=True)
 def has_order(h, order_id):
     """Whether ``order_id`` is in the local table (any state)."""
     return 1 if find_order(h[2], h[0][I_N_LOCAL], order_id) >= 0 else 0
 
 
-@helper(I8(HANDLE, ORDERS, I8))
+@helper(I8(HANDLE, ORDERS, I8), inline=True)
 def _outbox(h, src, slot):
     ist = h[0]
     box = h[3]
@@ -124,7 +124,7 @@ def _outbox(h, src, slot):
     return 0
 
 
-@helper(I8(HANDLE, I8, I8, I8, I8, I8, I8))
+@helper(I8(HANDLE, I8, I8, I8, I8, I8, I8), inline=True)
 def submit(h, order_id, side, price_tick, qty_lots, tif, ord_type):
     """Send a new order (``side`` +1/-1, ``tif`` GTC/GTX/IOC/FOK, ``ord_type`` LIMIT/MARKET)."""
     ist, orders = h[0], h[2]
@@ -158,13 +158,13 @@ def submit(h, order_id, side, price_tick, qty_lots, tif, ord_type):
     return _outbox(h, orders, n)
 
 
-@helper(I8(HANDLE, I8, I8, I8, I8))
+@helper(I8(HANDLE, I8, I8, I8, I8), inline=True)
 def submit_gtx(h, order_id, side, price_tick, qty_lots):
     """A post-only limit order (rejected by the exchange if it would take)."""
     return submit(h, order_id, side, price_tick, qty_lots, 1, LIMIT)
 
 
-@helper(I8(HANDLE, I8))
+@helper(I8(HANDLE, I8), inline=True)
 def cancel(h, order_id):
     """Ask the exchange to cancel a working order."""
     ist, orders = h[0], h[2]
@@ -181,7 +181,7 @@ def cancel(h, order_id):
     return _outbox(h, orders, slot)
 
 
-@helper(I8(HANDLE, I8, I8, I8))
+@helper(I8(HANDLE, I8, I8, I8), inline=True)
 def modify(h, order_id, price_tick, qty_lots):
     """Amend price and size (see ``matching.exch_modify`` for what keeps the queue)."""
     ist, orders = h[0], h[2]
@@ -202,7 +202,7 @@ def modify(h, order_id, price_tick, qty_lots):
     return _outbox(h, orders, slot)
 
 
-@helper(I8(HANDLE))
+@helper(I8(HANDLE), inline=True)
 def clear_inactive(h):
     """Drop filled, canceled and expired orders from the local table. Returns how many."""
     ist, orders = h[0], h[2]

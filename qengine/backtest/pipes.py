@@ -68,7 +68,7 @@ def response_latency(ist, table, ts):
     return _interpolate(table, 1, 1, ts)
 
 
-@helper(I8(ORDERS, I8A, I8, ORDERS, I8, I8))
+@helper(I8(ORDERS, I8A, I8, ORDERS, I8, I8), inline=True)
 def pipe_push(ring, ist, to_local, src, slot, ts):
     """Queue a copy of ``src[slot]`` arriving at ``ts`` (FIFO). Returns -1 if the pipe is full."""
     head_i, count_i, last_i = (

@@ -180,7 +180,7 @@ def _record(ist, fst, lo, book, bs, rec):
     return 0
 
 
-@helper(I8(I8, I8A, F8A, ORDERS, ORDERS, FILLS))
+@helper(I8(I8, I8A, F8A, ORDERS, ORDERS, FILLS), inline=True)
 def _responses(ts, ist, fst, lo, tolo, fills):
     """Apply every response arriving at the strategy at ``ts``."""
     while pipe_head_ts(tolo, ist, 1) == ts:
@@ -188,7 +188,7 @@ def _responses(ts, ist, fst, lo, tolo, fills):
     return 0
 
 
-@helper(I8(I8, I8A, F8A, BOOK, I8A, OWN, ORDERS, ORDERS, ORDERS, LAT))
+@helper(I8(I8, I8A, F8A, BOOK, I8A, OWN, ORDERS, ORDERS, ORDERS, LAT), inline=True)
 def _arrivals(ts, ist, fst, xbook, xbs, own, xo, toex, tolo, lat):
     """Handle every request arriving at the exchange at ``ts``; -1 if the book must grow."""
     while pipe_head_ts(toex, ist, 0) == ts:
@@ -222,7 +222,7 @@ def _pick(t0, t1, t2, t3):
     return kind, ts
 
 
-@helper(I8(I8, I8A, F8A, ORDERS, ORDERS, FILLS))
+@helper(I8(I8, I8A, F8A, ORDERS, ORDERS, FILLS), inline=True)
 def _responses(ts, ist, fst, lo, tolo, fills):
     """Apply every response arriving at the strategy at ``ts``."""
     while pipe_head_ts(tolo, ist, 1) == ts:
@@ -230,7 +230,7 @@ def _responses(ts, ist, fst, lo, tolo, fills):
     return 0
 
 
-@helper(I8(I8, I8A, F8A, BOOK, I8A, OWN, ORDERS, ORDERS, ORDERS, LAT))
+@helper(I8(I8, I8A, F8A, BOOK, I8A, OWN, ORDERS, ORDERS, ORDERS, LAT), inline=True)
 def _arrivals(ts, ist, fst, xbook, xbs, own, xo, toex, tolo, lat):
     """Handle every request arriving at the exchange at ``ts``; -1 if the book must grow."""
     while pipe_head_ts(toex, ist, 0) == ts:

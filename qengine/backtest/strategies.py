@@ -22,7 +22,7 @@ GLFT_PARAMS = 7
 S_VERSION, S_QUOTED = 0, 1
 
 
-@helper("i8(i8, i8, i8, i8)")
+@helper("i8(i8, i8, i8, i8)", inline=True)
 def _grid_index(price_tick, start, step, count):
     """Index of ``price_tick`` in ``start + i*step, i < count``, or -1."""
     d = price_tick - start

@@ -39,11 +39,22 @@ def kernel(signature: Any, *, inline: bool = False) -> Callable[[Callable[..., A
     """
 
     def decorate(fn: Callable[..., Any]) -> Any:
-        dispatcher = numba.njit(signature, **_options(inline))(fn)
+        if inline:
+            return _inline(fn, signature)
+        dispatcher = numba.njit(signature, **_OPTIONS)(fn)
         REGISTRY.append(dispatcher)
         return dispatcher
 
     return decorate
+
+
+def _inline(fn: Callable[..., Any], signature: Any) -> Any:
+    """An inlined function is compiled into its callers' (cached) code, so it is not compiled on
+    its own at import: a second process then loads only the callers. Called from Python (tests),
+    it compiles for its arguments, which must match ``signature`` (kept as documentation)."""
+    dispatcher = numba.njit(**_options(True))(fn)
+    dispatcher._qengine_signature = signature
+    return dispatcher
 
 
 def helper(signature: Any, *, inline: bool = False) -> Callable[[Callable[..., Any]], Any]:
@@ -55,7 +66,9 @@ def helper(signature: Any, *, inline: bool = False) -> Callable[[Callable[..., A
     """
 
     def decorate(fn: Callable[..., Any]) -> Any:
-        dispatcher = numba.njit(signature, **_options(inline))(fn)
+        if inline:
+            return _inline(fn, signature)
+        dispatcher = numba.njit(signature, **_OPTIONS)(fn)
         dispatcher._qengine_helper = True
         REGISTRY.append(dispatcher)
         return dispatcher

@@ -7,6 +7,7 @@ import pytest
 
 from qengine.backtest import strategies
 from qengine.backtest.api import Backtest, BacktestConfig
+from qengine.backtest.data import DataError
 from qengine.backtest.events import (
     BUY_EVENT,
     DEPTH_EVENT,
@@ -15,7 +16,6 @@ from qengine.backtest.events import (
     LOCAL_EVENT,
     SELL_EVENT,
 )
-from qengine.backtest.data import DataError
 from qengine.errors import ConfigError
 
 PARAMS = strategies.glft_params(half_spread_ticks=20.291294294493063,
@@ -69,7 +69,7 @@ def test_a_book_wider_than_the_first_chunk_grows():
 def test_bad_sources_and_settings_are_named():
     with pytest.raises(DataError):
         run(np.zeros(3, dtype=[("a", "<i8")]))
-    with pytest.raises(DataError, match="rows.csv"):
+    with pytest.raises(DataError, match=r"rows\.csv"):
         run("rows.csv")
     with pytest.raises(ConfigError, match="tick_size"):
         BacktestConfig(tick_size=0.0, lot_size=0.001)

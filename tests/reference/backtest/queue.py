@@ -42,9 +42,12 @@ def queue_depth(orders, slot, model, power_n, prev_qty, new_qty):
     back = prev_qty - front
     try:
         fb, ff = math.pow(back, power_n), math.pow(front, power_n)
+    except ValueError:  # negative base, fractional power: NaN in IEEE arithmetic
+        fb = ff = math.nan
+    if fb + ff == 0:  # IEEE division: x/0 is +-inf, 0/0 is NaN
+        prob = math.nan if fb == 0 or math.isnan(fb) else math.copysign(math.inf, fb)
+    else:
         prob = fb / (fb + ff)
-    except (ValueError, ZeroDivisionError):  # numba gives NaN for both
-        prob = math.nan
     if math.isinf(prob):
         prob = 1.0
     est = front - (1 - prob) * chg + _fmin(back - prob * chg, 0.0)
