@@ -183,3 +183,20 @@ def test_constant_latency_delays_each_way():
     assert fill["exch_ts"] == 30 * MS
     assert fill["local_ts"] == 40 * MS  # the 10 ms response latency
     assert r.orders[0]["exch_ts"] == 30 * MS
+
+
+def test_wake_on_response_adds_a_wake_up_when_a_response_arrives():
+    # The buy sent at 0 is acked at 20 ms and filled at 25 ms (known locally at 35 ms); local
+    # rows at 0, 26, 40 and 50 ms. Feed wake-ups: 0, 26, 40; with responses also 20 and 35.
+    events = rows((BOTH | SELL_EVENT | TRADE_EVENT, 25 * MS, 26 * MS, 99.0, 1.0),
+                  (LOCAL_EVENT | BID, 0, 40 * MS, 99.0, 1.0),
+                  (LOCAL_EVENT | BID, 0, 50 * MS, 98.0, 1.0))
+    seen = {}
+    for on_resp in (False, True):
+        config = BacktestConfig(tick_size=1.0, lot_size=1.0, wake_on_feed=True,
+                                wake_on_response=on_resp)
+        r = Backtest(config, strategies.scripted, params=script(buy(1, 100))).run(events)
+        seen[on_resp] = [int(t) for t in r.records["ts"]]
+        assert r.counts["wake_ups"] == len(seen[on_resp])
+    assert seen[False] == [0, 26 * MS, 40 * MS]
+    assert seen[True] == [0, 20 * MS, 26 * MS, 35 * MS, 40 * MS]
