@@ -25,27 +25,22 @@ from perf._kernel_worlds import (
     bench_pipeline,
     bench_quote_pipeline,
 )
-from qengine.kernels import codes
 from qengine.kernels.avellaneda import (
     glft_bid_depth,
     optimal_spread,
     reservation_price,
 )
-from qengine.kernels.candles import candle_update
 from qengine.kernels.dtypes import (
-    CANDLE,
-    CANDLE_STATE,
     FILL,
     INTENSITY_STATE,
     LOT,
     MARKET_SAMPLE,
     POSITION,
     QUOTE,
+    QUOTE_DIAG,
     RING_CURSOR,
     RISK_LIMITS,
     RISK_STATE,
-    VAMP_IMPACT,
-    VAMP_STATE,
     VOL_RETURN,
     VOL_STATE,
 )
@@ -55,7 +50,6 @@ from qengine.kernels.model import model_touch
 from qengine.kernels.position import position_apply_fill
 from qengine.kernels.ring import ring_push
 from qengine.kernels.risk import risk_check
-from qengine.kernels.vamp import vamp_update
 from qengine.kernels.volatility import vol_sigma, vol_update
 
 VOL_WINDOW_NS = 300 * S
@@ -143,35 +137,6 @@ def bench_intensity_fit(s: dict[str, np.ndarray]) -> Bench:
         _intensity_update_step, py_prepare)
 
 
-@njit(cache=True)
-def _candle_step(c, i):
-    return float(candle_update(c[0], c[1], c[2][i], c[3][i], c[4][i], c[5][i], 2_000, 300 * S))
-
-
-@njit(cache=True)
-def _vamp_step(c, i):
-    return float(vamp_update(c[0], c[1], c[2][i], c[3][i], c[4][i], c[5][i], 1))
-
-
-def _trade_args(c: tuple[Any, ...], li: dict[str, list[Any]], i: int) -> tuple[Any, ...]:
-    return (c[0], c[1], li["time_ns"][i], li["trade_ticks"][i], li["trade_lots"][i],
-            li["taker_side"][i])
-
-
-def bench_candle_update(s: dict[str, np.ndarray]) -> Bench:
-    c = (np.zeros(1, CANDLE_STATE), np.zeros(100, CANDLE), s["time_ns"], s["trade_ticks"],
-         s["trade_lots"], s["taker_side"])
-    li = _lists(s)
-    return Bench(c, _candle_step, candle_update, lambda i: (*_trade_args(c, li, i), 2000, 300 * S))
-
-
-def bench_vamp_update(s: dict[str, np.ndarray]) -> Bench:
-    c = (np.zeros(1, VAMP_STATE), np.zeros(30, VAMP_IMPACT), s["time_ns"], s["trade_ticks"],
-         s["trade_lots"], s["taker_side"])
-    li = _lists(s)
-    return Bench(c, _vamp_step, vamp_update, lambda i: (*_trade_args(c, li, i), 1))
-
-
 # --- model and ladder ----------------------------------------------------------------------------
 
 @njit(cache=True)
@@ -203,7 +168,7 @@ def _ladder_step(c, i):
 
 def _model_world(s: dict[str, np.ndarray]) -> tuple[Any, ...]:
     return (s["mid_ticks"], s["inventory_lots"], s["sigma"], _params(), s["time_ns"],
-            np.zeros(codes.DIAG_SIZE), MULT, s["offset_ticks"], np.zeros(10, QUOTE))
+            np.zeros(1, QUOTE_DIAG), MULT, s["offset_ticks"], np.zeros(10, QUOTE))
 
 
 def _model_bench(step: Any, kernel: Any,
@@ -295,6 +260,4 @@ BENCHES: dict[str, Callable[[dict[str, np.ndarray]], Bench]] = {
     "build_ladder": bench_build_ladder,
     "position_apply_fill": bench_position_apply_fill,
     "risk_check": bench_risk_check,
-    "candle_update": bench_candle_update,
-    "vamp_update": bench_vamp_update,
 }

@@ -24,6 +24,7 @@ from qengine.kernels.dtypes import (
     MARKET_SAMPLE,
     ORDER,
     QUOTE,
+    QUOTE_DIAG,
     RING_CURSOR,
     VOL_RETURN,
     VOL_STATE,
@@ -86,8 +87,8 @@ def make_stream(n: int, seed: int) -> dict[str, np.ndarray]:
 
 
 def _params() -> np.ndarray:
-    return make_quote_params(levels=LEVELS, position_limit_lots=20_000,
-                             tick_size=0.1, min_spread_ticks=14, max_spread_ticks=2_000)
+    return make_quote_params(level_count=LEVELS, position_limit_lots=20_000,
+                             tick_size_quote=0.1, min_spread_ticks=14, max_spread_ticks=2_000)
 
 
 MULT = make_level_multipliers([1.0, 1.5, 2.0, 2.5, 3.0])
@@ -125,34 +126,34 @@ def _quote_world(s: dict[str, np.ndarray]) -> tuple[Any, ...]:
         price = 650_000 + depth if side == codes.SIDE_BUY else 650_000 - depth
         intensity_update(intensity, t0 - 120 * S + k * 300_000_000, price, 650_000.0, side,
                          HALF_LIFE_S)
+    quotes, diag = np.zeros(2 * LEVELS, QUOTE), np.zeros(1, QUOTE_DIAG)
     return (
         _params(), MULT, MULT, np.zeros(1024, MARKET_SAMPLE), np.zeros(1, RING_CURSOR),
         np.zeros(1, VOL_STATE), np.zeros(1024, VOL_RETURN), intensity,
         s["time_ns"], s["bid_ticks"], s["ask_ticks"], s["bid_lots"], s["ask_lots"],
-        s["inventory_lots"], np.zeros(32, ORDER), np.zeros(2 * LEVELS, QUOTE),
-        np.zeros(codes.DIAG_SIZE), np.zeros(64, ACTION),
+        s["inventory_lots"], np.zeros(32, ORDER), quotes, diag, np.zeros(64, ACTION),
     )
 
 
 @njit(cache=True)
 def _cycle_prepare(c, i):
     if i % SYNC_EVERY == 0:
-        return sync_orders(c[14], c[15], int(c[16][codes.DIAG_QUOTES]))
+        return sync_orders(c[14], c[15], c[16][0].quote_count)
     return 0.0
 
 
 @njit(cache=True)
 def _cycle_step(c, i):
-    return float(quote_cycle(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8][i], c[9][i],
-                             c[10][i], c[11][i], c[12][i], c[13][i], LEVELS, c[14], 0, 2, c[15],
-                             c[16], c[17]))
+    inputs = (c[8][i], c[9][i], c[10][i], c[11][i], c[12][i], c[13][i], np.int64(LEVELS))
+    return float(quote_cycle((c[0], c[1], c[2]), (c[3], c[4], c[5], c[6], c[7]), inputs,
+                             (c[15], c[16]), c[14], 0, 2, c[17]))
 
 
 @njit(cache=True)
 def _pipeline_step(c, i):
-    return float(quote_pipeline(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8][i],
-                                c[9][i], c[10][i], c[11][i], c[12][i], c[13][i], LEVELS, c[15],
-                                c[16]))
+    inputs = (c[8][i], c[9][i], c[10][i], c[11][i], c[12][i], c[13][i], np.int64(LEVELS))
+    return float(quote_pipeline((c[0], c[1], c[2]), (c[3], c[4], c[5], c[6], c[7]), inputs,
+                                (c[15], c[16])))
 
 
 @njit(cache=True)
@@ -163,14 +164,24 @@ def _diff_prepare(c, i):
 
 @njit(cache=True)
 def _diff_step(c, i):
-    return float(diff_ladder_against_orders(c[14], c[15], int(c[16][codes.DIAG_QUOTES]), 0, 2,
-                                            c[17]))
+    return float(diff_ladder_against_orders(c[14], c[15], c[16][0].quote_count, 0, 2, c[17]))
 
 
 def _book_args(c: tuple[Any, ...], lists: dict[str, list[Any]], i: int) -> tuple[Any, ...]:
-    return (c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], lists["time_ns"][i],
-            lists["bid_ticks"][i], lists["ask_ticks"][i], lists["bid_lots"][i],
-            lists["ask_lots"][i], lists["inventory_lots"][i], LEVELS)
+    # The setup and state bundles are built once, as the engine holds them; the inputs per call.
+    setup, state = _bundles(c)
+    inputs = (lists["time_ns"][i], lists["bid_ticks"][i], lists["ask_ticks"][i],
+              lists["bid_lots"][i], lists["ask_lots"][i], lists["inventory_lots"][i], LEVELS)
+    return setup, state, inputs, (c[15], c[16])
+
+
+_BUNDLES: dict[int, tuple[Any, Any]] = {}
+
+
+def _bundles(c: tuple[Any, ...]) -> tuple[Any, Any]:
+    if id(c) not in _BUNDLES:
+        _BUNDLES[id(c)] = ((c[0], c[1], c[2]), (c[3], c[4], c[5], c[6], c[7]))
+    return _BUNDLES[id(c)]
 
 
 def _lists(s: dict[str, np.ndarray]) -> dict[str, list[Any]]:
@@ -180,21 +191,21 @@ def _lists(s: dict[str, np.ndarray]) -> dict[str, list[Any]]:
 def _sync_in_python(c: tuple[Any, ...]) -> Callable[[int], None]:
     def prepare(i: int) -> None:
         if i % SYNC_EVERY == 0:
-            sync_orders(c[14], c[15], int(c[16][codes.DIAG_QUOTES]))
+            sync_orders(c[14], c[15], int(c[16][0]["quote_count"]))
     return prepare
 
 
 def bench_pipeline(s: dict[str, np.ndarray]) -> Bench:
     c, li = _quote_world(s), _lists(s)
     return Bench(c, _cycle_step, quote_cycle,
-                 lambda i: (*_book_args(c, li, i), c[14], 0, 2, c[15], c[16], c[17]),
+                 lambda i: (*_book_args(c, li, i), c[14], 0, 2, c[17]),
                  _cycle_prepare, _sync_in_python(c))
 
 
 def bench_quote_pipeline(s: dict[str, np.ndarray]) -> Bench:
     c, li = _quote_world(s), _lists(s)
     return Bench(c, _pipeline_step, quote_pipeline,
-                 lambda i: (*_book_args(c, li, i), c[15], c[16]))
+                 lambda i: _book_args(c, li, i))
 
 
 def bench_diff(s: dict[str, np.ndarray]) -> Bench:
@@ -202,9 +213,9 @@ def bench_diff(s: dict[str, np.ndarray]) -> Bench:
     sync = _sync_in_python(c)
 
     def py_prepare(i: int) -> None:
-        quote_pipeline(*_book_args(c, li, i), c[15], c[16])
+        quote_pipeline(*_book_args(c, li, i))
         sync(i)
 
     return Bench(c, _diff_step, diff_ladder_against_orders,
-                 lambda i: (c[14], c[15], int(c[16][codes.DIAG_QUOTES]), 0, 2, c[17]),
+                 lambda i: (c[14], c[15], int(c[16][0]["quote_count"]), 0, 2, c[17]),
                  _diff_prepare, py_prepare)

@@ -111,6 +111,68 @@ def _tail_rows(r: dict[str, Any]) -> list[str]:
     return rows
 
 
+def backtest_rows(bt: dict[str, Any]) -> list[str]:
+    """The side-by-side table of ``perf.bench_backtest`` (markdown lines)."""
+    lines = [
+        f"Events: {fmt(get(bt, 'events'))} rows, min of {fmt(get(bt, 'repeats'))} runs per "
+        "engine and mode (JIT excluded; hftbacktest's construction outside its clock, qengine's "
+        "whole `Backtest.run` inside). Ratio = qengine events/s over hftbacktest's (goal >= 1.5); "
+        "CPU ratio is the same from thread CPU time.", "",
+        "| mode | wake-ups | hftbacktest events/s | qengine events/s | ratio | CPU ratio "
+        "| per decision hftbacktest | qengine | fills | |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for mode, e in bt.items():
+        if not isinstance(e, dict) or "ratio" not in e:
+            continue
+        decision = [fmt(get(e, f"{engine}_per_decision_ns"), " ns") if "glft" in mode else ""
+                    for engine in ("hftbacktest", "qengine")]
+        rates = [fmt(e[f"{engine}_events_per_s"] / 1e6, " M", digits=2)
+                 for engine in ("hftbacktest", "qengine")]
+        lines.append(
+            f"| {mode} | {fmt(e['wake_ups'])} | {rates[0]} | {rates[1]} "
+            f"| {fmt(e['ratio'], digits=2)} | {fmt(e['cpu_ratio'], digits=2)} "
+            f"| {decision[0]} | {decision[1]} "
+            f"| {fmt(get(e, 'fills'))} | {_met(e['ratio'] >= 1.5)} |")
+    start = bt.get("start", {})
+    lines += [
+        "", f"Fill check: {fmt(get(bt, 'fill_mismatches'))} mismatches (wake-ups, orders, cancels, "
+        "rejects, fill sets and equity compared per mode)." + "".join(
+            f"\n- {m}" for m in bt.get("mismatches", [])), "",
+        f"Second-process start (fresh `python -c` to the first result of a "
+        f"{fmt(get(start, 'rows'))}-row GLFT backtest, min of runs): qengine with a warm numba "
+        f"cache {fmt(get(start, 'qengine_s'), ' s', digits=2)} (target < 1 s: "
+        f"{_met(None if get(start, 'qengine_s') is None else start['qengine_s'] < 1.0)}; "
+        f"{fmt(get(start, 'qengine_cpu_s'), ' s', digits=2)} of CPU in the child), hftbacktest "
+        f"{fmt(get(start, 'hftbacktest_s'), ' s', digits=2)} "
+        f"({fmt(get(start, 'hftbacktest_cpu_s'), ' s', digits=2)} of CPU).",
+    ]
+    return lines
+
+
+def scale_rows(sc: dict[str, Any]) -> list[str]:
+    """The scale run of ``perf.bench_backtest_scale`` (markdown lines)."""
+    after = sc.get("rss_mb_after_file", {})
+    rate = get(sc, "events_per_s")
+    peak = sc.get("peak_rss_mb_after_file", {})
+    return [
+        f"{fmt(get(sc, 'files'))} files x {fmt(get(sc, 'rows_per_file'))} synthetic rows "
+        f"({fmt(get(sc, 'events'))} events, written in "
+        f"{fmt(get(sc, 'generate_s'), ' s', digits=1)}"
+        f") streamed through qengine, GLFT grid at 100 ms: {fmt(get(sc, 'wall_s'), ' s', digits=1)}"
+        f", {fmt(None if rate is None else rate / 1e6, ' M', digits=2)}"
+        f" events/s, {fmt(get(sc, 'fills'))} fills, {fmt(get(sc, 'orders'))} orders.", "",
+        "| after file | " + " | ".join(after) + " |", "|---|" + "---:|" * len(after),
+        "| RSS MiB | " + " | ".join(fmt(v, digits=1) for v in after.values()) + " |",
+        "| peak RSS MiB | " + " | ".join(fmt(v, digits=1) for v in peak.values()) + " |", "",
+        f"Before the first file: RSS {fmt(get(sc, 'rss_mb_start'), ' MiB', digits=1)}, peak "
+        f"{fmt(get(sc, 'peak_rss_mb_start'), ' MiB', digits=1)} (imports). From the "
+        f"first to the last checkpoint RSS {fmt(get(sc, 'rss_growth_pct'), ' %', digits=1)}, peak "
+        f"{fmt(get(sc, 'peak_growth_pct'), ' %', digits=1)}; peak from file 10 to the last "
+        f"{fmt(get(sc, 'peak_growth_from_file_10_pct'), ' %', digits=1)}.",
+    ]
+
+
 def markdown(payload: dict[str, Any]) -> str:
     """The targets table, latency tails, a kernel table and any errors, as markdown."""
     r, machine = payload["results"], payload["machine"]
@@ -139,6 +201,10 @@ def markdown(payload: dict[str, Any]) -> str:
         if "error" in e:
             continue
         lines.append(f"| {key} | " + " | ".join(fmt(e.get(f)) for f in KERNEL_FIELDS) + " |")
+    if "error" not in r.get("backtest", {"error": ""}):
+        lines += ["", "## Backtester vs hftbacktest 2.4.4", "", *backtest_rows(r["backtest"])]
+    if "error" not in r.get("backtest_scale", {"error": ""}):
+        lines += ["", "## Backtester scale run", "", *scale_rows(r["backtest_scale"])]
     errors = [(k, v["error"]) for k, v in r.items() if isinstance(v, dict) and "error" in v]
     if errors:
         lines += ["", "## Errors", ""] + [f"- `{k}`: {msg}" for k, msg in errors]

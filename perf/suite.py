@@ -4,9 +4,10 @@ Usage: ``python -m perf [--quick] [--json PATH] [--markdown PATH] [--only NAME]`
 checkout (``make perf``; ``python -m perf.suite`` is the same; the package never imports perf/).
 Benches run one after the other with a progress line each; the ingest, RPC, tick-to-quote,
 cold-start and session-RSS benches run their peers (sender, simulator, feeder, engine) in separate
-processes. A bench that raises becomes
+processes, the backtest benches their start and scale children. A bench that raises becomes
 ``{"error": "..."}`` under its key and the exit status is 1. ``--quick`` is for smoke tests
-(under 60 s on 2 cores); the full run takes about 6 minutes.
+(about 3 minutes on the shared 2-core box under load, the two backtest benches about 20 s of it);
+the full run takes about 10 minutes (the backtest benches about 4).
 """
 
 from __future__ import annotations
@@ -31,7 +32,11 @@ KERNEL_NAMES = (
     "pipeline", "quote_pipeline", "diff_ladder_against_orders", "ring_push", "vol_update",
     "vol_sigma", "intensity_update", "intensity_fit", "reservation_price", "optimal_spread",
     "glft_bid_depth", "model_touch", "build_ladder", "position_apply_fill", "risk_check",
-    "candle_update", "vamp_update",
+)
+#: Backtest modes of ``perf.bench_backtest`` (replay cadences, then the GLFT grid's).
+BACKTEST_MODES = (
+    *(f"replay_{c}" for c in ("to_end", "100ms", "1ms", "feed")),
+    *(f"glft_{c}_{q}" for q in ("riskaverse", "powerprob") for c in ("100ms", "1ms", "feed")),
 )
 #: Entry -> fields the smoke test requires (numeric; ``critical_events_kept`` is a bool). A dotted
 #: field names a value inside a nested dict. The names the issue fixes come first in each list.
@@ -56,6 +61,15 @@ REQUIRED_FIELDS: dict[str, list[str]] = {
         "critical_events_kept", "old_bytes_per_100k", "old_cpu_s_per_100k",
     ],
     "cold_start": ["cold_s", "warm_s"],
+    "backtest": [
+        "min_ratio", "fill_mismatches", "start.qengine_s", "events",
+        *(f"{mode}.{field}" for mode in BACKTEST_MODES
+          for field in ("qengine_events_per_s", "hftbacktest_events_per_s", "ratio")),
+        *(f"{mode}.{engine}_per_decision_ns" for mode in BACKTEST_MODES if mode.startswith("glft")
+          for engine in ("qengine", "hftbacktest")),
+    ],
+    "backtest_scale": ["events_per_s", "peak_rss_mb", "rss_growth_pct", "peak_growth_pct",
+                       "rss_mb_start", "events"],
 }
 
 
@@ -108,6 +122,18 @@ def _cold_start(quick: bool, results: dict[str, Any]) -> dict[str, Any]:
     return {"cold_start": bench_cold_start.run(quick)}
 
 
+def _backtest(quick: bool, results: dict[str, Any]) -> dict[str, Any]:
+    from perf import bench_backtest
+
+    return {"backtest": bench_backtest.run(quick)}
+
+
+def _backtest_scale(quick: bool, results: dict[str, Any]) -> dict[str, Any]:
+    from perf import bench_backtest_scale
+
+    return {"backtest_scale": bench_backtest_scale.run(quick)}
+
+
 #: (name, runner, key that holds the error if it fails), in run order.
 BENCHES: list[tuple[str, Callable[[bool, dict[str, Any]], dict[str, Any]], str]] = [
     ("kernels", _kernels, "kernel.pipeline"),
@@ -118,6 +144,8 @@ BENCHES: list[tuple[str, Callable[[bool, dict[str, Any]], dict[str, Any]], str]]
     ("rpc", _rpc, "rpc_round_trip"),
     ("tick_to_quote", _tick_to_quote, "tick_to_quote"),
     ("cold_start", _cold_start, "cold_start"),
+    ("backtest", _backtest, "backtest"),
+    ("backtest_scale", _backtest_scale, "backtest_scale"),
 ]
 
 

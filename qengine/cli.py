@@ -24,7 +24,6 @@ _QUOTE_OVERRIDES = {
     "kappa": "quote.kappa_per_usd",
     "levels": "quote.levels",
     "spacing_ticks": "quote.spacing_ticks",
-    "vol_threshold": "quote.volume_candle_threshold",
     "duration_s": "duration_s",
     "log_file": "telemetry.log_file",
     "metrics_file": "telemetry.metrics_file",
@@ -49,7 +48,6 @@ def _add_quote_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kappa", type=float, help="order-arrival decay per USD (prior)")
     parser.add_argument("--levels", type=int, help="levels per side")
     parser.add_argument("--spacing-ticks", type=int, help="base step between levels, ticks")
-    parser.add_argument("--vol-threshold", type=float, help="volume-candle threshold, coins")
     parser.add_argument("--order-mode", choices=("orders", "mass_quote"))
     parser.add_argument("--duration-s", type=float, help="stop after this many seconds")
     parser.add_argument("--seed", type=int, help="seed of the simulator (network sim)")

@@ -70,21 +70,10 @@ class QuoteConfig:
     sigma_ceiling_daily: float = 0.18
     intensity_half_life_s: float = 300.0
     ring_capacity: int = 256
-    #: Volume-clock candle threshold in coins (the old ``--vol-threshold``).
-    volume_candle_threshold: float = 1.0
     min_quote_interval_s: float = 0.5
     force_refresh_s: float = 15.0
     #: Never quote on a book older than this (the heartbeat reconnects after stale_ticker_s).
     max_book_age_s: float = 10.0
-    #: Apply the volume-candle predictions (gamma, kappa, sigma, reservation offset; bounded)
-    #: and the VAMP skew to the quotes. Off by default: the old bot's versions were inert.
-    predictive_adjustments: bool = False
-    #: A prediction older than this (no new candle) is dropped and the base values come back
-    #: (the old bot's ``pa_prediction_max_age_seconds``).
-    prediction_max_age_s: float = 5.0
-    #: With ``predictive_adjustments``: ticks the quotes' centre moves per lot of decayed
-    #: aggressive VAMP impact (taker buys up, sells down; clamped to a few ticks). 0: off.
-    vamp_skew_ticks_per_lot: float = 0.0
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -217,8 +206,8 @@ def _validate(config: EngineConfig) -> None:
     for name in ("gamma", "kappa_per_usd", "intensity_a_per_s", "horizon_s", "base_size",
                  "volatility_half_life_s", "volatility_window_s", "sigma_fallback_daily",
                  "sigma_floor_daily", "sigma_ceiling_daily", "intensity_half_life_s",
-                 "fee_coverage_multiplier", "volume_candle_threshold", "force_refresh_s",
-                 "legacy_gamma", "max_book_age_s", "prediction_max_age_s"):
+                 "fee_coverage_multiplier", "force_refresh_s", "legacy_gamma",
+                 "max_book_age_s"):
         _check(getattr(q, name) > 0, f"quote.{name}", "must be > 0")
     _check(1 <= q.levels <= 10, "quote.levels", "must be between 1 and 10")
     _check(q.spacing_ticks >= 1, "quote.spacing_ticks", "must be >= 1")
@@ -231,8 +220,6 @@ def _validate(config: EngineConfig) -> None:
     _check(q.volatility_min_samples >= 2, "quote.volatility_min_samples", "must be >= 2")
     _check(16 <= q.ring_capacity <= 1_000_000, "quote.ring_capacity", "must be in 16..1000000")
     _check(q.min_quote_interval_s >= 0, "quote.min_quote_interval_s", "must be >= 0")
-    _check(math.isfinite(q.vamp_skew_ticks_per_lot) and q.vamp_skew_ticks_per_lot >= 0,
-           "quote.vamp_skew_ticks_per_lot", "must be a finite number >= 0")
     for name in ("bid_size_multipliers", "ask_size_multipliers"):
         values = getattr(q, name)
         _check(len(values) >= 1 and all(v > 0 for v in values), f"quote.{name}",

@@ -13,7 +13,3 @@ class ConfigError(QEngineError, ValueError):
 
 class StartupError(QEngineError):
     """The engine could not start (unknown instrument, login refused, ...); nothing was quoted."""
-
-
-class InternalError(QEngineError):
-    """Several internal tasks failed at once; please report it with the log."""

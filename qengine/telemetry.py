@@ -44,7 +44,6 @@ COUNTER_NAMES = (
     "errors",
     "reconnects",
     "risk_breaches",
-    "decode_rejects",
     "stale_reconnects",
     "rows_skipped",
     "own_rows_invalid",

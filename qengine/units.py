@@ -23,30 +23,17 @@ from functools import lru_cache
 
 __all__ = [
     "NS_PER_S",
-    "OffGridError",
-    "amount_to_lots",
+    "StepGrid",
     "amount_to_lots_ceil",
-    "amount_to_lots_floor",
     "bps_to_fraction",
-    "bps_to_ticks",
     "fraction_to_bps",
-    "lots_to_amount",
     "ns_to_seconds",
-    "price_to_ticks",
-    "price_to_ticks_ceil",
-    "price_to_ticks_floor",
     "price_to_ticks_nearest",
     "seconds_to_ns",
-    "ticks_to_bps",
-    "ticks_to_price",
 ]
 
 NS_PER_S = 1_000_000_000
 BPS_PER_UNIT = 10_000
-
-
-class OffGridError(ValueError):
-    """A price or amount is not a whole number of ticks or lots."""
 
 
 def _check_number(value: float, name: str) -> float | int:
@@ -102,7 +89,7 @@ def _steps_to_value(n: int, step: float | int) -> float:
 
 
 def _value_to_steps(value: float | int, step: float | int, mode: str) -> int:
-    """Convert ``value`` to whole ``step``s; ``mode`` is exact, floor, ceil or nearest."""
+    """Convert ``value`` to whole ``step``s; ``mode`` is ceil or nearest."""
     value = _check_number(value, "value")
     step = _check_number(step, "step size")
     m, k = _step_parts(step)
@@ -114,12 +101,6 @@ def _value_to_steps(value: float | int, step: float | int, mode: str) -> int:
     # value / step == (a * 10**k) / (m * 10**j), both integers.
     num = a * 10 ** max(k - j, 0)
     den = m * 10 ** max(j - k, 0)
-    if mode == "exact":
-        if num % den:
-            raise OffGridError(f"{value!r} is not a multiple of step {step!r}")
-        return num // den
-    if mode == "floor":
-        return num // den
     if mode == "ceil":
         return -(-num // den)
     quotient, remainder = divmod(num, den)
@@ -129,39 +110,40 @@ def _value_to_steps(value: float | int, step: float | int, mode: str) -> int:
     return quotient
 
 
-def price_to_ticks(price: float, tick_size: float) -> int:
-    """Convert an exchange price to integer ticks, requiring it to lie on the tick grid.
+class StepGrid:
+    """One step size (a tick or a volume tick) with exact, fast conversions to whole steps.
 
-    Parameters
-    ----------
-    price : float
-        Price in quote currency (e.g. USD), as decoded from JSON.
-    tick_size : float
-        Instrument tick size in quote currency, > 0.
-
-    Returns
-    -------
-    int
-        Price in ticks.
-
-    Raises
-    ------
-    OffGridError
-        If the price is not a whole number of ticks.
-    TypeError, ValueError
-        For a non-number (a bool counts as one), NaN/inf or a non-positive tick.
+    Built once per instrument: the step's decimal parts are kept, so an on-grid value (every
+    exchange price and amount) converts with one division and one check, and ``n`` steps convert
+    back to the float nearest the decimal ``n * step`` (``35012`` ticks of ``0.1``: ``3501.2``).
     """
-    return _value_to_steps(price, tick_size, "exact")
 
+    __slots__ = ("_m", "_scale", "step")
 
-def price_to_ticks_floor(price: float, tick_size: float) -> int:
-    """Price (quote currency) to ticks, rounding down off-grid prices (e.g. a bid limit)."""
-    return _value_to_steps(price, tick_size, "floor")
+    def __init__(self, step: float) -> None:
+        self.step = _check_number(step, "step size")
+        self._m, k = _step_parts(self.step)
+        self._scale = 10**k
 
+    def nearest(self, value: float) -> int:
+        """Whole steps nearest to ``value`` (off-grid: by its decimal, ties to even)."""
+        if type(value) is float and value - value == 0.0:
+            n = round(value / self.step)
+            if (n * self._m) / self._scale == value:
+                return n
+        return _value_to_steps(value, self.step, "nearest")
 
-def price_to_ticks_ceil(price: float, tick_size: float) -> int:
-    """Price (quote currency) to ticks, rounding up off-grid prices (e.g. an ask limit)."""
-    return _value_to_steps(price, tick_size, "ceil")
+    def ceil(self, value: float) -> int:
+        """Whole steps at or above ``value`` (for minimum sizes)."""
+        return _value_to_steps(value, self.step, "ceil")
+
+    def in_steps(self, value: float) -> float:
+        """``value`` in (fractional) steps, for estimates off the grid such as a mark price."""
+        return value / self.step
+
+    def value(self, steps: int) -> float:
+        """The float nearest to the decimal ``steps * step`` (prints without noise)."""
+        return (int(steps) * self._m) / self._scale
 
 
 def price_to_ticks_nearest(price: float, tick_size: float) -> int:
@@ -169,43 +151,9 @@ def price_to_ticks_nearest(price: float, tick_size: float) -> int:
     return _value_to_steps(price, tick_size, "nearest")
 
 
-def ticks_to_price(ticks: int, tick_size: float) -> float:
-    """Convert integer ticks to an exchange price without float noise.
-
-    Parameters
-    ----------
-    ticks : int
-        Price in ticks (Python int or numpy integer).
-    tick_size : float
-        Instrument tick size in quote currency, > 0.
-
-    Returns
-    -------
-    float
-        The float nearest to the decimal ``ticks * tick_size``, e.g. ``35012`` ticks of ``0.1``
-        give ``3501.2``.
-    """
-    return _steps_to_value(int(ticks), _check_number(tick_size, "tick size"))
-
-
-def amount_to_lots(amount: float, volume_tick: float) -> int:
-    """Convert an amount (base currency, e.g. BTC) to lots of ``volume_tick``; off-grid raises."""
-    return _value_to_steps(amount, volume_tick, "exact")
-
-
-def amount_to_lots_floor(amount: float, volume_tick: float) -> int:
-    """Amount (base currency) to lots, rounding down; for sizing that must not exceed a budget."""
-    return _value_to_steps(amount, volume_tick, "floor")
-
-
 def amount_to_lots_ceil(amount: float, volume_tick: float) -> int:
     """Amount (base currency) to lots, rounding up; for minimum sizes."""
     return _value_to_steps(amount, volume_tick, "ceil")
-
-
-def lots_to_amount(lots: int, volume_tick: float) -> float:
-    """Convert lots to an amount in base currency without float noise (see ``ticks_to_price``)."""
-    return _steps_to_value(int(lots), _check_number(volume_tick, "volume tick"))
 
 
 def seconds_to_ns(seconds: float) -> int:
@@ -247,15 +195,3 @@ def bps_to_fraction(bps: float) -> float:
 def fraction_to_bps(fraction: float) -> float:
     """A plain fraction to basis points: ``0.0025`` -> ``25.0`` bps."""
     return fraction * BPS_PER_UNIT
-
-
-def bps_to_ticks(bps: float, ref_ticks: float) -> float:
-    """Distance in ticks (float) equal to ``bps`` basis points of a reference price in ticks."""
-    return ref_ticks * bps / BPS_PER_UNIT
-
-
-def ticks_to_bps(delta_ticks: float, ref_ticks: float) -> float:
-    """A distance in ticks as basis points of a reference price in ticks (> 0)."""
-    if ref_ticks <= 0:
-        raise ValueError(f"reference price must be positive, got {ref_ticks!r} ticks")
-    return delta_ticks * BPS_PER_UNIT / ref_ticks

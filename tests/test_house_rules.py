@@ -27,6 +27,13 @@ PACKAGE = ROOT / "qengine"
 KERNELS = PACKAGE / "kernels"
 REFERENCE = ROOT / "tests" / "reference"
 NON_KERNEL_MODULES = {"__init__", "_jit", "dtypes", "codes"}
+BACKTEST = PACKAGE / "backtest"
+# Backtest modules holding jitted code; twins live in tests/reference/backtest/.
+BACKTEST_KERNEL_MODULES = ("book", "queue", "matching", "pipes", "local", "runner", "strategies")
+# Kernels whose independent twin is hftbacktest itself (tests/backtest/test_differential.py
+# runs both on the same rows and compares every fill): the scheduler and the strategies.
+DIFFERENTIAL_KERNELS = {"runner.run", "strategies.idle", "strategies.glft_grid",
+                        "strategies.scripted"}
 
 
 def _modules(root: Path) -> list[Path]:
@@ -203,8 +210,8 @@ def test_kernels_import_only_numpy_numba_and_themselves():
 
 #: The engine's modules, lowest first: each imports only engine modules to its left. ``__init__``
 #: (``open_engine``, ``Engine``) is the face; the others are private.
-ENGINE_ORDER = ("_state", "_gate", "_predictive", "_listener", "_token_bucket", "_our_orders",
-                "_orders", "_risk", "_quoter", "_services", "_session", "_status", "__init__")
+ENGINE_ORDER = ("_state", "_gate", "_listener", "_token_bucket", "_our_orders", "_orders", "_risk",
+                "_quoter", "_services", "_session", "_status", "__init__")
 #: Leaf modules: anyone may import them; they import no qengine module but each other.
 LEAVES = {"qengine._version", "qengine.errors", "qengine.units", "qengine.clock",
           "qengine.config", "qengine.telemetry"}
@@ -326,15 +333,19 @@ def _kernel_modules() -> list[Path]:
     return [p for p in sorted(KERNELS.glob("*.py")) if p.stem not in NON_KERNEL_MODULES]
 
 
+def _backtest_kernel_modules() -> list[Path]:
+    return [BACKTEST / f"{name}.py" for name in BACKTEST_KERNEL_MODULES]
+
+
 def test_every_kernel_uses_the_house_decorator():
     offenders = [
         f"{path.name}:{fn} uses @{deco}"
-        for path in _kernel_modules()
+        for path in _kernel_modules() + _backtest_kernel_modules()
         for fn, deco in _kernel_functions(path)
         if deco not in {"kernel", "helper"}
     ]
     assert offenders == []
-    source = "\n".join(p.read_text() for p in _kernel_modules())
+    source = "\n".join(p.read_text() for p in _kernel_modules() + _backtest_kernel_modules())
     assert "njit" not in source
     assert "fastmath" not in source
 
@@ -353,9 +364,35 @@ def test_every_kernel_has_a_reference_twin():
     assert missing == []
 
 
+def test_every_backtest_kernel_has_a_reference_twin_or_a_differential_test():
+    missing = []
+    for path in _backtest_kernel_modules():
+        twin_path = REFERENCE / "backtest" / path.name
+        twin_names = set()
+        if twin_path.exists():
+            body = ast.parse(twin_path.read_text()).body
+            twin_names = {n.name for n in body if isinstance(n, ast.FunctionDef)}
+        for fn, deco in _kernel_functions(path):
+            name = f"{path.stem}.{fn}"
+            if deco == "kernel" and fn not in twin_names and name not in DIFFERENTIAL_KERNELS:
+                missing.append(name)
+    assert missing == []
+
+
+def test_backtest_imports_only_kernels_and_itself():
+    allowed = ("qengine.backtest", "qengine.kernels", "qengine.errors", "qengine.units")
+    offenders = [
+        f"{path.name}: {target}"
+        for path in _modules(BACKTEST)
+        for target in _imports(path)
+        if target.startswith("qengine") and not target.startswith(allowed)
+    ]
+    assert offenders == []
+
+
 def test_no_print_or_logging_in_kernels():
     offenders = []
-    for path in _modules(KERNELS):
+    for path in _modules(KERNELS) + _backtest_kernel_modules():
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Call):
                 func = node.func
@@ -403,14 +440,18 @@ def test_public_api_lists_are_pinned():
     from qengine import kernels
 
     assert sorted(kernels.__all__) == [
-        "WarmUpReport", "apply_adjustments", "build_ladder", "candle_signals", "candle_update",
-        "codes", "dtypes", "glft_ask_depth", "glft_bid_depth", "intensity_fit", "intensity_reset",
-        "intensity_update", "legacy_skew", "legacy_spread", "make_level_multipliers",
-        "make_quote_params", "optimal_spread", "predict_adjustments", "quote_pipeline",
-        "reservation_price", "ring_latest", "ring_push", "ring_window_by_count",
-        "ring_window_by_time", "vamp_update", "vamp_value", "vol_expire", "vol_sigma", "vol_update",
-        "warm_up",
+        "QuoteState", "WarmUpReport", "build_ladder", "codes", "dtypes", "glft_ask_depth",
+        "glft_bid_depth", "intensity_fit", "intensity_update", "legacy_skew", "legacy_spread",
+        "make_level_multipliers", "make_quote_params", "new_quote_state", "optimal_spread",
+        "quote_pipeline", "reservation_price", "vol_sigma", "vol_update", "warm_up",
     ]
+    # The face is the validated wrappers; raw kernels (dispatchers) only where scalar.
+    from qengine.kernels import _jit, research
+
+    raw = {name for name in kernels.__all__ if getattr(kernels, name) in _jit.REGISTRY}
+    assert raw == {"glft_ask_depth", "glft_bid_depth", "legacy_skew", "legacy_spread",
+                   "optimal_spread", "reservation_price"}
+    assert kernels.quote_pipeline is research.quote_pipeline
     assert all(hasattr(kernels, name) for name in kernels.__all__)
     assert sorted(qengine.__all__) == [
         "ConfigError", "ConnectionConfig", "EngineConfig", "QEngineError", "QuoteConfig",
@@ -432,3 +473,17 @@ def test_public_api_lists_are_pinned():
         "SimulatorConfig", "WireTap", "serve_simulator", "thalex_instruments",
     ]
     assert all(hasattr(qengine.sim, name) for name in qengine.sim.__all__)
+
+
+#: Unit suffixes a ``QUOTE_PARAMS`` field may end in (see the ``QUOTE_PARAMS`` comment in dtypes).
+QUOTE_PARAM_UNITS = ("_ticks", "_lots", "_coins", "_quote", "_ns", "_s", "_bps", "_per_s",
+                     "_per_tick", "_per_sqrt_s", "_sqrt_s", "_trades", "_per_tick_unit", "_count",
+                     "_code", "_ratio")
+
+
+def test_every_quote_param_carries_its_unit_in_its_name():
+    from qengine.kernels.dtypes import QUOTE_PARAMS
+    from qengine.kernels.params import QUOTE_PARAM_DEFAULTS
+
+    assert [n for n in QUOTE_PARAMS.names if not n.endswith(QUOTE_PARAM_UNITS)] == []
+    assert list(QUOTE_PARAM_DEFAULTS) == list(QUOTE_PARAMS.names)

@@ -28,7 +28,7 @@ def quick_results(tmp_path_factory: pytest.TempPathFactory) -> dict:
     md = out.with_suffix(".md")
     proc = subprocess.run(
         [sys.executable, "-m", "perf", "--quick", "--json", str(out), "--markdown", str(md)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+        cwd=ROOT, capture_output=True, text=True, timeout=400, check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert md.read_text().startswith("# qengine perf")
@@ -87,6 +87,16 @@ def test_every_required_entry_has_a_bench() -> None:
     produced = {key for _name, _runner, key in BENCHES}
     for entry in REQUIRED_FIELDS:
         assert entry in produced or entry.startswith("kernel."), entry
+
+
+@pytest.mark.slow
+def test_quick_backtest_engines_agree_and_scale_streams_every_file(quick_results: dict) -> None:
+    bt, scale = quick_results["results"]["backtest"], quick_results["results"]["backtest_scale"]
+    assert bt["fill_mismatches"] == 0, bt["mismatches"]
+    assert all(bt[f"glft_{c}_riskaverse"]["fills"] > 0 for c in ("100ms", "1ms", "feed"))
+    assert bt["replay_1ms"]["wake_ups"] > bt["replay_feed"]["wake_ups"] > 0
+    assert scale["events"] == scale["files"] * scale["rows_per_file"]
+    assert [c["files"] for c in scale["checkpoints"]] == list(range(1, scale["files"] + 1))
 
 
 @pytest.mark.slow

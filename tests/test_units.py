@@ -12,22 +12,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from qengine.units import (
-    OffGridError,
-    amount_to_lots,
+    StepGrid,
     amount_to_lots_ceil,
-    amount_to_lots_floor,
     bps_to_fraction,
-    bps_to_ticks,
     fraction_to_bps,
-    lots_to_amount,
     ns_to_seconds,
-    price_to_ticks,
-    price_to_ticks_ceil,
-    price_to_ticks_floor,
     price_to_ticks_nearest,
     seconds_to_ns,
-    ticks_to_bps,
-    ticks_to_price,
 )
 
 TICKS = [1.0, 0.1, 0.5, 2.5, 0.01, 0.001, 0.0001, 5, 1e-8, 0.05]
@@ -48,9 +39,10 @@ TICKS = [1.0, 0.1, 0.5, 2.5, 0.01, 0.001, 0.0001, 5, 1e-8, 0.05]
         (123456.789, 0.001, 123456789),
     ],
 )
-def test_price_to_ticks_exact_golden(price, tick, ticks):
-    assert price_to_ticks(price, tick) == ticks
-    assert type(price_to_ticks(price, tick)) is int
+def test_grid_nearest_is_exact_on_the_grid(price, tick, ticks):
+    assert StepGrid(tick).nearest(price) == ticks
+    assert type(StepGrid(tick).nearest(price)) is int
+    assert price_to_ticks_nearest(price, tick) == ticks
 
 
 @pytest.mark.parametrize(
@@ -65,21 +57,20 @@ def test_price_to_ticks_exact_golden(price, tick, ticks):
         (1, 1e-8, "1e-08"),
     ],
 )
-def test_ticks_to_price_prints_without_noise(ticks, tick, text):
-    assert repr(ticks_to_price(ticks, tick)) == text
+def test_grid_value_prints_without_noise(ticks, tick, text):
+    assert repr(StepGrid(tick).value(ticks)) == text
 
 
-def test_off_tick_price_raises_and_directed_variants_round():
-    with pytest.raises(OffGridError, match="not a multiple"):
-        price_to_ticks(3501.25, 0.1)
-    assert price_to_ticks_floor(3501.25, 0.1) == 35012
-    assert price_to_ticks_ceil(3501.25, 0.1) == 35013
-    assert price_to_ticks_floor(-3501.25, 0.1) == -35013
-    assert price_to_ticks_ceil(-3501.25, 0.1) == -35012
-    # On-grid values are exact in every mode, even when float division is noisy.
-    for mode in (price_to_ticks_floor, price_to_ticks_ceil, price_to_ticks_nearest):
-        assert mode(0.3, 0.1) == 3
-        assert mode(0.7, 0.1) == 7
+def test_off_grid_values_round_by_their_decimal():
+    grid = StepGrid(0.1)
+    assert grid.nearest(3501.25) == 35012  # half to even
+    assert grid.ceil(3501.25) == 35013
+    assert grid.ceil(-3501.25) == -35012
+    # On-grid values are exact, even when float division is noisy.
+    for mode in (grid.nearest, grid.ceil):
+        assert mode(0.3) == 3
+        assert mode(0.7) == 7
+    assert grid.in_steps(3501.25) == pytest.approx(35012.5)
 
 
 def test_nearest_rounds_half_to_even():
@@ -87,56 +78,62 @@ def test_nearest_rounds_half_to_even():
     assert price_to_ticks_nearest(0.35, 0.1) == 4
     assert price_to_ticks_nearest(0.1 + 0.2, 0.1) == 3  # float noise from arithmetic
     assert price_to_ticks_nearest(-0.25, 0.1) == -2
+    assert StepGrid(0.1).nearest(0.35) == 4
 
 
 @pytest.mark.parametrize("bad", [True, False, None, "1.0", Decimal("1")])
 def test_non_numbers_rejected(bad):
     with pytest.raises(TypeError):
-        price_to_ticks(bad, 0.1)
+        price_to_ticks_nearest(bad, 0.1)
     with pytest.raises(TypeError):
-        price_to_ticks(1.0, bad)
+        price_to_ticks_nearest(1.0, bad)
+    with pytest.raises(TypeError):
+        StepGrid(bad)
+    with pytest.raises(TypeError):
+        StepGrid(0.1).nearest(bad)
 
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
 def test_non_finite_rejected(bad):
     with pytest.raises(ValueError, match="finite"):
-        price_to_ticks(bad, 0.1)
+        price_to_ticks_nearest(bad, 0.1)
+    with pytest.raises(ValueError, match="finite"):
+        StepGrid(0.1).nearest(bad)
     with pytest.raises(ValueError, match="finite"):
         seconds_to_ns(bad)
     with pytest.raises(ValueError, match="finite"):
-        ticks_to_price(1, bad)
+        StepGrid(bad)
 
 
 @pytest.mark.parametrize("tick", [0, 0.0, -0.1])
 def test_non_positive_tick_rejected(tick):
     with pytest.raises(ValueError, match="positive"):
-        price_to_ticks(1.0, tick)
+        price_to_ticks_nearest(1.0, tick)
     with pytest.raises(ValueError, match="positive"):
-        ticks_to_price(1, tick)
+        StepGrid(tick)
 
 
 def test_numpy_scalars_accepted():
-    assert price_to_ticks(np.float64(3501.2), np.float64(0.1)) == 35012
-    assert ticks_to_price(np.int64(35012), 0.1) == 3501.2
-    assert lots_to_amount(np.int64(40), 0.001) == 0.04
+    assert price_to_ticks_nearest(np.float64(3501.2), np.float64(0.1)) == 35012
+    assert StepGrid(np.float64(0.1)).nearest(np.float64(3501.2)) == 35012
+    assert StepGrid(0.1).value(np.int64(35012)) == 3501.2
+    assert StepGrid(0.001).value(np.int64(40)) == 0.04
 
 
 def test_amount_lots():
-    assert amount_to_lots(0.04, 0.001) == 40
-    assert amount_to_lots(0.3, 0.1) == 3
-    assert lots_to_amount(40, 0.001) == 0.04
-    with pytest.raises(OffGridError):
-        amount_to_lots(0.0405, 0.001)
-    assert amount_to_lots_floor(0.0405, 0.001) == 40
-    assert amount_to_lots_ceil(0.0405, 0.001) == 41
+    lots = StepGrid(0.001)
+    assert lots.nearest(0.04) == 40
+    assert StepGrid(0.1).nearest(0.3) == 3
+    assert lots.value(40) == 0.04
+    assert lots.ceil(0.0405) == amount_to_lots_ceil(0.0405, 0.001) == 41
 
 
 @given(ticks=st.integers(-(10**12), 10**12), tick=st.sampled_from(TICKS))
 def test_ticks_round_trip(ticks, tick):
-    price = ticks_to_price(ticks, tick)
-    assert price_to_ticks(price, tick) == ticks
-    assert price_to_ticks_floor(price, tick) == ticks
-    assert price_to_ticks_ceil(price, tick) == ticks
+    grid = StepGrid(tick)
+    price = grid.value(ticks)
+    assert grid.nearest(price) == ticks
+    assert grid.ceil(price) == ticks
     # The float is the one nearest to the exact decimal product.
     exact = Fraction(ticks) * Fraction(Decimal(repr(tick)))
     assert Fraction(price) == Fraction(float(exact))
@@ -144,20 +141,16 @@ def test_ticks_round_trip(ticks, tick):
 
 
 @given(price=st.floats(-1e9, 1e9, allow_nan=False), tick=st.sampled_from(TICKS))
-def test_directed_rounding_brackets_the_decimal(price, tick):
+def test_rounding_follows_the_decimal(price, tick):
+    grid = StepGrid(tick)
     exact = Fraction(Decimal(repr(price))) / Fraction(Decimal(repr(tick)))
-    lo, hi = price_to_ticks_floor(price, tick), price_to_ticks_ceil(price, tick)
-    near = price_to_ticks_nearest(price, tick)
-    on_grid = ticks_to_price(lo, tick) == price or ticks_to_price(hi, tick) == price
-    if on_grid:
-        assert lo == hi == near == price_to_ticks(price, tick)
+    hi, near = grid.ceil(price), grid.nearest(price)
+    if grid.value(hi) == price:
+        assert near == hi
     else:
-        assert lo == math.floor(exact)
         assert hi == math.ceil(exact)
-        assert hi == lo + 1
         assert near == round(exact)  # Fraction rounds half to even
-        with pytest.raises(OffGridError):
-            price_to_ticks(price, tick)
+        assert near == price_to_ticks_nearest(price, tick)
 
 
 @pytest.mark.parametrize(
@@ -187,7 +180,3 @@ def test_ns_seconds_close(ns):
 def test_bps_helpers():
     assert bps_to_fraction(25) == 0.0025
     assert fraction_to_bps(0.0025) == 25.0
-    assert bps_to_ticks(10, 650000) == 650.0
-    assert ticks_to_bps(650, 650000) == 10.0
-    with pytest.raises(ValueError, match="positive"):
-        ticks_to_bps(1, 0)

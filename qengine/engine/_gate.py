@@ -15,6 +15,7 @@ from __future__ import annotations
 import trio
 
 from ..clock import now_ns
+from ..units import seconds_to_ns
 from ._state import Book
 
 
@@ -24,7 +25,7 @@ class QuoteGate:
     def __init__(self, levels: int, book: Book, max_book_age_s: float) -> None:
         self.full_levels = levels
         self._book = book
-        self._max_book_age_ns = max_book_age_s * 1e9
+        self._max_book_age_ns = seconds_to_ns(max_book_age_s)
         self._ready = False
         self._halted = False
         self._stopped = False

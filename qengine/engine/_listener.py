@@ -23,14 +23,11 @@ from ..clock import now_ns
 from ..io import messages as m
 from ..io.rpc_session import Inbound
 from ..kernels import codes
-from ..kernels.candles import candle_update
 from ..kernels.intensity import intensity_update
 from ..kernels.orders import order_apply_update, order_find_by_client_id, order_find_by_key
 from ..kernels.position import position_apply_fill, position_reconcile
-from ..kernels.vamp import vamp_update
 from ..telemetry import COUNTER, Telemetry
 from ._gate import Wakeup
-from ._predictive import Predictor
 from ._state import EngineState, id_key
 
 log = logging.getLogger("qengine.listener")
@@ -38,8 +35,6 @@ log = logging.getLogger("qengine.listener")
 _SIDES = {"buy": codes.SIDE_BUY, "sell": codes.SIDE_SELL}
 #: Channel prefixes of market data: io keeps only the newest push per channel in one read.
 MARKET_CHANNELS = ("ticker.", "price_index.")
-#: A candle also closes on the first trade this long after it opened (the old bot's 300 s).
-CANDLE_MAX_TIME_NS = 300_000_000_000
 #: A position mismatch with the exchange must outlive this before it is reconciled.
 RECONCILE_GRACE_S = 2.0
 
@@ -82,14 +77,9 @@ class Listener:
         self.skipped_adopted_fills = 0
         #: Trade ids of history rows that were not complete fills (counted once each).
         self.skipped_trade_ids: set[str] = set()
-        #: Volume-clock candle threshold in lots (from ``quote.volume_candle_threshold``).
-        self.candle_threshold_lots = max(
-            1, state.spec.amount_lots(state.config.quote.volume_candle_threshold))
         #: ``--verbose``: every event is logged in full (checked once, not per message).
         self.verbose = state.config.telemetry.verbose_logging
         self._next_ticker: trio.Event | None = None
-        #: Candle predictions and the VAMP skew into ``state.params`` (opt-in, see predictive.py).
-        self.predictor = Predictor(state)
 
     def apply(self, inbound: Inbound) -> None:
         """Apply one socket read: its newest market data, then its other pushes in order."""
@@ -133,14 +123,14 @@ class Listener:
             book.ask_lots = spec.amount_lots(ticker.best_ask_amount)
         else:
             book.ask_ticks, book.ask_lots = 0, 0
-        book.mark_ticks = ticker.mark_price / spec.tick_size
+        book.mark_ticks = spec.price_in_ticks(ticker.mark_price)
         if ticker.mark_timestamp > self.exchange_time_s:
             self.exchange_time_s = ticker.mark_timestamp
         book.index_price = ticker.index
         # Collars as float ticks: the flatten price is rounded *inside* them (ceil / floor).
-        book.collar_low_ticks = (ticker.collar_low / spec.tick_size
+        book.collar_low_ticks = (spec.price_in_ticks(ticker.collar_low)
                                  if ticker.collar_low is not None else 0.0)
-        book.collar_high_ticks = (ticker.collar_high / spec.tick_size
+        book.collar_high_ticks = (spec.price_in_ticks(ticker.collar_high)
                                   if ticker.collar_high is not None else 0.0)
         book.updates += 1
         self.telemetry.record_ticker(book.time_ns)
@@ -162,8 +152,7 @@ class Listener:
             self.state.book.index_price = record.price
 
     def on_public_trades(self, notification: m.Notification) -> None:
-        """Feed the tape to the intensity estimator, the volume candles and VAMP; then let the
-        predictor act on closed candles (a no-op unless ``quote.predictive_adjustments``)."""
+        """Feed the tape to the intensity estimator."""
         self.counters[COUNTER["messages"]] += 1
         if self.verbose:
             log.debug("public trades %s", notification.records)
@@ -173,7 +162,6 @@ class Listener:
             return  # no mid to measure distances from
         mid_ticks = 0.5 * (book.bid_ticks + book.ask_ticks)
         half_life_s = state.config.quote.intensity_half_life_s
-        closed = False
         for trade in notification.records:
             if notification.snapshot or trade.instrument_name != spec.name:
                 continue  # the snapshot replays old trades: not arrivals now
@@ -182,18 +170,9 @@ class Listener:
                 continue
             self.counters[COUNTER["public_trades"]] += 1
             t_ns = now_ns()
-            price_ticks = trade.price / spec.tick_size
-            lots = spec.amount_lots(trade.amount)
+            price_ticks = spec.price_in_ticks(trade.price)
             intensity_update(state.intensity_state, t_ns, price_ticks, mid_ticks, side,
                              half_life_s)
-            if lots > 0:
-                status = candle_update(state.candle_state, state.candles, t_ns,
-                                       round(price_ticks), lots, side, self.candle_threshold_lots,
-                                       CANDLE_MAX_TIME_NS)
-                closed = closed or status == codes.CANDLE_CLOSED
-                vamp_update(state.vamp_state, state.vamp_impacts, t_ns, round(price_ticks), lots,
-                            side, 1)
-        self.predictor.on_trades(now_ns(), mid_ticks, closed)
 
     async def reconnect_requested(self, *, timeout_s: float) -> bool:
         """Wait up to ``timeout_s`` for the exchange to announce a reconnect; True if it did

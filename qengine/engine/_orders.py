@@ -35,6 +35,7 @@ from ..kernels.orders import (
     order_reserve,
 )
 from ..telemetry import COUNTER, Telemetry
+from ..units import seconds_to_ns
 from ._gate import QuoteGate, Wakeup
 from ._listener import Listener
 from ._our_orders import cancel_our_orders, client_order_id_base
@@ -383,7 +384,7 @@ class OrderManager:
         label = state.config.label
         # An amend or cancel whose answer never came (timeout): the order is as the exchange
         # reports it now, so its row goes back to OPEN before the live report is applied.
-        stale_ns = now_ns() - int(state.config.connection.request_timeout_s * 1e9)
+        stale_ns = now_ns() - seconds_to_ns(state.config.connection.request_timeout_s)
         for row in state.orders:
             if row["status"] in (codes.ORDER_PENDING_AMEND, codes.ORDER_PENDING_CANCEL) and \
                     int(row["update_time_ns"]) < stale_ns:
@@ -410,7 +411,7 @@ class OrderManager:
                 log.warning("could not cancel unknown order %s: %s", order.order_id, exc)
         # Rows the exchange no longer has are closed; so are inserts whose reply never came
         # (older than a request timeout and not on the exchange).
-        stale_ns = now_ns() - int(self.state.config.connection.request_timeout_s * 1e9)
+        stale_ns = now_ns() - seconds_to_ns(self.state.config.connection.request_timeout_s)
         for row in state.orders:
             if row["status"] == codes.ORDER_PENDING_INSERT and \
                     int(row["insert_time_ns"]) < stale_ns and \

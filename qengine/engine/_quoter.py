@@ -23,7 +23,6 @@ from ..clock import now_ns
 from ..config import EngineConfig
 from ..io import errors as io_errors
 from ..io.rpc_session import Inbound
-from ..kernels import codes
 from ..kernels.quote_cycle import quote_cycle
 from ..telemetry import COUNTER, Telemetry
 from ._gate import QuoteGate, Wakeup
@@ -63,22 +62,20 @@ class Quoter:
         """Run the fused kernel once on the newest book; return the number of actions."""
         state, book = self.state, self.state.book
         started = now_ns()
-        self.listener.predictor.expire(started)  # stale predictions back to base (cheap)
+        inputs = (book.time_ns, book.bid_ticks, book.ask_ticks, book.bid_lots, book.ask_lots,
+                  state.position_lots(0), self.gate.levels_now())
         n = quote_cycle(
-            state.params, state.bid_mult, state.ask_mult, state.samples, state.cursor,
-            state.vol_state, state.vol_returns, state.intensity_state,
-            book.time_ns, book.bid_ticks, book.ask_ticks, book.bid_lots, book.ask_lots,
-            state.position_lots(0), self.gate.levels_now(), state.orders, state.spec.index,
-            self.config.quote.amend_threshold_ticks, state.quotes, state.diag, state.actions,
+            state.quote_setup, state.quote_state, inputs, state.quote_out, state.orders,
+            state.spec.index, self.config.quote.amend_threshold_ticks, state.actions,
         )
         self.telemetry.quote_cycle.record(now_ns() - started)
         self.cycles += 1
         self.telemetry.counters.values[COUNTER["quote_updates"]] += 1
         if log.isEnabledFor(logging.DEBUG):
-            diag = state.diag
+            diag = state.diag[0]
             log.debug("cycle %d: mid %.1f sigma %.3g spread %.1f ticks, %d quotes, %d actions",
-                      self.cycles, diag[codes.DIAG_MID_TICKS], diag[codes.DIAG_SIGMA],
-                      diag[codes.DIAG_SPREAD_TICKS], int(diag[codes.DIAG_QUOTES]), n)
+                      self.cycles, diag["mid_ticks"], diag["sigma_per_sqrt_s"],
+                      diag["spread_ticks"], diag["quote_count"], n)
         return max(n, 0)
 
     async def _wait_for_wake(self) -> tuple[bool, int | None]:
@@ -115,8 +112,7 @@ class Quoter:
 
     async def _mass_quote_cycle(self, tick_ns: int | None) -> None:
         self.run_cycle()
-        n_quotes = int(self.state.diag[codes.DIAG_QUOTES]) \
-            if math.isfinite(self.state.diag[codes.DIAG_QUOTES]) else 0
+        n_quotes = int(self.state.diag[0]["quote_count"])
         if self.listener.take_mm_protection_exhausted():
             self.orders.mm_protection_lost()
         # With no level allowed (halted, stale book) the ladder is empty: pull both sides.

@@ -27,6 +27,7 @@ from ..io import errors as io_errors
 from ..kernels import codes
 from ..kernels.risk import risk_check
 from ..telemetry import COUNTER, Telemetry
+from ..units import bps_to_fraction
 from ._gate import QuoteGate, Wakeup
 from ._state import EngineState
 
@@ -222,7 +223,7 @@ class RiskMonitor:
         A reduce-only IOC never trades beyond the position; the limit bounds the price paid.
         """
         book = self.state.book
-        slip = self.config.risk.flatten_slippage_bps / 1e4
+        slip = bps_to_fraction(self.config.risk.flatten_slippage_bps)
         mark = book.mark_ticks if math.isfinite(book.mark_ticks) else 0.0
         if selling:
             touch = book.bid_ticks if book.bid_ticks > 0 else mark

@@ -30,6 +30,7 @@ from ..io.messages import SkippedRow
 from ..io.thalex import ThalexClient, open_thalex_client
 from ..io.transport import ReconnectPolicy
 from ..telemetry import COUNTER
+from ..units import ns_to_seconds
 from ._listener import MARKET_CHANNELS
 from ._our_orders import cancel_our_orders, our_live_orders
 from ._services import Engine
@@ -83,7 +84,7 @@ def mm_protection_amounts(config: EngineConfig, spec: InstrumentSpec) -> tuple[f
     largest_multiplier = max(max(config.quote.bid_size_multipliers),
                              max(config.quote.ask_size_multipliers))
     largest_lots = int(params["base_size_lots"] * largest_multiplier
-                       * max(1.0, float(params["size_grow_cap"]))) + 1
+                       * max(1.0, float(params["size_grow_cap_ratio"]))) + 1
     largest = spec.amount(largest_lots)
     risk = config.risk
     trade_amount = risk.mm_protection_trade_amount
@@ -219,10 +220,10 @@ async def heartbeat(engine: Engine, *,
             client.drop_connection("exchange announced a reconnect")
             continue
         last = max(engine.telemetry.last_ticker_ns, forced_ns)
-        if engine.gate.ready and last and (now_ns() - last) / 1e9 > stale_s:
+        if engine.gate.ready and last and ns_to_seconds(now_ns() - last) > stale_s:
             engine.telemetry.counters.values[COUNTER["stale_reconnects"]] += 1
             heartbeat_log.warning("no ticker for %.0f s: forcing a reconnect",
-                                  (now_ns() - last) / 1e9)
+                                  ns_to_seconds(now_ns() - last))
             forced_ns = now_ns()
             client.drop_connection("stale market data")
 

@@ -3,7 +3,7 @@
 Writers (all on the one trio thread; kernel calls never await in between):
 
 - listener (market callbacks): ``book`` fields, ``samples``/``vol_*`` through the quoter's
-  pipeline call, ``intensity_state``, ``candle_*``, ``vamp_*`` (public trades);
+  pipeline call, ``intensity_state`` (public trades);
 - listener (order events): ``orders`` rows (exchange reports), ``positions``/``lots``/
   ``seen_trade_ids`` (fills, portfolio reconciliation);
 - quoter: ``quotes``, ``diag``, ``actions`` (and ``samples``/``vol_*`` via ``quote_cycle``);
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -26,8 +26,6 @@ from ..io.messages import Instrument, SkippedRow
 from ..kernels import codes
 from ..kernels.dtypes import (
     ACTION,
-    CANDLE,
-    CANDLE_STATE,
     FILL,
     INTENSITY_STATE,
     LOT,
@@ -35,11 +33,10 @@ from ..kernels.dtypes import (
     ORDER,
     POSITION,
     QUOTE,
+    QUOTE_DIAG,
     RING_CURSOR,
     RISK_LIMITS,
     RISK_STATE,
-    VAMP_IMPACT,
-    VAMP_STATE,
     VOL_RETURN,
     VOL_STATE,
 )
@@ -57,8 +54,6 @@ _VOL_CODES = {"ewma": codes.VOL_EWMA, "realised": codes.VOL_REALISED}
 ORDER_CAPACITY = 64
 LOT_CAPACITY_PER_INSTRUMENT = 512
 SEEN_TRADES_CAPACITY = 4096
-CANDLE_CAPACITY = 100
-VAMP_IMPACT_CAPACITY = 30
 ACTION_CAPACITY = 64
 
 
@@ -80,6 +75,12 @@ class InstrumentSpec:
     tick_size: float
     volume_tick: float
     min_order_lots: int
+    price_grid: units.StepGrid = field(init=False, repr=False, compare=False)
+    lot_grid: units.StepGrid = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "price_grid", units.StepGrid(self.tick_size))
+        object.__setattr__(self, "lot_grid", units.StepGrid(self.volume_tick))
 
     @property
     def lot_tick_value(self) -> float:
@@ -88,19 +89,23 @@ class InstrumentSpec:
 
     def price_ticks(self, price: float) -> int:
         """Nearest tick of an exchange price (exchange prices sit on the grid)."""
-        return round(price / self.tick_size)
+        return self.price_grid.nearest(price)
+
+    def price_in_ticks(self, price: float) -> float:
+        """An off-grid price (mark, collar, average) in fractional ticks."""
+        return self.price_grid.in_steps(price)
 
     def amount_lots(self, amount: float) -> int:
         """Nearest lot of an exchange amount (exchange amounts sit on the grid)."""
-        return round(amount / self.volume_tick)
+        return self.lot_grid.nearest(amount)
 
     def price(self, ticks: int) -> float:
         """Exchange price of ``ticks`` without float noise."""
-        return units.ticks_to_price(ticks, self.tick_size)
+        return self.price_grid.value(ticks)
 
     def amount(self, lots: int) -> float:
         """Exchange amount of ``lots`` without float noise."""
-        return units.lots_to_amount(lots, self.volume_tick)
+        return self.lot_grid.value(lots)
 
 
 def instrument_spec(index: int, instrument: Instrument) -> InstrumentSpec:
@@ -157,43 +162,44 @@ def build_quote_params(config: EngineConfig, spec: InstrumentSpec) -> np.ndarray
     if q.model == "glft":
         gamma_per_tick *= spec.amount(base_size_lots)
     fields = {
-        "model": _MODEL_CODES[q.model],
-        "tick_size": spec.tick_size,
+        "model_code": _MODEL_CODES[q.model],
+        "tick_size_quote": spec.tick_size,
         "lot_size_coins": spec.volume_tick,
-        "gamma": gamma_per_tick,
-        "horizon_mode": _HORIZON_CODES[q.horizon],
+        "gamma_per_tick_unit": gamma_per_tick,
+        "horizon_mode_code": _HORIZON_CODES[q.horizon],
         "horizon_s": q.horizon_s,
-        "session_end_ns": int(q.session_end_unix_s * 1e9),
+        "session_end_ns": units.seconds_to_ns(q.session_end_unix_s),
         "min_spread_ticks": q.min_spread_ticks,
         "max_spread_ticks": q.max_spread_ticks,
-        "maker_fee_bps": q.maker_fee_rate * 1e4,
-        "profit_margin_bps": q.profit_margin_rate * 1e4,
-        "fee_coverage": q.fee_coverage_multiplier,
-        "levels": q.levels,
+        "maker_fee_bps": units.fraction_to_bps(q.maker_fee_rate),
+        "profit_margin_bps": units.fraction_to_bps(q.profit_margin_rate),
+        "fee_coverage_ratio": q.fee_coverage_multiplier,
+        "level_count": q.levels,
         "base_step_ticks": float(q.spacing_ticks),
         "position_limit_lots": max(1, spec.amount_lots(r.max_position)),
         "base_size_lots": base_size_lots,
         "min_order_lots": spec.min_order_lots,
         "min_level_lots": spec.min_order_lots,
-        "vol_estimator": _VOL_CODES[q.volatility_estimator],
+        "vol_estimator_code": _VOL_CODES[q.volatility_estimator],
         "vol_half_life_s": q.volatility_half_life_s,
-        "vol_window_ns": int(q.volatility_window_s * 1e9),
-        "vol_min_samples": q.volatility_min_samples,
-        "sigma_fallback": sigma_per_sqrt_s(q.sigma_fallback_daily),
-        "sigma_floor": sigma_per_sqrt_s(q.sigma_floor_daily),
-        "sigma_ceiling": sigma_per_sqrt_s(q.sigma_ceiling_daily),
+        "vol_window_ns": units.seconds_to_ns(q.volatility_window_s),
+        "vol_min_sample_count": q.volatility_min_samples,
+        "sigma_fallback_per_sqrt_s": sigma_per_sqrt_s(q.sigma_fallback_daily),
+        "sigma_floor_per_sqrt_s": sigma_per_sqrt_s(q.sigma_floor_daily),
+        "sigma_ceiling_per_sqrt_s": sigma_per_sqrt_s(q.sigma_ceiling_daily),
         # The ladder's volatility scaling is in the estimator's unit (per sqrt s).
-        "step_vol_reference": sigma_per_sqrt_s(0.025),
-        "size_vol_sensitivity": 0.0,
-        "intensity_mode": codes.INTENSITY_FIT if q.estimate_intensity else codes.INTENSITY_FIXED,
+        "step_vol_reference_per_sqrt_s": sigma_per_sqrt_s(0.025),
+        "size_vol_sensitivity_sqrt_s": 0.0,
+        "intensity_mode_code": (codes.INTENSITY_FIT if q.estimate_intensity
+                                else codes.INTENSITY_FIXED),
         "intensity_half_life_s": q.intensity_half_life_s,
         "prior_a_per_s": q.intensity_a_per_s,
         "prior_kappa_per_tick": q.kappa_per_usd * spec.tick_size,
-        "prior_weight": 5.0,
-        "legacy_gamma": q.legacy_gamma,
+        "prior_weight_trades": 5.0,
+        "legacy_gamma_ratio": q.legacy_gamma,
     }
     if q.model == "legacy":
-        fields["fixed_sigma"] = 0.01  # the old bot's effective sigma, in its own unit
+        fields["fixed_sigma_per_sqrt_s"] = 0.01  # the old bot's effective sigma, in its own unit
     return make_quote_params(**fields)
 
 
@@ -257,13 +263,9 @@ class EngineState:
         self.vol_state = np.zeros(1, VOL_STATE)
         self.vol_returns = np.zeros(q.ring_capacity, VOL_RETURN)
         self.intensity_state = np.zeros(2, INTENSITY_STATE)
-        self.candle_state = np.zeros(1, CANDLE_STATE)
-        self.candles = np.zeros(CANDLE_CAPACITY, CANDLE)
-        self.vamp_state = np.zeros(1, VAMP_STATE)
-        self.vamp_impacts = np.zeros(VAMP_IMPACT_CAPACITY, VAMP_IMPACT)
         self.orders = np.zeros(ORDER_CAPACITY, ORDER)
         self.quotes = np.zeros(2 * 10, QUOTE)
-        self.diag = np.zeros(codes.DIAG_SIZE, np.float64)
+        self.diag = np.zeros(1, QUOTE_DIAG)
         self.actions = np.zeros(ACTION_CAPACITY, ACTION)
         self.positions = np.zeros(len(specs), POSITION)
         self.lots = np.zeros(len(specs) * LOT_CAPACITY_PER_INSTRUMENT, LOT)
@@ -272,6 +274,11 @@ class EngineState:
         self.fill_scratch = np.zeros(1, FILL)
         self.risk_limits = build_risk_limits(config, self.spec)
         self.risk_state = np.zeros(1, RISK_STATE)
+        # The quote kernels' argument bundles (the same arrays, see kernels/dtypes.py).
+        self.quote_setup = (self.params, self.bid_mult, self.ask_mult)
+        self.quote_state = (self.samples, self.cursor, self.vol_state, self.vol_returns,
+                            self.intensity_state)
+        self.quote_out = (self.quotes, self.diag)
         self.book = Book()
         # Exchange order id -> our client order id, for reports that lack the client id.
         self.client_id_by_key: dict[int, int] = {}

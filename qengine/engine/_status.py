@@ -22,7 +22,7 @@ def status_line(engine: Engine, previous: dict[str, int],
     """Format the periodic status line and the matching metrics row."""
     counters = engine.telemetry.counters.snapshot()
     delta = {k: v - previous.get(k, 0) for k, v in counters.items()}
-    state, diag = engine.state, engine.state.diag
+    state, diag = engine.state, engine.state.diag[0]
     pos = state.positions[0]
     latency = engine.telemetry.latency_summary()
     upnl = engine.monitor.unrealised_quote()
@@ -32,9 +32,9 @@ def status_line(engine: Engine, previous: dict[str, int],
     row = {
         "event": "status",
         "time_ns": now_ns(),
-        "mid": state.spec.tick_size * diag[codes.DIAG_MID_TICKS],
-        "sigma": diag[codes.DIAG_SIGMA],
-        "spread": state.spec.tick_size * diag[codes.DIAG_SPREAD_TICKS],
+        "mid": state.spec.tick_size * diag["mid_ticks"],
+        "sigma": diag["sigma_per_sqrt_s"],
+        "spread": state.spec.tick_size * diag["spread_ticks"],
         "position": state.position(),
         "realised_pnl": float(pos["realised_pnl_quote"]),
         "unrealised_pnl": upnl if math.isfinite(upnl) else None,

@@ -1,7 +1,7 @@
 """The one module that knows Thalex JSON shapes (sans-IO).
 
-Frames are classified (:func:`classify_frame`), channel names parsed (:func:`channel_kind`), and
-notification payloads decoded into frozen records (:func:`decode_notification`). Decoders for
+Channel names are parsed (:func:`channel_kind`) and notification payloads decoded into frozen
+records (:func:`decode_notification`); frames are classified by ``jsonrpc.classify``. Decoders for
 single objects (``decode_order``, ``decode_ticker``, ...) raise :class:`MessageError` with a
 specific text; :func:`decode_notification` never raises: it counts every rejection in a
 :class:`DecodeStats` and keeps a bounded sample of the latest reasons for the caller to report.
@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from .messages_account import (
     DIRECTIONS,
@@ -110,7 +110,6 @@ __all__ = [
     "Ticker",
     "Trade",
     "channel_kind",
-    "classify_frame",
     "decode_account_summary",
     "decode_book",
     "decode_fill",
@@ -203,25 +202,6 @@ def channel_kind(channel_name: Any) -> tuple[str, str | None]:
     if head == "instruments":
         return head, rest  # filtered form instruments.<type>.<underlying>.<expiration>
     return UNKNOWN, None
-
-
-def classify_frame(obj: Any) -> Literal["notification", "result", "error", "invalid"]:
-    """Tell the kinds of decoded frames apart as thalex-protocol.md 1.4 describes.
-
-    ``channel_name`` (a string) makes a notification; else a ``result`` key (null included) a
-    response; else an ``error`` object with an integer ``code`` an error response; anything else,
-    non-objects included, is invalid.
-    """
-    if type(obj) is not dict:
-        return "invalid"
-    if "channel_name" in obj:
-        return "notification" if type(obj["channel_name"]) is str else "invalid"
-    if "result" in obj:
-        return "result"
-    error = obj.get("error")
-    if type(error) is dict and type(error.get("code")) is int:
-        return "error"
-    return "invalid"
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@
 The client encodes with :func:`insert_params` and :func:`mass_quote_params`; the simulator parses
 the same JSON back with :func:`decode_mass_quote_params`, so both share one notion of the shape.
 Prices are in quote currency and amounts in base currency (convert from ticks and lots with
-``qengine.units.ticks_to_price`` / ``lots_to_amount`` so that they print without float noise).
+``qengine.units.StepGrid.value`` so that they print without float noise).
 """
 
 from __future__ import annotations

@@ -1,6 +1,9 @@
 """Numba kernels: the per-tick maths of qengine on preallocated structured arrays.
 
-Researchers can call these directly, without an engine: see ``examples/research_kernels.py``.
+The package face is the research API: the closed-form models (plain float functions), the
+parameter builders and validated wrappers over the stateful kernels (``research.py``: allocate,
+check, call). The raw kernels, with many positional arguments and caller-owned outputs, stay in
+their modules for the engine and the backtester. See ``examples/research_kernels.py``.
 Kernels import only numpy and numba.
 """
 
@@ -12,63 +15,58 @@ import time
 from dataclasses import dataclass
 
 from . import _jit, codes, dtypes
-from .adjust import apply_adjustments as apply_adjustments
-from .adjust import predict_adjustments as predict_adjustments
-from .avellaneda import glft_ask_depth as glft_ask_depth
-from .avellaneda import glft_bid_depth as glft_bid_depth
-from .avellaneda import legacy_skew as legacy_skew
-from .avellaneda import legacy_spread as legacy_spread
-from .avellaneda import optimal_spread as optimal_spread
-from .avellaneda import reservation_price as reservation_price
-from .candles import candle_signals as candle_signals
-from .candles import candle_update as candle_update
-from .intensity import intensity_fit as intensity_fit
-from .intensity import intensity_reset as intensity_reset
-from .intensity import intensity_update as intensity_update
-from .ladder import build_ladder as build_ladder
-from .params import make_level_multipliers as make_level_multipliers
-from .params import make_quote_params as make_quote_params
-from .pipeline import quote_pipeline as quote_pipeline
-from .ring import ring_latest as ring_latest
-from .ring import ring_push as ring_push
-from .ring import ring_window_by_count as ring_window_by_count
-from .ring import ring_window_by_time as ring_window_by_time
-from .vamp import vamp_update as vamp_update
-from .vamp import vamp_value as vamp_value
-from .volatility import vol_expire as vol_expire
-from .volatility import vol_sigma as vol_sigma
-from .volatility import vol_update as vol_update
 
-#: The research API: names importable from ``qengine.kernels`` (engine-only kernels such as the
-#: order table live in their submodules, e.g. ``qengine.kernels.orders``).
+# Kernel modules load on first use (PEP 562), so that importing one of them (or the backtest)
+# does not load every kernel from the cache.
+_LAZY = {
+    "glft_ask_depth": "avellaneda",
+    "glft_bid_depth": "avellaneda",
+    "legacy_skew": "avellaneda",
+    "legacy_spread": "avellaneda",
+    "optimal_spread": "avellaneda",
+    "reservation_price": "avellaneda",
+    "make_level_multipliers": "params",
+    "make_quote_params": "params",
+    "QuoteState": "research",
+    "build_ladder": "research",
+    "intensity_fit": "research",
+    "intensity_update": "research",
+    "new_quote_state": "research",
+    "quote_pipeline": "research",
+    "vol_sigma": "research",
+    "vol_update": "research",
+}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+#: The research API: names importable from ``qengine.kernels`` (raw kernels such as the order
+#: table or the fused ``quote_cycle`` live in their submodules, e.g. ``qengine.kernels.orders``).
 __all__ = [
+    "QuoteState",
     "WarmUpReport",
-    "apply_adjustments",
     "build_ladder",
-    "candle_signals",
-    "candle_update",
     "codes",
     "dtypes",
     "glft_ask_depth",
     "glft_bid_depth",
     "intensity_fit",
-    "intensity_reset",
     "intensity_update",
     "legacy_skew",
     "legacy_spread",
     "make_level_multipliers",
     "make_quote_params",
+    "new_quote_state",
     "optimal_spread",
-    "predict_adjustments",
     "quote_pipeline",
     "reservation_price",
-    "ring_latest",
-    "ring_push",
-    "ring_window_by_count",
-    "ring_window_by_time",
-    "vamp_update",
-    "vamp_value",
-    "vol_expire",
     "vol_sigma",
     "vol_update",
     "warm_up",
@@ -89,7 +87,7 @@ def _kernel_module_names() -> list[str]:
     return sorted(
         info.name
         for info in pkgutil.iter_modules(__path__)
-        if not info.name.startswith("_") and info.name not in {"dtypes", "codes"}
+        if not info.name.startswith("_") and info.name not in {"dtypes", "codes", "research"}
     )
 
 

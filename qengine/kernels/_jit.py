@@ -21,7 +21,11 @@ REGISTRY: list[Any] = []
 _OPTIONS = {"cache": True, "nogil": True, "fastmath": False, "error_model": "numpy"}
 
 
-def kernel(signature: Any) -> Callable[[Callable[..., Any]], Any]:
+def _options(inline: bool) -> dict[str, Any]:
+    return {**_OPTIONS, "inline": "always"} if inline else _OPTIONS
+
+
+def kernel(signature: Any, *, inline: bool = False) -> Callable[[Callable[..., Any]], Any]:
     """Compile ``fn`` with the house options and the explicit ``signature``.
 
     Parameters
@@ -29,9 +33,14 @@ def kernel(signature: Any) -> Callable[[Callable[..., Any]], Any]:
     signature : numba signature or str
         The single signature the kernel accepts, e.g. ``"f8(f8, f8)"`` or a
         ``numba.types`` signature built from the record types in ``dtypes.py``.
+    inline : bool
+        Also inline it into jitted callers (numba IR inlining). For small functions called per
+        event with many array arguments: a call boundary costs a reference count per array.
     """
 
     def decorate(fn: Callable[..., Any]) -> Any:
+        if inline:
+            return _inline(fn, signature)
         dispatcher = numba.njit(signature, **_OPTIONS)(fn)
         REGISTRY.append(dispatcher)
         return dispatcher
@@ -39,14 +48,26 @@ def kernel(signature: Any) -> Callable[[Callable[..., Any]], Any]:
     return decorate
 
 
-def helper(signature: Any) -> Callable[[Callable[..., Any]], Any]:
+def _inline(fn: Callable[..., Any], signature: Any) -> Any:
+    """An inlined function is compiled into its callers' (cached) code, so it is not compiled on
+    its own at import: a second process then loads only the callers. Called from Python (tests),
+    it compiles for its arguments, which must match ``signature`` (kept as documentation)."""
+    dispatcher = numba.njit(**_options(True))(fn)
+    dispatcher._qengine_signature = signature
+    return dispatcher
+
+
+def helper(signature: Any, *, inline: bool = False) -> Callable[[Callable[..., Any]], Any]:
     """Compile an inline helper shared by several kernels (same options, not a public kernel).
 
     Helpers are registered too (so ``warm_up`` and the cache test see them) but are marked so the
-    twin rule applies to the kernels that call them, not to the helper itself.
+    twin rule applies to the kernels that call them, not to the helper itself. ``inline`` as for
+    :func:`kernel`.
     """
 
     def decorate(fn: Callable[..., Any]) -> Any:
+        if inline:
+            return _inline(fn, signature)
         dispatcher = numba.njit(signature, **_OPTIONS)(fn)
         dispatcher._qengine_helper = True
         REGISTRY.append(dispatcher)

@@ -23,9 +23,9 @@ Every model then gets the same floors and cap (original-quoter.md 9b): the total
 ``max_spread_ticks`` (the floor wins if the two conflict), applied around the model's centre so the
 inventory skew survives.
 
-Predictive adjustments (``QUOTE_PARAMS.sigma_scale`` and ``reservation_offset_ticks``, written by
-the engine from the volume-candle predictions and VAMP; neutral 1.0 / 0.0) scale the model's sigma
-and shift its centre for every model.
+Centre and sigma adjustments (``QUOTE_PARAMS.sigma_scale_ratio`` and ``reservation_offset_ticks``;
+neutral 1.0 / 0.0, which the engine keeps) scale the model's sigma and shift its centre for every
+model, for research signals.
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ from numba import types
 from ._jit import helper, kernel
 
 _F8 = types.float64
-_DIAG_T = types.float64[::1]
 
 
 # --- research API (price units) ------------------------------------------------------------------
@@ -193,9 +192,9 @@ def legacy_spread(
     term and no ``κ``; ``γ`` is a dimensionless widening factor; ``V`` and ``I_q`` add a
     dimensionless ``σ`` to a price (a unit bug, harmless because they are tiny); the spread is
     driven by the fee floor times ``base_spread_factor (1 + γ)``. Dropped from the old code: the
-    market-impact term (input always 0 there) and the 100 ms cache; the predictive adjustments
-    reach it through ``model_touch`` (``sigma_scale``, ``reservation_offset_ticks`` and
-    ``market_state_factor`` of ``QUOTE_PARAMS``).
+    market-impact term (input always 0 there) and the 100 ms cache; centre and sigma
+    adjustments reach it through ``model_touch`` (``sigma_scale_ratio``,
+    ``reservation_offset_ticks`` and ``market_state_factor_ratio`` of ``QUOTE_PARAMS``).
 
     Parameters
     ----------

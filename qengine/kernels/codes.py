@@ -44,71 +44,28 @@ VOL_EWMA = 0
 #: Realised variance over a time window.
 VOL_REALISED = 1
 
-# --- volume candles (candles.py) -----------------------------------------------------------------
-#: ``candle_update`` return value: this trade closed a candle (otherwise STATUS_OK or
-#: STATUS_BAD_INPUT).
-CANDLE_CLOSED = 1
-#: ``CANDLE.close_reason``: the candle's volume reached ``volume_threshold_lots``.
-CANDLE_CLOSE_VOLUME = 1
-#: ``CANDLE.close_reason``: the trade arrived ``max_time_ns`` or later after the candle opened.
-CANDLE_CLOSE_TIME = 2
-
 # --- quote pipeline (avellaneda.py / ladder.py / pipeline.py) ------------------------------------
 #: Intensity (A, kappa) fitted from the trade tape, shrunk towards the priors.
 INTENSITY_FIT = 0
 #: Intensity fixed at ``prior_a_per_s`` / ``prior_kappa_per_tick`` (no fitting).
 INTENSITY_FIXED = 1
 
-#: ``out_diag`` index: pipeline status (a ``STATUS_*``).
-DIAG_STATUS = 0
-#: ``out_diag`` index: bit set of ``QUOTE_FLAG_*``.
-DIAG_FLAGS = 1
-#: ``out_diag`` index: mid price used, in ticks (NaN when none was usable).
-DIAG_MID_TICKS = 2
-#: ``out_diag`` index: sigma used, fraction of price per sqrt(second).
-DIAG_SIGMA = 3
-#: ``out_diag`` index: A of our bids (arrival rate at zero distance), per second.
-DIAG_A_BID = 4
-#: ``out_diag`` index: kappa of our bids, per tick.
-DIAG_KAPPA_BID = 5
-#: ``out_diag`` index: A of our asks, per second.
-DIAG_A_ASK = 6
-#: ``out_diag`` index: kappa of our asks, per tick.
-DIAG_KAPPA_ASK = 7
-#: ``out_diag`` index: reservation (centre) price, in ticks.
-DIAG_RESERVATION_TICKS = 8
-#: ``out_diag`` index: the model's total spread before floors and cap, in ticks.
-DIAG_SPREAD_TICKS = 9
-#: ``out_diag`` index: horizon tau used by A-S, in seconds (NaN for other models).
-DIAG_TAU_S = 10
-#: ``out_diag`` index: effective minimum spread (tick floor and fee floor), in ticks.
-DIAG_MIN_SPREAD_TICKS = 11
-#: ``out_diag`` index: level-0 bid after floors and cap, before tick alignment, in ticks.
-DIAG_BID0_TICKS = 12
-#: ``out_diag`` index: level-0 ask after floors and cap, before tick alignment, in ticks.
-DIAG_ASK0_TICKS = 13
-#: ``out_diag`` index: status returned by the volatility update.
-DIAG_VOL_STATUS = 14
-#: ``out_diag`` index: number of quotes written.
-DIAG_QUOTES = 15
-#: Length of the ``out_diag`` array.
-DIAG_SIZE = 16
 
-#: ``DIAG_FLAGS`` bit: a book side was missing or the book was crossed; no sample was pushed.
+#: ``QUOTE_DIAG.flags`` bit: a book side was missing or the book was crossed; no sample was pushed.
 QUOTE_FLAG_BOOK_INVALID = 1
-#: ``DIAG_FLAGS`` bit: no fresh mid was available, so nothing was quoted.
+#: ``QUOTE_DIAG.flags`` bit: no fresh mid was available, so nothing was quoted.
 QUOTE_FLAG_NO_MID = 2
-#: ``DIAG_FLAGS`` bit: bids suppressed at the long position limit.
+#: ``QUOTE_DIAG.flags`` bit: bids suppressed at the long position limit.
 QUOTE_FLAG_BIDS_GATED = 4
-#: ``DIAG_FLAGS`` bit: asks suppressed at the short position limit.
+#: ``QUOTE_DIAG.flags`` bit: asks suppressed at the short position limit.
 QUOTE_FLAG_ASKS_GATED = 8
-#: ``DIAG_FLAGS`` bit: the spread was widened to the tick or fee floor.
+#: ``QUOTE_DIAG.flags`` bit: the spread was widened to the tick or fee floor.
 QUOTE_FLAG_SPREAD_FLOORED = 16
-#: ``DIAG_FLAGS`` bit: the spread was narrowed to ``max_spread_ticks``.
+#: ``QUOTE_DIAG.flags`` bit: the spread was narrowed to ``max_spread_ticks``.
 QUOTE_FLAG_SPREAD_CAPPED = 32
-#: ``DIAG_FLAGS`` bit: sigma came from the fallback (estimator warming up or unusable).
+#: ``QUOTE_DIAG.flags`` bit: sigma came from the fallback (estimator warming up or unusable).
 QUOTE_FLAG_SIGMA_FALLBACK = 64
-#: ``DIAG_FLAGS`` bit: at least one side's intensity fit fell back to the priors.
+#: ``QUOTE_DIAG.flags`` bit: at least one side's intensity fit fell back to the priors.
 QUOTE_FLAG_INTENSITY_PRIOR = 128
 
 # --- order table, position, risk (orders.py / position.py / risk.py) -----------------------------

@@ -124,16 +124,20 @@ QUOTE = _packed(
 QUOTE_T = _array_type(QUOTE)
 
 #: Quoting parameters, one row (fill it with ``qengine.kernels.params.make_quote_params``, whose
-#: docstring documents every field and its unit). Per-level size multipliers are separate f8
-#: arrays (one for bids, one for asks), not record fields.
+#: defaults table documents every field). Every name ends in its unit: ``_ticks``, ``_lots``,
+#: ``_coins``, ``_ns``, ``_s``, ``_bps``, ``_per_s``, ``_per_tick``, ``_per_sqrt_s`` (sigmas: a
+#: fraction of price per sqrt(second)), ``_sqrt_s``, ``_trades``, ``_per_tick_unit`` (per tick per
+#: inventory unit: a coin for A-S, a base size for GLFT), ``_count``, ``_code`` (a ``codes.*``) or
+#: ``_ratio`` (dimensionless: a multiplier or a fraction). Per-level size multipliers are separate
+#: f8 arrays (one for bids, one for asks), not record fields.
 QUOTE_PARAMS = np.dtype(
     [
         # model and instrument
-        ("model", np.int64),  # codes.MODEL_*
-        ("tick_size", np.float64),  # price units per tick
+        ("model_code", np.int64),  # codes.MODEL_*
+        ("tick_size_quote", np.float64),  # price (quote currency per coin) per tick
         ("lot_size_coins", np.float64),  # coins per lot (the instrument's volume tick)
-        ("gamma", np.float64),  # A-S: 1/(tick*coin); GLFT: 1/(tick*quote unit)
-        ("horizon_mode", np.int64),  # codes.HORIZON_*
+        ("gamma_per_tick_unit", np.float64),  # risk aversion: A-S 1/(tick*coin), GLFT 1/(tick*size)
+        ("horizon_mode_code", np.int64),  # codes.HORIZON_*
         ("horizon_s", np.float64),
         ("session_end_ns", np.int64),  # session end (SESSION_END) or window phase (ROLLING)
         ("min_tau_s", np.float64),
@@ -142,189 +146,98 @@ QUOTE_PARAMS = np.dtype(
         ("max_spread_ticks", np.int64),
         ("maker_fee_bps", np.float64),
         ("profit_margin_bps", np.float64),
-        ("fee_coverage", np.float64),
+        ("fee_coverage_ratio", np.float64),
         # ladder
-        ("levels", np.int64),
+        ("level_count", np.int64),  # levels per side
         ("base_step_ticks", np.float64),
-        ("step_vol_reference", np.float64),  # sigma at which the step factor is 1
-        ("step_vol_factor_min", np.float64),
-        ("step_vol_factor_max", np.float64),
+        ("step_vol_reference_per_sqrt_s", np.float64),  # sigma at which the step factor is 1
+        ("step_factor_min_ratio", np.float64),
+        ("step_factor_max_ratio", np.float64),
         # sizes
         ("position_limit_lots", np.int64),
         ("base_size_lots", np.int64),
         ("min_order_lots", np.int64),  # the instrument's minimum order, in lots
         ("min_level_lots", np.int64),  # per-level size floor
-        ("size_vol_sensitivity", np.float64),
-        ("size_vol_factor_min", np.float64),
-        ("size_shrink_slope", np.float64),  # side that adds to |inventory|
-        ("size_shrink_floor", np.float64),
-        ("size_grow_slope", np.float64),  # side that reduces |inventory|
-        ("size_grow_cap", np.float64),
+        ("size_vol_sensitivity_sqrt_s", np.float64),  # size factor 1 - this * sigma
+        ("size_factor_min_ratio", np.float64),
+        ("size_shrink_slope_ratio", np.float64),  # side that adds to |inventory|
+        ("size_shrink_floor_ratio", np.float64),
+        ("size_grow_slope_ratio", np.float64),  # side that reduces |inventory|
+        ("size_grow_cap_ratio", np.float64),
         # volatility estimator
-        ("vol_estimator", np.int64),  # codes.VOL_*
+        ("vol_estimator_code", np.int64),  # codes.VOL_*
         ("vol_half_life_s", np.float64),
         ("vol_window_ns", np.int64),
-        ("vol_min_samples", np.int64),
-        ("sigma_fallback", np.float64),  # all sigmas: fraction of price per sqrt(second)
-        ("sigma_floor", np.float64),
-        ("sigma_ceiling", np.float64),
-        ("fixed_sigma", np.float64),  # > 0 replaces the estimator
+        ("vol_min_sample_count", np.int64),
+        ("sigma_fallback_per_sqrt_s", np.float64),
+        ("sigma_floor_per_sqrt_s", np.float64),
+        ("sigma_ceiling_per_sqrt_s", np.float64),
+        ("fixed_sigma_per_sqrt_s", np.float64),  # > 0 replaces the estimator
         # intensity estimator
-        ("intensity_mode", np.int64),  # codes.INTENSITY_*
+        ("intensity_mode_code", np.int64),  # codes.INTENSITY_*
         ("intensity_half_life_s", np.float64),
         ("prior_a_per_s", np.float64),
         ("prior_kappa_per_tick", np.float64),
-        ("prior_weight", np.float64),
+        ("prior_weight_trades", np.float64),  # pseudo-trades the prior counts for
         ("kappa_min_per_tick", np.float64),
         ("kappa_max_per_tick", np.float64),
-        # the old bot's heuristic (MODEL_LEGACY)
-        ("legacy_gamma", np.float64),
-        ("legacy_sigma_floor", np.float64),
-        ("volatility_multiplier", np.float64),
+        # the old bot's heuristic (MODEL_LEGACY; its sigma and gamma are dimensionless)
+        ("legacy_gamma_ratio", np.float64),
+        ("legacy_sigma_floor_ratio", np.float64),
+        ("volatility_multiplier_ratio", np.float64),
         ("position_fade_time_s", np.float64),
-        ("base_spread_factor", np.float64),
-        ("inventory_factor", np.float64),
-        ("inventory_weight", np.float64),
-        ("market_state_factor", np.float64),
+        ("base_spread_factor_ratio", np.float64),
+        ("inventory_factor_ratio", np.float64),
+        ("inventory_weight_ratio", np.float64),
+        ("market_state_factor_ratio", np.float64),
         # market data safety
         ("max_mid_age_ns", np.int64),
-        # predictive adjustments (all models; neutral 1.0 / 0.0)
-        ("sigma_scale", np.float64),  # multiplies the sigma the model uses
+        # centre and sigma adjustments (all models; neutral 1.0 / 0.0)
+        ("sigma_scale_ratio", np.float64),  # multiplies the sigma the model uses
         ("reservation_offset_ticks", np.float64),  # added to the model's centre
     ],
     align=True,
 )
 QUOTE_PARAMS_T = _array_type(QUOTE_PARAMS)
 
-# --- candles.py / vamp.py ------------------------------------------------------------------------
-
-#: One closed volume-clock candle built from public trades. Trades print on the tick grid, so
-#: OHLC are int64 ticks; ``delta_lots`` = buy - sell taker volume and ``delta_ratio`` =
-#: delta / volume in [-1, 1]. ``close_reason`` is a ``codes.CANDLE_CLOSE_*``.
-CANDLE = np.dtype(
+#: Diagnostics of one pipeline call (one row, written by ``quote_pipeline`` and ``model_touch``).
+#: Floats are NaN where a stage did not run; ``vol_status`` is -1 when no volatility update ran.
+QUOTE_DIAG = np.dtype(
     [
-        ("open_time_ns", np.int64),
-        ("close_time_ns", np.int64),
-        ("open_ticks", np.int64),
-        ("high_ticks", np.int64),
-        ("low_ticks", np.int64),
-        ("close_ticks", np.int64),
-        ("buy_lots", np.int64),
-        ("sell_lots", np.int64),
-        ("volume_lots", np.int64),
-        ("delta_lots", np.int64),
-        ("delta_ratio", np.float64),
-        ("trade_count", np.int64),
-        ("close_reason", np.int64),
+        ("status", np.int64),  #: pipeline status, a ``codes.STATUS_*``
+        ("flags", np.int64),  #: bit set of ``codes.QUOTE_FLAG_*``
+        ("vol_status", np.int64),  #: status of the volatility update (-1: none ran)
+        ("quote_count", np.int64),  #: quotes written
+        ("mid_ticks", np.float64),  #: mid quoted around
+        ("sigma_per_sqrt_s", np.float64),  #: sigma used, fraction of price per sqrt(second)
+        ("a_bid_per_s", np.float64),  #: arrival rate at zero distance of our bids
+        ("kappa_bid_per_tick", np.float64),
+        ("a_ask_per_s", np.float64),
+        ("kappa_ask_per_tick", np.float64),
+        ("reservation_ticks", np.float64),  #: the model's centre
+        ("spread_ticks", np.float64),  #: the model's total spread before floors and cap
+        ("tau_s", np.float64),  #: A-S horizon (NaN for other models)
+        ("min_spread_ticks", np.float64),  #: effective floor (tick floor and fee floor)
+        ("bid0_ticks", np.float64),  #: level-0 bid after floors and cap, before alignment
+        ("ask0_ticks", np.float64),  #: level-0 ask after floors and cap, before alignment
     ],
     align=True,
 )
-CANDLE_T = _array_type(CANDLE)
+QUOTE_DIAG_T = _array_type(QUOTE_DIAG)
 
-#: One-row state of the candle builder: ring cursor over the CANDLE array (``head`` = next slot,
-#: ``count`` = filled slots), the open candle's accumulators (``current_*``; ``current_trade_count``
-#: 0 means no candle is open), EMAs over closed candles (periods 8/21/55) and totals.
-CANDLE_STATE = np.dtype(
-    [
-        ("head", np.int64),
-        ("count", np.int64),
-        ("closed_total", np.int64),
-        ("current_open_time_ns", np.int64),
-        ("current_last_time_ns", np.int64),
-        ("current_open_ticks", np.int64),
-        ("current_high_ticks", np.int64),
-        ("current_low_ticks", np.int64),
-        ("current_close_ticks", np.int64),
-        ("current_buy_lots", np.int64),
-        ("current_sell_lots", np.int64),
-        ("current_trade_count", np.int64),
-        ("ema_close_fast_ticks", np.float64),
-        ("ema_close_medium_ticks", np.float64),
-        ("ema_close_slow_ticks", np.float64),
-        ("ema_delta_ratio_fast", np.float64),
-        ("ema_delta_ratio_medium", np.float64),
-        ("ema_delta_ratio_slow", np.float64),
-        ("cumulative_delta_lots", np.int64),
-    ],
-    align=True,
+#: Argument bundles of ``quote_pipeline`` / ``quote_cycle``. Plain tuples on purpose: numba's
+#: dispatcher types an exact tuple in C, a namedtuple through Python (about 4 us more per call).
+#: ``(params, bid_mult, ask_mult)``: read-only quoting setup.
+QUOTE_SETUP_T = numba.types.Tuple((QUOTE_PARAMS_T, numba.float64[::1], numba.float64[::1]))
+#: ``(samples, cursor, vol_state, vol_returns, intensity_state)``: estimator state, updated.
+QUOTE_STATE_T = numba.types.Tuple(
+    (MARKET_SAMPLE_T, RING_CURSOR_T, VOL_STATE_T, VOL_RETURN_T, INTENSITY_STATE_T)
 )
-CANDLE_STATE_T = _array_type(CANDLE_STATE)
-
-#: The four candle signals (momentum in [-1, 1], the others in [0, 1]), the sign of the newest
-#: close-to-close step (-1, 0, 1) and the close time of the newest candle they were built from.
-CANDLE_SIGNALS = np.dtype(
-    [
-        ("momentum", np.float64),
-        ("reversal", np.float64),
-        ("volatility", np.float64),
-        ("exhaustion", np.float64),
-        ("close_step_sign", np.int64),
-        ("time_ns", np.int64),
-    ],
-    align=True,
-)
-CANDLE_SIGNALS_T = _array_type(CANDLE_SIGNALS)
-
-#: Predicted parameter adjustments (relative: 0.1 means +10 %), the reservation-price offset in
-#: basis points of the mid, the trend direction (-1, 0, 1) and the signals' ``time_ns``.
-CANDLE_ADJUST = np.dtype(
-    [
-        ("gamma_adj", np.float64),
-        ("kappa_adj", np.float64),
-        ("reservation_offset_bps", np.float64),
-        ("trend", np.int64),
-        ("vol_adj", np.float64),
-        ("time_ns", np.int64),
-    ],
-    align=True,
-)
-CANDLE_ADJUST_T = _array_type(CANDLE_ADJUST)
-
-#: Model parameters after the candle adjustments: same units as the base values passed in.
-ADJUSTED_PARAMS = np.dtype(
-    [("gamma", np.float64), ("kappa", np.float64), ("sigma", np.float64)], align=True
-)
-ADJUSTED_PARAMS_T = _array_type(ADJUSTED_PARAMS)
-
-#: One aggressive trade's signed size (+ taker buy, - taker sell) for the decayed VAMP impact.
-VAMP_IMPACT = np.dtype([("time_ns", np.int64), ("signed_lots", np.int64)], align=True)
-VAMP_IMPACT_T = _array_type(VAMP_IMPACT)
-
-#: One-row VWAP/VAMP accumulators: exact integer turnovers (sum of price_ticks * size_lots) for
-#: all trades and for aggressive buys/sells, plus the cursor of the VAMP_IMPACT ring.
-VAMP_STATE = np.dtype(
-    [
-        ("volume_lots", np.int64),
-        ("turnover_tick_lots", np.int64),
-        ("buy_aggressive_lots", np.int64),
-        ("buy_turnover_tick_lots", np.int64),
-        ("sell_aggressive_lots", np.int64),
-        ("sell_turnover_tick_lots", np.int64),
-        ("trade_count", np.int64),
-        ("impact_head", np.int64),
-        ("impact_count", np.int64),
-    ],
-    align=True,
-)
-VAMP_STATE_T = _array_type(VAMP_STATE)
-
-#: What ``vamp_value`` reports. Prices are float64 ticks (averages fall between ticks); NaN when
-#: undefined (no volume on that side). ``impact_lots`` is the linearly decayed signed aggressive
-#: volume; ``impact_mean_lots`` the old bot's weight-normalised variant.
-VAMP_OUT = np.dtype(
-    [
-        ("vwap_ticks", np.float64),
-        ("vamp_ticks", np.float64),
-        ("buy_vwap_ticks", np.float64),
-        ("sell_vwap_ticks", np.float64),
-        ("buy_ratio", np.float64),
-        ("impact_lots", np.float64),
-        ("impact_mean_lots", np.float64),
-        ("impact_entries", np.int64),
-    ],
-    align=True,
-)
-VAMP_OUT_T = _array_type(VAMP_OUT)
+#: ``(time_ns, best_bid_ticks, best_ask_ticks, best_bid_lots, best_ask_lots, inventory_lots,
+#: levels_allowed)``: one cycle's inputs (a price ``<= 0`` means that side is missing).
+QUOTE_INPUTS_T = numba.types.UniTuple(numba.int64, 7)
+#: ``(quotes, diag)``: the ladder (QUOTE rows) and the one-row QUOTE_DIAG.
+QUOTE_OUT_T = numba.types.Tuple((QUOTE_T, QUOTE_DIAG_T))
 
 # --- orders.py / position.py / risk.py -----------------------------------------------------------
 

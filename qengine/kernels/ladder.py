@@ -101,8 +101,8 @@ def _side_sizes_lots(params, sigma, inventory_lots):
     # Float sizes (lots) of level 0 per side before multipliers: inventory asymmetry and sigma.
     p = params[0]
     ratio = min(1.0, abs(inventory_lots) / p.position_limit_lots)
-    shrink = max(p.size_shrink_floor, 1.0 - p.size_shrink_slope * ratio)
-    grow = min(p.size_grow_cap, 1.0 + p.size_grow_slope * ratio)
+    shrink = max(p.size_shrink_floor_ratio, 1.0 - p.size_shrink_slope_ratio * ratio)
+    grow = min(p.size_grow_cap_ratio, 1.0 + p.size_grow_slope_ratio * ratio)
     bid_factor = 1.0
     ask_factor = 1.0
     if inventory_lots > 0:
@@ -111,7 +111,7 @@ def _side_sizes_lots(params, sigma, inventory_lots):
         bid_factor, ask_factor = grow, shrink
     vol_factor = 1.0
     if sigma >= 0.0:
-        vol_factor = max(p.size_vol_factor_min, 1.0 - p.size_vol_sensitivity * sigma)
+        vol_factor = max(p.size_factor_min_ratio, 1.0 - p.size_vol_sensitivity_sqrt_s * sigma)
     base = float(p.base_size_lots) * vol_factor
     return base * bid_factor, base * ask_factor
 
@@ -185,7 +185,7 @@ def build_ladder(
     Parameters
     ----------
     params : QUOTE_PARAMS array, shape (1,)
-        Reads ``levels``, ``max_spread_ticks``, step, size and limit fields.
+        Reads ``level_count``, ``max_spread_ticks``, step, size and limit fields.
     bid_mult, ask_mult : float64 array, shape (m,)
         Per-level size multipliers of bids / asks; levels beyond ``m`` reuse the last value, an
         empty array means 1.0.
@@ -217,14 +217,14 @@ def build_ladder(
     if not (abs(bid0_ticks) < 1e15 and abs(ask0_ticks) < 1e15):
         return 0
     # QUOTE.level is int8: at most LEVEL_MAX + 1 levels a side.
-    levels = min(p.levels, levels_allowed, out_quotes.shape[0] // 2, codes.LEVEL_MAX + 1)
+    levels = min(p.level_count, levels_allowed, out_quotes.shape[0] // 2, codes.LEVEL_MAX + 1)
     if levels <= 0:
         return 0
     bid, ask = _aligned_touch(bid0_ticks, ask0_ticks, min_spread_ticks, p.max_spread_ticks)
     vol_factor = 1.0
-    if p.step_vol_reference > 0.0 and sigma >= 0.0:
-        vol_factor = sigma / p.step_vol_reference
-    step = p.base_step_ticks * _clamp(vol_factor, p.step_vol_factor_min, p.step_vol_factor_max)
+    if p.step_vol_reference_per_sqrt_s > 0.0 and sigma >= 0.0:
+        vol_factor = sigma / p.step_vol_reference_per_sqrt_s
+    step = p.base_step_ticks * _clamp(vol_factor, p.step_factor_min_ratio, p.step_factor_max_ratio)
     bid_size, ask_size = _side_sizes_lots(params, sigma, inventory_lots)
     n = 0
     if inventory_lots < limit:

@@ -1,9 +1,9 @@
 """The engine stage of the quote models, in ticks and lots.
 
 :func:`horizon_tau_s` gives the A-S horizon for the configured mode; :func:`model_touch` runs the
-model selected in ``QUOTE_PARAMS.model`` (A-S, GLFT or legacy, with the formulas and units of
+model selected in ``QUOTE_PARAMS.model_code`` (A-S, GLFT or legacy, with the formulas and units of
 ``avellaneda.py``) and writes the level-0 bid and ask (floats, in ticks, not yet aligned) plus
-diagnostics into ``out_diag`` (indices ``codes.DIAG_*``). ``ladder.build_ladder`` aligns and
+diagnostics into the ``QUOTE_DIAG`` record ``out_diag``. ``ladder.build_ladder`` aligns and
 expands them.
 """
 
@@ -24,20 +24,19 @@ from .avellaneda import (
     optimal_spread,
     reservation_price,
 )
-from .dtypes import QUOTE_PARAMS_T
+from .dtypes import QUOTE_DIAG_T, QUOTE_PARAMS_T
 
 _F8 = types.float64
-_DIAG_T = types.float64[::1]
 
 
 @kernel(_F8(QUOTE_PARAMS_T, types.int64))
 def horizon_tau_s(params, now_ns):
-    """Return the A-S horizon ``τ`` in seconds for ``params[0].horizon_mode``.
+    """Return the A-S horizon ``τ`` in seconds for ``params[0].horizon_mode_code``.
 
     Parameters
     ----------
     params : QUOTE_PARAMS array, shape (1,)
-        Reads ``horizon_mode``, ``horizon_s``, ``session_end_ns`` and ``min_tau_s``.
+        Reads ``horizon_mode_code``, ``horizon_s``, ``session_end_ns`` and ``min_tau_s``.
     now_ns : int64
         Current time in nanoseconds.
 
@@ -50,7 +49,7 @@ def horizon_tau_s(params, now_ns):
         floored at ``min_tau_s``. NaN for an unknown mode or a negative/NaN horizon.
     """
     p = params[0]
-    mode = p.horizon_mode
+    mode = p.horizon_mode_code
     if mode == codes.HORIZON_FIXED:
         return p.horizon_s if p.horizon_s >= 0.0 else np.nan
     if mode == codes.HORIZON_SESSION_END:
@@ -72,20 +71,20 @@ def horizon_tau_s(params, now_ns):
 def _legacy_touch(params, mid_ticks, sigma, inventory_lots):
     # The old bot's generate_quotes/calculate_skewed_prices, in price floats, then back to ticks.
     p = params[0]
-    tick = p.tick_size
+    tick = p.tick_size_quote
     q = inventory_lots * p.lot_size_coins
     limit = p.position_limit_lots * p.lot_size_coins
     # As the old bot: the prediction scales the floored sigma (sigma_e = max(sigma, 0.01) x
     # (1 + vol_adj)), and the spread's fee floor sees the raw mid, the quotes the shifted one.
-    sigma_e = max(sigma, p.legacy_sigma_floor) * p.sigma_scale
+    sigma_e = max(sigma, p.legacy_sigma_floor_ratio) * p.sigma_scale_ratio
     spread = legacy_spread(
-        mid_ticks * tick, tick, sigma_e, q, limit, p.legacy_gamma, float(p.min_spread_ticks),
-        p.maker_fee_bps / 1e4, p.profit_margin_bps / 1e4, p.fee_coverage, p.base_spread_factor,
-        p.volatility_multiplier, p.position_fade_time_s, p.inventory_factor,
-        p.market_state_factor, 0.0,
+        mid_ticks * tick, tick, sigma_e, q, limit, p.legacy_gamma_ratio, float(p.min_spread_ticks),
+        p.maker_fee_bps / 1e4, p.profit_margin_bps / 1e4, p.fee_coverage_ratio,
+        p.base_spread_factor_ratio, p.volatility_multiplier_ratio, p.position_fade_time_s,
+        p.inventory_factor_ratio, p.market_state_factor_ratio, 0.0,
     )
     mid = (mid_ticks + p.reservation_offset_ticks) * tick
-    skew = legacy_skew(spread, q, limit, p.inventory_weight)
+    skew = legacy_skew(spread, q, limit, p.inventory_weight_ratio)
     bid = np.rint((mid - 0.5 * spread - skew) / tick) * tick
     ask = np.rint((mid + 0.5 * spread - skew) / tick) * tick
     min_spread = p.min_spread_ticks * tick
@@ -106,25 +105,25 @@ def _legacy_touch(params, mid_ticks, sigma, inventory_lots):
 def _textbook_touch(params, mid_ticks, sigma, inventory_lots, tau_s, a_bid, k_bid, a_ask, k_ask):
     # A-S or GLFT level-0 prices (ticks): bid, ask, centre, total spread.
     p = params[0]
-    sigma_ticks = sigma * p.sigma_scale * mid_ticks
+    sigma_ticks = sigma * p.sigma_scale_ratio * mid_ticks
     # The predicted offset moves the centre only; sigma in ticks stays on the raw mid.
     shifted_mid = mid_ticks + p.reservation_offset_ticks
-    if p.model == codes.MODEL_AS:
+    if p.model_code == codes.MODEL_AS:
         q_coins = inventory_lots * p.lot_size_coins
-        centre = reservation_price(shifted_mid, q_coins, p.gamma, sigma_ticks, tau_s)
+        centre = reservation_price(shifted_mid, q_coins, p.gamma_per_tick_unit, sigma_ticks, tau_s)
         # Per-side kappa: each half is γσ²τ/2 + (1/γ)ln(1+γ/κ_side); equal kappas give the textbook.
-        bid = centre - 0.5 * optimal_spread(p.gamma, sigma_ticks, tau_s, k_bid)
-        ask = centre + 0.5 * optimal_spread(p.gamma, sigma_ticks, tau_s, k_ask)
+        bid = centre - 0.5 * optimal_spread(p.gamma_per_tick_unit, sigma_ticks, tau_s, k_bid)
+        ask = centre + 0.5 * optimal_spread(p.gamma_per_tick_unit, sigma_ticks, tau_s, k_ask)
         return bid, ask, centre, ask - bid
     q_units = inventory_lots / p.base_size_lots if p.base_size_lots > 0 else np.nan
-    bid = shifted_mid - glft_bid_depth(q_units, p.gamma, sigma_ticks, a_bid, k_bid)
-    ask = shifted_mid + glft_ask_depth(q_units, p.gamma, sigma_ticks, a_ask, k_ask)
+    bid = shifted_mid - glft_bid_depth(q_units, p.gamma_per_tick_unit, sigma_ticks, a_bid, k_bid)
+    ask = shifted_mid + glft_ask_depth(q_units, p.gamma_per_tick_unit, sigma_ticks, a_ask, k_ask)
     return bid, ask, 0.5 * (bid + ask), ask - bid
 
 
 @kernel(
     types.int64(
-        QUOTE_PARAMS_T, _F8, _F8, types.int64, types.int64, _F8, _F8, _F8, _F8, _DIAG_T
+        QUOTE_PARAMS_T, _F8, _F8, types.int64, types.int64, _F8, _F8, _F8, _F8, QUOTE_DIAG_T
     )
 )
 def model_touch(
@@ -135,8 +134,8 @@ def model_touch(
     Parameters
     ----------
     params : QUOTE_PARAMS array, shape (1,)
-        ``model`` selects ``codes.MODEL_AS``, ``MODEL_GLFT`` or ``MODEL_LEGACY``. Predictive
-        inputs for every model: ``sigma_scale`` (dimensionless, >= 0) multiplies the sigma the
+        ``model_code`` selects ``codes.MODEL_AS``, ``MODEL_GLFT`` or ``MODEL_LEGACY``. Centre
+        and sigma inputs for every model: ``sigma_scale_ratio`` (>= 0) multiplies the sigma the
         model uses (legacy: its floored sigma); ``reservation_offset_ticks`` (ticks) is added to
         the model's centre before the spread is applied (A-S: the reservation price; GLFT and
         legacy: the mid). The fee floor always uses the unshifted ``mid_ticks``. Neutral values
@@ -153,48 +152,49 @@ def model_touch(
         Arrival rate at zero distance per second, for our bids / asks (GLFT only).
     kappa_bid, kappa_ask : float64
         Arrival-rate decay per tick, for our bids / asks (A-S and GLFT).
-    out_diag : float64 array, shape (>= codes.DIAG_SIZE,)
-        Receives ``DIAG_RESERVATION_TICKS``, ``DIAG_SPREAD_TICKS`` (model spread before floors),
-        ``DIAG_TAU_S`` (NaN unless A-S), ``DIAG_MIN_SPREAD_TICKS``, ``DIAG_BID0_TICKS`` and
-        ``DIAG_ASK0_TICKS`` (after floors and cap); ORs ``QUOTE_FLAG_SPREAD_FLOORED`` /
-        ``QUOTE_FLAG_SPREAD_CAPPED`` into ``DIAG_FLAGS``.
+    out_diag : QUOTE_DIAG array, shape (>= 1,)
+        Row 0 receives ``reservation_ticks``, ``spread_ticks`` (model spread before floors),
+        ``tau_s`` (NaN unless A-S), ``min_spread_ticks``, ``bid0_ticks`` and ``ask0_ticks``
+        (after floors and cap); ``QUOTE_FLAG_SPREAD_FLOORED`` / ``QUOTE_FLAG_SPREAD_CAPPED`` are
+        OR-ed into ``flags``.
 
     Returns
     -------
     int64
         ``STATUS_OK``; ``STATUS_BAD_INPUT`` (bid0/ask0 NaN, nothing to quote) for a non-positive or
-        NaN mid, NaN sigma, a negative or non-finite ``sigma_scale``, a non-finite
-        ``reservation_offset_ticks``, an unknown model, invalid model parameters or a short
+        NaN mid, NaN sigma, a negative or non-finite ``sigma_scale_ratio``, a non-finite
+        ``reservation_offset_ticks``, an unknown model, invalid model parameters or an empty
         ``out_diag``.
     """
-    if out_diag.shape[0] < codes.DIAG_SIZE:
+    if out_diag.shape[0] < 1:
         return codes.STATUS_BAD_INPUT
     p = params[0]
-    out_diag[codes.DIAG_BID0_TICKS] = np.nan
-    out_diag[codes.DIAG_ASK0_TICKS] = np.nan
-    out_diag[codes.DIAG_TAU_S] = np.nan
-    if not (mid_ticks > 0.0 and sigma >= 0.0 and p.tick_size > 0.0):
+    d = out_diag[0]
+    d.bid0_ticks = np.nan
+    d.ask0_ticks = np.nan
+    d.tau_s = np.nan
+    if not (mid_ticks > 0.0 and sigma >= 0.0 and p.tick_size_quote > 0.0):
         return codes.STATUS_BAD_INPUT
-    if not (math.isfinite(p.sigma_scale) and p.sigma_scale >= 0.0):
+    if not (math.isfinite(p.sigma_scale_ratio) and p.sigma_scale_ratio >= 0.0):
         return codes.STATUS_BAD_INPUT
     if not math.isfinite(p.reservation_offset_ticks):
         return codes.STATUS_BAD_INPUT
-    if p.model == codes.MODEL_LEGACY:
+    if p.model_code == codes.MODEL_LEGACY:
         bid, ask, centre, spread = _legacy_touch(params, mid_ticks, sigma, inventory_lots)
-    elif p.model == codes.MODEL_AS or p.model == codes.MODEL_GLFT:
+    elif p.model_code == codes.MODEL_AS or p.model_code == codes.MODEL_GLFT:
         tau_s = horizon_tau_s(params, now_ns)
-        if p.model == codes.MODEL_AS:
-            out_diag[codes.DIAG_TAU_S] = tau_s
+        if p.model_code == codes.MODEL_AS:
+            d.tau_s = tau_s
         bid, ask, centre, spread = _textbook_touch(
             params, mid_ticks, sigma, inventory_lots, tau_s, a_bid, kappa_bid, a_ask, kappa_ask
         )
     else:
         return codes.STATUS_BAD_INPUT
-    out_diag[codes.DIAG_RESERVATION_TICKS] = centre
-    out_diag[codes.DIAG_SPREAD_TICKS] = spread
+    d.reservation_ticks = centre
+    d.spread_ticks = spread
     fee_rate = (2.0 * p.maker_fee_bps + p.profit_margin_bps) / 1e4
-    min_spread = max(float(p.min_spread_ticks), mid_ticks * fee_rate * p.fee_coverage)
-    out_diag[codes.DIAG_MIN_SPREAD_TICKS] = min_spread
+    min_spread = max(float(p.min_spread_ticks), mid_ticks * fee_rate * p.fee_coverage_ratio)
+    d.min_spread_ticks = min_spread
     if not (math.isfinite(bid) and math.isfinite(ask) and math.isfinite(min_spread)):
         return codes.STATUS_BAD_INPUT
     # The floor wins over the cap when they conflict: never quote inside the fee floor.
@@ -212,9 +212,7 @@ def model_touch(
         middle = 0.5 * (bid + ask)
         bid = middle - 0.5 * width
         ask = middle + 0.5 * width
-        previous = out_diag[codes.DIAG_FLAGS]
-        previous_bits = int(previous) if previous >= 0.0 else 0
-        out_diag[codes.DIAG_FLAGS] = float(previous_bits | flags)
-    out_diag[codes.DIAG_BID0_TICKS] = bid
-    out_diag[codes.DIAG_ASK0_TICKS] = ask
+        d.flags |= flags
+    d.bid0_ticks = bid
+    d.ask0_ticks = ask
     return codes.STATUS_OK

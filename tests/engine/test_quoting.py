@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import trio
 
-from qengine.kernels import codes
-
 from .conftest import (
     assert_matches_exchange,
     exchange_side_counts,
@@ -24,7 +22,7 @@ async def test_quotes_both_sides_fills_and_skews_with_inventory(autojump_clock):
             await wait_until(lambda: exchange_side_counts(sim) == (3, 3))
             await trio.sleep(1.0)  # settled: the ladder does not change on a flat market
             bids0, asks0 = quoted_prices(sim)
-            reservation0 = engine.state.diag[codes.DIAG_RESERVATION_TICKS]
+            reservation0 = engine.state.diag[0]["reservation_ticks"]
             assert bids0[0] < 65000 < asks0[0]
             assert reservation0 == 65000.0  # flat: reservation at the mid
             assert len(table_rows(engine)) == 6
@@ -35,7 +33,7 @@ async def test_quotes_both_sides_fills_and_skews_with_inventory(autojump_clock):
             await wait_until(lambda: exchange_side_counts(sim) == (3, 3)
                              and quoted_prices(sim)[1][0] < asks0[0])
             bids1, asks1 = quoted_prices(sim)
-            reservation1 = engine.state.diag[codes.DIAG_RESERVATION_TICKS]
+            reservation1 = engine.state.diag[0]["reservation_ticks"]
             # Long inventory: the reservation price and both touches move down.
             assert reservation1 < reservation0
             assert bids1[0] < bids0[0]
@@ -48,7 +46,7 @@ async def test_quotes_both_sides_fills_and_skews_with_inventory(autojump_clock):
             await wait_until(lambda: engine.state.position() == -0.03)
             await wait_until(lambda: exchange_side_counts(sim) == (3, 3)
                              and quoted_prices(sim)[0][0] > bids0[0])
-            assert engine.state.diag[codes.DIAG_RESERVATION_TICKS] > reservation0
+            assert engine.state.diag[0]["reservation_ticks"] > reservation0
             assert quoted_prices(sim)[1][0] > asks0[0]
             assert_matches_exchange(sim, engine)
         assert_matches_exchange(sim, engine)

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from qengine.io import jsonrpc
 from qengine.io import messages as m
 from qengine.io.messages import (
     DecodeStats,
@@ -17,7 +18,6 @@ from qengine.io.messages import (
     QuoteLevel,
     QuoteRequest,
     channel_kind,
-    classify_frame,
     decode_notification,
 )
 
@@ -54,6 +54,15 @@ def _order(**changes):
     base = orjson.loads(INSERT_RESULT)["result"]
     base.update(changes)
     return {k: v for k, v in base.items() if v is not None}
+
+
+_KINDS = {jsonrpc.Response: "result", jsonrpc.ErrorResponse: "error",
+          jsonrpc.Notification: "notification", jsonrpc.UnknownFrame: "invalid"}
+
+
+def classify_frame(obj):
+    """The kind the session's frame classifier (``jsonrpc.classify``) gives a decoded frame."""
+    return _KINDS[type(jsonrpc.classify(obj))]
 
 
 def _frame(data: bytes):

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from qengine.kernels import avellaneda, codes
 from qengine.kernels import model as stage
+from qengine.kernels.dtypes import QUOTE_DIAG
 from qengine.kernels.params import LEGACY_OVERRIDES, make_quote_params
 from tests.reference import avellaneda as twin
 from tests.reference import model as model_twin
@@ -19,8 +20,10 @@ S = 1_000_000_000
 
 
 def _diag():
-    diag = np.full(codes.DIAG_SIZE, np.nan)
-    diag[codes.DIAG_FLAGS] = 0.0
+    diag = np.zeros(1, QUOTE_DIAG)
+    for name in QUOTE_DIAG.names:
+        if QUOTE_DIAG[name].kind == "f":
+            diag[0][name] = np.nan
     return diag
 
 
@@ -127,25 +130,25 @@ def test_research_functions_match_their_twins(mid, q, gamma, sigma, tau, kappa):
 
 
 def test_horizon_modes():
-    fixed = make_quote_params(horizon_mode=codes.HORIZON_FIXED, horizon_s=60.0)
+    fixed = make_quote_params(horizon_mode_code=codes.HORIZON_FIXED, horizon_s=60.0)
     assert stage.horizon_tau_s(fixed, 123 * S) == 60.0
-    end = make_quote_params(horizon_mode=codes.HORIZON_SESSION_END, session_end_ns=100 * S,
+    end = make_quote_params(horizon_mode_code=codes.HORIZON_SESSION_END, session_end_ns=100 * S,
                             min_tau_s=1.0)
     assert stage.horizon_tau_s(end, 70 * S) == pytest.approx(30.0)
     assert stage.horizon_tau_s(end, 200 * S) == 1.0  # past the end: floored
-    rolling = make_quote_params(horizon_mode=codes.HORIZON_ROLLING, horizon_s=60.0,
+    rolling = make_quote_params(horizon_mode_code=codes.HORIZON_ROLLING, horizon_s=60.0,
                                 session_end_ns=1000 * S, min_tau_s=0.5)
     assert stage.horizon_tau_s(rolling, 1015 * S) == pytest.approx(45.0)
     assert stage.horizon_tau_s(rolling, 985 * S) == pytest.approx(15.0)
     assert stage.horizon_tau_s(rolling, 1000 * S) == pytest.approx(60.0)
     assert stage.horizon_tau_s(rolling, 1060 * S - 1) == 0.5
-    assert math.isnan(stage.horizon_tau_s(make_quote_params(horizon_mode=9), 0))
+    assert math.isnan(stage.horizon_tau_s(make_quote_params(horizon_mode_code=9), 0))
 
 
 @given(st.sampled_from([0, 1, 2, 7]), st.floats(-5, 1e5), st.integers(-10**15, 10**15),
        st.integers(-10**15, 10**15), st.floats(0, 10))
 def test_horizon_matches_twin(mode, horizon_s, end_ns, now_ns, min_tau_s):
-    params = make_quote_params(horizon_mode=mode, horizon_s=horizon_s, session_end_ns=end_ns,
+    params = make_quote_params(horizon_mode_code=mode, horizon_s=horizon_s, session_end_ns=end_ns,
                                min_tau_s=min_tau_s)
     assert _same(stage.horizon_tau_s(params, now_ns), model_twin.horizon_tau_s(params, now_ns))
 
@@ -158,11 +161,11 @@ def test_legacy_touch_with_defaults_reproduces_the_old_bot():
     diag = _diag()
     assert stage.model_touch(params, 100_000.0, 0.01, 0, 0, 1.0, 0.5, 1.0, 0.5, diag) == 0
     # S = 226.869 -> bid = round(99886.57) = 99887, ask = round(100113.43) = 100113
-    assert diag[codes.DIAG_BID0_TICKS] == 99_887.0
-    assert diag[codes.DIAG_ASK0_TICKS] == 100_113.0
-    assert diag[codes.DIAG_SPREAD_TICKS] == pytest.approx(226.8692820323)
-    assert diag[codes.DIAG_MIN_SPREAD_TICKS] == pytest.approx(108.0)
-    assert math.isnan(diag[codes.DIAG_TAU_S])
+    assert diag[0]["bid0_ticks"] == 99_887.0
+    assert diag[0]["ask0_ticks"] == 100_113.0
+    assert diag[0]["spread_ticks"] == pytest.approx(226.8692820323)
+    assert diag[0]["min_spread_ticks"] == pytest.approx(108.0)
+    assert math.isnan(diag[0]["tau_s"])
 
 
 def test_legacy_touch_skews_both_quotes_down_when_long():
@@ -171,55 +174,57 @@ def test_legacy_touch_skews_both_quotes_down_when_long():
     stage.model_touch(params, 100_000.0, 0.01, 10_000, 0, 1.0, 0.5, 1.0, 0.5, diag)
     spread = 1.5 * 1.4 * 108.0 + 0.004 * math.sqrt(300) + 0.7 * 0.5 * 0.01 * 0.4
     skew = 0.5 * spread * 0.8 * 0.5  # q / Q = 0.5
-    assert diag[codes.DIAG_BID0_TICKS] == round(100_000 - spread / 2 - skew)  # 99841
-    assert diag[codes.DIAG_ASK0_TICKS] == round(100_000 + spread / 2 - skew)  # 100068
-    assert diag[codes.DIAG_RESERVATION_TICKS] == pytest.approx(100_000 - skew)
+    assert diag[0]["bid0_ticks"] == round(100_000 - spread / 2 - skew)  # 99841
+    assert diag[0]["ask0_ticks"] == round(100_000 + spread / 2 - skew)  # 100068
+    assert diag[0]["reservation_ticks"] == pytest.approx(100_000 - skew)
 
 
 def test_as_touch_by_hand_with_and_without_the_fee_floor():
     # sigma 1e-4 at mid 100000 ticks = 10 ticks/sqrt(s); q = 5 coins; gamma 0.01; tau 60 s.
-    params = make_quote_params(model=codes.MODEL_AS, gamma=0.01, horizon_s=60.0,
+    params = make_quote_params(model_code=codes.MODEL_AS, gamma_per_tick_unit=0.01, horizon_s=60.0,
                                lot_size_coins=0.001, maker_fee_bps=0.0, profit_margin_bps=0.0,
                                min_spread_ticks=1, max_spread_ticks=10_000)
     diag = _diag()
     assert stage.model_touch(params, 1e5, 1e-4, 5_000, 0, 1.0, 0.05, 1.0, 0.05, diag) == 0
     r = 1e5 - 5 * 0.01 * 100 * 60  # 99700
     spread = 0.01 * 100 * 60 + 200 * math.log(1.2)
-    assert diag[codes.DIAG_RESERVATION_TICKS] == pytest.approx(r)
-    assert diag[codes.DIAG_SPREAD_TICKS] == pytest.approx(spread)
-    assert diag[codes.DIAG_BID0_TICKS] == pytest.approx(r - spread / 2)
-    assert diag[codes.DIAG_ASK0_TICKS] == pytest.approx(r + spread / 2)
-    assert diag[codes.DIAG_TAU_S] == 60.0
+    assert diag[0]["reservation_ticks"] == pytest.approx(r)
+    assert diag[0]["spread_ticks"] == pytest.approx(spread)
+    assert diag[0]["bid0_ticks"] == pytest.approx(r - spread / 2)
+    assert diag[0]["ask0_ticks"] == pytest.approx(r + spread / 2)
+    assert diag[0]["tau_s"] == 60.0
     # With the default fees the 96.5-tick spread is widened to the 108-tick fee floor around r.
-    floored = make_quote_params(model=codes.MODEL_AS, gamma=0.01, horizon_s=60.0)
+    floored = make_quote_params(model_code=codes.MODEL_AS, gamma_per_tick_unit=0.01, horizon_s=60.0)
     diag = _diag()
     stage.model_touch(floored, 1e5, 1e-4, 5_000, 0, 1.0, 0.05, 1.0, 0.05, diag)
-    assert diag[codes.DIAG_BID0_TICKS] == pytest.approx(r - 54.0)
-    assert diag[codes.DIAG_ASK0_TICKS] == pytest.approx(r + 54.0)
-    assert int(diag[codes.DIAG_FLAGS]) & codes.QUOTE_FLAG_SPREAD_FLOORED
+    assert diag[0]["bid0_ticks"] == pytest.approx(r - 54.0)
+    assert diag[0]["ask0_ticks"] == pytest.approx(r + 54.0)
+    assert int(diag[0]["flags"]) & codes.QUOTE_FLAG_SPREAD_FLOORED
 
 
 def test_max_spread_cap_keeps_the_centre():
-    params = make_quote_params(model=codes.MODEL_AS, gamma=0.01, max_spread_ticks=120,
+    params = make_quote_params(model_code=codes.MODEL_AS, gamma_per_tick_unit=0.01,
+                               max_spread_ticks=120,
                                maker_fee_bps=0.0, profit_margin_bps=0.0)
     diag = _diag()
     stage.model_touch(params, 1e5, 1e-3, 5_000, 0, 1.0, 0.05, 1.0, 0.05, diag)
-    centre = diag[codes.DIAG_RESERVATION_TICKS]
-    assert diag[codes.DIAG_SPREAD_TICKS] > 120
-    assert diag[codes.DIAG_ASK0_TICKS] - diag[codes.DIAG_BID0_TICKS] == pytest.approx(120.0)
-    assert (diag[codes.DIAG_ASK0_TICKS] + diag[codes.DIAG_BID0_TICKS]) / 2 == pytest.approx(centre)
-    assert int(diag[codes.DIAG_FLAGS]) & codes.QUOTE_FLAG_SPREAD_CAPPED
+    centre = diag[0]["reservation_ticks"]
+    assert diag[0]["spread_ticks"] > 120
+    assert diag[0]["ask0_ticks"] - diag[0]["bid0_ticks"] == pytest.approx(120.0)
+    assert (diag[0]["ask0_ticks"] + diag[0]["bid0_ticks"]) / 2 == pytest.approx(centre)
+    assert int(diag[0]["flags"]) & codes.QUOTE_FLAG_SPREAD_CAPPED
 
 
 def test_glft_touch_uses_quote_units_for_inventory():
-    params = make_quote_params(model=codes.MODEL_GLFT, gamma=0.05, base_size_lots=20,
+    params = make_quote_params(model_code=codes.MODEL_GLFT, gamma_per_tick_unit=0.05,
+                               base_size_lots=20,
                                maker_fee_bps=0.0, profit_margin_bps=0.0, min_spread_ticks=1)
     diag = _diag()
     stage.model_touch(params, 1e5, 1e-4, 40, 0, 2.0, 0.1, 2.0, 0.1, diag)
     q = 2.0  # 40 lots / 20 lots per quote
-    assert diag[codes.DIAG_BID0_TICKS] == pytest.approx(
+    assert diag[0]["bid0_ticks"] == pytest.approx(
         1e5 - avellaneda.glft_bid_depth(q, 0.05, 10.0, 2.0, 0.1))
-    assert diag[codes.DIAG_ASK0_TICKS] == pytest.approx(
+    assert diag[0]["ask0_ticks"] == pytest.approx(
         1e5 + avellaneda.glft_ask_depth(q, 0.05, 10.0, 2.0, 0.1))
 
 
@@ -229,8 +234,8 @@ def test_model_touch_rejects_a_bad_mid_and_leaves_no_touch(mid):
     args = (mid, 1e-4, 0, 0, 1.0, 0.05, 1.0, 0.05)
     status = stage.model_touch(make_quote_params(), *args, diag)
     assert status == codes.STATUS_BAD_INPUT
-    assert math.isnan(diag[codes.DIAG_BID0_TICKS])
-    assert math.isnan(diag[codes.DIAG_ASK0_TICKS])
+    assert math.isnan(diag[0]["bid0_ticks"])
+    assert math.isnan(diag[0]["ask0_ticks"])
 
 
 @given(
@@ -252,14 +257,15 @@ def test_model_touch_rejects_a_bad_mid_and_leaves_no_touch(mid):
 def test_model_touch_matches_twin(model, mid, sigma, inventory, gamma, kappas, a, spreads, tick,
                                   horizon_mode, now_s, sigma_scale, offset):
     params = make_quote_params(
-        model=model, gamma=gamma, tick_size=tick, min_spread_ticks=spreads[0],
-        max_spread_ticks=spreads[1], horizon_mode=horizon_mode, session_end_ns=5000 * S,
-        sigma_scale=sigma_scale, reservation_offset_ticks=offset,
+        model_code=model, gamma_per_tick_unit=gamma, tick_size_quote=tick,
+        min_spread_ticks=spreads[0],
+        max_spread_ticks=spreads[1], horizon_mode_code=horizon_mode, session_end_ns=5000 * S,
+        sigma_scale_ratio=sigma_scale, reservation_offset_ticks=offset,
     )
     got, want = _diag(), _diag()
     args = (mid, sigma, inventory, now_s * S, a, kappas[0], a, kappas[1])
     assert stage.model_touch(params, *args, got) == model_twin.model_touch(params, *args, want)
-    for x, y in zip(got, want, strict=True):
+    for x, y in zip(got[0].tolist(), want[0].tolist(), strict=True):
         assert _same(float(x), float(y))
 
 
@@ -279,23 +285,25 @@ _NO_FEES = {"maker_fee_bps": 0.0, "profit_margin_bps": 0.0, "min_spread_ticks": 
 
 def test_neutral_predictive_fields_reproduce_the_plain_models_exactly():
     # A-S by the research API (the model as it was before the predictive fields existed).
-    params = make_quote_params(model=codes.MODEL_AS, gamma=0.01, sigma_scale=1.0,
+    params = make_quote_params(model_code=codes.MODEL_AS, gamma_per_tick_unit=0.01,
+                               sigma_scale_ratio=1.0,
                                reservation_offset_ticks=0.0, **_NO_FEES)
     diag = _touch(params)
     r = avellaneda.reservation_price(1e5, 5.0, 0.01, 1e-4 * 1e5, 60.0)
     half = 0.5 * avellaneda.optimal_spread(0.01, 1e-4 * 1e5, 60.0, 0.1)
-    assert diag[codes.DIAG_BID0_TICKS] == r - half
-    assert diag[codes.DIAG_ASK0_TICKS] == r + half
+    assert diag[0]["bid0_ticks"] == r - half
+    assert diag[0]["ask0_ticks"] == r + half
     # GLFT: the mid minus / plus the closed-form depths, bit for bit.
-    params = make_quote_params(model=codes.MODEL_GLFT, gamma=0.05, base_size_lots=20, **_NO_FEES)
+    params = make_quote_params(model_code=codes.MODEL_GLFT, gamma_per_tick_unit=0.05,
+                               base_size_lots=20, **_NO_FEES)
     diag = _touch(params)
-    assert diag[codes.DIAG_BID0_TICKS] == 1e5 - avellaneda.glft_bid_depth(250.0, 0.05, 10.0, 2.0,
+    assert diag[0]["bid0_ticks"] == 1e5 - avellaneda.glft_bid_depth(250.0, 0.05, 10.0, 2.0,
                                                                           0.1)
-    assert diag[codes.DIAG_ASK0_TICKS] == 1e5 + avellaneda.glft_ask_depth(250.0, 0.05, 10.0, 2.0,
+    assert diag[0]["ask0_ticks"] == 1e5 + avellaneda.glft_ask_depth(250.0, 0.05, 10.0, 2.0,
                                                                           0.1)
     # Legacy: the old bot's pinned numbers (test_legacy_touch_with_defaults_reproduces_the_old_bot).
     diag = _touch(make_quote_params(**LEGACY_OVERRIDES), sigma=0.01, inventory=0)
-    assert (diag[codes.DIAG_BID0_TICKS], diag[codes.DIAG_ASK0_TICKS]) == (99_887.0, 100_113.0)
+    assert (diag[0]["bid0_ticks"], diag[0]["ask0_ticks"]) == (99_887.0, 100_113.0)
 
 
 @pytest.mark.parametrize("model", [codes.MODEL_AS, codes.MODEL_GLFT])
@@ -303,14 +311,15 @@ def test_neutral_predictive_fields_reproduce_the_plain_models_exactly():
 @pytest.mark.parametrize("fees", [True, False])
 def test_offset_shifts_both_touches_by_exactly_the_offset(model, offset, fees):
     extra = {} if fees else _NO_FEES  # with fees the 108-tick floor applies around the centre
-    base = _touch(make_quote_params(model=model, gamma=0.01, **extra))
-    moved = _touch(make_quote_params(model=model, gamma=0.01, reservation_offset_ticks=offset,
+    base = _touch(make_quote_params(model_code=model, gamma_per_tick_unit=0.01, **extra))
+    moved = _touch(make_quote_params(model_code=model, gamma_per_tick_unit=0.01,
+                                     reservation_offset_ticks=offset,
                                      **extra))
-    for index in (codes.DIAG_BID0_TICKS, codes.DIAG_ASK0_TICKS, codes.DIAG_RESERVATION_TICKS):
-        assert moved[index] - base[index] == pytest.approx(offset, abs=1e-9)
+    for index in ("bid0_ticks", "ask0_ticks", "reservation_ticks"):
+        assert moved[0][index] - base[0][index] == pytest.approx(offset, abs=1e-9)
     # Spread, floor and diagnostics other than the centre do not move.
-    for index in (codes.DIAG_SPREAD_TICKS, codes.DIAG_MIN_SPREAD_TICKS):
-        assert moved[index] == pytest.approx(base[index], rel=1e-12)
+    for index in ("spread_ticks", "min_spread_ticks"):
+        assert moved[0][index] == pytest.approx(base[0][index], rel=1e-12)
 
 
 @pytest.mark.parametrize("inventory", [0, 10_000, -4_000])
@@ -319,38 +328,41 @@ def test_legacy_offset_shifts_both_touches_by_a_whole_tick_offset(inventory, off
     base = _touch(make_quote_params(**LEGACY_OVERRIDES), sigma=0.01, inventory=inventory)
     moved = _touch(make_quote_params(**LEGACY_OVERRIDES, reservation_offset_ticks=offset),
                    sigma=0.01, inventory=inventory)
-    assert moved[codes.DIAG_BID0_TICKS] - base[codes.DIAG_BID0_TICKS] == offset
-    assert moved[codes.DIAG_ASK0_TICKS] - base[codes.DIAG_ASK0_TICKS] == offset
+    assert moved[0]["bid0_ticks"] - base[0]["bid0_ticks"] == offset
+    assert moved[0]["ask0_ticks"] - base[0]["ask0_ticks"] == offset
     # The spread (and its fee floor) is computed on the raw mid, as the old bot did.
-    assert moved[codes.DIAG_SPREAD_TICKS] == base[codes.DIAG_SPREAD_TICKS]
+    assert moved[0]["spread_ticks"] == base[0]["spread_ticks"]
 
 
 def test_sigma_scale_acts_like_a_scaled_sigma_for_the_textbook_models():
     for model in (codes.MODEL_AS, codes.MODEL_GLFT):
-        scaled = _touch(make_quote_params(model=model, gamma=0.01, sigma_scale=2.5, **_NO_FEES))
-        plain = _touch(make_quote_params(model=model, gamma=0.01, **_NO_FEES), sigma=2.5e-4)
-        for index in (codes.DIAG_BID0_TICKS, codes.DIAG_ASK0_TICKS):
-            assert scaled[index] == pytest.approx(plain[index], rel=1e-12)
+        scaled = _touch(make_quote_params(model_code=model, gamma_per_tick_unit=0.01,
+                                          sigma_scale_ratio=2.5, **_NO_FEES))
+        plain = _touch(make_quote_params(model_code=model, gamma_per_tick_unit=0.01, **_NO_FEES),
+                       sigma=2.5e-4)
+        for index in ("bid0_ticks", "ask0_ticks"):
+            assert scaled[0][index] == pytest.approx(plain[0][index], rel=1e-12)
     # A-S by hand: r moves by q gamma (s sigma)^2 tau with s = 2.
-    diag = _touch(make_quote_params(model=codes.MODEL_AS, gamma=0.01, sigma_scale=2.0, **_NO_FEES))
-    assert diag[codes.DIAG_RESERVATION_TICKS] == pytest.approx(1e5 - 5 * 0.01 * 400 * 60)
+    diag = _touch(make_quote_params(model_code=codes.MODEL_AS, gamma_per_tick_unit=0.01,
+                                    sigma_scale_ratio=2.0, **_NO_FEES))
+    assert diag[0]["reservation_ticks"] == pytest.approx(1e5 - 5 * 0.01 * 400 * 60)
 
 
 def test_legacy_sigma_scale_multiplies_the_floored_sigma():
     # sigma 0.002 is floored to 0.01 first, then doubled: the vol term uses 0.02.
-    params = make_quote_params(**LEGACY_OVERRIDES, sigma_scale=2.0)
+    params = make_quote_params(**LEGACY_OVERRIDES, sigma_scale_ratio=2.0)
     diag = _touch(params, sigma=0.002, inventory=0)
     expected = 1.5 * 1.4 * 108.0 + 0.02 * 0.4 * math.sqrt(300)
-    assert diag[codes.DIAG_SPREAD_TICKS] == pytest.approx(expected)
+    assert diag[0]["spread_ticks"] == pytest.approx(expected)
     # The trending market-state factor (1.5) multiplies the whole spread.
-    params = make_quote_params(**LEGACY_OVERRIDES, market_state_factor=1.5)
+    params = make_quote_params(**LEGACY_OVERRIDES, market_state_factor_ratio=1.5)
     diag = _touch(params, sigma=0.01, inventory=0)
-    assert diag[codes.DIAG_SPREAD_TICKS] == pytest.approx(
+    assert diag[0]["spread_ticks"] == pytest.approx(
         1.5 * (1.5 * 1.4 * 108.0 + 0.01 * 0.4 * math.sqrt(300)))
 
 
-@pytest.mark.parametrize("fields", [{"sigma_scale": -0.5}, {"sigma_scale": math.nan},
-                                    {"sigma_scale": math.inf},
+@pytest.mark.parametrize("fields", [{"sigma_scale_ratio": -0.5}, {"sigma_scale_ratio": math.nan},
+                                    {"sigma_scale_ratio": math.inf},
                                     {"reservation_offset_ticks": math.nan},
                                     {"reservation_offset_ticks": -math.inf}])
 def test_invalid_predictive_fields_are_rejected_without_a_touch(fields):
@@ -358,5 +370,5 @@ def test_invalid_predictive_fields_are_rejected_without_a_touch(fields):
     status = stage.model_touch(make_quote_params(**fields), 1e5, 1e-4, 0, 0, 1.0, 0.05, 1.0,
                                     0.05, diag)
     assert status == codes.STATUS_BAD_INPUT
-    assert math.isnan(diag[codes.DIAG_BID0_TICKS])
-    assert math.isnan(diag[codes.DIAG_ASK0_TICKS])
+    assert math.isnan(diag[0]["bid0_ticks"])
+    assert math.isnan(diag[0]["ask0_ticks"])

@@ -53,24 +53,24 @@ def test_level_offset_by_hand(k, step, expected):
 
 
 def test_bid_side_near_zero_is_floored_at_two_ticks_and_deduplicated():
-    params = make_quote_params(levels=4, base_step_ticks=15.0)
+    params = make_quote_params(level_count=4, base_step_ticks=15.0)
     rows = _build(params, 3.0, 20.0, min_spread=1)
     assert list(_side(rows, codes.SIDE_BUY)["price_ticks"]) == [3, 2]
     assert len(_side(rows, codes.SIDE_SELL)) == 4
 
 
 def test_bids_floor_and_asks_ceil_to_ticks():
-    rows = _build(make_quote_params(levels=1), 99.7, 120.2, min_spread=1)
+    rows = _build(make_quote_params(level_count=1), 99.7, 120.2, min_spread=1)
     assert list(rows["price_ticks"]) == [99, 121]
 
 
 def test_crossed_touch_is_uncrossed_around_its_centre():
-    rows = _build(make_quote_params(levels=1), 110.0, 90.0, min_spread=6)
+    rows = _build(make_quote_params(level_count=1), 110.0, 90.0, min_spread=6)
     assert list(rows["price_ticks"]) == [97, 103]
 
 
 def test_integer_max_spread_cap():
-    params = make_quote_params(levels=1, max_spread_ticks=50)
+    params = make_quote_params(level_count=1, max_spread_ticks=50)
     rows = _build(params, 100.5, 300.5, min_spread=10)
     bid, ask = rows["price_ticks"]
     assert ask - bid == 50
@@ -110,7 +110,7 @@ def test_inventory_asymmetric_sizes_and_separate_multipliers():
 
 
 def test_levels_allowed_and_capacity_limit_the_levels():
-    params = make_quote_params(levels=5)
+    params = make_quote_params(level_count=5)
     assert len(_build(params, 1000.0, 1100.0, levels_allowed=2)) == 4
     assert len(_build(params, 1000.0, 1100.0, levels_allowed=0)) == 0
     assert len(_build(params, 1000.0, 1100.0, capacity=6)) == 6
@@ -123,14 +123,14 @@ def test_non_finite_touch_quotes_nothing(bid0, ask0):
 
 ladder_cases = st.fixed_dictionaries(
     {
-        "levels": st.integers(0, 8),
+        "level_count": st.integers(0, 8),
         "base_step_ticks": st.floats(0.0, 40.0),
         "max_spread_ticks": st.integers(0, 400),
         "position_limit_lots": st.integers(0, 5000),
         "base_size_lots": st.integers(0, 300),
         "min_order_lots": st.integers(0, 50),
         "min_level_lots": st.integers(0, 80),
-        "step_vol_reference": st.floats(0.0, 0.05),
+        "step_vol_reference_per_sqrt_s": st.floats(0.0, 0.05),
     }
 )
 
@@ -175,7 +175,7 @@ def test_ladder_invariants_and_twin(fields, bid0, width, min_spread, sigma, inve
         assert len(bids) == 0
     if inventory <= -limit:
         assert len(asks) == 0
-    per_side = min(fields["levels"], levels_allowed, capacity // 2)
+    per_side = min(fields["level_count"], levels_allowed, capacity // 2)
     assert len(bids) <= max(0, per_side)
     assert len(asks) <= max(0, per_side)
     if len(bids) and len(asks) and bids["level"][0] == 0 and asks["level"][0] == 0:
@@ -188,7 +188,7 @@ def test_ladder_invariants_and_twin(fields, bid0, width, min_spread, sigma, inve
 def test_levels_and_sizes_stay_inside_the_narrow_quote_fields():
     # 300 levels asked for, sizes of 3e9 lots: QUOTE.level is int8 and size_lots int32, so the
     # ladder stops at level LEVEL_MAX and caps sizes at LOTS_MAX instead of letting them wrap.
-    params = make_quote_params(levels=300, base_step_ticks=1e-35, position_limit_lots=10**15,
+    params = make_quote_params(level_count=300, base_step_ticks=1e-35, position_limit_lots=10**15,
                                base_size_lots=3 * 10**9)
     flat = make_level_multipliers([1.0])
     out, out_twin = np.zeros(600, QUOTE), np.zeros(600, QUOTE)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 from hypothesis import given
@@ -14,6 +12,7 @@ from qengine.kernels.dtypes import (
     INTENSITY_STATE,
     MARKET_SAMPLE,
     QUOTE,
+    QUOTE_DIAG,
     RING_CURSOR,
     VOL_RETURN,
     VOL_STATE,
@@ -36,19 +35,23 @@ class World:
         self.vol_returns = np.zeros(returns_capacity, VOL_RETURN)
         self.intensity_state = np.zeros(2, INTENSITY_STATE)
         self.quotes = np.zeros(12, QUOTE)
-        self.diag = np.zeros(codes.DIAG_SIZE)
+        self.diag = np.zeros(1, QUOTE_DIAG)
+
+    def bundles(self, params):
+        state = (self.samples, self.cursor, self.vol_state, self.vol_returns, self.intensity_state)
+        return (params, MULT, MULT), state, (self.quotes, self.diag)
 
     def run(self, fn, params, time_ns, bid, ask, inventory, levels_allowed=10):
-        n = fn(params, MULT, MULT, self.samples, self.cursor, self.vol_state, self.vol_returns,
-               self.intensity_state, time_ns, bid, ask, 3, 4, inventory, levels_allowed,
-               self.quotes, self.diag)
-        return n, self.quotes[:n].tolist(), self.diag.copy()
+        setup, state, out = self.bundles(params)
+        n = fn(setup, state, (time_ns, bid, ask, 3, 4, inventory, levels_allowed), out)
+        return n, self.quotes[:n].tolist(), self.diag.copy()[0]
 
 
 def _assert_same(got, want):
     n, quotes, diag = got
     assert (n, quotes) == (want[0], want[1])
-    np.testing.assert_allclose(diag, want[2], rtol=1e-9, atol=1e-12, equal_nan=True)
+    np.testing.assert_allclose(np.array(diag.tolist(), float), np.array(want[2].tolist(), float),
+                               rtol=1e-9, atol=1e-12, equal_nan=True)
 
 
 def _trade(kernel_world, twin_world, time_ns, price, mid, taker_side):
@@ -76,8 +79,9 @@ step = st.tuples(
 )
 def test_pipeline_matches_twin_pipeline(model, intensity_mode, estimator, max_mid_age_s, steps):
     params = make_quote_params(
-        model=model, intensity_mode=intensity_mode, vol_estimator=estimator, vol_min_samples=3,
-        max_mid_age_ns=max_mid_age_s * S, position_limit_lots=2000, levels=5,
+        model_code=model, intensity_mode_code=intensity_mode, vol_estimator_code=estimator,
+        vol_min_sample_count=3,
+        max_mid_age_ns=max_mid_age_s * S, position_limit_lots=2000, level_count=5,
         vol_window_ns=10 * S,
     )
     kernel_world, twin_world = World(), World()
@@ -107,7 +111,8 @@ def test_pipeline_matches_twin_pipeline(model, intensity_mode, estimator, max_mi
 @pytest.mark.parametrize("model", [codes.MODEL_AS, codes.MODEL_GLFT, codes.MODEL_LEGACY])
 def test_random_walk_session_matches_twin_and_keeps_the_ladder_sane(model):
     rng = np.random.default_rng(7)
-    params = make_quote_params(model=model, levels=5, position_limit_lots=3000, vol_min_samples=5,
+    params = make_quote_params(model_code=model, level_count=5, position_limit_lots=3000,
+                               vol_min_sample_count=5,
                                vol_window_ns=30 * S)
     kernel_world, twin_world = World(64, 64), World(64, 64)
     mid, time_ns, inventory = 60_000, 0, 0
@@ -138,8 +143,8 @@ def test_one_sided_book_without_a_fresh_mid_quotes_nothing():
     assert world.run(pipeline.quote_pipeline, params, 1 * S, 49_999, 50_001, 0)[0] == 6
     n, _, diag = world.run(pipeline.quote_pipeline, params, 2 * S, 0, 50_001, 0)
     assert n == 0
-    assert diag[codes.DIAG_STATUS] == codes.STATUS_BAD_INPUT
-    flags = int(diag[codes.DIAG_FLAGS])
+    assert diag["status"] == codes.STATUS_BAD_INPUT
+    flags = int(diag["flags"])
     assert flags & codes.QUOTE_FLAG_BOOK_INVALID
     assert flags & codes.QUOTE_FLAG_NO_MID
     assert world.cursor[0]["count"] == 1  # nothing invented, nothing pushed
@@ -152,8 +157,8 @@ def test_one_sided_book_quotes_around_the_last_real_mid_while_it_is_fresh():
     n, after, diag = world.run(pipeline.quote_pipeline, params, 2 * S, 49_999, 0, 0)
     assert after == before  # same mid, same state: the same ladder, no invented touch
     assert n == 6
-    assert diag[codes.DIAG_MID_TICKS] == 50_000.0
-    assert int(diag[codes.DIAG_FLAGS]) & codes.QUOTE_FLAG_BOOK_INVALID
+    assert diag["mid_ticks"] == 50_000.0
+    assert int(diag["flags"]) & codes.QUOTE_FLAG_BOOK_INVALID
     assert world.cursor[0]["count"] == 1
     # Too old now: stop quoting.
     assert world.run(pipeline.quote_pipeline, params, 4 * S, 49_999, 0, 0)[0] == 0
@@ -169,7 +174,7 @@ def test_fallback_mid_is_derived_from_the_last_book_row_half_tick_included():
         n, held, diag = world.run(fn, params, 2 * S, 0, 50_003, 0)
         assert n == 6
         assert held == fresh
-        assert diag[codes.DIAG_MID_TICKS] == 49_999.5
+        assert diag["mid_ticks"] == 49_999.5
         results.append(held)
     assert results[0] == results[1]
 
@@ -180,16 +185,16 @@ def test_inventory_at_the_limit_quotes_only_the_reducing_side():
     n, quotes, diag = world.run(pipeline.quote_pipeline, params, S, 49_999, 50_001, 1000)
     assert n == 3
     assert {q[0] for q in quotes} == {codes.SIDE_SELL}
-    assert int(diag[codes.DIAG_FLAGS]) & codes.QUOTE_FLAG_BIDS_GATED
+    assert int(diag["flags"]) & codes.QUOTE_FLAG_BIDS_GATED
     n, quotes, diag = world.run(pipeline.quote_pipeline, params, 2 * S, 49_999, 50_001, -1000)
     assert n == 3
     assert {q[0] for q in quotes} == {codes.SIDE_BUY}
-    assert int(diag[codes.DIAG_FLAGS]) & codes.QUOTE_FLAG_ASKS_GATED
+    assert int(diag["flags"]) & codes.QUOTE_FLAG_ASKS_GATED
 
 
 def test_levels_allowed_throttles_the_ladder():
     world = World()
-    params = make_quote_params(levels=5)
+    params = make_quote_params(level_count=5)
     throttled = world.run(pipeline.quote_pipeline, params, S, 49_999, 50_001, 0, levels_allowed=1)
     assert throttled[0] == 2
     assert world.run(pipeline.quote_pipeline, params, 2 * S, 49_999, 50_001, 0)[0] == 10
@@ -202,36 +207,36 @@ def test_legacy_pipeline_reproduces_the_old_bot_ladder():
     assert n == 6
     assert [q[2] for q in quotes] == [99_887, 99_879, 99_871, 100_113, 100_121, 100_129]
     assert {q[3] for q in quotes} == {100}
-    assert diag[codes.DIAG_SIGMA] == 0.01
+    assert diag["sigma_per_sqrt_s"] == 0.01
 
 
 def test_diagnostics_report_sigma_fallback_and_intensity_priors():
     world = World()
-    params = make_quote_params(sigma_fallback=2e-4)
+    params = make_quote_params(sigma_fallback_per_sqrt_s=2e-4)
     _, _, diag = world.run(pipeline.quote_pipeline, params, S, 49_999, 50_001, 0)
-    assert diag[codes.DIAG_SIGMA] == 2e-4
-    flags = int(diag[codes.DIAG_FLAGS])
+    assert diag["sigma_per_sqrt_s"] == 2e-4
+    flags = int(diag["flags"])
     assert flags & codes.QUOTE_FLAG_SIGMA_FALLBACK
     assert flags & codes.QUOTE_FLAG_INTENSITY_PRIOR
-    assert diag[codes.DIAG_KAPPA_BID] > 0
-    assert diag[codes.DIAG_A_ASK] > 0
-    assert diag[codes.DIAG_TAU_S] == 60.0
-    assert diag[codes.DIAG_QUOTES] == 6
+    assert diag["kappa_bid_per_tick"] > 0
+    assert diag["a_ask_per_s"] > 0
+    assert diag["tau_s"] == 60.0
+    assert diag["quote_count"] == 6
 
 
-def test_short_diag_array_quotes_nothing():
+def test_empty_diag_array_quotes_nothing():
     world = World()
-    world.diag = np.zeros(codes.DIAG_SIZE - 1)
-    assert world.run(pipeline.quote_pipeline, make_quote_params(), S, 49_999, 50_001, 0)[0] == 0
-    assert not math.isnan(world.diag[0])
+    world.diag = np.zeros(0, QUOTE_DIAG)
+    setup, state, out = world.bundles(make_quote_params())
+    assert pipeline.quote_pipeline(setup, state, (S, 49_999, 50_001, 3, 4, 0, 10), out) == 0
+    assert world.cursor[0]["count"] == 0  # nothing ingested either
 
 
 def test_book_sizes_beyond_int32_are_stored_saturated_in_the_sample():
-    params = make_quote_params(position_limit_lots=2000, levels=3)
+    params = make_quote_params(position_limit_lots=2000, level_count=3)
     for fn in (pipeline.quote_pipeline, twin.quote_pipeline):
         world = World()
-        fn(params, MULT, MULT, world.samples, world.cursor, world.vol_state, world.vol_returns,
-           world.intensity_state, 10 * S, 99_990, 100_010, 2**40, -(2**40), 0, 3, world.quotes,
-           world.diag)
+        setup, state, out = world.bundles(params)
+        fn(setup, state, (10 * S, 99_990, 100_010, 2**40, -(2**40), 0, 3), out)
         assert world.samples[0].tolist() == (10 * S, 99_990, 100_010, codes.LOTS_MAX,
                                              -codes.LOTS_MAX - 1)

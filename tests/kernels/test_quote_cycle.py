@@ -13,6 +13,7 @@ from qengine.kernels.dtypes import (
     MARKET_SAMPLE,
     ORDER,
     QUOTE,
+    QUOTE_DIAG,
     RING_CURSOR,
     VOL_RETURN,
     VOL_STATE,
@@ -33,7 +34,7 @@ class World:
         self.intensity_state = np.zeros(2, INTENSITY_STATE)
         self.orders = np.zeros(16, ORDER)
         self.quotes = np.zeros(12, QUOTE)
-        self.diag = np.zeros(codes.DIAG_SIZE)
+        self.diag = np.zeros(1, QUOTE_DIAG)
         self.actions = np.zeros(32, ACTION)
         for cid, (side, level, price, lots) in enumerate(resting, start=1):
             slot = orders.order_reserve(self.orders, cid, 0, side, level, price, lots, 0)
@@ -42,10 +43,10 @@ class World:
                                       price, lots, 0, 0)
 
     def run(self, fn, params, time_ns, bid, ask, inventory):
-        n = fn(params, MULT, MULT, self.samples, self.cursor, self.vol_state, self.vol_returns,
-               self.intensity_state, time_ns, bid, ask, 3, 4, inventory, 5, self.orders, 0, 2,
-               self.quotes, self.diag, self.actions)
-        return n, self.actions[: max(n, 0)].tolist(), self.diag.copy()
+        state = (self.samples, self.cursor, self.vol_state, self.vol_returns, self.intensity_state)
+        n = fn((params, MULT, MULT), state, (time_ns, bid, ask, 3, 4, inventory, 5),
+               (self.quotes, self.diag), self.orders, 0, 2, self.actions)
+        return n, self.actions[: max(n, 0)].tolist(), self.diag.copy()[0]
 
 
 resting_order = st.tuples(
@@ -64,7 +65,7 @@ resting_order = st.tuples(
     inventory=st.integers(-3000, 3000),
 )
 def test_quote_cycle_matches_its_twin(model, resting, moves, inventory):
-    params = make_quote_params(model=model, levels=3, position_limit_lots=2000)
+    params = make_quote_params(model_code=model, level_count=3, position_limit_lots=2000)
     kernel_world, twin_world = World(resting), World(resting)
     now, mid = 10 * S, 100_000
     for dt, move, one_sided in moves:
@@ -78,24 +79,25 @@ def test_quote_cycle_matches_its_twin(model, resting, moves, inventory):
                                                  inventory)
         assert got[0] == want[0]
         assert got[1] == want[1]
-        np.testing.assert_allclose(got[2], kernel_world_run[2], rtol=1e-9, atol=1e-12,
-                                   equal_nan=True)
+        np.testing.assert_allclose(np.array(got[2].tolist(), float),
+                                   np.array(kernel_world_run[2].tolist(), float),
+                                   rtol=1e-9, atol=1e-12, equal_nan=True)
 
 
 def test_unpriceable_book_cancels_every_live_order():
     resting = [(codes.SIDE_BUY, 0, 99_990, 20), (codes.SIDE_SELL, 0, 100_010, 20)]
     world = World(resting)
-    params = make_quote_params(levels=3, position_limit_lots=2000)
+    params = make_quote_params(level_count=3, position_limit_lots=2000)
     n, actions, diag = world.run(quote_cycle.quote_cycle, params, S, 99_990, 0, 0)
-    assert diag[codes.DIAG_QUOTES] == 0
+    assert diag["quote_count"] == 0
     assert n == 2
     assert {a[0] for a in actions} == {codes.ACTION_CANCEL}
 
 
 def test_priced_book_inserts_the_full_ladder_when_no_orders_rest():
     world = World([])
-    params = make_quote_params(levels=3, position_limit_lots=2000)
+    params = make_quote_params(level_count=3, position_limit_lots=2000)
     n, actions, diag = world.run(quote_cycle.quote_cycle, params, S, 99_995, 100_005, 0)
-    assert diag[codes.DIAG_QUOTES] == 6
+    assert diag["quote_count"] == 6
     assert n == 6
     assert [a[0] for a in actions] == [codes.ACTION_INSERT] * 6

@@ -43,8 +43,8 @@ def aligned_touch(bid0, ask0, min_spread_ticks, max_spread_ticks):
 def side_sizes(p, sigma, inventory_lots):
     """Float lots of level 0 for bids and asks (inventory asymmetry and the sigma factor)."""
     r = min(1.0, abs(inventory_lots) / p["position_limit_lots"])
-    adding = max(p["size_shrink_floor"], 1 - p["size_shrink_slope"] * r)
-    reducing = min(p["size_grow_cap"], 1 + p["size_grow_slope"] * r)
+    adding = max(p["size_shrink_floor_ratio"], 1 - p["size_shrink_slope_ratio"] * r)
+    reducing = min(p["size_grow_cap_ratio"], 1 + p["size_grow_slope_ratio"] * r)
     if inventory_lots > 0:
         bid_f, ask_f = adding, reducing
     elif inventory_lots < 0:
@@ -53,7 +53,7 @@ def side_sizes(p, sigma, inventory_lots):
         bid_f = ask_f = 1.0
     vol = 1.0
     if sigma >= 0:
-        vol = max(p["size_vol_factor_min"], 1 - p["size_vol_sensitivity"] * sigma)
+        vol = max(p["size_factor_min_ratio"], 1 - p["size_vol_sensitivity_sqrt_s"] * sigma)
     base = p["base_size_lots"] * vol
     return base * bid_f, base * ask_f
 
@@ -97,14 +97,14 @@ def build_ladder(
         return 0
     if not (abs(bid0_ticks) < 1e15 and abs(ask0_ticks) < 1e15):
         return 0
-    levels = min(p["levels"], levels_allowed, len(out_quotes) // 2, codes.LEVEL_MAX + 1)
+    levels = min(p["level_count"], levels_allowed, len(out_quotes) // 2, codes.LEVEL_MAX + 1)
     if levels <= 0:
         return 0
     bid, ask = aligned_touch(bid0_ticks, ask0_ticks, min_spread_ticks, p["max_spread_ticks"])
     factor = 1.0
-    if p["step_vol_reference"] > 0 and sigma >= 0:
-        factor = sigma / p["step_vol_reference"]
-    factor = min(max(factor, p["step_vol_factor_min"]), p["step_vol_factor_max"])
+    if p["step_vol_reference_per_sqrt_s"] > 0 and sigma >= 0:
+        factor = sigma / p["step_vol_reference_per_sqrt_s"]
+    factor = min(max(factor, p["step_factor_min_ratio"]), p["step_factor_max_ratio"])
     step = p["base_step_ticks"] * factor
     bid_size, ask_size = side_sizes(p, sigma, inventory_lots)
     rows = []

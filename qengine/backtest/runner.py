@@ -1,0 +1,389 @@
+"""The event loop: four time-ordered queues, wake-ups, the strategy call and the recorder.
+
+Queues (hftbacktest's scheduler): local data rows (at ``local_ts``), responses arriving at the
+strategy, exchange data rows (at ``exch_ts``) and requests arriving at the exchange. The earliest
+goes first; ties go in that order. Rows are consumed in file order by two cursors, one per side.
+
+A wake-up waits for ``now + interval`` (interval mode) or for the next local row
+(feed mode, with ``timeout``; optionally also for an order response), processing every event at
+or before that time; then the recorder and the strategy run, and the strategy's requests enter
+the entry pipe. Reaching the end of the data is not a wake-up; everything in flight is processed
+first.
+
+``run`` returns to its Python wrapper only to get more rows (streaming), to grow an array, or
+at the end; all its state is in the arrays, so the next call resumes exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+
+from qengine.kernels._jit import helper, kernel
+
+from .book import book_clear, book_update, rust_round
+from .events import BUY_EVENT, EXCH_EVENT, KIND_MASK, LOCAL_EVENT, SELL_EVENT
+from .layout import (
+    BOOK,
+    BS_BASE,
+    BS_BEST_ASK,
+    BS_BEST_BID,
+    EVENTS,
+    F8A,
+    F_BALANCE,
+    F_FEE,
+    F_LOT,
+    F_TICK,
+    FILLS,
+    I8,
+    I8A,
+    I_EXCH_ROW,
+    I_FINAL,
+    I_IN_GOTO,
+    I_INTERVAL_NS,
+    I_LOCAL_ROW,
+    I_MODE,
+    I_N_FILL_LOG,
+    I_N_LOCAL,
+    I_N_OUTBOX,
+    I_N_REC,
+    I_NEED_TICK,
+    I_NEXT_REC_TS,
+    I_NOW,
+    I_POS_LOTS,
+    I_RECORD_EVERY_NS,
+    I_START_TS,
+    I_TARGET,
+    I_TIMEOUT_NS,
+    I_TOEX_HEAD,
+    I_TOLO_COUNT,
+    I_VERSION,
+    I_WAKE_ON_RESP,
+    I_WAKE_UPS,
+    INVALID_MAX,
+    INVALID_MIN,
+    MARKET,
+    MODE_FEED,
+    ORDERS,
+    OWN,
+    RECORDS,
+    RUN_END,
+    RUN_FLUSH_RECORDER,
+    RUN_FULL,
+    RUN_GROW_BOOK,
+    RUN_GROW_FILLS,
+    RUN_NEED_DATA,
+    RUN_STOPPED,
+    ST_CANCELED,
+    ST_NEW,
+    ST_PARTIAL,
+    ST_REPLACED,
+    STRATEGY,
+)
+from .local import equity_at, local_response
+from .matching import exch_cancel, exch_depth, exch_modify, exch_new, exch_trade
+from .pipes import LAT, entry_latency, pipe_head_ts, pipe_pop, pipe_push
+
+_NEED = -2  # a cursor is at the end of the buffer and more rows may follow
+_WAKE = -1
+_DEPTH, _TRADE, _CLEAR, _SNAPSHOT = 1, 2, 3, 4
+
+
+@helper(I8(EVENTS, I8, I8), inline=True)
+def _seek(events, start, flag):
+    """First row at or after ``start`` carrying ``flag`` (``len(events)`` if none)."""
+    n = events.shape[0]
+    for i in range(start, n):
+        if events[i].ev & flag:
+            return i
+    return n
+
+
+@helper(I8(EVENTS, I8A, I8, I8), inline=True)
+def _row_ts(events, ist, row, local):
+    if row < events.shape[0]:
+        return events[row].local_ts if local else events[row].exch_ts
+    return INVALID_MAX if ist[I_FINAL] else _NEED
+
+
+@helper(I8(EVENTS, I8, BOOK, I8A, F8A, I8A), inline=True)
+def _local_row(events, row, book, bs, fst, ist):
+    """Apply a LOCAL row to the strategy's book. Returns ``_NEED`` if the book must grow."""
+    ev = events[row].ev
+    kind = ev & KIND_MASK
+    side = 1 if ev & BUY_EVENT else (-1 if ev & SELL_EVENT else 0)
+    if kind == _CLEAR:
+        book_clear(book, bs, side, events[row].px, fst[F_TICK])
+    elif (kind in (_DEPTH, _SNAPSHOT)) and side != 0:
+        tick = rust_round(events[row].px / fst[F_TICK])
+        if tick < bs[BS_BASE] or tick >= bs[BS_BASE] + book.shape[1]:
+            ist[I_NEED_TICK] = tick
+            return _NEED
+        book_update(book, bs, side < 0, tick, events[row].qty, fst[F_LOT])
+    return 0
+
+
+@helper(I8(EVENTS, I8, BOOK, I8A, F8A, I8A, ORDERS, OWN, ORDERS, LAT), inline=True)
+def _exch_row(events, row, book, bs, fst, ist, xo, own, tolo, lat):
+    """Apply an EXCH row to the exchange book and our resting orders."""
+    ev = events[row].ev
+    kind = ev & KIND_MASK
+    side = 1 if ev & BUY_EVENT else (-1 if ev & SELL_EVENT else 0)
+    ts = events[row].exch_ts
+    if kind == _CLEAR:
+        book_clear(book, bs, side, events[row].px, fst[F_TICK])
+    elif (kind in (_DEPTH, _SNAPSHOT)) and side != 0:
+        tick = rust_round(events[row].px / fst[F_TICK])
+        if tick < bs[BS_BASE] or tick >= bs[BS_BASE] + book.shape[1]:
+            ist[I_NEED_TICK] = tick
+            return _NEED
+        exch_depth(side, tick, events[row].qty, ts, book, xo, ist, fst, bs, own, tolo, lat)
+    elif kind == _TRADE and side != 0:
+        tick = rust_round(events[row].px / fst[F_TICK])
+        exch_trade(side, tick, events[row].qty, ts, xo, ist, fst, bs, own, tolo, lat)
+    return 0
+
+
+@helper(I8(I8A, F8A, ORDERS, ORDERS, LAT))
+def _flush_outbox(ist, fst, outbox, toex, lat):
+    """Move the strategy's requests into the entry pipe."""
+    for k in range(ist[I_N_OUTBOX]):
+        ts = outbox[k].local_ts
+        if pipe_push(toex, ist, 0, outbox, k, ts + entry_latency(ist, lat, ts)) < 0:
+            return -1
+    ist[I_N_OUTBOX] = 0
+    return 0
+
+
+@helper(I8(I8A, F8A, ORDERS, BOOK, I8A, RECORDS))
+def _record(ist, fst, lo, book, bs, rec):
+    k = ist[I_N_REC]
+    bb = bs[BS_BEST_BID]
+    ba = bs[BS_BEST_ASK]
+    mid = math.nan
+    if bb != INVALID_MIN and ba != INVALID_MAX:
+        mid = (bb + ba) / 2.0 * fst[F_TICK]
+    open_orders = 0
+    for i in range(ist[I_N_LOCAL]):
+        if lo[i].status == ST_NEW or lo[i].status == ST_PARTIAL:
+            open_orders += 1
+    r = rec[k]
+    r.ts = ist[I_NOW]
+    r.mid = mid
+    r.position = ist[I_POS_LOTS] * fst[F_LOT]
+    r.balance = fst[F_BALANCE]
+    r.fee = fst[F_FEE]
+    r.equity = equity_at(ist, fst, mid)
+    r.open_orders = open_orders
+    ist[I_N_REC] = k + 1
+    return 0
+
+
+@helper(I8(I8, I8A, F8A, ORDERS, ORDERS, FILLS), inline=True)
+def _responses(ts, ist, fst, lo, tolo, fills):
+    """Apply every response arriving at the strategy at ``ts``."""
+    while pipe_head_ts(tolo, ist, 1) == ts:
+        local_response(tolo, pipe_pop(tolo, ist, 1), ts, ist, fst, lo, fills)
+    return 0
+
+
+@helper(I8(I8, I8A, F8A, BOOK, I8A, OWN, ORDERS, ORDERS, ORDERS, LAT), inline=True)
+def _arrivals(ts, ist, fst, xbook, xbs, own, xo, toex, tolo, lat):
+    """Handle every request arriving at the exchange at ``ts``; -1 if the book must grow."""
+    while pipe_head_ts(toex, ist, 0) == ts:
+        o = toex[ist[I_TOEX_HEAD]]
+        if o.req != ST_CANCELED and o.ord_type != MARKET:
+            col = o.price_tick - xbs[BS_BASE]
+            if col < 0 or col >= xbook.shape[1]:
+                ist[I_NEED_TICK] = o.price_tick
+                return -1
+        pos = pipe_pop(toex, ist, 0)
+        if o.req == ST_CANCELED:
+            exch_cancel(toex, pos, ts, xo, ist, xbook, xbs, own, tolo, lat)
+        elif o.req == ST_REPLACED:
+            exch_modify(toex, pos, ts, xo, ist, fst, xbook, xbs, own, tolo, lat)
+        else:
+            exch_new(toex, pos, ts, xo, ist, fst, xbook, xbs, own, tolo, lat)
+    return 0
+
+
+@helper(numba.types.UniTuple(I8, 2)(I8, I8, I8, I8), inline=True)
+def _pick(t0, t1, t2, t3):
+    """``(queue, time)`` of the earliest of the four queues; ties go to the lower queue (local
+    data, local responses, exchange data, exchange arrivals)."""
+    kind, ts = 0, t0
+    if t1 < ts:
+        kind, ts = 1, t1
+    if t2 < ts:
+        kind, ts = 2, t2
+    if t3 < ts:
+        kind, ts = 3, t3
+    return kind, ts
+
+
+@helper(I8(I8, I8A, F8A, ORDERS, ORDERS, FILLS), inline=True)
+def _responses(ts, ist, fst, lo, tolo, fills):
+    """Apply every response arriving at the strategy at ``ts``."""
+    while pipe_head_ts(tolo, ist, 1) == ts:
+        local_response(tolo, pipe_pop(tolo, ist, 1), ts, ist, fst, lo, fills)
+    return 0
+
+
+@helper(I8(I8, I8A, F8A, BOOK, I8A, OWN, ORDERS, ORDERS, ORDERS, LAT), inline=True)
+def _arrivals(ts, ist, fst, xbook, xbs, own, xo, toex, tolo, lat):
+    """Handle every request arriving at the exchange at ``ts``; -1 if the book must grow."""
+    while pipe_head_ts(toex, ist, 0) == ts:
+        o = toex[ist[I_TOEX_HEAD]]
+        if o.req != ST_CANCELED and o.ord_type != MARKET:
+            col = o.price_tick - xbs[BS_BASE]
+            if col < 0 or col >= xbook.shape[1]:
+                ist[I_NEED_TICK] = o.price_tick
+                return -1
+        pos = pipe_pop(toex, ist, 0)
+        if o.req == ST_CANCELED:
+            exch_cancel(toex, pos, ts, xo, ist, xbook, xbs, own, tolo, lat)
+        elif o.req == ST_REPLACED:
+            exch_modify(toex, pos, ts, xo, ist, fst, xbook, xbs, own, tolo, lat)
+        else:
+            exch_new(toex, pos, ts, xo, ist, fst, xbook, xbs, own, tolo, lat)
+    return 0
+
+
+@helper(numba.types.UniTuple(I8, 2)(EVENTS, I8A, ORDERS, ORDERS), inline=True)
+def _next_event(events, ist, toex, tolo):
+    """``(queue, time)`` of the next event: the earliest, ties in queue order (local data,
+    local responses, exchange data, exchange arrivals); queue -1 if rows are needed."""
+    ts = _row_ts(events, ist, ist[I_LOCAL_ROW], 1)
+    t2 = _row_ts(events, ist, ist[I_EXCH_ROW], 0)
+    if ts == _NEED or t2 == _NEED:
+        return -1, 0
+    kind = 0
+    t1 = pipe_head_ts(tolo, ist, 1)
+    if t1 < ts:
+        kind, ts = 1, t1
+    if t2 < ts:
+        kind, ts = 2, t2
+    t3 = pipe_head_ts(toex, ist, 0)
+    if t3 < ts:
+        kind, ts = 3, t3
+    return kind, ts
+
+
+_GOTO = I8(EVENTS, I8A, F8A, BOOK, I8A, BOOK, I8A, OWN, ORDERS, ORDERS, ORDERS, ORDERS, LAT, FILLS)
+
+
+@helper(_GOTO, inline=True)
+def _goto(events, ist, fst, lbook, lbs, xbook, xbs, own, lo, xo, toex, tolo, lat, fills):
+    """Process events up to ``ist[I_TARGET]`` (which a feed can pull in). Returns a RUN_ code,
+    or ``_WAKE`` with ``ist[I_NOW]`` set to the wake-up time. Cursors and queue heads live in
+    locals here and go back to ``ist`` on return."""
+    feed = ist[I_MODE] == MODE_FEED
+    on_resp = ist[I_WAKE_ON_RESP] != 0
+    lrow = ist[I_LOCAL_ROW]
+    xrow = ist[I_EXCH_ROW]
+    target = ist[I_TARGET]
+    lts = _row_ts(events, ist, lrow, 1)
+    xts = _row_ts(events, ist, xrow, 0)
+    t1 = pipe_head_ts(tolo, ist, 1)
+    t3 = pipe_head_ts(toex, ist, 0)
+    seen = 0
+    result = _WAKE
+    while True:
+        if lts == _NEED or xts == _NEED:
+            result = RUN_NEED_DATA
+            break
+        kind, ts = _pick(lts, t1, xts, t3)
+        if ts == INVALID_MAX:
+            result = RUN_END
+            break
+        if ts > target:
+            ist[I_NOW] = target
+            break
+        if kind == 0:
+            if _local_row(events, lrow, lbook, lbs, fst, ist) == _NEED:
+                result = RUN_GROW_BOOK
+                break
+            seen += 1
+            lrow = _seek(events, lrow + 1, LOCAL_EVENT)
+            lts = _row_ts(events, ist, lrow, 1)
+            if feed:
+                target = ts
+        elif kind == 2:
+            if _exch_row(events, xrow, xbook, xbs, fst, ist, xo, own, tolo, lat) == _NEED:
+                result = RUN_GROW_BOOK
+                break
+            xrow = _seek(events, xrow + 1, EXCH_EVENT)
+            xts = _row_ts(events, ist, xrow, 0)
+            t1 = pipe_head_ts(tolo, ist, 1)
+        elif kind == 1:
+            if ist[I_N_FILL_LOG] + ist[I_TOLO_COUNT] > fills.shape[0]:
+                result = RUN_GROW_FILLS
+                break
+            _responses(ts, ist, fst, lo, tolo, fills)
+            t1 = pipe_head_ts(tolo, ist, 1)
+            if on_resp:
+                target = ts
+        else:
+            if _arrivals(ts, ist, fst, xbook, xbs, own, xo, toex, tolo, lat) < 0:
+                result = RUN_GROW_BOOK
+                break
+            t3 = pipe_head_ts(toex, ist, 0)
+            t1 = pipe_head_ts(tolo, ist, 1)
+    ist[I_LOCAL_ROW] = lrow
+    ist[I_EXCH_ROW] = xrow
+    ist[I_TARGET] = target
+    ist[I_VERSION] += seen
+    return result
+
+
+_ARGS = (STRATEGY, EVENTS, I8A, F8A, BOOK, I8A, BOOK, I8A, OWN, ORDERS, ORDERS, ORDERS, ORDERS,
+         ORDERS, LAT, FILLS, RECORDS, F8A, F8A)
+
+
+@kernel(I8(*_ARGS))
+def run(strategy, events, ist, fst, lbook, lbs, xbook, xbs, own, lo, xo, outbox, toex, tolo, lat,
+        fills, rec, params, scratch):
+    """Run the backtest over ``events`` until it needs the wrapper (see the module doc)."""
+    ist[I_LOCAL_ROW] = _seek(events, ist[I_LOCAL_ROW], LOCAL_EVENT)
+    ist[I_EXCH_ROW] = _seek(events, ist[I_EXCH_ROW], EXCH_EVENT)
+    h = (ist, fst, lo, outbox, lbook, lbs, params, scratch)
+    if ist[I_NOW] == INVALID_MAX:
+        t0 = _row_ts(events, ist, ist[I_LOCAL_ROW], 1)
+        t2 = _row_ts(events, ist, ist[I_EXCH_ROW], 0)
+        if t0 == _NEED or t2 == _NEED:
+            return RUN_NEED_DATA
+        first = min(t0, t2)
+        if first == INVALID_MAX:
+            return RUN_END
+        ist[I_NOW] = first
+        ist[I_START_TS] = first
+        ist[I_NEXT_REC_TS] = first
+    every = ist[I_RECORD_EVERY_NS]
+    while True:
+        if ist[I_IN_GOTO] == 0:
+            if ist[I_N_OUTBOX] > 0 and _flush_outbox(ist, fst, outbox, toex, lat) < 0:
+                return RUN_FULL
+            step = ist[I_TIMEOUT_NS] if ist[I_MODE] == MODE_FEED else ist[I_INTERVAL_NS]
+            ist[I_TARGET] = ist[I_NOW] + step
+            ist[I_IN_GOTO] = 1
+        if ist[I_IN_GOTO] == 1:
+            r = _goto(events, ist, fst, lbook, lbs, xbook, xbs, own, lo, xo, toex, tolo, lat,
+                      fills)
+            if r == RUN_END:
+                ist[I_IN_GOTO] = 0
+                return RUN_END
+            if r != _WAKE:
+                return r
+            ist[I_IN_GOTO] = 2
+        if rec.shape[0] > 0 and (every == 0 or ist[I_NOW] >= ist[I_NEXT_REC_TS]):
+            if ist[I_N_REC] >= rec.shape[0]:
+                return RUN_FLUSH_RECORDER
+            _record(ist, fst, lo, lbook, lbs, rec)
+            if every > 0:
+                ist[I_NEXT_REC_TS] += ((ist[I_NOW] - ist[I_NEXT_REC_TS]) // every + 1) * every
+        ist[I_IN_GOTO] = 0
+        ist[I_WAKE_UPS] += 1
+        if strategy(h) != 0:
+            _flush_outbox(ist, fst, outbox, toex, lat)
+            return RUN_STOPPED
