@@ -36,7 +36,6 @@ log = logging.getLogger("qengine.quoter")
 FRESH_TICK_WAIT_S = 0.2
 
 
-
 class Quoter:
     """Sequences one quote cycle per wake-up; owns ``quotes``, ``diag`` and ``actions``."""
 
