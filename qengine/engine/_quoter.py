@@ -123,12 +123,17 @@ class Quoter:
             log.warning("mass quote not sent: %s", exc)
 
     async def on_inbound(self, inbound: Inbound) -> None:
-        """The engine's inbound path: apply one socket read, then quote now or wake the task."""
+        """The engine's inbound path: apply one socket read, then quote now or wake the task.
+
+        Tick-to-quote is measured only when this read brought the book: a book left unquoted
+        by an earlier read (its cycle had to wait for order replies) is quoted, not timed."""
+        book = self.state.book
+        before = book.updates
         self.listener.apply(inbound)
-        if self.state.book.updates == self.market_seen:
-            return  # no new book in this read (fills and other news rang the wakeup)
+        if book.updates == self.market_seen:
+            return  # no unquoted book (fills and other news rang the wakeup)
         if self.quote_now():
-            await self._cycle(self.state.book.time_ns)
+            await self._cycle(book.time_ns if book.updates != before else None)
         else:
             self.wakeup.ring(market=True)
 

@@ -137,3 +137,25 @@ async def test_a_read_while_replies_are_outstanding_wakes_the_quoter_task(autoju
         await trio.sleep(0.5)
         assert len(cycles) == 1  # the quoter task quoted on that book
         nursery.cancel_scope.cancel()
+
+
+async def test_a_book_left_unquoted_by_an_earlier_read_is_quoted_but_not_timed(autojump_clock):
+    quoter, cycles = _quoter(min_interval_s=0.0)
+    ticks: list[int | None] = []
+
+    async def record(tick_ns: int | None) -> None:
+        cycles.append(trio.current_time())
+        ticks.append(tick_ns)
+
+    quoter._quote = record  # type: ignore[method-assign]
+    portfolio = m.Notification("account.portfolio", None, (m.decode_portfolio_row(
+        {"instrument_name": BTC, "position": 0.0}),), False)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(quoter.orders.run)
+        quoter.orders.in_flight = 1
+        await quoter.on_inbound(_read())  # replies outstanding: the book waits
+        quoter.orders.in_flight = 0
+        await trio.sleep(0.1)
+        await quoter.on_inbound(Inbound(int(trio.current_time() * 1e9), [], [portfolio]))
+        nursery.cancel_scope.cancel()
+    assert ticks == [None]  # quoted at once, but its tick-to-quote would include the wait
