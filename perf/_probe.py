@@ -81,8 +81,8 @@ class WireProbe:
         """Patch trio's socket stream, the listener and the order manager (process-wide)."""
         import trio
 
-        from qengine.listener import Listener
-        from qengine.order_manager import OrderManager
+        from qengine.engine._listener import Listener
+        from qengine.engine._orders import OrderManager
 
         probe = self
         clock = time.monotonic_ns

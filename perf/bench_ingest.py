@@ -3,8 +3,9 @@
 A sender in a separate process (this file with ``--serve``) accepts one websocket connection on
 loopback and streams Thalex-shaped ticker notifications (about 570 bytes each). The receiver is
 the real client stack: ``open_thalex_client`` -> lean websocket reader -> JSON-RPC classification
--> ``messages.decode_notification`` -> an ``on_notification`` callback that converts prices to
-ticks and writes them into preallocated numpy arrays (the engine's state update).
+-> ``messages.decode_notification`` -> the ``on_inbound`` consumer (one batch per read), which
+converts prices to ticks and writes them into preallocated numpy arrays (the engine's state
+update).
 
 Two phases:
 
@@ -165,8 +166,12 @@ async def _receive(port: int, count: int) -> dict[str, Any]:
             state["last_ns"] = now
             done.set()
 
-    async with open_thalex_client(f"ws://127.0.0.1:{port}/ws/api/v2", reconnect=None) as client:
-        client.on_notification("ticker.", on_ticker)
+    async def on_inbound(inbound: Any) -> None:
+        for notification in inbound.events:  # not conflated: every ticker is measured
+            on_ticker(notification)
+
+    async with open_thalex_client(f"ws://127.0.0.1:{port}/ws/api/v2", reconnect=None,
+                                  on_inbound=on_inbound) as client:
         await client.call("bench/start")
         with trio.fail_after(120):
             await done.wait()

@@ -3,6 +3,9 @@
 - imports only point down the layers (kernels <- io <- engine <- cli, and kernels <- backtest <-
   cli: the backtester sits beside io and never sees io, the engine or the simulator; io <- sim <-
   cli: the simulator is a venue beside io that nothing below the command line imports);
+- inside the engine, imports point down its own order of modules (``ENGINE_ORDER``), nothing
+  outside it imports its private modules, the leaf modules import only leaves, and the whole
+  import graph has no cycle (``python -m pytest tests/test_house_rules.py -q`` checks it all);
 - every kernel uses the one decorator and has a pure-Python twin in ``tests/reference``;
 - no ``print`` or logging inside kernels;
 - a second process loads every kernel from numba's on-disk cache.
@@ -201,6 +204,116 @@ def test_kernels_import_only_numpy_numba_and_themselves():
             if root not in allowed_roots or outside:
                 offenders.append(f"{path.name}: {target}")
     assert offenders == []
+
+
+# -- the engine's own layers, and the import graph as a whole ------------------------------------
+
+#: The engine's modules, lowest first: each imports only engine modules to its left. ``__init__``
+#: (``open_engine``, ``Engine``) is the face; the others are private.
+ENGINE_ORDER = ("_state", "_gate", "_listener", "_token_bucket", "_our_orders", "_orders", "_risk",
+                "_quoter", "_services", "_session", "_status", "__init__")
+#: Leaf modules: anyone may import them; they import no qengine module but each other.
+LEAVES = {"qengine._version", "qengine.errors", "qengine.units", "qengine.clock",
+          "qengine.config", "qengine.telemetry"}
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Every qengine module and the qengine modules it imports (any import, at any depth of
+    the file: deferred and ``TYPE_CHECKING`` imports count too)."""
+    modules = {_module_name(path): path for path in _modules(PACKAGE)}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        targets = set()
+        for target in _imports(path):
+            # ``from pkg import name`` names a module when one exists by that name.
+            while target not in modules and "." in target:
+                target = target.rsplit(".", 1)[0]
+            if target in modules and target != name:
+                targets.add(target)
+        graph[name] = targets
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str]:
+    """One import cycle of ``graph`` (its modules in order), or ``[]`` when there is none.
+
+    A package's ``__init__`` that imports its own submodules is not a cycle by itself: the
+    edge from a submodule to its own package is dropped (Python loads the package first).
+    """
+    edges = {name: {t for t in targets if not name.startswith(t + ".")}
+             for name, targets in graph.items()}
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(name: str) -> list[str]:
+        state[name] = 1
+        stack.append(name)
+        for target in sorted(edges.get(name, ())):
+            if state.get(target) == 1:
+                return [*stack[stack.index(target):], target]
+            if target not in state:
+                found = visit(target)
+                if found:
+                    return found
+        stack.pop()
+        state[name] = 2
+        return []
+
+    for name in sorted(edges):
+        if name not in state:
+            found = visit(name)
+            if found:
+                return found
+    return []
+
+
+def test_the_import_graph_has_no_cycle():
+    assert find_cycle(import_graph()) == []
+
+
+def test_the_cycle_check_finds_a_cycle():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert find_cycle(graph) == ["a", "b", "c", "a"]
+    assert find_cycle({"p": {"p.x"}, "p.x": {"p"}}) == []  # a package and its own submodule
+
+
+def test_engine_modules_import_only_engine_modules_below_them():
+    modules = {path.stem: path for path in sorted((PACKAGE / "engine").glob("*.py"))}
+    assert sorted(modules) == sorted(ENGINE_ORDER)  # a new module gets its place in the order
+    offenders = []
+    for stem, path in modules.items():
+        for target in _imports(path):
+            if not target.startswith("qengine.engine"):
+                continue
+            other = target.removeprefix("qengine.engine").lstrip(".").split(".")[0] or "__init__"
+            if other not in ENGINE_ORDER or ENGINE_ORDER.index(other) >= ENGINE_ORDER.index(stem):
+                offenders.append(f"{stem} -> {target}")
+    assert offenders == []
+
+
+def test_outside_the_engine_only_its_face_is_imported():
+    offenders = [
+        f"{path.relative_to(ROOT)} -> {target}"
+        for path in _modules(PACKAGE)
+        if "engine" not in path.relative_to(PACKAGE).parts
+        for target in _imports(path)
+        if target.startswith("qengine.engine.")
+    ]
+    assert offenders == []
+
+
+def test_leaf_modules_import_only_leaves():
+    graph = import_graph()
+    offenders = [f"{leaf} -> {target}" for leaf in sorted(LEAVES)
+                 for target in sorted(graph[leaf]) if target not in LEAVES]
+    assert offenders == []
+
+
+def test_the_engine_face_is_pinned():
+    import qengine.engine
+
+    assert sorted(qengine.engine.__all__) == ["Engine", "open_engine"]
+    assert all(hasattr(qengine.engine, name) for name in qengine.engine.__all__)
 
 
 def _kernel_functions(path: Path) -> list[tuple[str, str]]:

@@ -41,7 +41,7 @@ import orjson
 
 from ._binance_kernels import merge_event_order
 from ._binance_scan import scan_lines
-from .data import DataError
+from ._errors import DataError
 from .events import (
     BUY_EVENT,
     DEPTH_CLEAR_EVENT,

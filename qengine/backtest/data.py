@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import QEngineError
+from ._errors import DataError
 from ._files import FileFormatError, open_npy_stream, read_pieces
 from .events import (
     BUY_EVENT,
@@ -50,26 +50,6 @@ __all__ = ["DataError", "events_cache_dir", "iter_event_chunks", "load_events"]
 _KNOWN_BITS = KIND_MASK | EXCH_EVENT | LOCAL_EVENT | BUY_EVENT | SELL_EVENT
 _PRICED_KINDS = np.array([DEPTH_EVENT, TRADE_EVENT, DEPTH_SNAPSHOT_EVENT, DEPTH_BBO_EVENT])
 _ARRAY_LABEL = "<array>"
-
-
-class DataError(QEngineError, ValueError):
-    """Malformed or out-of-order event data; ``source``, ``row`` (event row, from 0) or ``line``
-    (line of a raw recording, from 1) and ``field`` say where."""
-
-    def __init__(self, source: str, message: str, *, row: int | None = None,
-                 line: int | None = None, field: str | None = None) -> None:
-        self.source = source
-        self.row = row
-        self.line = line
-        self.field = field
-        where = [source]
-        if row is not None:
-            where.append(f"row {row}")
-        if line is not None:
-            where.append(f"line {line}")
-        if field is not None:
-            where.append(f"field {field!r}")
-        super().__init__(f"{': '.join(where)}: {message}")
 
 
 def events_cache_dir() -> Path:

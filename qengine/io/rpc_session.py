@@ -1,4 +1,4 @@
-"""The request/notification plumbing under ``ThalexClient``: awaited calls and dispatch.
+"""Requests and the inbound path over one transport: awaited calls, and one batch per read.
 
 :class:`RpcSession` joins the sans-IO :class:`~qengine.io.jsonrpc.RpcProtocol` to a
 :class:`~qengine.io.transport.Transport`:
@@ -6,19 +6,18 @@
 - :meth:`RpcSession.call` sends one request and waits on a per-request ``trio.Event`` for the
   answer, under a timeout; errors become typed :class:`~qengine.io.errors.ThalexError`\\ s; a lost
   connection fails every pending call with :class:`~qengine.io.errors.ConnectionLost`.
-- Inbound frames are handled in the reader task, never blocking on a slow consumer: responses
-  wake their caller; notifications are decoded once (``messages.decode_notification``, giving a
-  ``messages.Notification`` with kind, key, records and snapshot flag) and handed to sync
-  callbacks (:meth:`on_notification`) and to bounded event channels (:meth:`open_event_channel`, for
-  orders, fills, portfolio: never dropped; when full the reader waits, which is back-pressure,
-  and the wait is counted).
+- Every socket read is handled in the reader task: responses wake their callers; notifications
+  are decoded once (``messages.decode_notification``) and handed to the one consumer as one
+  :class:`Inbound` batch: the arrival time, the newest push per channel of the conflated
+  prefixes (market data: older ones in the same read are never decoded), and every other push
+  in arrival order (orders, portfolio, trades: never dropped). The reader awaits the consumer,
+  so a slow consumer slows reading (back-pressure) and nothing piles up.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import trio
@@ -26,20 +25,25 @@ import trio
 from .errors import BadResponse, ConnectionLost, RequestTimeout, error_for_code
 from .jsonrpc import ErrorResponse, Notification, RpcProtocol, RpcStatistics, parse_frame
 from .messages import DecodeStats, decode_notification
+from .messages import Notification as Decoded
 from .transport import Transport, TransportStatistics
 
-__all__ = ["RpcSession", "SessionStatistics", "Subscription"]
-
-Callback = Callable[[Any], None]
+__all__ = ["Inbound", "InboundHandler", "RpcSession", "SessionStatistics"]
 
 
-@dataclass(frozen=True, slots=True)
-class Subscription:
-    """Handle returned by the registration methods; pass it to :meth:`RpcSession.remove`."""
+@dataclass(slots=True)
+class Inbound:
+    """The pushes of one socket read, decoded: what io hands its consumer."""
 
-    channel: str
-    prefix: bool
-    handler: Callable[[Notification], None]
+    #: When the read happened (trio clock, ns): the arrival time of all its frames.
+    arrival_ns: int
+    #: The newest push per channel of the conflated prefixes (market data), in arrival order.
+    market: list[Decoded] = field(default_factory=list)
+    #: Every other push (orders, portfolio, trades, ...), in arrival order, none dropped.
+    events: list[Decoded] = field(default_factory=list)
+
+
+InboundHandler = Callable[[Inbound], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +53,10 @@ class SessionStatistics:
     rpc: RpcStatistics
     transport: TransportStatistics | None
     undecodable_notifications: int
-    events_queued: int
-    event_backpressure_waits: int
+    #: Pushes skipped because a newer one of the same channel came in the same read.
+    conflated_in_batch: int
+    #: Reads whose pushes were handed to the consumer.
+    inbound_batches: int
 
 
 class PendingBatch:
@@ -99,12 +105,14 @@ class PendingBatch:
 
 
 class RpcSession:
-    """Requests and notification dispatch over one (reconnecting) transport.
+    """Requests and the inbound path over one (reconnecting) transport.
 
     Parameters
     ----------
     request_timeout_s : float
         Default timeout of every request, in seconds.
+
+    Pushes are dropped (and counted as unrouted) until :meth:`deliver_to` names their consumer.
     """
 
     def __init__(self, *, request_timeout_s: float = 10.0) -> None:
@@ -113,24 +121,30 @@ class RpcSession:
         self.request_timeout_s = request_timeout_s
         self._rpc = RpcProtocol()
         self._transport: Transport | None = None
-        self._memo: tuple[Notification | None, Any] = (None, None)
         #: Counters of notification decoding (``messages.DecodeStats``), never raised.
         self.decode_stats = DecodeStats()
         self._undecodable = 0
-        self._overflow: list[tuple[trio.MemorySendChannel[Any], Any]] = []
-        self._events_queued = 0
-        self._backpressure_waits = 0
-        self._now_s = 0.0
-        self._conflated: tuple[str, ...] = ()
-        #: Pushes skipped because a newer one of the same channel came in the same read.
-        self.conflated_in_batch = 0
-        self.batch_arrival_ns = 0
-        self.last_read_had_events = False
-        #: Awaited after every socket read was dispatched (in the reader: must never wait for
-        #: an answer from this session).
-        self.after_batch: Callable[[], Awaitable[None]] | None = None
+        self._conflated_in_batch = 0
+        self._batches = 0
+        self._conflate: tuple[str, ...] = ()
+        self._on_inbound: InboundHandler | None = None
+        self._inbound: Inbound | None = None
 
     # -- wiring (used by open_thalex_client) -----------------------------------------------------
+
+    def deliver_to(self, on_inbound: InboundHandler, conflate: tuple[str, ...] = ()) -> None:
+        """Name the one consumer of the pushes, before the first read.
+
+        ``on_inbound(inbound)`` is awaited in the reader task for every read that carried
+        pushes: it must never wait for an answer from this session. ``conflate`` lists the
+        channel prefixes of market data: only the newest push per channel in one read is
+        decoded and delivered, in ``Inbound.market``.
+        """
+        if self._on_inbound is not None:
+            raise RuntimeError("the pushes already have a consumer")
+        self._on_inbound = on_inbound
+        self._conflate = tuple(conflate)
+        self._rpc.route("", self._collect, prefix=True)
 
     def attach(self, transport: Transport) -> None:
         """Use ``transport`` for sending (called once the transport object exists)."""
@@ -141,37 +155,45 @@ class RpcSession:
         for pending in self._rpc.fail_all():
             pending.waiter.set()  # outcome stays None: the caller raises ConnectionLost
 
-    async def handle_batch(self, batch: list[bytes]) -> None:
-        """Process one batch of inbound messages (the transport's ``on_batch`` hook)."""
-        self._now_s = trio.current_time()
-        #: When the current batch was read (trio clock, ns): the arrival time of its frames.
-        self.batch_arrival_ns = int(self._now_s * 1e9)
+    async def handle_read(self, raw: list[bytes]) -> None:
+        """Process one socket read (the transport's ``on_batch`` hook): wake the callers whose
+        answers came, then hand the read's pushes to the consumer as one :class:`Inbound`."""
+        now_s = trio.current_time()
+        frames = [parse_frame(data) for data in raw]
+        skip = self._superseded(frames) if len(frames) > 1 and self._conflate else ()
+        inbound = self._inbound = Inbound(int(now_s * 1e9))
         receive = self._rpc.receive
-        queued_before = self._events_queued
-        frames = [parse_frame(raw) for raw in batch]
-        skip = self._superseded(frames) if len(frames) > 1 and self._conflated else ()
-        for index, frame in enumerate(frames):
-            if index in skip:
-                continue
-            done = receive(frame)
-            if done is not None:
-                done.waiter.set()
-        #: Whether this read queued ordered pushes (orders, portfolio, ...) for a consumer.
-        self.last_read_had_events = self._events_queued != queued_before
-        if self.after_batch is not None:
-            await self.after_batch()
-        if self._overflow:
-            await self._drain_overflow()
+        try:
+            for index, frame in enumerate(frames):
+                if index in skip:
+                    continue
+                done = receive(frame)
+                if done is not None:
+                    done.waiter.set()
+        finally:
+            self._inbound = None
+        if self._on_inbound is not None and (inbound.market or inbound.events):
+            self._batches += 1
+            await self._on_inbound(inbound)
 
-    def conflate_in_batch(self, channel_prefix: str) -> None:
-        """Deliver only the newest push per channel of ``channel_prefix`` within one socket
-        read (market data, where the newest value wins): older ones are never decoded."""
-        self._conflated = (*self._conflated, channel_prefix)
+    def _collect(self, notification: Notification) -> None:
+        record = decode_notification(notification.channel_name, notification.payload,
+                                     notification.snapshot, self.decode_stats)
+        if record is None:
+            self._undecodable += 1
+            return
+        inbound = self._inbound
+        if inbound is None:
+            return
+        if notification.channel_name.startswith(self._conflate):
+            inbound.market.append(record)
+        else:
+            inbound.events.append(record)
 
     def _superseded(self, frames: list[Any]) -> set[int]:
         newest: dict[str, int] = {}
         superseded: set[int] = set()
-        prefixes = self._conflated
+        prefixes = self._conflate
         for index, frame in enumerate(frames):
             if type(frame) is Notification and not frame.snapshot and \
                     frame.channel_name.startswith(prefixes):
@@ -179,17 +201,8 @@ class RpcSession:
                 if previous is not None:
                     superseded.add(previous)
                 newest[frame.channel_name] = index
-        self.conflated_in_batch += len(superseded)
+        self._conflated_in_batch += len(superseded)
         return superseded
-
-    async def _drain_overflow(self) -> None:
-        # Back-pressure: the reader stops reading until the consumers made room.
-        while self._overflow:
-            channel, record = self._overflow.pop(0)
-            self._backpressure_waits += 1
-            # A consumer that went away leaves its events nowhere to go.
-            with contextlib.suppress(trio.ClosedResourceError, trio.BrokenResourceError):
-                await channel.send(record)
 
     # -- requests -------------------------------------------------------------------------------
 
@@ -313,76 +326,12 @@ class RpcSession:
         except (ValueError, TypeError, KeyError) as exc:
             raise BadResponse(f"{method}: {exc}") from exc
 
-    # -- notifications --------------------------------------------------------------------------
-
-    def _decoded(self, notification: Notification) -> Any:
-        # Several consumers of one frame share one decode.
-        seen, record = self._memo
-        if seen is notification:
-            return record
-        record = decode_notification(
-            notification.channel_name,
-            notification.payload,
-            notification.snapshot,
-            self.decode_stats,
-        )
-        if record is None:
-            self._undecodable += 1
-        self._memo = (notification, record)
-        return record
-
-    def _register(self, channel: str, prefix: bool, sink: Callback) -> Subscription:
-        def handler(notification: Notification) -> None:
-            record = self._decoded(notification)
-            if record is not None:
-                sink(record)
-
-        self._rpc.route(channel, handler, prefix=prefix)
-        return Subscription(channel, prefix, handler)
-
-    def on_notification(self, channel_prefix: str, callback: Callback) -> Subscription:
-        """Call ``callback(record)`` in the reader task for every decoded notification whose
-        channel starts with ``channel_prefix``. The callback must be cheap and must not block."""
-        return self._register(channel_prefix, True, callback)
-
-    def open_event_channel(
-        self, channel_prefixes: Iterable[str], *, max_buffer: int = 1024
-    ) -> tuple[trio.MemoryReceiveChannel[Any], list[Subscription]]:
-        """A bounded channel receiving every decoded notification of the given prefixes, in
-        order, never dropped (when full, the reader waits: back-pressure, counted).
-
-        Returns
-        -------
-        tuple
-            The receive channel and the subscriptions (to :meth:`remove` when done).
-        """
-        send, receive = trio.open_memory_channel[Any](max_buffer)
-
-        def enqueue(record: Any) -> None:
-            self._events_queued += 1
-            if self._overflow:  # keep order behind records already waiting
-                self._overflow.append((send, record))
-                return
-            try:
-                send.send_nowait(record)
-            except trio.WouldBlock:
-                self._overflow.append((send, record))
-            except (trio.ClosedResourceError, trio.BrokenResourceError):
-                pass
-
-        subs = [self._register(prefix, True, enqueue) for prefix in channel_prefixes]
-        return receive, subs
-
-    def remove(self, subscription: Subscription) -> None:
-        """Stop a registration made by :meth:`on_notification` or :meth:`open_event_channel`."""
-        self._rpc.unroute(subscription.channel, subscription.handler, prefix=subscription.prefix)
-
     def statistics(self) -> SessionStatistics:
         """Return a snapshot of the counters."""
         return SessionStatistics(
             rpc=self._rpc.statistics(),
             transport=None if self._transport is None else self._transport.statistics(),
             undecodable_notifications=self._undecodable,
-            events_queued=self._events_queued,
-            event_backpressure_waits=self._backpressure_waits,
+            conflated_in_batch=self._conflated_in_batch,
+            inbound_batches=self._batches,
         )

@@ -7,8 +7,8 @@ re-arm cancel-on-disconnect, resubscribe, reconcile), and when the connection di
 caller (``on_disconnect``, which fails pending requests) and reconnects with exponential backoff
 and jitter.
 
-- The reader hands each socket read's batch of messages to ``on_batch`` (an async callable so it
-  can apply back-pressure, but normally returning without blocking).
+- The reader hands each socket read's batch of messages to ``on_batch`` (an async callable: a
+  slow consumer slows reading, which is back-pressure).
 - The keepalive task sends a websocket ping every ``ping_interval_s`` (that satisfies
   cancel-on-disconnect's heartbeat, thalex-protocol.md 1.5) and declares the connection dead when
   nothing at all (data, pong) arrived for ``stale_after_s``.
@@ -34,7 +34,6 @@ __all__ = [
     "TransportStatistics",
     "open_transport",
 ]
-
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ReconnectPolicy:

@@ -9,9 +9,9 @@ import pytest
 import trio
 
 from qengine.config import EngineConfig
-from qengine.connection import mm_protection_amounts
+from qengine.engine._session import mm_protection_amounts
+from qengine.engine._state import InstrumentSpec
 from qengine.errors import ConfigError
-from qengine.state import InstrumentSpec
 
 from .conftest import exchange_side_counts, running, wait_until
 

@@ -11,9 +11,10 @@ import logging
 import trio
 
 from qengine.config import EngineConfig
+from qengine.engine._gate import Wakeup
+from qengine.engine._listener import Listener
+from qengine.engine._state import EngineState, select_instruments
 from qengine.io import messages as m
-from qengine.listener import Listener
-from qengine.state import EngineState, select_instruments
 from qengine.telemetry import Telemetry
 
 from .conftest import BTC, exchange_side_counts, hit_bids, running, wait_until
@@ -73,7 +74,8 @@ def _listener() -> Listener:
                                        "type": "perpetual", "tick_size": 1,
                                        "volume_tick_size": 0.001})]
     config = EngineConfig()
-    return Listener(EngineState(config, select_instruments(config, listed)), Telemetry())
+    return Listener(EngineState(config, select_instruments(config, listed)), Telemetry(),
+                    Wakeup())
 
 
 async def test_portfolio_lines_of_others_are_skipped_and_ours_never_reads_as_flat(caplog):

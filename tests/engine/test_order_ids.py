@@ -14,9 +14,9 @@ import signal
 import pytest
 import trio
 
+from qengine.engine._our_orders import CLIENT_ID_COUNTER_BITS, CLIENT_ID_MAX
 from qengine.io.auth import demo_credentials
 from qengine.io.thalex import open_thalex_client
-from qengine.our_orders import CLIENT_ID_COUNTER_BITS, CLIENT_ID_MAX
 from qengine.sim import serve_simulator
 
 from .conftest import BTC, LABEL, assert_matches_exchange, closed_orders, ours, running, sim_config

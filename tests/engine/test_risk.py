@@ -40,15 +40,15 @@ async def test_limit_breach_cancels_every_quote_within_one_interval_and_halts(au
             assert hit_bids(sim, 2) == 0.05
             await wait_until(lambda: engine.state.position() == 0.05)
             await trio.sleep(2 * RISK_INTERVAL_S)
-            assert not engine.control.halted  # at the limit is not past it
+            assert not engine.gate.halted  # at the limit is not past it
             assert exchange_side_counts(sim)[0] == 0  # but no more bids
             # A manual buy on the same account takes the position past the limit.
             assert await manual_trade(sim, "buy", 0.02, 65100.0) == 0.02
             breach_s = trio.current_time()
             await wait_until(lambda: ours(sim) == [], timeout_s=RISK_INTERVAL_S + 0.05,
                              step_s=0.01)
-            assert engine.control.halted
-            assert "max position" in engine.control.halt_reason
+            assert engine.gate.halted
+            assert "max position" in engine.gate.halt_reason
             # Reduced to the recovery threshold (80 % of the limit) with a reduce-only IOC.
             await wait_until(lambda: sim.positions()[BTC] == 0.04, timeout_s=2.0)
             (flatten,) = [o for o in closed_orders(sim) if o.time_in_force == IOC
@@ -60,7 +60,7 @@ async def test_limit_breach_cancels_every_quote_within_one_interval_and_halts(au
             while trio.current_time() < breach_s + 19.0:
                 assert ours(sim) == []
                 await trio.sleep(0.25)
-            assert engine.control.halted
+            assert engine.gate.halted
             assert engine.telemetry.counters.snapshot()["risk_breaches"] == 1
             assert_matches_exchange(sim, engine)
         assert_matches_exchange(sim, engine)
@@ -79,8 +79,8 @@ async def test_stop_loss_flattens_inside_the_collar_and_halts(autojump_clock):
                            **FAST_MONITOR) as (sim, engine):
             await _long_then_stop_loss(sim, engine, 64000.0)
             await wait_until(lambda: sim.positions()[BTC] == 0.0, timeout_s=2 * RISK_INTERVAL_S)
-            assert engine.control.halted
-            assert "stop loss" in engine.control.halt_reason
+            assert engine.gate.halted
+            assert "stop loss" in engine.gate.halt_reason
             (flatten,) = [o for o in closed_orders(sim) if o.time_in_force == IOC]
             assert flatten.reduce_only
             assert flatten.direction == "sell"
@@ -93,7 +93,7 @@ async def test_stop_loss_flattens_inside_the_collar_and_halts(autojump_clock):
             assert ours(sim) == []  # no insert raced past the halt
             await trio.sleep(30.0)
             assert ours(sim) == []
-            assert engine.control.halted
+            assert engine.gate.halted
             assert_matches_exchange(sim, engine)
         assert_matches_exchange(sim, engine)
 
@@ -104,7 +104,7 @@ async def test_recovery_quotes_one_level_then_two_then_all(autojump_clock):
                            risk__recovery_check_interval_s=5.0,
                            risk__gradual_recovery_steps=3, **FAST_MONITOR) as (sim, engine):
             await _long_then_stop_loss(sim, engine, 64000.0)
-            await wait_until(lambda: engine.control.halted)
+            await wait_until(lambda: engine.gate.halted)
             seen: list[tuple[int, int]] = []
             with trio.move_on_after(30.0):
                 while True:
@@ -116,8 +116,8 @@ async def test_recovery_quotes_one_level_then_two_then_all(autojump_clock):
             # settled states must be exactly 0, 1, 2 and then all 3 levels per side.
             settled = [c for c in seen if c[0] == c[1]]
             assert settled == [(0, 0), (1, 1), (2, 2), (3, 3)], seen
-            assert not engine.control.halted
-            assert not engine.control.recovering
+            assert not engine.gate.halted
+            assert not engine.gate.recovering
             assert_matches_exchange(sim, engine)
         assert_matches_exchange(sim, engine)
 
@@ -139,7 +139,7 @@ async def test_upnl_take_profit_closes_in_profit_without_halting(autojump_clock)
             assert flatten.reduce_only
             assert flatten.direction == "sell"
             assert flatten.price_ticks > entry  # only when the touch beats the entry
-            assert not engine.control.halted
+            assert not engine.gate.halted
             await wait_until(lambda: exchange_side_counts(sim) == (3, 3), timeout_s=5.0)
             assert engine.telemetry.counters.snapshot()["risk_breaches"] == 0
             assert engine.state.positions[0]["realised_pnl_quote"] > 0

@@ -3,7 +3,7 @@
 Pausing breaches: breach -> quotes pulled within one monitor interval -> nothing quoted during
 the cool-down -> 1 level, 2 levels, ... -> every level again. Stopping breaches (and any pause
 while recovery is disabled): quotes pulled and never quoted again in the session. The README
-table and ``qengine.risk.BREACH_RULES`` are checked against each other.
+table and ``qengine.engine._risk.BREACH_RULES`` are checked against each other.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import trio
 
-from qengine.risk import BREACH_RULES, PAUSE
+from qengine.engine._risk import BREACH_RULES, PAUSE
 
 from .conftest import (
     BTC,
@@ -106,7 +106,7 @@ async def _watch(sim, engine, duration_s: float) -> tuple[list[int], list[int], 
     resumed_s = -1.0
     with trio.move_on_after(duration_s):
         while True:
-            levels = engine.control.levels_allowed
+            levels = engine.gate.levels_allowed
             on_exchange = max(exchange_side_counts(sim))
             if not allowed or allowed[-1] != levels:
                 allowed.append(levels)
@@ -125,17 +125,17 @@ async def test_a_pausing_breach_cools_down_then_quotes_one_two_then_all_levels(a
     with trio.fail_after(300):
         async with running(**settings, **RECOVERY) as (sim, engine):
             await trigger(sim, engine)
-            await wait_until(lambda: engine.control.halted, timeout_s=5 * RISK_INTERVAL_S)
+            await wait_until(lambda: engine.gate.halted, timeout_s=5 * RISK_INTERVAL_S)
             halted_s = trio.current_time()
-            assert kind in engine.control.halt_reason
-            assert not engine.control.stopped
+            assert kind in engine.gate.halt_reason
+            assert not engine.gate.stopped
             await wait_until(lambda: ours(sim) == [], timeout_s=2.0)
             allowed, quoted, resumed_s = await _watch(sim, engine, 40.0)
             assert allowed == [0, 1, 2, 3], allowed
             assert quoted == [0, 1, 2, 3], quoted
             assert resumed_s >= halted_s + COOLDOWN_S - RISK_INTERVAL_S
-            assert not engine.control.halted
-            assert not engine.control.recovering
+            assert not engine.gate.halted
+            assert not engine.gate.recovering
             assert exchange_side_counts(sim)[1] == 3
             assert_matches_exchange(sim, engine)
         assert_matches_exchange(sim, engine)
@@ -146,12 +146,12 @@ async def test_the_losing_streak_restarts_with_its_pause_and_counts_anew(autojum
     with trio.fail_after(300):
         async with running(**settings, **RECOVERY) as (sim, engine):
             await trigger(sim, engine)
-            await wait_until(lambda: engine.control.halted, timeout_s=5 * RISK_INTERVAL_S)
+            await wait_until(lambda: engine.gate.halted, timeout_s=5 * RISK_INTERVAL_S)
             # The round trip was a loss and no winning one followed: the position's own streak
             # still says so; the pause lifts because the monitor's streak restarted.
             assert int(engine.state.positions[0]["losing_streak"]) == 1
             await wait_until(lambda: exchange_side_counts(sim) == (3, 3), timeout_s=40.0)
-            assert not engine.control.halted
+            assert not engine.gate.halted
             assert engine.telemetry.counters.snapshot()["risk_breaches"] == 1
             # Flat again, then one more losing round trip: a new streak, a new pause.
             if engine.state.position_lots():
@@ -161,7 +161,7 @@ async def test_the_losing_streak_restarts_with_its_pause_and_counts_anew(autojum
                 await wait_until(lambda: engine.state.position_lots() == 0)
             trips = int(engine.state.positions[0]["round_trip_count"])
             await _losing_round_trip(sim, engine)
-            await wait_until(lambda: engine.control.halted, timeout_s=5 * RISK_INTERVAL_S)
+            await wait_until(lambda: engine.gate.halted, timeout_s=5 * RISK_INTERVAL_S)
             assert int(engine.state.positions[0]["round_trip_count"]) > trips
             assert engine.telemetry.counters.snapshot()["risk_breaches"] == 2
             assert_matches_exchange(sim, engine)
@@ -189,16 +189,16 @@ async def test_a_stopping_breach_never_quotes_again(autojump_clock, kind):
     with trio.fail_after(300):
         async with running(**settings, **RECOVERY) as (sim, engine):
             await trigger(sim, engine)
-            await wait_until(lambda: engine.control.halted, timeout_s=5 * RISK_INTERVAL_S)
-            assert kind in engine.control.halt_reason
-            assert engine.control.stopped
+            await wait_until(lambda: engine.gate.halted, timeout_s=5 * RISK_INTERVAL_S)
+            assert kind in engine.gate.halt_reason
+            assert engine.gate.stopped
             await wait_until(lambda: ours(sim) == [], timeout_s=2.0)
             if kind == "max drawdown":  # it also closes the position
                 await wait_until(lambda: sim.positions()[BTC] == 0.0, timeout_s=5.0)
             allowed, quoted, _ = await _watch(sim, engine, COOLDOWN_S + 4 * STEP_S)
             assert allowed == [0]
             assert quoted == [0]
-            assert engine.control.halted
+            assert engine.gate.halted
             assert engine.telemetry.counters.snapshot()["risk_breaches"] == 1
             assert_matches_exchange(sim, engine)
         assert_matches_exchange(sim, engine)

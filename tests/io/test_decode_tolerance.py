@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 
 from qengine.config import EngineConfig
+from qengine.engine._state import select_instruments
 from qengine.errors import StartupError
 from qengine.io import messages as m
 from qengine.io.messages import DecodeStats, SkippedRow, decode_notification
-from qengine.state import select_instruments
 
 PERP = {"instrument_name": "BTC-PERPETUAL", "product": "FBTCUSD", "tick_size": 1,
         "volume_tick_size": 0.001, "min_order_amount": 0.001, "underlying": "BTCUSD",

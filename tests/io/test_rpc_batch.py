@@ -6,7 +6,7 @@ import orjson
 import trio
 
 from qengine.io.errors import ConnectionLost, OrderNotFound
-from qengine.io.rpc_session import RpcSession
+from qengine.io.rpc_session import Inbound, RpcSession
 
 TICKER = {"best_bid_price": 100.0, "best_bid_amount": 1.0, "best_ask_price": 101.0,
           "best_ask_amount": 1.0, "mark_price": 100.5, "mark_timestamp": 1.0, "delta": 1.0,
@@ -30,16 +30,21 @@ class FakeTransport:
 
 
 async def test_only_the_newest_ticker_per_channel_in_one_read_is_delivered(autojump_clock):
+    reads: list[Inbound] = []
+
+    async def consume(inbound: Inbound) -> None:
+        reads.append(inbound)
+
     session = RpcSession()
-    seen: list[tuple[str | None, float]] = []
-    session.conflate_in_batch("ticker.")
-    session.on_notification("ticker.", lambda n: seen.append((n.key, n.records[0].mark_price)))
+    session.deliver_to(consume, conflate=("ticker.",))
     batch = [_push("ticker.A.raw", 1.0), _push("ticker.B.raw", 2.0), _push("ticker.A.raw", 3.0),
              _push("ticker.A.raw", 4.0)]
-    await session.handle_batch(batch)
-    assert seen == [("B", 2.0), ("A", 4.0)]
-    assert session.conflated_in_batch == 2
-    assert session.batch_arrival_ns == int(trio.current_time() * 1e9)
+    await session.handle_read(batch)
+    (inbound,) = reads  # one batch per socket read
+    assert [(n.key, n.records[0].mark_price) for n in inbound.market] == [("B", 2.0), ("A", 4.0)]
+    assert inbound.events == []
+    assert session.statistics().conflated_in_batch == 2
+    assert inbound.arrival_ns == int(trio.current_time() * 1e9)
 
 
 async def test_call_batch_writes_once_and_returns_each_outcome_in_order():
@@ -60,7 +65,7 @@ async def test_call_batch_writes_once_and_returns_each_outcome_in_order():
             await transport.written.wait()
             (frames,) = transport.writes
             ids = [orjson.loads(frame)["id"] for frame in frames]
-            await session.handle_batch([
+            await session.handle_read([
                 orjson.dumps({"id": ids[1], "error": {"code": 1, "message": "order not found"}}),
                 orjson.dumps({"id": ids[0], "result": {"ok": True}}),
             ])

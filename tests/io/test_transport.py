@@ -14,6 +14,7 @@ import itertools
 import random
 import struct
 from functools import partial
+from typing import Any
 
 import orjson
 import pytest
@@ -24,7 +25,7 @@ from hypothesis import strategies as st
 
 from qengine.io._websocket import ConnectionClosed, _mask, connect_websocket, encode_frame
 from qengine.io.errors import ConnectionLost, OrderNotFound, ProtocolViolation, RequestTimeout
-from qengine.io.rpc_session import RpcSession
+from qengine.io.rpc_session import Inbound, RpcSession
 from qengine.io.transport import ReconnectPolicy, TransportConfig, open_transport
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -538,30 +539,45 @@ def order_frame(order_id: str, status: str = "open") -> bytes:
     return orjson.dumps({"channel_name": "session.orders", "notification": [order]})
 
 
-async def test_full_event_channel_applies_back_pressure_in_order(autojump_clock):
+async def test_a_slow_consumer_applies_back_pressure_in_order(autojump_clock):
+    send, receive = trio.open_memory_channel[Any](0)
+
+    async def consume(inbound: Inbound) -> None:
+        for notification in inbound.events:
+            await send.send(notification)  # blocks until the test takes it
+
     session = RpcSession()
-    events, _ = session.open_event_channel(["session.orders"], max_buffer=1)
+    session.deliver_to(consume)
     seen = []
+    read_done = trio.Event()
+
+    async def read() -> None:
+        await session.handle_read([order_frame(f"o{i}") for i in range(3)])
+        read_done.set()
+
     with trio.fail_after(10):
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(session.handle_batch, [order_frame(f"o{i}") for i in range(3)])
+            nursery.start_soon(read)
             await trio.testing.wait_all_tasks_blocked()
-            assert session.statistics().event_backpressure_waits == 1  # the reader waits
+            assert not read_done.is_set()  # the reader waits for the consumer
             for _ in range(3):
-                seen.append((await events.receive()).records[0].order_id)
+                seen.append((await receive.receive()).records[0].order_id)
     assert seen == ["o0", "o1", "o2"]
-    assert session.statistics().events_queued == 3
+    assert session.statistics().inbound_batches == 1
 
 
-async def test_consumers_of_one_frame_share_one_decode_and_bad_payloads_are_counted():
+async def test_pushes_are_decoded_once_and_bad_payloads_are_counted():
+    reads: list[Inbound] = []
+
+    async def consume(inbound: Inbound) -> None:
+        reads.append(inbound)
+
     session = RpcSession()
-    first, second = [], []
-    session.on_notification("session.", first.append)
-    session.on_notification("session.orders", second.append)
+    session.deliver_to(consume)
     bad = orjson.dumps({"channel_name": "session.orders", "notification": {"x": 1}})
-    await session.handle_batch([order_frame("a"), bad])
-    assert len(first) == 1
-    assert first[0] is second[0]
+    await session.handle_read([order_frame("a"), bad])
+    (inbound,) = reads
+    assert [n.records[0].order_id for n in inbound.events] == ["a"]
     assert session.statistics().undecodable_notifications == 1
 
 
@@ -583,7 +599,7 @@ async def test_pending_calls_fail_with_connection_lost_and_errors_are_typed(auto
             await trio.testing.wait_all_tasks_blocked()
             nursery.start_soon(caller, "b")
             await trio.testing.wait_all_tasks_blocked()
-            await session.handle_batch([b'{"id":2,"error":{"code":1,"message":"gone"}}'])
+            await session.handle_read([b'{"id":2,"error":{"code":1,"message":"gone"}}'])
             await trio.testing.wait_all_tasks_blocked()
             session.connection_lost(ConnectionLost("test"))
         nursery_outcomes = list(outcomes)

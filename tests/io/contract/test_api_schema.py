@@ -24,7 +24,7 @@ from .schema import FrameRecorder, ThalexSchema, thalex_schema
 
 BTC = "BTC-PERPETUAL"
 #: Methods that send whatever the caller names (or nothing): not requests of their own.
-CLIENT_PLUMBING = frozenset({"call", "call_batch", "call_decoded", "send_batch", "handle_batch"})
+CLIENT_PLUMBING = frozenset({"call", "call_batch", "call_decoded", "send_batch"})
 PUBLIC = [f"ticker.{BTC}.100ms", f"lwt.{BTC}.raw", "price_index.BTCUSD",
           f"recent_trades.{BTC}.single", f"book.{BTC}.none.10.raw", "instruments", "system"]
 PRIVATE = ["session.orders", "account.orders", "account.persistent_orders", "account.portfolio",
@@ -48,7 +48,6 @@ async def _exercise_every_method(c: ThalexClient, sim: Any, credentials: Any) ->
     await use("set_cancel_on_disconnect", 6)
     await use("public_subscribe", PUBLIC)
     await use("private_subscribe", PRIVATE)
-    await use("resubscribe")
     for name in ("instruments", "system_info"):
         await use(name)
     for name in ("instrument", "ticker", "book"):

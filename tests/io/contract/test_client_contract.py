@@ -8,6 +8,8 @@ reference does fix (for example: "an error with some code", not the code).
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import trio
 from cryptography.hazmat.primitives import serialization
@@ -53,6 +55,30 @@ class NewestPush:
     async def wait_value(self):
         await self._fresh.wait()
         return self.take_nowait()
+
+
+def into_slot(kind: str, key: str) -> tuple[NewestPush, object]:
+    """A conflating slot for the newest push of one channel, and the consumer filling it."""
+    slot = NewestPush()
+
+    async def on_inbound(inbound) -> None:
+        for notification in (*inbound.market, *inbound.events):
+            if notification.kind == kind and notification.key == key:
+                slot.set(notification)
+
+    return slot, on_inbound
+
+
+def into_channel(kinds: set[str]) -> tuple[trio.MemoryReceiveChannel, object]:
+    """Every push of ``kinds`` in order, and the consumer queueing them."""
+    send, receive = trio.open_memory_channel(math.inf)
+
+    async def on_inbound(inbound) -> None:
+        for notification in inbound.events:
+            if notification.kind in kinds:
+                send.send_nowait(notification)
+
+    return receive, on_inbound
 
 
 async def touch(c) -> tuple[float, float]:
@@ -143,9 +169,8 @@ async def test_c07_unknown_method_is_code_31(autojump_clock, sim):
 async def test_c08_ticker_subscription_conflates_into_the_latest_slot(autojump_clock, sim):
     channel = f"ticker.{BTC}.100ms"
     with trio.fail_after(LIMIT_S):
-        async with client(sim) as c:
-            slot = NewestPush()
-            c.on_notification(channel, slot.set)
+        slot, on_inbound = into_slot("ticker", BTC)
+        async with client(sim, on_inbound=on_inbound, conflate=("ticker.",)) as c:
             subscribed = await c.public_subscribe([channel, "ticker.NOPE.100ms"])
             first = await slot.wait_value()
             await trio.sleep(2)  # many pushes arrive while nobody reads
@@ -295,8 +320,8 @@ async def test_c17_session_orders_arrive_through_the_event_channel(
     autojump_clock, sim, credentials
 ):
     with trio.fail_after(LIMIT_S):
-        async with client(sim, credentials) as c:
-            events, _subs = c.open_event_channel(["session.orders"])
+        events, on_inbound = into_channel({"session.orders"})
+        async with client(sim, credentials, on_inbound=on_inbound) as c:
             await c.private_subscribe(["session.orders"])
             bid, _ = await touch(c)
             order = await c.buy(BTC, 0.01, bid - 20)
@@ -379,8 +404,8 @@ async def test_c21_fill_shows_in_portfolio_and_trade_history(autojump_clock, sim
 
 async def test_c22_resting_order_at_the_touch_is_filled_by_takers(autojump_clock, sim, credentials):
     with trio.fail_after(LIMIT_S):
-        async with client(sim, credentials) as c:
-            events, _ = c.open_event_channel(["session.orders", "account.portfolio"])
+        events, on_inbound = into_channel({"session.orders", "account.portfolio"})
+        async with client(sim, credentials, on_inbound=on_inbound) as c:
             await c.private_subscribe(["session.orders", "account.portfolio"])
             bid, _ = await touch(c)
             order = await c.buy(BTC, 0.001, bid)
@@ -435,6 +460,7 @@ async def test_c25_reconnect_logs_in_again_and_resubscribes(
         hooks.append(c.account_number)
 
     channel = f"ticker.{BTC}.100ms"
+    slot, on_inbound = into_slot("ticker", BTC)
     with trio.fail_after(LIMIT_S):
         async with client(
             sim,
@@ -442,9 +468,8 @@ async def test_c25_reconnect_logs_in_again_and_resubscribes(
             cancel_on_disconnect_s=6,
             on_connect=on_connect,
             reconnect=ReconnectPolicy(initial_delay_s=0.2),
+            on_inbound=on_inbound,
         ) as c:
-            slot = NewestPush()
-            c.on_notification(channel, slot.set)
             await c.public_subscribe([channel])  # request 3 of 6 on this connection
             for _ in range(10):
                 try:

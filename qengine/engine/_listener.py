@@ -1,9 +1,9 @@
 """The listener: turns decoded exchange pushes (and RPC order results) into state-array writes.
 
-Market data (tickers, index, public trades) arrives through cheap synchronous callbacks run in
-the client's reader task and is conflated: the newest book overwrites the last and wakes the
-quoter. Order, portfolio and trade-history pushes come through one bounded, ordered channel that
-the listener task drains: nothing is dropped. Every fill is booked exactly once (keyed by
+:meth:`Listener.apply` takes one socket read from io (in the reader task, sync, cheap): first the
+newest market data of the read (ticker, index: conflated, the newest book overwrites the last),
+then every other push in order (public trades, orders, portfolio, trade history, protection,
+system): nothing is dropped. Every fill is booked exactly once (keyed by
 trade id), from ``session.orders`` fills, from order RPC results, or from
 ``account.trade_history`` if that arrives first; ``account.portfolio`` is the truth for the
 position and is reconciled when a mismatch outlives a short grace period (pushes of the two
@@ -14,33 +14,29 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Iterable
 
 import numpy as np
 import trio
 
-from .clock import now_ns
-from .io import messages as m
-from .kernels import codes
-from .kernels.intensity import intensity_update
-from .kernels.orders import order_apply_update, order_find_by_client_id, order_find_by_key
-from .kernels.position import position_apply_fill, position_reconcile
-from .state import EngineState, id_key
-from .telemetry import COUNTER, Telemetry
+from ..clock import now_ns
+from ..io import messages as m
+from ..io.rpc_session import Inbound
+from ..kernels import codes
+from ..kernels.intensity import intensity_update
+from ..kernels.orders import order_apply_update, order_find_by_client_id, order_find_by_key
+from ..kernels.position import position_apply_fill, position_reconcile
+from ..telemetry import COUNTER, Telemetry
+from ._gate import Wakeup
+from ._state import EngineState, id_key
 
 log = logging.getLogger("qengine.listener")
 
 _SIDES = {"buy": codes.SIDE_BUY, "sell": codes.SIDE_SELL}
-#: Pushes that must never be dropped go through the ordered event channel.
-EVENT_CHANNELS = ("session.orders", "account.portfolio", "account.trade_history",
-                  "session.mm_protection", "system")
+#: Channel prefixes of market data: io keeps only the newest push per channel in one read.
+MARKET_CHANNELS = ("ticker.", "price_index.")
 #: A position mismatch with the exchange must outlive this before it is reconciled.
 RECONCILE_GRACE_S = 2.0
-
-
-def _nothing() -> None:
-    return None
 
 
 class ExchangePosition:
@@ -58,16 +54,16 @@ class ExchangePosition:
 class Listener:
     """Applies exchange reports to :class:`EngineState`; wakes the quoter on news."""
 
-    def __init__(self, state: EngineState, telemetry: Telemetry) -> None:
+    def __init__(self, state: EngineState, telemetry: Telemetry, wakeup: Wakeup) -> None:
         self.state = state
         self.telemetry = telemetry
         self.counters = telemetry.counters.values
-        #: Called after every newly booked fill (the engine wakes the quoter with it).
-        self.on_fill: Callable[[], None] = _nothing
+        #: Rung after every newly booked fill (the quoter quotes at once).
+        self.wakeup = wakeup
         self.exchange_positions = [ExchangePosition() for _ in state.specs]
         self.index_by_name = {spec.name: spec.index for spec in state.specs}
         self.last_fill_s = -math.inf
-        self.reconnect_requested = trio.Event()
+        self._reconnect_request = trio.Event()
         self.mm_protection_remaining: dict[str, float] = {}
         #: Set when the exchange pulled our mass quotes (protection used up, session end).
         self.mm_protection_exhausted = False
@@ -85,7 +81,25 @@ class Listener:
         self.verbose = state.config.telemetry.verbose_logging
         self._next_ticker: trio.Event | None = None
 
-    # -- market data (reader-task callbacks) ----------------------------------------------------
+    def apply(self, inbound: Inbound) -> None:
+        """Apply one socket read: its newest market data, then its other pushes in order."""
+        for notification in inbound.market:
+            if notification.kind == "ticker":
+                self.on_ticker(notification, inbound.arrival_ns)
+            else:
+                self.on_index(notification)
+        for notification in inbound.events:
+            if notification.kind == "recent_trades":
+                self.on_public_trades(notification)
+            else:
+                self.handle_event(notification)
+
+    def take_mm_protection_exhausted(self) -> bool:
+        """Whether the exchange pulled our mass quotes since the last call (then forgets it)."""
+        exhausted, self.mm_protection_exhausted = self.mm_protection_exhausted, False
+        return exhausted
+
+    # -- market data ------------------------------------------------------------------------------
 
     def on_ticker(self, notification: m.Notification, arrival_ns: int = 0) -> None:
         """Write the newest top of book, mark and collars (``arrival_ns``: when its frame was
@@ -124,6 +138,12 @@ class Listener:
             self._next_ticker.set()
             self._next_ticker = None
 
+    def forget_book(self) -> None:
+        """The connection dropped: no book until a ticker arrives on the next connection."""
+        book = self.state.book
+        book.time_ns = 0
+        book.bid_ticks = book.ask_ticks = 0
+
     def on_index(self, notification: m.Notification) -> None:
         """Keep the latest index price (used when the ticker's index is older)."""
         self.counters[COUNTER["messages"]] += 1
@@ -154,13 +174,23 @@ class Listener:
             intensity_update(state.intensity_state, t_ns, price_ticks, mid_ticks, side,
                              half_life_s)
 
+    async def reconnect_requested(self, *, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` for the exchange to announce a reconnect; True if it did
+        (the announcement is then consumed)."""
+        with trio.move_on_after(timeout_s):
+            await self._reconnect_request.wait()
+        if not self._reconnect_request.is_set():
+            return False
+        self._reconnect_request = trio.Event()
+        return True
+
     async def wait_next_ticker(self) -> None:
         """Wait until the next ticker of the quoted instrument has been applied."""
         if self._next_ticker is None:
             self._next_ticker = trio.Event()
         await self._next_ticker.wait()
 
-    # -- orders, fills, positions (listener task) -----------------------------------------------
+    # -- orders, fills, positions ----------------------------------------------------------------
 
     def apply_order(self, update: m.OrderUpdate) -> None:
         """Apply one order report (push or RPC result): table row, then its new fills."""
@@ -262,7 +292,7 @@ class Listener:
                  spec.name, direction.upper(), spec.amount(spec.amount_lots(amount)), price,
                  "maker" if is_maker else "taker", state.position(index))
         self.telemetry.record_fill(index, direction, price, amount, is_maker, label)
-        self.on_fill()
+        self.wakeup.ring(fill=True)
         return True
 
     def _already_booked(self, key: int) -> bool:
@@ -404,11 +434,4 @@ class Listener:
             for event in notification.records:
                 if event.event == "reconnect":
                     log.warning("exchange announced a reconnect; reconnecting")
-                    self.reconnect_requested.set()
-
-    async def run(self, events: trio.MemoryReceiveChannel[Any], *,
-                  task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """The listener task: drain ordered pushes forever."""
-        task_status.started()
-        async for notification in events:
-            self.handle_event(notification)
+                    self._reconnect_request.set()

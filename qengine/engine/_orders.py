@@ -18,29 +18,29 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
 from typing import Any
 
 import trio
 
-from .clock import now_ns
-from .io import errors as io_errors
-from .io import messages as m
-from .io.thalex import ThalexClient
-from .kernels import codes
-from .kernels.orders import (
+from ..clock import now_ns
+from ..io import errors as io_errors
+from ..io import messages as m
+from ..io.thalex import ThalexClient
+from ..kernels import codes
+from ..kernels.orders import (
     order_apply_update,
     order_release,
     order_request_amend,
     order_request_cancel,
     order_reserve,
 )
-from .listener import Listener
-from .our_orders import cancel_our_orders, client_order_id_base
-from .state import EngineState, InstrumentSpec, id_key
-from .telemetry import COUNTER, Telemetry
-from .token_bucket import TokenBucket
-from .units import seconds_to_ns
+from ..telemetry import COUNTER, Telemetry
+from ..units import seconds_to_ns
+from ._gate import QuoteGate, Wakeup
+from ._listener import Listener
+from ._our_orders import cancel_our_orders, client_order_id_base
+from ._state import EngineState, InstrumentSpec, id_key
+from ._token_bucket import TokenBucket
 
 log = logging.getLogger("qengine.orders")
 
@@ -49,23 +49,22 @@ _DIRECTION = {codes.SIDE_BUY: "buy", codes.SIDE_SELL: "sell"}
 FLATTEN_LEVEL = codes.LEVEL_MAX
 
 
-def _nothing() -> None:
-    return None
-
-
-def _always(_level: int) -> bool:
-    return True
-
-
 class OrderManager:
     """Sends insert / amend / cancel actions and applies their results."""
 
-    def __init__(self, state: EngineState, listener: Listener, telemetry: Telemetry) -> None:
+    def __init__(self, state: EngineState, listener: Listener, telemetry: Telemetry,
+                 client: ThalexClient, gate: QuoteGate, wakeup: Wakeup) -> None:
         self.state = state
         self.listener = listener
         self.telemetry = telemetry
         self.counters = telemetry.counters.values
-        self.client: ThalexClient | None = None
+        self.client = client
+        #: Asked right before an insert leaves (no await in between): may this level be quoted
+        #: now? A halt that lands while a cycle's requests are being prepared must stop the
+        #: inserts not yet on the wire, or they would arrive after the halt's cancel_session.
+        self.gate = gate
+        #: Rung when replies were applied (a rejected insert frees a level to quote again).
+        self.wakeup = wakeup
         # 90 % of the granted rate leaves room for the risk monitor's own requests.
         self.bucket = TokenBucket(9.0)
         self.client_order_id_base = client_order_id_base()
@@ -79,12 +78,6 @@ class OrderManager:
         #: exchange reports it used up).
         self.mm_protection_needed = False
         self.mm_protection_amounts = (0.0, 0.0)
-        #: Asked right before an insert leaves (no await in between): may this level be quoted
-        #: now? A halt that lands while a cycle's requests are being prepared must stop the
-        #: inserts not yet on the wire, or they would arrive after the halt's cancel_session.
-        self.may_quote_level: Callable[[int], bool] = _always
-        #: Called when replies were applied (a rejected insert frees a level to quote again).
-        self.wake_quoter: Callable[[], None] = _nothing
         self._replies: trio.Nursery | None = None
         #: Order batches whose answers are still outstanding.
         self.in_flight = 0
@@ -111,7 +104,7 @@ class OrderManager:
         ``tick_ns`` is the arrival time of the ticker that triggered this cycle (None when the
         cycle was not triggered by a fresh ticker): tick-to-quote is measured from it.
         """
-        if self.client is None or n_actions <= 0 or self.throttled:
+        if n_actions <= 0 or self.throttled:
             return 0
         order_release(self.state.orders)
         granted = self.bucket.take_up_to(n_actions)
@@ -129,7 +122,6 @@ class OrderManager:
                 prepared.append(action)
         if not prepared:
             return 0
-        assert self.client is not None
         requests = [self._request(spec, *action) for action in prepared]
         if self.state.config.telemetry.verbose_logging:
             log.debug("sending %s", requests)
@@ -166,12 +158,14 @@ class OrderManager:
                 if self.state.config.telemetry.verbose_logging:
                     log.debug("reply %s", result)
                 self.listener.apply_order(result)
-        self.wake_quoter()
+        self.wakeup.ring()
 
-    @property
-    def collecting_replies(self) -> bool:
-        """True once the service task collects order replies (sending never waits for them)."""
-        return self._replies is not None
+    def sends_without_waiting(self) -> bool:
+        """Would a cycle's orders leave now without awaiting any answer? Only in ``orders`` mode
+        (a mass quote awaits its answer), with the reply collector running, no order batch
+        outstanding and no reconciliation due."""
+        return (self.state.config.order_mode == "orders" and self._replies is not None
+                and not self.in_flight and not self.reconcile_needed)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """The order manager's service: owns the nursery where order replies are collected, and
@@ -188,7 +182,7 @@ class OrderManager:
                 while True:
                     await trio.sleep(interval_s)
                     self.reconcile_needed = True
-                    self.wake_quoter()
+                    self.wakeup.ring()
             finally:
                 self._replies = None
 
@@ -198,7 +192,7 @@ class OrderManager:
         # can be diffed for the same order while this one is in flight.
         kind, slot, cid, side, level, price, size = row
         if kind == codes.ACTION_INSERT:
-            if not self.may_quote_level(level):
+            if not self.gate.may_quote_level(level):
                 return None  # halted (or reconnecting) since the cycle ran: send nothing new
             cid = self._new_client_order_id()
             slot = order_reserve(self.state.orders, cid, spec.index, side, level, price, size,
@@ -260,7 +254,6 @@ class OrderManager:
 
     async def refill_mm_protection(self, trade_amount: float, quote_amount: float) -> None:
         """Set (refill) the market-maker protection of the quoted product."""
-        assert self.client is not None
         self.mm_protection_amounts = (trade_amount, quote_amount)
         await self.client.set_mm_protection(self.state.spec.product, trade_amount, quote_amount)
         self.mm_protection_needed = False
@@ -269,7 +262,6 @@ class OrderManager:
     async def mass_quote(self, n_quotes: int, tick_ns: int | None = None) -> None:
         """Send the ladder as one multi-level mass quote when it changed since the last one
         (or ``force_refresh_s`` passed); ``n_quotes == 0`` pulls both sides."""
-        assert self.client is not None
         spec = self.state.spec
         if self.mm_protection_needed and n_quotes > 0:
             try:
@@ -278,7 +270,7 @@ class OrderManager:
                 self.counters[COUNTER["errors"]] += 1
                 log.error("could not refill mm protection: %s", exc)
                 return
-        if n_quotes > 0 and not self.may_quote_level(0):
+        if n_quotes > 0 and not self.gate.may_quote_level(0):
             return  # halted (or reconnecting) while the protection was being refilled
         if trio.current_time() - self.last_mass_quote_s >= \
                 self.state.config.quote.force_refresh_s:
@@ -327,7 +319,7 @@ class OrderManager:
 
         Returns the lots filled (as reported by the insert result).
         """
-        if self.client is None or lots == 0 or limit_ticks <= 0:
+        if lots == 0 or limit_ticks <= 0:
             return 0
         spec = self.state.spec
         side = codes.SIDE_SELL if lots > 0 else codes.SIDE_BUY
@@ -355,8 +347,6 @@ class OrderManager:
     async def cancel_everything(self, reason: str) -> None:
         """Pull every quote of ours now: ``cancel_session`` (it reaches in-flight orders too);
         if the exchange refuses it, cancel our orders one by one (never account-wide)."""
-        if self.client is None:
-            return
         log.warning("cancelling all quotes: %s", reason)
         self.last_mass_quote = None
         self.mm_protection_needed = True  # cancel_session resets the protection groups
@@ -366,12 +356,28 @@ class OrderManager:
             log.error("cancel_session refused (%s); cancelling our orders one by one", exc)
             await cancel_our_orders(self.client, self.state.config.label, {self.state.spec.name})
 
+    def mm_protection_lost(self) -> None:
+        """The exchange pulled our mass quotes: set protection again before the next one."""
+        self.mm_protection_needed = True
+        self.last_mass_quote = None
+
+    async def reconcile_if_needed(self) -> bool:
+        """Run a due order reconciliation; return False when it failed (it stays due)."""
+        if not self.reconcile_needed:
+            return True
+        try:
+            await self.reconcile_orders()
+        except io_errors.ThalexClientError as exc:
+            self.reconcile_needed = True  # keep trying; never die on it
+            log.warning("order reconciliation failed (%s); retrying", exc)
+            return False
+        return True
+
     async def reconcile_orders(self) -> int:
         """Make the order table match the exchange; cancel unknown orders of ours.
 
         Returns how many orders were cancelled because the table did not know them.
         """
-        assert self.client is not None
         self.reconcile_needed = False
         live = await self.client.open_orders()
         spec, state = self.state.spec, self.state

@@ -1,55 +1,23 @@
-"""The engine's periodic tasks: the heartbeat (stale data, announced reconnects) and the status
-reporter (one status line per interval, RSS every few minutes, a metrics-file row)."""
+"""What the engine reports: the status reporter task (one status line per interval, RSS every few
+minutes, a metrics-file row) and the summary at exit."""
 
 from __future__ import annotations
 
 import logging
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import trio
 
-from .clock import now_ns
-from .kernels import codes
-from .telemetry import COUNTER, rss_mb, write_metrics_row
-from .units import ns_to_seconds
-
-if TYPE_CHECKING:
-    from .engine import Engine
-    from .risk import RiskMonitor
+from ..clock import now_ns
+from ..kernels import codes
+from ..telemetry import rss_mb, write_metrics_row
+from ._services import Engine
 
 log = logging.getLogger("qengine.status")
 
 
-async def heartbeat(engine: Engine, *,
-                    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-    """Force a reconnect when no ticker arrived for the stale limit or the exchange asks.
-
-    Websocket pings themselves are sent by the transport every few seconds (they also keep
-    cancel-on-disconnect alive); this task watches the *data*.
-    """
-    task_status.started()
-    stale_s = engine.config.connection.stale_ticker_s
-    listener = engine.listener
-    while True:
-        with trio.move_on_after(min(1.0, stale_s / 4)):
-            await listener.reconnect_requested.wait()
-        client = engine.client
-        if client is None:
-            continue
-        if listener.reconnect_requested.is_set():
-            listener.reconnect_requested = trio.Event()
-            client.drop_connection("exchange announced a reconnect")
-            continue
-        last = engine.telemetry.last_ticker_ns
-        if engine.quoter.ready and last and ns_to_seconds(now_ns() - last) > stale_s:
-            engine.telemetry.counters.values[COUNTER["stale_reconnects"]] += 1
-            log.warning("no ticker for %.0f s: forcing a reconnect", ns_to_seconds(now_ns() - last))
-            engine.telemetry.last_ticker_ns = now_ns()  # one reconnect per stale period
-            client.drop_connection("stale market data")
-
-
-def status_line(engine: Engine, monitor: RiskMonitor, previous: dict[str, int],
+def status_line(engine: Engine, previous: dict[str, int],
                 interval_s: float) -> tuple[str, dict[str, Any]]:
     """Format the periodic status line and the matching metrics row."""
     counters = engine.telemetry.counters.snapshot()
@@ -57,7 +25,7 @@ def status_line(engine: Engine, monitor: RiskMonitor, previous: dict[str, int],
     state, diag = engine.state, engine.state.diag[0]
     pos = state.positions[0]
     latency = engine.telemetry.latency_summary()
-    upnl = monitor.unrealised_quote()
+    upnl = engine.monitor.unrealised_quote()
     fees = float(pos["maker_fees_quote"]) + float(pos["taker_fees_quote"])
     live = int(((state.orders["status"] >= codes.ORDER_PENDING_INSERT)
                 & (state.orders["status"] <= codes.ORDER_PENDING_CANCEL)).sum())
@@ -85,12 +53,12 @@ def status_line(engine: Engine, monitor: RiskMonitor, previous: dict[str, int],
         f"p99 {latency['tick_to_quote_p99_us']:.0f} us | "
         f"errors {delta['errors']} throttled {delta['throttled']}"
     )
-    if engine.control.halted:
-        line += f" | HALTED ({engine.control.halt_reason})"
+    if engine.gate.halted:
+        line += f" | HALTED ({engine.gate.halt_reason})"
     return line, row
 
 
-async def status_reporter(engine: Engine, monitor: RiskMonitor, *,
+async def status_reporter(engine: Engine, *,
                           task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
     """Log a status line every interval and the process RSS every memory interval."""
     task_status.started()
@@ -99,10 +67,44 @@ async def status_reporter(engine: Engine, monitor: RiskMonitor, *,
     next_memory_s = trio.current_time()
     while True:
         await trio.sleep(t.status_interval_s)
-        line, row = status_line(engine, monitor, previous, t.status_interval_s)
+        line, row = status_line(engine, previous, t.status_interval_s)
         previous = engine.telemetry.counters.snapshot()
         log.info("%s", line)
         write_metrics_row(row)
         if trio.current_time() >= next_memory_s:
             next_memory_s = trio.current_time() + t.memory_interval_s
             log.info("memory: RSS %.1f MiB", rss_mb())
+
+
+def build_summary(engine: Engine, open_orders_at_exit: int | None) -> dict[str, Any]:
+    """The numbers a trader wants at exit (also written by ``--summary-json``)."""
+    state, counters = engine.state, engine.telemetry.counters.snapshot()
+    pos = state.positions[0]
+    upnl = state.unrealised_quote()
+    upnl = upnl if math.isfinite(upnl) else 0.0
+    latency = engine.telemetry.latency_summary()
+    return {
+        "instrument": state.spec.name,
+        "duration_s": round(trio.current_time() - engine.started_s, 3),
+        "orders_inserted": counters["inserts"],
+        "orders_amended": counters["amends"],
+        "orders_cancelled": counters["cancels"],
+        "mass_quotes": counters["mass_quotes"],
+        "fills": counters["fills"],
+        "final_position": state.position(),
+        "realised_pnl_usd": float(pos["realised_pnl_quote"]),
+        "unrealised_pnl_usd": upnl,
+        "fees_usd": float(pos["maker_fees_quote"]) + float(pos["taker_fees_quote"]),
+        "funding_usd": float(pos["funding_quote"]),
+        "reconnects": engine.reconnects,
+        "errors": counters["errors"],
+        "rejects": counters["rejects"],
+        "throttled": counters["throttled"],
+        "risk_breaches": counters["risk_breaches"],
+        "quote_cycles": engine.quoter.cycles,
+        "tick_to_quote_p50_us": latency["tick_to_quote_p50_us"],
+        "tick_to_quote_p99_us": latency["tick_to_quote_p99_us"],
+        "rss_mb": round(rss_mb(), 1),
+        "open_orders_at_exit": open_orders_at_exit,
+        "time_ns": now_ns(),
+    }

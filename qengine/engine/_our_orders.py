@@ -8,9 +8,9 @@ from __future__ import annotations
 import logging
 import secrets
 
-from .io import errors as io_errors
-from .io import messages as m
-from .io.thalex import ThalexClient
+from ..io import errors as io_errors
+from ..io import messages as m
+from ..io.thalex import ThalexClient
 
 log = logging.getLogger("qengine.orders")
 

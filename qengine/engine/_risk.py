@@ -21,14 +21,15 @@ from dataclasses import dataclass
 
 import trio
 
-from .clock import now_ns
-from .config import EngineConfig
-from .io import errors as io_errors
-from .kernels import codes
-from .kernels.risk import risk_check
-from .state import EngineState
-from .telemetry import COUNTER, Telemetry
-from .units import bps_to_fraction
+from ..clock import now_ns
+from ..config import EngineConfig
+from ..io import errors as io_errors
+from ..kernels import codes
+from ..kernels.risk import risk_check
+from ..telemetry import COUNTER, Telemetry
+from ..units import bps_to_fraction
+from ._gate import QuoteGate, Wakeup
+from ._state import EngineState
 
 log = logging.getLogger("qengine.risk")
 
@@ -89,50 +90,23 @@ def breach_names(mask: int) -> str:
     return ", ".join(name for bit, name in _NAMES.items() if mask & bit) or "none"
 
 
-class RiskControl:
-    """What the quoter may do now: levels per side (0 when halted), and why."""
-
-    def __init__(self, levels: int) -> None:
-        self.full_levels = levels
-        self.halted = False
-        #: Halted for good (a ``STOP`` breach, or a pause while recovery is disabled).
-        self.stopped = False
-        self.halt_reason = ""
-        self.recovery_step = 0
-        self.recovering = False
-        self.cooldown_until_s = 0.0
-        self.last_recovery_check_s = -math.inf
-        self.breaches = 0
-        #: A risk action is in progress (e.g. a take profit): quote nothing meanwhile.
-        self.paused = False
-
-    @property
-    def levels_allowed(self) -> int:
-        """Levels per side the quoter may quote now."""
-        if self.halted or self.paused:
-            return 0
-        if self.recovering:
-            return max(1, min(self.recovery_step, self.full_levels))
-        return self.full_levels
-
-
 class RiskMonitor:
     """Periodic checks on an adaptive interval; acts through the order manager's hooks."""
 
     def __init__(self, config: EngineConfig, state: EngineState, telemetry: Telemetry,
-                 control: RiskControl, *,
+                 gate: QuoteGate, wakeup: Wakeup, *,
                  cancel_everything: Callable[[str], Awaitable[None]],
                  flatten: Callable[[int, int, str], Awaitable[int]],
-                 wake_quoter: Callable[[], None],
                  reconcile_positions: Callable[[], int],
                  wait_next_ticker: Callable[[], Awaitable[None]]) -> None:
         self.config = config
         self.state = state
         self.telemetry = telemetry
-        self.control = control
+        #: Written only through its switches (halt, pause, resume, recover_one_step).
+        self.gate = gate
+        self.wakeup = wakeup
         self.cancel_everything = cancel_everything
         self.flatten = flatten
-        self.wake_quoter = wake_quoter
         self.reconcile_positions = reconcile_positions
         self.wait_next_ticker = wait_next_ticker
         self.take_profit_next_s = 0.0
@@ -140,6 +114,9 @@ class RiskMonitor:
         #: ``round_trip_count`` when the last consecutive-losses pause started: only round trips
         #: after it count towards the streak.
         self.streak_start_trips = 0
+        self.breaches = 0
+        self.cooldown_until_s = 0.0
+        self.last_recovery_check_s = -math.inf
 
     def interval_s(self) -> float:
         """Adaptive check interval: fast above a large position, slow when nearly flat."""
@@ -213,30 +190,26 @@ class RiskMonitor:
             self._advance_recovery()
 
     async def _on_halting_breach(self, mask: int, new: int) -> None:
-        control, r = self.control, self.config.risk
-        if not control.halted or new & _HALTING:
-            control.breaches += 1
+        gate, r = self.gate, self.config.risk
+        newly = not gate.halted or bool(new & _HALTING)
+        if newly:
+            self.breaches += 1
             self.telemetry.counters.values[COUNTER["risk_breaches"]] += 1
             log.error("RISK BREACH: %s (position %s, upnl %.2f USD); quotes cancelled",
                       breach_names(mask & _HALTING), self.state.position(),
                       self.unrealised_quote())
-        newly = not control.halted or bool(new & _HALTING)
-        control.halted = True
-        control.recovering = False
-        control.recovery_step = 0
-        control.halt_reason = breach_names(mask & _HALTING)
-        control.cooldown_until_s = trio.current_time() + r.recovery_cooldown_s
-        if mask & _STOPPING or not r.recovery_enabled:
-            if not control.stopped:
-                log.error("quoting stopped for the rest of the session (%s)",
-                          control.halt_reason)
-            control.stopped = True
+        for_good = bool(mask & _STOPPING) or not r.recovery_enabled
+        if for_good and not gate.stopped:
+            log.error("quoting stopped for the rest of the session (%s)",
+                      breach_names(mask & _HALTING))
+        gate.halt(breach_names(mask & _HALTING), for_good=for_good)
+        self.cooldown_until_s = trio.current_time() + r.recovery_cooldown_s
         if mask & codes.RISK_CONSECUTIVE_LOSSES:
             # The streak restarts with the pause; later losing round trips count anew.
             self.streak_start_trips = int(self.state.positions[0]["round_trip_count"])
-        self.wake_quoter()
+        self.wakeup.ring()
         if newly:  # once per breach: the halted quoter's diff cancels anything that remains
-            await self.cancel_everything(control.halt_reason)
+            await self.cancel_everything(gate.halt_reason)
         if r.flatten_position_enabled:
             if mask & _FLATTEN_ALL:
                 await self._flatten_all(breach_names(mask & _FLATTEN_ALL))
@@ -307,7 +280,7 @@ class RiskMonitor:
         reason = breach_names(mask & (codes.RISK_TAKE_PROFIT | codes.RISK_UPNL_TAKE_PROFIT))
         # Pause quoting and pull our quotes first: the touch may have been our own order.
         # Then judge the guard again on a book that arrived after the cancel.
-        self.control.paused = True
+        self.gate.pause()
         try:
             await self.cancel_everything(f"take profit ({reason})")
             await self._wait_fresh_book()
@@ -317,12 +290,11 @@ class RiskMonitor:
                          self.unrealised_quote(), self.state.position())
                 await self.flatten(lots, limit, f"take profit ({reason})")
         finally:
-            self.control.paused = False
+            self.gate.resume()
         if r.take_profit_halts:  # a pause: cooldown, then gradual recovery
-            self.control.halted = True
-            self.control.halt_reason = f"take profit ({reason})"
-            self.control.cooldown_until_s = now + r.recovery_cooldown_s
-        self.wake_quoter()
+            self.gate.halt(f"take profit ({reason})", for_good=False, restart_recovery=False)
+            self.cooldown_until_s = now + r.recovery_cooldown_s
+        self.wakeup.ring()
 
     def _touch_beyond(self, entry_ticks: float, lots: int) -> int | None:
         # The touch we would hit, when it is better than the entry (the old bot's guard).
@@ -336,28 +308,23 @@ class RiskMonitor:
             await self.wait_next_ticker()
 
     def _advance_recovery(self) -> None:
-        control, r = self.control, self.config.risk
-        if control.stopped or not (control.halted or control.recovering):
+        gate, r = self.gate, self.config.risk
+        if gate.stopped or not (gate.halted or gate.recovering):
             return
         now = trio.current_time()
-        if not r.recovery_enabled or now < control.cooldown_until_s:
+        if not r.recovery_enabled or now < self.cooldown_until_s:
             return
-        if now - control.last_recovery_check_s < r.recovery_check_interval_s and \
-                control.recovery_step > 0:
+        if now - self.last_recovery_check_s < r.recovery_check_interval_s and \
+                gate.recovery_step > 0:
             return
-        control.last_recovery_check_s = now
+        self.last_recovery_check_s = now
         if abs(self.state.position_lots()) > self.recovery_threshold_lots():
             return
         if not math.isfinite(self.state.book.mark_ticks) or self.state.book.bid_ticks <= 0:
             return  # no valid market to recover into
-        control.halted = False
-        control.recovering = True
-        control.recovery_step += 1
-        if control.recovery_step >= r.gradual_recovery_steps:
-            control.recovering = False
-            control.recovery_step = 0
-            log.warning("RECOVERY complete: quoting all %d levels again", control.full_levels)
+        if gate.recover_one_step(r.gradual_recovery_steps):
+            log.warning("RECOVERY complete: quoting all %d levels again", gate.full_levels)
         else:
             log.warning("RECOVERY step %d/%d: quoting %d level(s) per side",
-                        control.recovery_step, r.gradual_recovery_steps, control.levels_allowed)
-        self.wake_quoter()
+                        gate.recovery_step, r.gradual_recovery_steps, gate.levels_allowed)
+        self.wakeup.ring()

@@ -1,5 +1,5 @@
-"""Connecting the engine: instrument validation, and the hooks that run on every (re)connect and
-disconnect.
+"""The engine's session with the venue: instrument validation, the hooks that run on every
+(re)connect and disconnect, the heartbeat (liveness) and leaving the market at exit.
 
 Every connect: login (the client does it), cancel-on-disconnect re-armed (its ``message_rate``
 sizes the order manager's token bucket), subscriptions (first time; the client resubscribes
@@ -17,26 +17,28 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import trio
 
-from .config import EngineConfig
-from .errors import ConfigError, StartupError
-from .io import auth
-from .io import errors as io_errors
-from .io.messages import SkippedRow
-from .io.thalex import ThalexClient, open_thalex_client
-from .io.transport import ReconnectPolicy
-from .listener import EVENT_CHANNELS
-from .our_orders import cancel_our_orders
-from .state import InstrumentSpec, build_quote_params, select_instruments
-from .telemetry import COUNTER
-
-if TYPE_CHECKING:
-    from .engine import Engine
+from ..clock import now_ns
+from ..config import EngineConfig
+from ..errors import ConfigError, StartupError
+from ..io import auth
+from ..io import errors as io_errors
+from ..io.messages import SkippedRow
+from ..io.thalex import ThalexClient, open_thalex_client
+from ..io.transport import ReconnectPolicy
+from ..telemetry import COUNTER
+from ..units import ns_to_seconds
+from ._listener import MARKET_CHANNELS
+from ._our_orders import cancel_our_orders, our_live_orders
+from ._services import Engine
+from ._state import InstrumentSpec, build_quote_params, select_instruments
 
 log = logging.getLogger("qengine.connection")
+#: The heartbeat reports under the status logger, as before the move.
+heartbeat_log = logging.getLogger("qengine.status")
 
 #: Trades read back from the account's history after a reconnect (newest first).
 CATCH_UP_TRADES = 500
@@ -105,8 +107,7 @@ async def open_connection(engine: Engine, credentials: auth.Credentials
 
     async def on_connect(client: ThalexClient) -> None:
         nonlocal first
-        engine.quoter.ready = False
-        engine.client = engine.orders.client = client
+        engine.gate.close()
         try:
             await _on_connect(engine, client, first)
         except io_errors.ThalexClientError as exc:
@@ -116,25 +117,24 @@ async def open_connection(engine: Engine, credentials: auth.Credentials
             log.warning("connect steps failed (%s); reconnecting", exc)
             raise io_errors.ConnectionLost(f"reconnect steps failed: {exc}") from exc
         first = False
-        engine.quoter.ready = True
-        engine.quoter.poke()
+        engine.gate.open()
+        engine.quoter.wakeup.ring()
 
     def on_disconnect(_exc: BaseException) -> None:
         # Stop quoting at once and forget the book: after the reconnect, quote only on a
         # ticker that arrived after it (never on the pre-disconnect market).
-        engine.quoter.ready = False
-        engine.state.book.time_ns = 0
-        engine.state.book.bid_ticks = engine.state.book.ask_ticks = 0
+        engine.gate.close()
+        engine.listener.forget_book()
 
     c = config.connection
     async with open_thalex_client(
         engine.url, credentials=credentials, on_connect=on_connect, on_disconnect=on_disconnect,
-        request_timeout_s=c.request_timeout_s,
         ping_interval_s=min(c.ping_interval_s, c.cancel_on_disconnect_s / 2),
         stale_after_s=max(15.0, 3 * c.ping_interval_s),
         reconnect=ReconnectPolicy(initial_delay_s=c.reconnect_min_s,
                                   max_delay_s=c.reconnect_max_s),
         user_agent="qengine", seed=config.simulator.seed,
+        client=engine.client, on_inbound=engine.quoter.on_inbound, conflate=MARKET_CHANNELS,
     ) as client:
         yield client
 
@@ -144,10 +144,8 @@ async def _on_connect(engine: Engine, client: ThalexClient, first: bool) -> None
     rate = await client.set_cancel_on_disconnect(config.connection.cancel_on_disconnect_s)
     engine.orders.set_message_rate(rate)
     if first:
-        engine.known_trade_ids = {t.trade_id for t in await _recent_trades(engine, client)
-                                  if t.trade_id is not None}
-        engine.listener.known_trade_ids = engine.known_trade_ids
-        _register_channels(engine, client)
+        engine.listener.known_trade_ids.update(
+            t.trade_id for t in await _recent_trades(engine, client) if t.trade_id is not None)
         await _subscribe(engine, client)
     else:
         engine.reconnects += 1
@@ -158,25 +156,6 @@ async def _on_connect(engine: Engine, client: ThalexClient, first: bool) -> None
     if config.order_mode == "mass_quote":
         await engine.orders.refill_mm_protection(
             *mm_protection_amounts(config, engine.state.spec))
-
-
-def _register_channels(engine: Engine, client: ThalexClient) -> None:
-    listener, quoter = engine.listener, engine.quoter
-
-    def on_ticker(notification: Any) -> None:
-        listener.on_ticker(notification, client.batch_arrival_ns)
-
-    # A read carrying a fresh ticker is quoted on right after it is applied (see Quoter).
-    async def after_batch() -> None:
-        await quoter.on_market_batch(client.last_read_had_events)
-
-    client.after_batch = after_batch
-    client.conflate_in_batch("ticker.")
-    client.on_notification("ticker.", on_ticker)
-    client.on_notification("price_index.", listener.on_index)
-    client.on_notification("recent_trades.", listener.on_public_trades)
-    events, _subs = client.open_event_channel(EVENT_CHANNELS, max_buffer=4096)
-    engine.events = events
 
 
 async def _subscribe(engine: Engine, client: ThalexClient) -> None:
@@ -220,6 +199,63 @@ async def _reconcile(engine: Engine, client: ThalexClient, *, catch_up: bool) ->
         # count, fees and PnL stay exact instead of the position jumping to the truth.
         trades = await _recent_trades(engine, client)
         engine.listener.apply_trades(t for t in reversed(trades)
-                                     if t.trade_id not in engine.known_trade_ids)
+                                     if t.trade_id not in engine.listener.known_trade_ids)
     engine.listener.apply_portfolio(await client.portfolio(), snapshot=True)
     engine.listener.reconcile_positions(force=True)
+
+
+async def heartbeat(engine: Engine, *,
+                    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    """Force a reconnect when no ticker arrived for the stale limit or the exchange asks.
+
+    Websocket pings themselves are sent by the transport every few seconds (they also keep
+    cancel-on-disconnect alive); this task watches the *data*.
+    """
+    task_status.started()
+    stale_s = engine.config.connection.stale_ticker_s
+    listener, client = engine.listener, engine.client
+    forced_ns = 0  # when the last stale reconnect was forced: one per stale period
+    while True:
+        if await listener.reconnect_requested(timeout_s=min(1.0, stale_s / 4)):
+            client.drop_connection("exchange announced a reconnect")
+            continue
+        last = max(engine.telemetry.last_ticker_ns, forced_ns)
+        if engine.gate.ready and last and ns_to_seconds(now_ns() - last) > stale_s:
+            engine.telemetry.counters.values[COUNTER["stale_reconnects"]] += 1
+            heartbeat_log.warning("no ticker for %.0f s: forcing a reconnect",
+                                  ns_to_seconds(now_ns() - last))
+            forced_ns = now_ns()
+            client.drop_connection("stale market data")
+
+
+async def leave_market(engine: Engine, client: ThalexClient) -> int | None:
+    """Pull everything of ours from the market, on every exit path (shielded, time-limited).
+
+    Returns how many orders of ours the exchange still lists afterwards (None: not known)."""
+    # Shielded and time-limited: runs on every exit path, cancellation included. cancel_session
+    # reaches this session's in-flight orders; cancel_all (configurable: it is account-wide)
+    # reaches orders of ours a dropped session may have left. Each step is tried on its own.
+    timeout = engine.config.connection.shutdown_timeout_s
+    label = engine.config.label
+    names = {spec.name for spec in engine.state.specs}
+    ours_open: int | None = None
+    with trio.move_on_after(timeout, shield=True) as scope:
+        steps = [("cancel_session", client.cancel_session)]
+        if engine.config.connection.cancel_all_on_exit:
+            steps.append(("cancel_all", client.cancel_all))
+        for name, step in steps:
+            try:
+                await step()
+            except io_errors.ThalexClientError as exc:
+                log.error("shutdown %s failed: %s", name, exc)
+        try:
+            # A last, per-order sweep of anything of ours, then the count that is reported.
+            await cancel_our_orders(client, label, names, keep_going=True)
+            ours_open = len(our_live_orders(await client.open_orders(), label, names))
+        except io_errors.ThalexClientError as exc:
+            log.error("could not check open orders at exit: %s", exc)
+    if scope.cancelled_caught:
+        log.error("shutdown cleanup timed out after %.1f s", timeout)
+    if ours_open:
+        log.error("%d order(s) of ours still open on the exchange after shutdown", ours_open)
+    return ours_open

@@ -8,7 +8,7 @@ Writers (all on the one trio thread; kernel calls never await in between):
   ``seen_trade_ids`` (fills, portfolio reconciliation);
 - quoter: ``quotes``, ``diag``, ``actions`` (and ``samples``/``vol_*`` via ``quote_cycle``);
 - order manager: ``orders`` rows (reserve before sending, pending flags);
-- risk monitor: ``risk_state``, ``RiskControl``.
+- risk monitor: ``risk_state`` (and the risk switches of ``gate.QuoteGate``).
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import units
-from .config import EngineConfig, sigma_per_sqrt_s
-from .errors import StartupError
-from .io.messages import Instrument, SkippedRow
-from .kernels import codes
-from .kernels.dtypes import (
+from .. import units
+from ..config import EngineConfig, sigma_per_sqrt_s
+from ..errors import StartupError
+from ..io.messages import Instrument, SkippedRow
+from ..kernels import codes
+from ..kernels.dtypes import (
     ACTION,
     FILL,
     INTENSITY_STATE,
@@ -40,8 +40,8 @@ from .kernels.dtypes import (
     VOL_RETURN,
     VOL_STATE,
 )
-from .kernels.params import make_level_multipliers, make_quote_params
-from .kernels.position import position_unrealised
+from ..kernels.params import make_level_multipliers, make_quote_params
+from ..kernels.position import position_unrealised
 
 _MODEL_CODES = {"as": codes.MODEL_AS, "glft": codes.MODEL_GLFT, "legacy": codes.MODEL_LEGACY}
 _HORIZON_CODES = {

@@ -1,0 +1,69 @@
+"""The services of one engine, and the one place they are built with their collaborators.
+
+:class:`Engine` is the record ``open_engine`` yields: state, telemetry, the gate, the client
+and the services. :func:`build_engine` builds every one of them with what it needs, in
+dependency order, before anything connects: nothing is patched in afterwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import trio
+
+from ..config import EngineConfig
+from ..io.thalex import ThalexClient
+from ..telemetry import Telemetry
+from ._gate import QuoteGate, Wakeup
+from ._listener import Listener
+from ._orders import OrderManager
+from ._quoter import Quoter
+from ._risk import RiskMonitor
+from ._state import EngineState, InstrumentSpec
+
+__all__ = ["Engine", "build_engine"]
+
+
+@dataclass
+class Engine:
+    """A running engine: its state, services and (after exit) its summary."""
+
+    config: EngineConfig
+    state: EngineState
+    telemetry: Telemetry
+    #: Whether quoting is allowed now (ready, risk state, stale book): its one writer.
+    gate: QuoteGate
+    client: ThalexClient
+    listener: Listener
+    orders: OrderManager
+    quoter: Quoter
+    monitor: RiskMonitor
+    url: str
+    reconnects: int = 0
+    started_s: float = 0.0
+    summary: dict[str, Any] = field(default_factory=dict)
+    stopped: trio.Event = field(default_factory=trio.Event)
+
+    async def wait_stopped(self) -> None:
+        """Wait until the engine stopped by itself (it normally runs until cancelled)."""
+        await self.stopped.wait()
+
+
+def build_engine(config: EngineConfig, specs: list[InstrumentSpec], url: str) -> Engine:
+    """Every service, built with its collaborators: the one place the engine is wired."""
+    state = EngineState(config, specs)
+    telemetry = Telemetry()
+    gate = QuoteGate(config.quote.levels, state.book, config.quote.max_book_age_s)
+    wakeup = Wakeup()
+    client = ThalexClient(request_timeout_s=config.connection.request_timeout_s)
+    listener = Listener(state, telemetry, wakeup)
+    orders = OrderManager(state, listener, telemetry, client, gate, wakeup)
+    quoter = Quoter(config, state, listener, orders, gate, wakeup, telemetry)
+    monitor = RiskMonitor(config, state, telemetry, gate, wakeup,
+                          cancel_everything=orders.cancel_everything, flatten=orders.flatten,
+                          reconcile_positions=listener.reconcile_positions,
+                          wait_next_ticker=listener.wait_next_ticker)
+    return Engine(config=config, state=state, telemetry=telemetry, gate=gate, client=client,
+                  listener=listener, orders=orders, quoter=quoter, monitor=monitor, url=url,
+                  started_s=trio.current_time())
