@@ -213,10 +213,14 @@ def run(strategy, events, ist, fst, lbook, lbs, xbook, xbs, own, lo, xo, outbox,
     tick_size = fst[F_TICK]
     lot = fst[F_LOT]
     width = lbook.shape[1]  # both books have the same columns
+    t1 = pipe_head_ts(tolo, ist, 1)  # the pipes' head times, kept up to date below
+    t3 = pipe_head_ts(toex, ist, 0)
     while True:
         if ist[I_IN_GOTO] == 0:
-            if ist[I_N_OUTBOX] > 0 and _flush_outbox(ist, fst, outbox, toex, lat) < 0:
-                return RUN_FULL
+            if ist[I_N_OUTBOX] > 0:
+                if _flush_outbox(ist, fst, outbox, toex, lat) < 0:
+                    return RUN_FULL
+                t3 = pipe_head_ts(toex, ist, 0)
             step = ist[I_TIMEOUT_NS] if feed else ist[I_INTERVAL_NS]
             ist[I_TARGET] = ist[I_NOW] + step
             ist[I_IN_GOTO] = 1
@@ -228,8 +232,6 @@ def run(strategy, events, ist, fst, lbook, lbs, xbook, xbs, own, lo, xo, outbox,
             target = ist[I_TARGET]
             lts = events[lrow].local_ts if lrow < n else end_ts
             xts = events[xrow].exch_ts if xrow < n else end_ts
-            t1 = pipe_head_ts(tolo, ist, 1)
-            t3 = pipe_head_ts(toex, ist, 0)
             seen = 0
             r = _WAKE
             while True:
@@ -279,7 +281,8 @@ def run(strategy, events, ist, fst, lbook, lbs, xbook, xbs, own, lo, xo, outbox,
                         prev_best, new_best, prev_qty = book_update(xbook, xbs, side < 0, tick,
                                                                     qty, lot)
                         row = 1 if side < 0 else 0
-                        if new_best != prev_best or own[row, tick - xbs[BS_BASE]] > 0:
+                        if ist[I_N_EXCH] > 0 and (new_best != prev_best
+                                                  or own[row, tick - xbs[BS_BASE]] > 0):
                             depth_orders(side, tick, qty, ts, prev_best, new_best, prev_qty, xo,
                                          ist, fst, xbs, own, tolo, lat)
                     elif code == _TRADE and side != 0 and ist[I_N_EXCH] > 0:
