@@ -101,6 +101,12 @@ def _seek(events, start, flag):
     return n
 
 
+@helper(numba.types.UniTuple(I8, 2)(numba.types.uint64), inline=True)
+def _decode(ev):
+    """``(kind, side)`` of a row's ``ev``: side +1 buy, -1 sell, 0 neither."""
+    return ev & KIND_MASK, 1 if ev & BUY_EVENT else (-1 if ev & SELL_EVENT else 0)
+
+
 @helper(I8(I8A, F8A, ORDERS, ORDERS, LAT))
 def _flush_outbox(ist, fst, outbox, toex, lat):
     """Move the strategy's requests into the entry pipe."""
@@ -246,9 +252,7 @@ def run(strategy, events, ist, fst, lbook, lbs, xbook, xbs, own, lo, xo, outbox,
                     ist[I_NOW] = target
                     break
                 if kind == 0:  # a LOCAL row: the strategy's book
-                    ev = events[lrow].ev
-                    code = ev & KIND_MASK
-                    side = 1 if ev & BUY_EVENT else (-1 if ev & SELL_EVENT else 0)
+                    code, side = _decode(events[lrow].ev)
                     if code == _CLEAR:
                         book_clear(lbook, lbs, side, events[lrow].px, tick_size)
                     elif code in (_DEPTH, _SNAPSHOT) and side != 0:
@@ -266,9 +270,7 @@ def run(strategy, events, ist, fst, lbook, lbs, xbook, xbs, own, lo, xo, outbox,
                     if feed:
                         target = ts
                 elif kind == 2:  # an EXCH row: the exchange book and our resting orders
-                    ev = events[xrow].ev
-                    code = ev & KIND_MASK
-                    side = 1 if ev & BUY_EVENT else (-1 if ev & SELL_EVENT else 0)
+                    code, side = _decode(events[xrow].ev)
                     if code == _CLEAR:
                         book_clear(xbook, xbs, side, events[xrow].px, tick_size)
                     elif code in (_DEPTH, _SNAPSHOT) and side != 0:
