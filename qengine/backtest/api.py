@@ -20,6 +20,7 @@ import numpy as np
 from qengine.errors import ConfigError
 
 from . import layout as L
+from .book import price_range
 from .data import iter_event_chunks
 from .events import EVENT_DTYPE
 from .runner import run as _run_kernel
@@ -249,11 +250,10 @@ class _Session:
     def _init_books(self, rows: np.ndarray) -> None:
         # The first chunk's price range sizes the books (trade prices lie inside it anyway);
         # rows outside it later make them grow.
-        px = rows["px"]
-        px = px[np.isfinite(px)]
         lo = hi = 0
-        if len(px):
-            lo, hi = (round(float(p) / self.bt.config.tick_size) for p in (px.min(), px.max()))
+        low_px, high_px = price_range(rows)
+        if low_px <= high_px:
+            lo, hi = (round(p / self.bt.config.tick_size) for p in (low_px, high_px))
         self._set_books(lo - (hi - lo) // 2 - 1024, max(2 * (hi - lo), 4096))
 
     def _set_books(self, base: int, width: int) -> None:

@@ -26,6 +26,7 @@ from .layout import (
     BS_BEST_BID,
     BS_HIGH_ASK,
     BS_LOW_BID,
+    EVENTS,
     F8,
     I8,
     I8A,
@@ -159,3 +160,17 @@ def book_clear(book, bs, side, clear_price, tick_size):
     if bs[BS_BEST_ASK] == INVALID_MAX:
         bs[BS_HIGH_ASK] = INVALID_MIN
     return 0
+
+
+@helper(numba.types.UniTuple(F8, 2)(EVENTS))
+def price_range(events):
+    """Lowest and highest finite ``px`` of ``events`` (``(inf, -inf)`` if none): one pass over
+    the rows, which sizes the books without copying a column out of the 64-byte rows."""
+    lo = math.inf
+    hi = -math.inf
+    for i in range(events.shape[0]):
+        px = events[i].px
+        if math.isfinite(px):
+            lo = min(lo, px)
+            hi = max(hi, px)
+    return lo, hi

@@ -260,9 +260,18 @@ def exch_trade(taker_side, price_tick, qty, ts, xo, ist, fst, bs, own, tolo, lat
 @kernel(I8(I8, I8, F8, I8, BOOK, ORDERS, I8A, F8A, I8A, OWN, ORDERS, LAT), inline=True)
 def exch_depth(side, price_tick, qty, ts, book, xo, ist, fst, bs, own, tolo, lat):
     """A depth row (``side`` +1 bid, -1 ask): update the book and queues, fill crossed orders."""
-    is_ask = side != BUY
-    prev_best, new_best, prev_qty = book_update(book, bs, is_ask, price_tick, qty, fst[F_LOT])
-    row = 1 if is_ask else 0
+    prev_best, new_best, prev_qty = book_update(book, bs, side != BUY, price_tick, qty, fst[F_LOT])
+    return depth_orders(side, price_tick, qty, ts, prev_best, new_best, prev_qty, xo, ist, fst,
+                        bs, own, tolo, lat)
+
+
+@helper(I8(I8, I8, F8, I8, I8, I8, F8, ORDERS, I8A, F8A, I8A, OWN, ORDERS, LAT), inline=True)
+def depth_orders(side, price_tick, qty, ts, prev_best, new_best, prev_qty, xo, ist, fst, bs, own,
+                 tolo, lat):
+    """Our orders' side of a depth row the book has applied (``book_update``'s results): queue
+    updates at ``price_tick``, fills of orders the new best crossed. The runner calls it only
+    when one of the two can happen (an order at that tick, or a new best)."""
+    row = 0 if side == BUY else 1
     if own[row, price_tick - bs[BS_BASE]] > 0:
         for i in range(ist[I_N_EXCH]):
             if xo[i].price_tick == price_tick and xo[i].side == side:

@@ -44,6 +44,7 @@ from .layout import (
     I_INTERVAL_NS,
     I_LOCAL_ROW,
     I_MODE,
+    I_N_EXCH,
     I_N_FILL_LOG,
     I_N_LOCAL,
     I_N_OUTBOX,
@@ -82,7 +83,7 @@ from .layout import (
     STRATEGY,
 )
 from .local import equity_at, local_response
-from .matching import exch_cancel, exch_depth, exch_modify, exch_new, exch_trade
+from .matching import depth_orders, exch_cancel, exch_modify, exch_new, exch_trade
 from .pipes import LAT, entry_latency, pipe_head_ts, pipe_pop, pipe_push
 
 _NEED = -2  # a cursor is at the end of the buffer and more rows may follow
@@ -100,49 +101,10 @@ def _seek(events, start, flag):
     return n
 
 
-@helper(I8(EVENTS, I8A, I8, I8), inline=True)
-def _row_ts(events, ist, row, local):
-    if row < events.shape[0]:
-        return events[row].local_ts if local else events[row].exch_ts
-    return INVALID_MAX if ist[I_FINAL] else _NEED
-
-
-@helper(I8(EVENTS, I8, BOOK, I8A, F8A, I8A), inline=True)
-def _local_row(events, row, book, bs, fst, ist):
-    """Apply a LOCAL row to the strategy's book. Returns ``_NEED`` if the book must grow."""
-    ev = events[row].ev
-    kind = ev & KIND_MASK
-    side = 1 if ev & BUY_EVENT else (-1 if ev & SELL_EVENT else 0)
-    if kind == _CLEAR:
-        book_clear(book, bs, side, events[row].px, fst[F_TICK])
-    elif (kind in (_DEPTH, _SNAPSHOT)) and side != 0:
-        tick = rust_round(events[row].px / fst[F_TICK])
-        if tick < bs[BS_BASE] or tick >= bs[BS_BASE] + book.shape[1]:
-            ist[I_NEED_TICK] = tick
-            return _NEED
-        book_update(book, bs, side < 0, tick, events[row].qty, fst[F_LOT])
-    return 0
-
-
-@helper(I8(EVENTS, I8, BOOK, I8A, F8A, I8A, ORDERS, OWN, ORDERS, LAT), inline=True)
-def _exch_row(events, row, book, bs, fst, ist, xo, own, tolo, lat):
-    """Apply an EXCH row to the exchange book and our resting orders."""
-    ev = events[row].ev
-    kind = ev & KIND_MASK
-    side = 1 if ev & BUY_EVENT else (-1 if ev & SELL_EVENT else 0)
-    ts = events[row].exch_ts
-    if kind == _CLEAR:
-        book_clear(book, bs, side, events[row].px, fst[F_TICK])
-    elif (kind in (_DEPTH, _SNAPSHOT)) and side != 0:
-        tick = rust_round(events[row].px / fst[F_TICK])
-        if tick < bs[BS_BASE] or tick >= bs[BS_BASE] + book.shape[1]:
-            ist[I_NEED_TICK] = tick
-            return _NEED
-        exch_depth(side, tick, events[row].qty, ts, book, xo, ist, fst, bs, own, tolo, lat)
-    elif kind == _TRADE and side != 0:
-        tick = rust_round(events[row].px / fst[F_TICK])
-        exch_trade(side, tick, events[row].qty, ts, xo, ist, fst, bs, own, tolo, lat)
-    return 0
+@helper(numba.types.UniTuple(I8, 2)(numba.types.uint64), inline=True)
+def _decode(ev):
+    """``(kind, side)`` of a row's ``ev``: side +1 buy, -1 sell, 0 neither."""
+    return ev & KIND_MASK, 1 if ev & BUY_EVENT else (-1 if ev & SELL_EVENT else 0)
 
 
 @helper(I8(I8A, F8A, ORDERS, ORDERS, LAT))
@@ -222,135 +184,27 @@ def _pick(t0, t1, t2, t3):
     return kind, ts
 
 
-@helper(I8(I8, I8A, F8A, ORDERS, ORDERS, FILLS), inline=True)
-def _responses(ts, ist, fst, lo, tolo, fills):
-    """Apply every response arriving at the strategy at ``ts``."""
-    while pipe_head_ts(tolo, ist, 1) == ts:
-        local_response(tolo, pipe_pop(tolo, ist, 1), ts, ist, fst, lo, fills)
-    return 0
-
-
-@helper(I8(I8, I8A, F8A, BOOK, I8A, OWN, ORDERS, ORDERS, ORDERS, LAT), inline=True)
-def _arrivals(ts, ist, fst, xbook, xbs, own, xo, toex, tolo, lat):
-    """Handle every request arriving at the exchange at ``ts``; -1 if the book must grow."""
-    while pipe_head_ts(toex, ist, 0) == ts:
-        o = toex[ist[I_TOEX_HEAD]]
-        if o.req != ST_CANCELED and o.ord_type != MARKET:
-            col = o.price_tick - xbs[BS_BASE]
-            if col < 0 or col >= xbook.shape[1]:
-                ist[I_NEED_TICK] = o.price_tick
-                return -1
-        pos = pipe_pop(toex, ist, 0)
-        if o.req == ST_CANCELED:
-            exch_cancel(toex, pos, ts, xo, ist, xbook, xbs, own, tolo, lat)
-        elif o.req == ST_REPLACED:
-            exch_modify(toex, pos, ts, xo, ist, fst, xbook, xbs, own, tolo, lat)
-        else:
-            exch_new(toex, pos, ts, xo, ist, fst, xbook, xbs, own, tolo, lat)
-    return 0
-
-
-@helper(numba.types.UniTuple(I8, 2)(EVENTS, I8A, ORDERS, ORDERS), inline=True)
-def _next_event(events, ist, toex, tolo):
-    """``(queue, time)`` of the next event: the earliest, ties in queue order (local data,
-    local responses, exchange data, exchange arrivals); queue -1 if rows are needed."""
-    ts = _row_ts(events, ist, ist[I_LOCAL_ROW], 1)
-    t2 = _row_ts(events, ist, ist[I_EXCH_ROW], 0)
-    if ts == _NEED or t2 == _NEED:
-        return -1, 0
-    kind = 0
-    t1 = pipe_head_ts(tolo, ist, 1)
-    if t1 < ts:
-        kind, ts = 1, t1
-    if t2 < ts:
-        kind, ts = 2, t2
-    t3 = pipe_head_ts(toex, ist, 0)
-    if t3 < ts:
-        kind, ts = 3, t3
-    return kind, ts
-
-
-_GOTO = I8(EVENTS, I8A, F8A, BOOK, I8A, BOOK, I8A, OWN, ORDERS, ORDERS, ORDERS, ORDERS, LAT, FILLS)
-
-
-@helper(_GOTO, inline=True)
-def _goto(events, ist, fst, lbook, lbs, xbook, xbs, own, lo, xo, toex, tolo, lat, fills):
-    """Process events up to ``ist[I_TARGET]`` (which a feed can pull in). Returns a RUN_ code,
-    or ``_WAKE`` with ``ist[I_NOW]`` set to the wake-up time. Cursors and queue heads live in
-    locals here and go back to ``ist`` on return."""
-    feed = ist[I_MODE] == MODE_FEED
-    on_resp = ist[I_WAKE_ON_RESP] != 0
-    lrow = ist[I_LOCAL_ROW]
-    xrow = ist[I_EXCH_ROW]
-    target = ist[I_TARGET]
-    lts = _row_ts(events, ist, lrow, 1)
-    xts = _row_ts(events, ist, xrow, 0)
-    t1 = pipe_head_ts(tolo, ist, 1)
-    t3 = pipe_head_ts(toex, ist, 0)
-    seen = 0
-    result = _WAKE
-    while True:
-        if lts == _NEED or xts == _NEED:
-            result = RUN_NEED_DATA
-            break
-        kind, ts = _pick(lts, t1, xts, t3)
-        if ts == INVALID_MAX:
-            result = RUN_END
-            break
-        if ts > target:
-            ist[I_NOW] = target
-            break
-        if kind == 0:
-            if _local_row(events, lrow, lbook, lbs, fst, ist) == _NEED:
-                result = RUN_GROW_BOOK
-                break
-            seen += 1
-            lrow = _seek(events, lrow + 1, LOCAL_EVENT)
-            lts = _row_ts(events, ist, lrow, 1)
-            if feed:
-                target = ts
-        elif kind == 2:
-            if _exch_row(events, xrow, xbook, xbs, fst, ist, xo, own, tolo, lat) == _NEED:
-                result = RUN_GROW_BOOK
-                break
-            xrow = _seek(events, xrow + 1, EXCH_EVENT)
-            xts = _row_ts(events, ist, xrow, 0)
-            t1 = pipe_head_ts(tolo, ist, 1)
-        elif kind == 1:
-            if ist[I_N_FILL_LOG] + ist[I_TOLO_COUNT] > fills.shape[0]:
-                result = RUN_GROW_FILLS
-                break
-            _responses(ts, ist, fst, lo, tolo, fills)
-            t1 = pipe_head_ts(tolo, ist, 1)
-            if on_resp:
-                target = ts
-        else:
-            if _arrivals(ts, ist, fst, xbook, xbs, own, xo, toex, tolo, lat) < 0:
-                result = RUN_GROW_BOOK
-                break
-            t3 = pipe_head_ts(toex, ist, 0)
-            t1 = pipe_head_ts(tolo, ist, 1)
-    ist[I_LOCAL_ROW] = lrow
-    ist[I_EXCH_ROW] = xrow
-    ist[I_TARGET] = target
-    ist[I_VERSION] += seen
-    return result
-
-
 _ARGS = (STRATEGY, EVENTS, I8A, F8A, BOOK, I8A, BOOK, I8A, OWN, ORDERS, ORDERS, ORDERS, ORDERS,
          ORDERS, LAT, FILLS, RECORDS, F8A, F8A)
 
 
 @kernel(I8(*_ARGS))
-def run(strategy, events, ist, fst, lbook, lbs, xbook, xbs, own, lo, xo, outbox, toex, tolo, lat,
+def run(strategy, events, ist, fst, lbook, lbs, xbook, xbs, own, lo, xo, outbox, toex, tolo, lat,  # noqa: C901
         fills, rec, params, scratch):
-    """Run the backtest over ``events`` until it needs the wrapper (see the module doc)."""
+    """Run the backtest over ``events`` until it needs the wrapper (see the module doc).
+
+    The event loop is written out here rather than in helpers: every array a numba function
+    passes to another one (even an inlined one) costs an atomic reference count, so the path a
+    data row takes calls only ``book_update`` unless one of our orders can be touched.
+    """
+    n = events.shape[0]
     ist[I_LOCAL_ROW] = _seek(events, ist[I_LOCAL_ROW], LOCAL_EVENT)
     ist[I_EXCH_ROW] = _seek(events, ist[I_EXCH_ROW], EXCH_EVENT)
+    end_ts = INVALID_MAX if ist[I_FINAL] else _NEED  # a cursor's time past the last row
     h = (ist, fst, lo, outbox, lbook, lbs, params, scratch)
     if ist[I_NOW] == INVALID_MAX:
-        t0 = _row_ts(events, ist, ist[I_LOCAL_ROW], 1)
-        t2 = _row_ts(events, ist, ist[I_EXCH_ROW], 0)
+        t0 = events[ist[I_LOCAL_ROW]].local_ts if ist[I_LOCAL_ROW] < n else end_ts
+        t2 = events[ist[I_EXCH_ROW]].exch_ts if ist[I_EXCH_ROW] < n else end_ts
         if t0 == _NEED or t2 == _NEED:
             return RUN_NEED_DATA
         first = min(t0, t2)
@@ -360,16 +214,107 @@ def run(strategy, events, ist, fst, lbook, lbs, xbook, xbs, own, lo, xo, outbox,
         ist[I_START_TS] = first
         ist[I_NEXT_REC_TS] = first
     every = ist[I_RECORD_EVERY_NS]
+    feed = ist[I_MODE] == MODE_FEED
+    on_resp = ist[I_WAKE_ON_RESP] != 0
+    tick_size = fst[F_TICK]
+    lot = fst[F_LOT]
+    width = lbook.shape[1]  # both books have the same columns
+    t1 = pipe_head_ts(tolo, ist, 1)  # the pipes' head times, kept up to date below
+    t3 = pipe_head_ts(toex, ist, 0)
     while True:
         if ist[I_IN_GOTO] == 0:
-            if ist[I_N_OUTBOX] > 0 and _flush_outbox(ist, fst, outbox, toex, lat) < 0:
-                return RUN_FULL
-            step = ist[I_TIMEOUT_NS] if ist[I_MODE] == MODE_FEED else ist[I_INTERVAL_NS]
+            if ist[I_N_OUTBOX] > 0:
+                if _flush_outbox(ist, fst, outbox, toex, lat) < 0:
+                    return RUN_FULL
+                t3 = pipe_head_ts(toex, ist, 0)
+            step = ist[I_TIMEOUT_NS] if feed else ist[I_INTERVAL_NS]
             ist[I_TARGET] = ist[I_NOW] + step
             ist[I_IN_GOTO] = 1
         if ist[I_IN_GOTO] == 1:
-            r = _goto(events, ist, fst, lbook, lbs, xbook, xbs, own, lo, xo, toex, tolo, lat,
-                      fills)
+            # Process events up to the target (which a feed row or a response can pull in);
+            # cursors and queue heads live in locals and go back to ``ist`` after.
+            lrow = ist[I_LOCAL_ROW]
+            xrow = ist[I_EXCH_ROW]
+            target = ist[I_TARGET]
+            lts = events[lrow].local_ts if lrow < n else end_ts
+            xts = events[xrow].exch_ts if xrow < n else end_ts
+            seen = 0
+            r = _WAKE
+            while True:
+                if lts == _NEED or xts == _NEED:
+                    r = RUN_NEED_DATA
+                    break
+                kind, ts = _pick(lts, t1, xts, t3)
+                if ts == INVALID_MAX:
+                    r = RUN_END
+                    break
+                if ts > target:
+                    ist[I_NOW] = target
+                    break
+                if kind == 0:  # a LOCAL row: the strategy's book
+                    code, side = _decode(events[lrow].ev)
+                    if code == _CLEAR:
+                        book_clear(lbook, lbs, side, events[lrow].px, tick_size)
+                    elif code in (_DEPTH, _SNAPSHOT) and side != 0:
+                        tick = rust_round(events[lrow].px / tick_size)
+                        if tick < lbs[BS_BASE] or tick >= lbs[BS_BASE] + width:
+                            ist[I_NEED_TICK] = tick
+                            r = RUN_GROW_BOOK
+                            break
+                        book_update(lbook, lbs, side < 0, tick, events[lrow].qty, lot)
+                    seen += 1
+                    lrow += 1
+                    while lrow < n and not events[lrow].ev & LOCAL_EVENT:
+                        lrow += 1
+                    lts = events[lrow].local_ts if lrow < n else end_ts
+                    if feed:
+                        target = ts
+                elif kind == 2:  # an EXCH row: the exchange book and our resting orders
+                    code, side = _decode(events[xrow].ev)
+                    if code == _CLEAR:
+                        book_clear(xbook, xbs, side, events[xrow].px, tick_size)
+                    elif code in (_DEPTH, _SNAPSHOT) and side != 0:
+                        tick = rust_round(events[xrow].px / tick_size)
+                        if tick < xbs[BS_BASE] or tick >= xbs[BS_BASE] + width:
+                            ist[I_NEED_TICK] = tick
+                            r = RUN_GROW_BOOK
+                            break
+                        qty = events[xrow].qty
+                        prev_best, new_best, prev_qty = book_update(xbook, xbs, side < 0, tick,
+                                                                    qty, lot)
+                        row = 1 if side < 0 else 0
+                        if ist[I_N_EXCH] > 0 and (new_best != prev_best
+                                                  or own[row, tick - xbs[BS_BASE]] > 0):
+                            depth_orders(side, tick, qty, ts, prev_best, new_best, prev_qty, xo,
+                                         ist, fst, xbs, own, tolo, lat)
+                    elif code == _TRADE and side != 0 and ist[I_N_EXCH] > 0:
+                        tick = rust_round(events[xrow].px / tick_size)
+                        exch_trade(side, tick, events[xrow].qty, ts, xo, ist, fst, xbs, own, tolo,
+                                   lat)
+                    xrow += 1
+                    while xrow < n and not events[xrow].ev & EXCH_EVENT:
+                        xrow += 1
+                    xts = events[xrow].exch_ts if xrow < n else end_ts
+                    if t1 == INVALID_MAX and ist[I_TOLO_COUNT] > 0:  # (a push keeps the head)
+                        t1 = pipe_head_ts(tolo, ist, 1)
+                elif kind == 1:
+                    if ist[I_N_FILL_LOG] + ist[I_TOLO_COUNT] > fills.shape[0]:
+                        r = RUN_GROW_FILLS
+                        break
+                    _responses(ts, ist, fst, lo, tolo, fills)
+                    t1 = pipe_head_ts(tolo, ist, 1)
+                    if on_resp:
+                        target = ts
+                else:
+                    if _arrivals(ts, ist, fst, xbook, xbs, own, xo, toex, tolo, lat) < 0:
+                        r = RUN_GROW_BOOK
+                        break
+                    t3 = pipe_head_ts(toex, ist, 0)
+                    t1 = pipe_head_ts(tolo, ist, 1)
+            ist[I_LOCAL_ROW] = lrow
+            ist[I_EXCH_ROW] = xrow
+            ist[I_TARGET] = target
+            ist[I_VERSION] += seen
             if r == RUN_END:
                 ist[I_IN_GOTO] = 0
                 return RUN_END

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from qengine.backtest import book, matching, pipes, queue
 from qengine.backtest import layout as L
+from qengine.backtest.events import EVENT_DTYPE
 from tests.reference.backtest import book as book_twin
 from tests.reference.backtest import matching as matching_twin
 from tests.reference.backtest import pipes as pipes_twin
@@ -162,3 +163,14 @@ def test_matching_kernels_match_their_twins(queue_model, partial, ops):
         kernel_side.step(op, ts)
         twin_side.step(op, ts)
         assert kernel_side.state() == twin_side.state(), op
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.floats(-1e6, 1e6), st.just(float("nan")), st.just(float("inf")),
+                          st.just(float("-inf"))), max_size=40))
+def test_price_range_is_the_finite_prices_min_and_max(prices):
+    rows = np.zeros(len(prices), EVENT_DTYPE)
+    rows["px"] = prices
+    lo, hi = book.price_range(rows)
+    finite = [p for p in prices if np.isfinite(p)]
+    assert (lo, hi) == ((min(finite), max(finite)) if finite else (np.inf, -np.inf))
