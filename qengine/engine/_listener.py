@@ -156,6 +156,8 @@ class Listener:
         self.counters[COUNTER["messages"]] += 1
         if self.verbose:
             log.debug("public trades %s", notification.records)
+        if notification.snapshot:
+            return  # the snapshot replays old trades: not arrivals now
         state, spec = self.state, self.state.spec
         book = state.book
         if not (book.bid_ticks > 0 and book.ask_ticks > book.bid_ticks):
@@ -163,8 +165,8 @@ class Listener:
         mid_ticks = 0.5 * (book.bid_ticks + book.ask_ticks)
         half_life_s = state.config.quote.intensity_half_life_s
         for trade in notification.records:
-            if notification.snapshot or trade.instrument_name != spec.name:
-                continue  # the snapshot replays old trades: not arrivals now
+            if trade.instrument_name != spec.name:
+                continue
             side = _SIDES.get(trade.taker_side)
             if side is None:
                 continue

@@ -126,16 +126,17 @@ class OrderManager:
         if self.state.config.telemetry.verbose_logging:
             log.debug("sending %s", requests)
         batch = await self.client.send_order_batch(requests)
+        sent_ns = now_ns()
         # The cycle's orders left in one socket write: tick-to-quote ends here. The answers
         # are collected by the order manager's own task, so the quoter is free for the next
         # tick (the table's pending states keep it from touching these orders meanwhile).
         if tick_ns is not None:
-            self.telemetry.tick_to_quote.record(now_ns() - tick_ns)
+            self.telemetry.tick_to_quote.record(sent_ns - tick_ns)
         self.in_flight += 1
         if self._replies is None:
-            await self._collect(prepared, batch, now_ns())
+            await self._collect(prepared, batch, sent_ns)
         else:
-            self._replies.start_soon(self._collect, prepared, batch, now_ns())
+            self._replies.start_soon(self._collect, prepared, batch, sent_ns)
         return len(prepared)
 
     async def _collect(self, prepared: list[tuple[int, ...]], batch: Any, sent_ns: int) -> None:
@@ -285,7 +286,7 @@ class OrderManager:
             return
         if tick_ns is not None:
             self.telemetry.tick_to_quote.record(now_ns() - tick_ns)
-        request = m.QuoteRequest(instrument_name=spec.name, bid=tuple(bids), ask=tuple(asks))
+        request = m.QuoteRequest(instrument_name=spec.name, bid=key[0], ask=key[1])
         started = now_ns()
         self.counters[COUNTER["mass_quotes"]] += 1
         try:

@@ -56,13 +56,16 @@ class Quoter:
         self.missed_wake = False
         #: ``book.updates`` seen by the last cycle.
         self.market_seen = 0
+        #: Levels per side the gate allowed the last cycle (one clock read per cycle).
+        self.last_levels = 0
 
     def run_cycle(self) -> int:
         """Run the fused kernel once on the newest book; return the number of actions."""
         state, book = self.state, self.state.book
         started = now_ns()
+        self.last_levels = self.gate.levels_now()
         inputs = (book.time_ns, book.bid_ticks, book.ask_ticks, book.bid_lots, book.ask_lots,
-                  state.position_lots(0), self.gate.levels_now())
+                  state.position_lots(0), self.last_levels)
         n = quote_cycle(
             state.quote_setup, state.quote_state, inputs, state.quote_out, state.orders,
             state.spec.index, self.config.quote.amend_threshold_ticks, state.actions,
@@ -115,7 +118,7 @@ class Quoter:
         if self.listener.take_mm_protection_exhausted():
             self.orders.mm_protection_lost()
         # With no level allowed (halted, stale book) the ladder is empty: pull both sides.
-        if self.gate.levels_now() == 0:
+        if self.last_levels == 0:
             n_quotes = 0
         try:
             await self.orders.mass_quote(n_quotes, tick_ns)
