@@ -1,8 +1,8 @@
 """House rules that keep the codebase in shape, enforced as tests.
 
-- imports only point down the layers (kernels <- io <- engine <- cli, and kernels <- backtest <-
-  cli: the backtester sits beside io and never sees io, the engine or the simulator; io <- sim <-
-  cli: the simulator is a venue beside io that nothing below the command line imports);
+- imports only point down the layers (kernels <- strategy <- io <- engine <- cli, and strategy <-
+  backtest <- cli: the backtester sits beside io and never sees io, the engine or the simulator;
+  io <- sim <- cli: the simulator is a venue beside io that nothing below the command line imports);
 - inside the engine, imports point down its own order of modules (``ENGINE_ORDER``), nothing
   outside it imports its private modules, the leaf modules import only leaves, and the whole
   import graph has no cycle (``python -m pytest tests/test_house_rules.py -q`` checks it all);
@@ -40,18 +40,22 @@ def _modules(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*.py") if "__pycache__" not in p.parts)
 
 
-def _layer(module: str) -> int:
-    """Layer of a dotted module: 0 kernels, 1 io, backtest or sim, 2 engine, 3 cli (with ``run``
+def _layer(module: str) -> float:
+    """Layer of a dotted module: 0 kernels, 0.5 strategy (config -> kernel arrays, shared by the
+    engine and the backtester), 1 io, backtest or sim, 2 engine, 3 cli (with ``run``
     and ``venue``, the session's script entry and its venue); lower never imports higher (io,
     backtest and sim are side by side, see the tests below)."""
     parts = module.split(".")
     if len(parts) > 1 and parts[1] == "kernels":
         return 0
+    if len(parts) > 1 and parts[1] == "strategy":
+        return 0.5  # the quoting setup shared by the engine and the backtester
     if len(parts) > 1 and parts[1] in {"io", "backtest", "sim"}:
         return 1
     if len(parts) > 1 and parts[1] in {"cli", "__main__", "run", "venue"}:
         return 3
-    if module == "qengine" or (len(parts) > 1 and parts[1] in {"_version", "units", "errors"}):
+    leaves = {"_version", "units", "errors", "config"}
+    if module == "qengine" or (len(parts) > 1 and parts[1] in leaves):
         return -1  # leaf helpers anyone may use
     return 2
 
@@ -135,8 +139,12 @@ def _importers_below_the_cli(subpackage: str) -> list[str]:
     ]
 
 
-def test_backtest_imports_only_kernels_leaf_helpers_and_itself():
-    assert _imports_beyond("backtest", {-1, 0}, ("qengine.backtest",)) == []
+def test_backtest_imports_only_kernels_the_strategy_leaf_helpers_and_itself():
+    assert _imports_beyond("backtest", {-1, 0, 0.5}, ("qengine.backtest",)) == []
+
+
+def test_strategy_imports_only_kernels_and_leaf_helpers():
+    assert _imports_beyond("strategy", {-1, 0}, ("qengine.strategy",)) == []
 
 
 def test_only_the_cli_imports_the_backtester():

@@ -34,12 +34,13 @@ from ..kernels.orders import (
     order_request_cancel,
     order_reserve,
 )
+from ..strategy.setup import InstrumentSpec
 from ..telemetry import COUNTER, Telemetry
 from ..units import seconds_to_ns
 from ._gate import QuoteGate, Wakeup
 from ._listener import Listener
 from ._our_orders import cancel_our_orders, client_order_id_base
-from ._state import EngineState, InstrumentSpec, id_key
+from ._state import EngineState, id_key
 from ._token_bucket import TokenBucket
 
 log = logging.getLogger("qengine.orders")

@@ -14,13 +14,14 @@ import trio
 
 from ..config import EngineConfig
 from ..io.thalex import ThalexClient
+from ..strategy.setup import InstrumentSpec
 from ..telemetry import Telemetry
 from ._gate import QuoteGate, Wakeup
 from ._listener import Listener
 from ._orders import OrderManager
 from ._quoter import Quoter
 from ._risk import RiskMonitor
-from ._state import EngineState, InstrumentSpec
+from ._state import EngineState
 
 __all__ = ["Engine", "build_engine"]
 

@@ -29,12 +29,13 @@ from ..io import errors as io_errors
 from ..io.messages import SkippedRow
 from ..io.thalex import ThalexClient, open_thalex_client
 from ..io.transport import ReconnectPolicy
+from ..strategy.setup import InstrumentSpec, build_quote_params
 from ..telemetry import COUNTER
 from ..units import ns_to_seconds
 from ._listener import MARKET_CHANNELS
 from ._our_orders import cancel_our_orders, our_live_orders
 from ._services import Engine
-from ._state import InstrumentSpec, build_quote_params, select_instruments
+from ._state import select_instruments
 
 log = logging.getLogger("qengine.connection")
 #: The heartbeat reports under the status logger, as before the move.

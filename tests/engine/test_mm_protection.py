@@ -10,8 +10,8 @@ import trio
 
 from qengine.config import EngineConfig
 from qengine.engine._session import mm_protection_amounts
-from qengine.engine._state import InstrumentSpec
 from qengine.errors import ConfigError
+from qengine.strategy.setup import InstrumentSpec
 
 from .conftest import exchange_side_counts, running, wait_until
 
