@@ -1,0 +1,164 @@
+"""The live side of the live-vs-backtest differential test: every quote cycle of a running
+engine, logged as one decision row (what the kernel was given and what it decided).
+
+The row has the fields of the backtester's per-cycle decision log, so the two logs compare
+field by field. The log wraps the quoter's ``run_cycle`` from the outside (tests only): it reads
+the engine's state right after each cycle's one kernel call, before anything can await.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from qengine.config import EngineConfig
+from qengine.engine import Engine
+from qengine.kernels import codes
+from qengine.kernels.dtypes import (
+    INTENSITY_STATE,
+    MARKET_SAMPLE,
+    QUOTE,
+    QUOTE_DIAG,
+    RING_CURSOR,
+    VOL_RETURN,
+    VOL_STATE,
+)
+from qengine.kernels.intensity import intensity_update
+from qengine.kernels.params import make_level_multipliers
+from qengine.kernels.pipeline import quote_pipeline
+from qengine.strategy.setup import InstrumentSpec, build_quote_params
+
+#: Ladder levels per side a row holds (``quote.levels`` is at most 10).
+MAX_LEVELS = 10
+#: One quote cycle: its inputs, the kernel's outputs and the ladder by level (0: not quoted).
+DECISION_FIELDS = [
+    ("wake_ns", np.int64),
+    ("time_ns", np.int64),
+    ("best_bid_tick", np.int64),
+    ("best_ask_tick", np.int64),
+    ("best_bid_lots", np.int64),
+    ("best_ask_lots", np.int64),
+    ("position_lots", np.int64),
+    ("levels_allowed", np.int64),
+    ("status", np.int64),
+    ("flags", np.int64),
+    ("quote_count", np.int64),
+    ("n_actions", np.int64),
+    ("sigma_per_sqrt_s", np.float64),
+    ("a_bid_per_s", np.float64),
+    ("kappa_bid_per_tick", np.float64),
+    ("a_ask_per_s", np.float64),
+    ("kappa_ask_per_tick", np.float64),
+    ("bid_price_ticks", np.int64, (MAX_LEVELS,)),
+    ("bid_size_lots", np.int64, (MAX_LEVELS,)),
+    ("ask_price_ticks", np.int64, (MAX_LEVELS,)),
+    ("ask_size_lots", np.int64, (MAX_LEVELS,)),
+]
+DECISION = np.dtype(DECISION_FIELDS)
+#: The ``quote_cycle`` inputs, in the kernel's order, and the diagnostics a row keeps.
+INPUT_FIELDS = ("time_ns", "best_bid_tick", "best_ask_tick", "best_bid_lots", "best_ask_lots",
+                "position_lots", "levels_allowed")
+DIAG_FIELDS = ("status", "flags", "quote_count", "sigma_per_sqrt_s", "a_bid_per_s",
+               "kappa_bid_per_tick", "a_ask_per_s", "kappa_ask_per_tick")
+#: What a decision is taken on (the market state) and what it decides (the ladder).
+STATE_FIELDS = ("best_bid_tick", "best_ask_tick", "position_lots", "levels_allowed")
+LADDER_FIELDS = ("quote_count", "bid_price_ticks", "bid_size_lots", "ask_price_ticks",
+                 "ask_size_lots")
+
+
+def ladder_by_level(quotes: np.ndarray, count: int, row: Any) -> None:
+    """Write the first ``count`` QUOTE rows into ``row``'s per-level ladder fields."""
+    for quote in quotes[:count]:
+        side = "bid" if int(quote["side"]) == codes.SIDE_BUY else "ask"
+        level = int(quote["level"])
+        row[f"{side}_price_ticks"][level] = int(quote["price_ticks"])
+        row[f"{side}_size_lots"][level] = int(quote["size_lots"])
+
+
+class CycleLog:
+    """Decision rows of every cycle the engine's quoter runs from now on, the simulated exchange
+    time of each (``sim_ns``) and, in order with the cycles, every public trade the listener
+    fed to the intensity estimator (``feed``: ``("trade", args)`` and ``("cycle", index)``).
+
+    ``listener_module`` is ``qengine.engine._listener``, whose ``intensity_update`` is wrapped
+    through ``monkeypatch`` (undone after the test).
+    """
+
+    def __init__(self, engine: Engine, exchange_now_s: Any, monkeypatch: Any,
+                 listener_module: Any) -> None:
+        self.rows: list[np.void] = []
+        self.sim_ns: list[int] = []
+        self.feed: list[tuple[str, Any]] = []
+        self._engine = engine
+        self._exchange_now_s = exchange_now_s
+        quoter = engine.quoter
+        run_cycle = quoter.run_cycle
+        update = listener_module.intensity_update
+
+        def logged() -> int:
+            n_actions = run_cycle()
+            self._log(n_actions)
+            return n_actions
+
+        def fed(*args: Any) -> int:
+            self.feed.append(("trade", args[1:]))  # all but the state array
+            return update(*args)
+
+        quoter.run_cycle = logged
+        monkeypatch.setattr(listener_module, "intensity_update", fed)
+
+    def _log(self, n_actions: int) -> None:
+        state, quoter = self._engine.state, self._engine.quoter
+        book, diag = state.book, state.diag[0]
+        row = np.zeros((), DECISION)
+        row["wake_ns"] = round(quoter.last_cycle_s * 1e9)
+        inputs = (book.time_ns, book.bid_ticks, book.ask_ticks, book.bid_lots, book.ask_lots,
+                  state.position_lots(0), quoter.last_levels)  # as Quoter.run_cycle passes them
+        for name, value in zip(INPUT_FIELDS, inputs, strict=True):
+            row[name] = value
+        for name in DIAG_FIELDS:
+            row[name] = diag[name]
+        row["n_actions"] = n_actions
+        ladder_by_level(state.quotes, int(diag["quote_count"]), row)
+        self.feed.append(("cycle", len(self.rows)))
+        self.rows.append(row)
+        self.sim_ns.append(round(self._exchange_now_s() * 1e6) * 1000)
+
+    def decisions(self) -> np.ndarray:
+        """The rows so far as one DECISION array."""
+        return np.array(self.rows, DECISION) if self.rows else np.zeros(0, DECISION)
+
+
+def inputs_of(row: Any) -> tuple[int, ...]:
+    """The ``quote_cycle`` inputs a decision row was taken on."""
+    return tuple(int(row[name]) for name in INPUT_FIELDS)
+
+
+def replay_feed(config: EngineConfig, spec: InstrumentSpec, rows: np.ndarray,
+                feed: list[tuple[str, Any]]) -> np.ndarray:
+    """Decide again, from fresh estimators, on the logged inputs: the trades fed to the intensity
+    estimator and each cycle's book, position and levels, in their order, through the pure
+    kernels and the strategy layer's setup (what the backtester builds too). Returns the
+    decision rows the kernels give (``wake_ns`` and ``n_actions`` copied from ``rows``)."""
+    q = config.quote
+    setup = (build_quote_params(config, spec), make_level_multipliers(q.bid_size_multipliers),
+             make_level_multipliers(q.ask_size_multipliers))
+    state = (np.zeros(q.ring_capacity, MARKET_SAMPLE), np.zeros(1, RING_CURSOR),
+             np.zeros(1, VOL_STATE), np.zeros(q.ring_capacity, VOL_RETURN),
+             np.zeros(2, INTENSITY_STATE))
+    quotes, diag = np.zeros(2 * MAX_LEVELS, QUOTE), np.zeros(1, QUOTE_DIAG)
+    out = np.zeros(len(rows), DECISION)
+    for kind, what in feed:
+        if kind == "trade":
+            intensity_update(state[4], *what)
+            continue
+        row = out[what]
+        for name in ("wake_ns", "n_actions", *INPUT_FIELDS):
+            row[name] = rows[what][name]
+        count = quote_pipeline(setup, state, inputs_of(row), (quotes, diag))
+        for name in DIAG_FIELDS:
+            row[name] = diag[0][name]
+        ladder_by_level(quotes, count, row)
+    return out
+
