@@ -162,3 +162,21 @@ def replay_feed(config: EngineConfig, spec: InstrumentSpec, rows: np.ndarray,
         ladder_by_level(quotes, count, row)
     return out
 
+
+
+def state_key(row: Any) -> tuple[int, ...]:
+    """The market state a decision was taken on: touch, position and levels allowed."""
+    return tuple(int(row[name]) for name in STATE_FIELDS)
+
+
+def ladder_key(row: Any) -> bytes:
+    """The decision: quote count and the ladder by level (prices and sizes)."""
+    return b"".join(np.ascontiguousarray(row[name]).tobytes() for name in LADDER_FIELDS)
+
+
+def decisions_by_state(rows: np.ndarray) -> dict[tuple[int, ...], set[bytes]]:
+    """Every ladder a log decided at each market state."""
+    found: dict[tuple[int, ...], set[bytes]] = {}
+    for row in rows:
+        found.setdefault(state_key(row), set()).add(ladder_key(row))
+    return found

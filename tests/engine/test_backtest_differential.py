@@ -3,8 +3,15 @@
 The live engine quotes against the simulator for a minute of simulated time (autojump clock)
 while a ``MarketRecorder`` records the simulator's book and public trades as event rows and a
 ``CycleLog`` logs every quote cycle: book, position, levels allowed, the estimators' outputs and
-the ladder decided. The market moves (index volatility, thin crowds, takers that reach our
-quotes), so the engine is filled and its inventory changes.
+the ladder decided. Then the backtester runs qengine's strategy (``qengine.backtest.run``, the
+same config) on the recording and logs its cycles the same way.
+
+The market moves (index volatility, basis noise) and fills us: takers of a fixed large size
+sweep a thin, deep crowd up to a random reach from the mid. A taker that reaches one of our
+quotes fills all of it in the simulator and, with crowd levels behind our price, also trades
+beyond it, which is what fills a resting order in the backtester (a trade through its price;
+a trade exactly at its price only eats the queue ahead, which holds the live order itself). So
+both sides are filled by the same takers and walk through the same inventories.
 """
 
 from __future__ import annotations
@@ -18,7 +25,12 @@ from qengine.kernels import codes
 from qengine.sim import IndexSpec, MarketRecorder
 
 from .conftest import BTC, quiet_instruments, running, sim_config
-from .livelog import DIAG_FIELDS, LADDER_FIELDS, CycleLog, replay_feed
+from .livelog import (
+    DIAG_FIELDS,
+    LADDER_FIELDS,
+    CycleLog,
+    replay_feed,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -26,11 +38,14 @@ LIVE_S = 60.0
 
 
 def moving_market():
-    """Index volatility, basis noise, thin crowds and takers that reach a quoter near the mid."""
+    """Index volatility, basis noise, a thin crowd 60 ticks deep, and takers (2 BTC, always more
+    than the book up to their reach) that reach a level d ticks from the mid at 0.5 exp(-0.05 d)
+    per second per side."""
     return sim_config(
         instruments=quiet_instruments(
-            taker_intensity_per_s=2.0, taker_kappa_per_tick=0.05, taker_size_lots_mean=30.0,
-            crowd_levels=3, crowd_level_lots=5, basis_volatility_ticks_per_sqrt_s=0.5),
+            taker_intensity_per_s=0.5, taker_kappa_per_tick=0.05, taker_size_lots_mean=2000.0,
+            taker_size_kind="fixed", crowd_levels=60, crowd_level_lots=5,
+            basis_volatility_ticks_per_sqrt_s=0.5),
         indices=(IndexSpec(underlying="BTCUSD", initial_price=65000.0,
                            volatility_per_sqrt_s=2e-4),
                  IndexSpec(underlying="ETHUSD", initial_price=3500.0,
@@ -75,3 +90,4 @@ async def test_live_decisions_with_estimators_on_are_the_kernels_on_the_logged_i
     assert len(np.unique(live["kappa_bid_per_tick"][fitted])) >= 10
     assert len(np.unique(live["position_lots"])) >= 3
     assert sum(kind == "trade" for kind, _ in log.feed) >= 20
+
