@@ -88,4 +88,5 @@ def resolve_instrument(instrument: str | Instrument) -> Instrument:
             raise ConfigError(f"unknown instrument {instrument!r}; the table has "
                               f"{', '.join(sorted(INSTRUMENTS))} (or pass an Instrument)")
         return found
-    raise ConfigError(f"instrument must be a name or an Instrument, got {type(instrument).__name__}")
+    raise ConfigError(
+        f"instrument must be a name or an Instrument, got {type(instrument).__name__}")

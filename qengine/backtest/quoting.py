@@ -1,4 +1,4 @@
-"""Backtest qengine's own quoting: ``run(config, data)`` with the TOML config the engine quotes with.
+"""Backtest qengine's own quoting: ``run(config, data)`` with the TOML the engine quotes with.
 
 The strategy is the engine's decision code (``quoting_strategy.quote_strategy``: the
 ``quote_cycle`` kernel and the order rules, fed from the data as the live listener feeds it);
@@ -21,13 +21,14 @@ import numpy as np
 from ..config import EngineConfig
 from ..errors import ConfigError
 from . import layout as L
-from . import quoting_strategy as qs
+from . import quoting_layout as ql
 from .api import Backtest, BacktestConfig
 from .data import count_rows, iter_event_chunks
 from .events import EXCH_EVENT, LOCAL_EVENT
 from .instruments import Instrument, resolve_instrument
 from .layout import QUOTING_RECORD_DTYPE
 from .quoting_state import QuotingState
+from .quoting_strategy import quote_strategy
 
 __all__ = ["QUOTING_RECORD_DTYPE", "Progress", "QuotingResult", "run"]
 
@@ -169,7 +170,7 @@ def run(config: EngineConfig, data: Any, *, instrument: str | Instrument | None 
     sources = data if isinstance(data, Sequence) and not isinstance(data, str) else [data]
     total = count_rows(sources)
     state = QuotingState(config, spec, record_every_ns=bt_config.record_every_ns)
-    span = _Span()
+    span = _Span(state.start)
     records: list[np.ndarray] = []
 
     def on_return(events_done: int, now_ns: int) -> None:
@@ -178,7 +179,7 @@ def run(config: EngineConfig, data: Any, *, instrument: str | Instrument | None 
             sim = now_ns if now_ns != L.INVALID_MAX else -1
             progress(Progress(events_done, total, sim, span.start_ns, -1))
 
-    backtest = Backtest(bt_config, qs.quote_strategy, params=state.params, scratch=state.scratch,
+    backtest = Backtest(bt_config, quote_strategy, params=state.params, scratch=state.scratch,
                         public_trades=True)
     started = time.perf_counter()
     chunks = span.track(iter_event_chunks(sources, chunk_rows=CHUNK_ROWS))
@@ -190,13 +191,15 @@ def run(config: EngineConfig, data: Any, *, instrument: str | Instrument | None 
     v = state.vars
     c = result.counts
     counts = {
-        "events": c["events"], "wakeups": c["wake_ups"], "cycles": int(v[qs.V_CYCLES]),
+        "events": c["events"], "wakeups": c["wake_ups"], "cycles": int(v[ql.V_CYCLES]),
         "orders_sent": c["orders"], "amends": c["modifies"], "cancels": c["cancels"],
         "rejects": c["rejects"], "fills": c["fills"],
-        "risk_breaches": int(v[qs.V_RISK_BREACHES]), "rate_limited": int(v[qs.V_RATE_LIMITED]),
-        "flatten_orders": int(v[qs.V_FLATTEN_ORDERS]), "dropped": c["dropped"],
-        "send_errors": int(v[qs.V_SEND_ERRORS]), "order_table_full": int(v[qs.V_TABLE_FULL]),
-        "fill_booking_errors": int(v[qs.V_FILL_ERRORS]),
+        "risk_breaches": int(state.view("gate")[0]["breach_count"]),
+        "rate_limited": int(v[ql.V_RATE_LIMITED]),
+        "flatten_orders": int(v[ql.V_FLATTEN_ORDERS]), "dropped": c["dropped"],
+        "send_errors": int(v[ql.V_SEND_ERRORS]), "order_table_full": int(v[ql.V_TABLE_FULL]),
+        "fill_booking_errors": int(v[ql.V_FILL_ERRORS]),
+        "gated_inserts": int(v[ql.V_GATED_INSERTS]),
     }
     rows = np.concatenate(records) if records else np.zeros(0, QUOTING_RECORD_DTYPE)
     return QuotingResult(instrument=spec, config=config, records=rows, fills=result.fills,
@@ -205,9 +208,11 @@ def run(config: EngineConfig, data: Any, *, instrument: str | Instrument | None 
 
 
 class _Span:
-    """First and last event time of the rows that streamed through (-1 before any)."""
+    """First and last event time of the rows that streamed through (-1 before any); calls
+    ``on_start(first time)`` before the first rows go to the backtester."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_start: Callable[[int], None]) -> None:
+        self.on_start = on_start
         self.start_ns = -1
         self.end_ns = -1
 
@@ -221,5 +226,6 @@ class _Span:
                 first = min(int(t[0]) for t in times)
                 if self.start_ns < 0:
                     self.start_ns = first
+                    self.on_start(first)
                 self.end_ns = max(self.end_ns, *(int(t[-1]) for t in times))
             yield chunk

@@ -1,20 +1,23 @@
-"""qengine's own quoting as a backtest strategy: the engine's kernels behind ``STRATEGY_SIG``.
+"""qengine's own quoting as a backtest strategy: the engine's decision kernels behind
+``STRATEGY_SIG``.
 
-At each wake-up :func:`quote_strategy` does what the live engine's services do on the same news:
+At each wake-up :func:`quote_strategy` does what the live engine's services do with the same
+news, calling the same kernels:
 
-1. books the fills that arrived (``position_apply_fill``, as the listener does),
-2. feeds the public trades received since the last wake-up to ``intensity_update`` with the mid
-   of the local book when each arrived (as the listener does with the trade feed),
-3. mirrors the backtester's local order table into the kernels' ``ORDER`` table (requests in
-   flight become the pending states the diff leaves alone),
-4. runs ``quote_cycle`` (estimators, model, ladder, diff) on the local top of book and sends its
-   actions: inserts as post-only (GTX) limit orders, amends, cancels,
-5. writes a ``QUOTING_RECORD`` row when one is due, and yields to its wrapper when the
-   recorder buffer is full.
+1. the listener: book the fills that arrived (``position_apply_fill``) and feed the public
+   trades received since the last wake-up to ``intensity_update``, each with the mid of the local
+   book when it arrived; a change of the local touch is a book update;
+2. the risk monitor: ``risk_step`` when its check is due (adaptive interval), and again as it
+   asks (after its actions are carried out, after a newer book); its actions are carried out
+   here: cancel every quote, flatten with an IOC limit, wake the quoter;
+3. the quoter: ``pacing_inline`` on a new book, else ``pacing_due`` when rung or at its wake
+   time; a due cycle mirrors the order table (``quoting_orders``), runs ``engine_cycle`` (gate
+   levels, then ``quote_cycle``: estimators, model, ladder, diff) and sends the first
+   ``bucket_take`` actions;
+4. the recorder: a ``QUOTING_RECORD`` row when one is due; a full buffer yields to the wrapper.
 
-All of its state lives in the run's float64 ``scratch``: regions viewed as the kernels' record
-arrays, at offsets the wrapper (``quoting_state.py``) writes into ``params``. Client order ids
-carry the ladder level in their low byte, so the mirror knows each order's level.
+The simulated local clock is both of the engine's clocks (pacing and risk, book staleness).
+There is no mark price in the recorded data: the local mid stands in for it.
 """
 
 from __future__ import annotations
@@ -25,213 +28,227 @@ import numpy as np
 
 from qengine.kernels import codes
 from qengine.kernels._jit import helper, kernel
+from qengine.kernels.decision import (
+    bucket_take,
+    engine_cycle,
+    gate_levels,
+    gate_levels_allowed,
+    pacing_due,
+    pacing_inline,
+)
 from qengine.kernels.dtypes import (
     ACTION,
-    ACTION_T,
-    FILL,
+    BUCKET_STATE,
+    DECISION_PARAMS,
+    GATE_STATE,
     INTENSITY_STATE,
     LOT,
     MARKET_SAMPLE,
     ORDER,
-    ORDER_T,
+    PACING_STATE,
     POSITION,
     QUOTE,
     QUOTE_DIAG,
     QUOTE_PARAMS,
     QUOTE_T,
     RING_CURSOR,
+    RISK_ACTION,
+    RISK_INPUTS,
+    RISK_LIMITS,
+    RISK_STATE,
     VOL_RETURN,
     VOL_STATE,
 )
-from qengine.kernels.intensity import intensity_update
-from qengine.kernels.position import position_apply_fill
-from qengine.kernels.quote_cycle import quote_cycle
+from qengine.kernels.position import position_unrealised
+from qengine.kernels.risk_actions import risk_step
 
 from . import local as lx
 from .layout import (
-    BS_BASE,
     BS_BEST_ASK,
     BS_BEST_BID,
-    F8A,
     F_BALANCE,
     F_CONTRACT,
     F_FEE,
     F_LOT,
-    F_MAKER_FEE,
-    F_TAKER_FEE,
     F_TICK,
     F_TRADED_VALUE,
     HANDLE,
     I8,
     I8A,
-    I_N_FILL_LOG,
     I_N_LOCAL,
-    I_N_TRADES,
     I_NOW,
     I_POS_LOTS,
+    I_REJECTS,
     INVALID_MAX,
     INVALID_MIN,
-    ORDERS,
     QUOTING_RECORD_DTYPE,
-    ST_CANCELED,
     ST_NEW,
-    ST_NONE,
     ST_PARTIAL,
-    ST_REPLACED,
     STRATEGY_SIG,
     STRATEGY_YIELD,
 )
-
-# Regions of scratch, in order (name, record dtype); params[2r] is the offset of region r in
-# float64 words and params[2r + 1] its row count.
-REGIONS = (
-    ("quote_params", QUOTE_PARAMS), ("bid_mult", np.dtype(np.float64)),
-    ("ask_mult", np.dtype(np.float64)), ("samples", MARKET_SAMPLE), ("cursor", RING_CURSOR),
-    ("vol_state", VOL_STATE), ("vol_returns", VOL_RETURN), ("intensity", INTENSITY_STATE),
-    ("quotes", QUOTE), ("diag", QUOTE_DIAG), ("orders", ORDER), ("actions", ACTION),
-    ("positions", POSITION), ("lots", LOT), ("seen_ids", np.dtype(np.int64)),
-    ("seen_cursor", RING_CURSOR), ("fill_row", FILL), ("records", QUOTING_RECORD_DTYPE),
-    ("vars", np.dtype(np.int64)),
+from .quoting_layout import (
+    P_AMEND_THRESHOLD_TICKS,
+    P_DRAWDOWN_BASE_QUOTE,
+    P_LOT_TICK_VALUE,
+    P_RECORD_EVERY_NS,
+    R_ACTIONS,
+    R_ASK_MULT,
+    R_BID_MULT,
+    R_BUCKET,
+    R_CURSOR,
+    R_DECISION,
+    R_DIAG,
+    R_GATE,
+    R_INTENSITY,
+    R_LOTS,
+    R_ORDERS,
+    R_PACING,
+    R_POSITIONS,
+    R_QPARAMS,
+    R_QUOTES,
+    R_RECORDS,
+    R_RISK_ACTION,
+    R_RISK_INPUTS,
+    R_RISK_LIMITS,
+    R_RISK_STATE,
+    R_SAMPLES,
+    R_VARS,
+    R_VOL_RETURNS,
+    R_VOL_STATE,
+    V_BOOK_ASK,
+    V_BOOK_ASK_LOTS,
+    V_BOOK_BID,
+    V_BOOK_BID_LOTS,
+    V_BOOK_TIME_NS,
+    V_BOOK_UPDATES,
+    V_CYCLES,
+    V_IN_FLIGHT,
+    V_N_QUOTES,
+    V_N_REC,
+    V_NEXT_CHECK_NS,
+    V_NEXT_REC_NS,
+    V_PACE_FLAGS,
+    V_RATE_LIMITED,
+    V_REJECTS_SEEN,
+    V_RISK_BOOK_UPDATES,
+    V_RISK_CALL,
+    V_RISK_MASK,
+    V_RUNG,
+    V_TRADED_LOTS,
+    WORDS,
+    region,
 )
-(R_QPARAMS, R_BID_MULT, R_ASK_MULT, R_SAMPLES, R_CURSOR, R_VOL_STATE, R_VOL_RETURNS,
- R_INTENSITY, R_QUOTES, R_DIAG, R_ORDERS, R_ACTIONS, R_POSITIONS, R_LOTS, R_SEEN_IDS,
- R_SEEN_CURSOR, R_FILL_ROW, R_RECORDS, R_VARS) = range(len(REGIONS))
-# Scalars after the region table.
-_S = 2 * len(REGIONS)
-(P_AMEND_THRESHOLD_TICKS, P_INTENSITY_HALF_LIFE_S, P_LEVELS, P_RECORD_EVERY_NS,
- P_LOT_TICK_VALUE) = range(_S, _S + 5)
-PARAMS_SIZE = _S + 5
-# The vars region (int64): counters and what the strategy remembers between wake-ups.
-(V_NEXT_ID, V_FILL_CURSOR, V_CYCLES, V_N_REC, V_NEXT_REC_NS, V_BOOK_TIME_NS, V_BOOK_BID,
- V_BOOK_ASK, V_BOOK_BID_LOTS, V_BOOK_ASK_LOTS, V_TRADED_LOTS, V_LEVELS_ALLOWED, V_RISK_MASK,
- V_RATE_LIMITED, V_RISK_BREACHES, V_FLATTEN_ORDERS, V_N_QUOTES, V_TABLE_FULL, V_SEND_ERRORS,
- V_FILL_ERRORS, V_REJECTED_ACTIONS) = range(21)
-VARS_SIZE = 24
+from .quoting_listener import book_fills, feed_trades, observe_book
+from .quoting_orders import cancel_all, flatten, mirror_orders, requests_in_flight, send_actions
 
-#: Client order id = sequence << LEVEL_BITS | level (the level of a quote, or LEVEL_MAX).
-LEVEL_BITS = 8
-LEVEL_MASK = (1 << LEVEL_BITS) - 1
-_WORDS = tuple(dtype.itemsize // 8 for _, dtype in REGIONS)
 _I64 = np.dtype(np.int64)
 _F64 = np.dtype(np.float64)
 SIDE_BUY, SIDE_SELL = codes.SIDE_BUY, codes.SIDE_SELL
-
-
-@helper(F8A(F8A, F8A, I8, I8, I8), inline=True)
-def region(scratch, params, index, words, dtype):
-    """Region ``index`` of ``scratch`` viewed as ``dtype`` rows of ``words`` float64 words."""
-    start = np.int64(params[2 * index])
-    return scratch[start:start + np.int64(params[2 * index + 1]) * words].view(dtype)
-
-
-@helper(I8(ORDERS, I8, ORDER_T, I8, I8A), inline=True)
-def mirror_orders(local, n_local, table, instrument, v):
-    """Write the live local orders into ``table`` (kernel ORDER rows); the rest is emptied.
-
-    A request in flight is the pending state the engine's order manager would have set: a new
-    order is PENDING_INSERT, an amend PENDING_AMEND (its target in ``pending_*``), a cancel
-    PENDING_CANCEL; a working order with nothing in flight is OPEN. Rows that do not fit are
-    counted (``V_TABLE_FULL``)."""
-    cap = table.shape[0]
-    k = 0
-    for i in range(n_local):
-        o = local[i]
-        if o.req == ST_NONE and o.status != ST_NEW and o.status != ST_PARTIAL:
-            continue  # closed (filled, cancelled, expired) or never acknowledged: not live
-        if k >= cap:
-            v[V_TABLE_FULL] += 1
-            continue
-        row = table[k]
-        row.client_order_id = o.order_id
-        row.order_key = o.order_id
-        row.instrument = instrument
-        row.side = SIDE_BUY if o.side > 0 else SIDE_SELL
-        row.level = o.order_id & LEVEL_MASK
-        row.price_ticks = o.price_tick
-        row.amount_lots = o.qty_lots
-        row.filled_lots = max(o.qty_lots - o.leaves_lots, 0)
-        row.pending_price_ticks = o.price_tick
-        row.pending_amount_lots = o.qty_lots
-        row.insert_time_ns = o.local_ts
-        row.update_time_ns = o.local_ts
-        if o.req == ST_NEW:
-            row.status = codes.ORDER_PENDING_INSERT
-            row.filled_lots = 0
-        elif o.req == ST_REPLACED:
-            row.status = codes.ORDER_PENDING_AMEND
-        elif o.req == ST_CANCELED:
-            row.status = codes.ORDER_PENDING_CANCEL
-        else:
-            row.status = codes.ORDER_OPEN
-        k += 1
-    for j in range(k, cap):
-        table[j].status = codes.ORDER_EMPTY
-    return k
+#: Risk steps one wake-up may take while each asks to be called again at once.
+_MAX_RISK_STEPS = 8
 
 
 @helper(I8(HANDLE, I8A), inline=True)
-def book_fills(h, v):
-    """Book the fills that arrived since the last wake-up into the kernels' position."""
-    ist, fst, params, scratch, fills = h[0], h[1], h[6], h[7], h[9]
-    done = v[V_FILL_CURSOR]
-    n = ist[I_N_FILL_LOG]
-    if done >= n:
+def risk(h, v):
+    """Run the risk monitor's step when due and carry out its actions; returns the pacing
+    flag to ring (``PACE_FLAG_CHANGED`` when it woke the quoter, else 0)."""
+    ist, params, scratch = h[0], h[6], h[7]
+    now = ist[I_NOW]
+    call = v[V_RISK_CALL]
+    if call == codes.RISK_CALL_NEXT_CHECK:
+        due = now >= v[V_NEXT_CHECK_NS]
+    elif call == codes.RISK_CALL_AFTER_ACTIONS:
+        due = requests_in_flight(h) == 0
+    else:
+        action = region(scratch, params, R_RISK_ACTION, WORDS[R_RISK_ACTION], RISK_ACTION)
+        due = v[V_BOOK_UPDATES] > v[V_RISK_BOOK_UPDATES] or now >= action[0].deadline_ns
+    if not due:
         return 0
-    positions = region(scratch, params, R_POSITIONS, _WORDS[R_POSITIONS], POSITION)
-    lots = region(scratch, params, R_LOTS, _WORDS[R_LOTS], LOT)
-    seen = region(scratch, params, R_SEEN_IDS, 1, _I64)
-    seen_cursor = region(scratch, params, R_SEEN_CURSOR, _WORDS[R_SEEN_CURSOR], RING_CURSOR)
-    row = region(scratch, params, R_FILL_ROW, _WORDS[R_FILL_ROW], FILL)
-    tick, lot, contract = fst[F_TICK], fst[F_LOT], fst[F_CONTRACT]
-    for i in range(done, n):
-        f = fills[i]
-        value = contract * f.price_tick * tick * f.qty_lots * lot
-        r = row[0]
-        r.trade_id = i
-        r.instrument = 0
-        r.side = SIDE_BUY if f.side > 0 else SIDE_SELL
-        r.price_ticks = f.price_tick
-        r.amount_lots = f.qty_lots
-        r.fee_quote = (fst[F_MAKER_FEE] if f.maker else fst[F_TAKER_FEE]) * value
-        r.is_maker = f.maker
-        r.time_ns = f.local_ts
-        if position_apply_fill(positions, lots, seen, seen_cursor, row, 0,
-                               params[P_LOT_TICK_VALUE]) != codes.STATUS_OK:
-            v[V_FILL_ERRORS] += 1
-        v[V_TRADED_LOTS] += f.qty_lots
-    v[V_FILL_CURSOR] = n
-    return n - done
+    dp = region(scratch, params, R_DECISION, WORDS[R_DECISION], DECISION_PARAMS)
+    limits = region(scratch, params, R_RISK_LIMITS, WORDS[R_RISK_LIMITS], RISK_LIMITS)
+    state = region(scratch, params, R_RISK_STATE, WORDS[R_RISK_STATE], RISK_STATE)
+    gate = region(scratch, params, R_GATE, WORDS[R_GATE], GATE_STATE)
+    inputs = region(scratch, params, R_RISK_INPUTS, WORDS[R_RISK_INPUTS], RISK_INPUTS)
+    action = region(scratch, params, R_RISK_ACTION, WORDS[R_RISK_ACTION], RISK_ACTION)
+    positions = region(scratch, params, R_POSITIONS, WORDS[R_POSITIONS], POSITION)
+    lots = region(scratch, params, R_LOTS, WORDS[R_LOTS], LOT)
+    ring = 0
+    for _ in range(_MAX_RISK_STEPS):
+        p = positions[0]
+        bid, ask = v[V_BOOK_BID], v[V_BOOK_ASK]
+        mark = 0.5 * (bid + ask) if 0 < bid < ask else math.nan
+        upnl = position_unrealised(positions, lots, 0, mark, params[P_LOT_TICK_VALUE])
+        x = inputs[0]
+        x.now_ns = now
+        x.position_lots = p.position_lots
+        x.cost_ticks_lots = p.cost_ticks_lots
+        x.mark_ticks = mark
+        x.equity_quote = (params[P_DRAWDOWN_BASE_QUOTE] + p.realised_pnl_quote
+                          - p.maker_fees_quote - p.taker_fees_quote + p.funding_quote
+                          + (upnl if math.isfinite(upnl) else 0.0))
+        x.round_trip_count = p.round_trip_count
+        x.losing_streak = p.losing_streak
+        x.best_bid_ticks = bid
+        x.best_ask_ticks = ask
+        x.collar_low_ticks = 0.0
+        x.collar_high_ticks = 0.0
+        x.book_updates = v[V_BOOK_UPDATES]
+        x.abort = 0
+        call = risk_step(dp, limits, state, gate, inputs, action)
+        a = action[0]
+        v[V_RISK_MASK] = a.mask
+        sent = 0
+        if a.cancel_all != 0:
+            sent += cancel_all(h)
+        if a.flatten_lots != 0:
+            sent += flatten(h, v, a.flatten_lots, a.flatten_limit_ticks)
+        if a.wake_quoter != 0:
+            ring = codes.PACE_FLAG_CHANGED
+        v[V_RISK_BOOK_UPDATES] = v[V_BOOK_UPDATES]
+        if call == codes.RISK_CALL_NEXT_CHECK:
+            v[V_NEXT_CHECK_NS] = a.next_check_ns
+        # Nothing sent: the actions are carried out already, so the next step is due now.
+        if not (call == codes.RISK_CALL_AFTER_ACTIONS and sent == 0
+                and requests_in_flight(h) == 0):
+            break
+    v[V_RISK_CALL] = call
+    return ring
 
 
-@helper(I8(HANDLE), inline=True)
-def feed_trades(h):
-    """Public trades since the last wake-up -> the intensity estimator (mid at arrival)."""
-    ist, params, scratch, trades = h[0], h[6], h[7], h[8]
-    n = ist[I_N_TRADES]
-    if n == 0:
+@helper(I8(HANDLE, I8A, I8), inline=True)
+def quote(h, v, now):
+    """Run one engine cycle on the local book and send what the rate limit lets through."""
+    ist, params, scratch = h[0], h[6], h[7]
+    table = region(scratch, params, R_ORDERS, WORDS[R_ORDERS], ORDER)
+    actions = region(scratch, params, R_ACTIONS, WORDS[R_ACTIONS], ACTION)
+    quotes = region(scratch, params, R_QUOTES, WORDS[R_QUOTES], QUOTE)
+    diag = region(scratch, params, R_DIAG, WORDS[R_DIAG], QUOTE_DIAG)
+    dp = region(scratch, params, R_DECISION, WORDS[R_DECISION], DECISION_PARAMS)
+    gate = region(scratch, params, R_GATE, WORDS[R_GATE], GATE_STATE)
+    pacing = region(scratch, params, R_PACING, WORDS[R_PACING], PACING_STATE)
+    bucket = region(scratch, params, R_BUCKET, WORDS[R_BUCKET], BUCKET_STATE)
+    setup = (region(scratch, params, R_QPARAMS, WORDS[R_QPARAMS], QUOTE_PARAMS),
+             region(scratch, params, R_BID_MULT, 1, _F64),
+             region(scratch, params, R_ASK_MULT, 1, _F64))
+    state = (region(scratch, params, R_SAMPLES, WORDS[R_SAMPLES], MARKET_SAMPLE),
+             region(scratch, params, R_CURSOR, WORDS[R_CURSOR], RING_CURSOR),
+             region(scratch, params, R_VOL_STATE, WORDS[R_VOL_STATE], VOL_STATE),
+             region(scratch, params, R_VOL_RETURNS, WORDS[R_VOL_RETURNS], VOL_RETURN),
+             region(scratch, params, R_INTENSITY, WORDS[R_INTENSITY], INTENSITY_STATE))
+    mirror_orders(h[2], ist[I_N_LOCAL], table, 0, v)
+    book = (v[V_BOOK_TIME_NS], v[V_BOOK_BID], v[V_BOOK_ASK], v[V_BOOK_BID_LOTS],
+            v[V_BOOK_ASK_LOTS], ist[I_POS_LOTS])
+    n = engine_cycle((dp, gate, pacing), now, setup, state, book, (quotes, diag), table, 0,
+                     np.int64(params[P_AMEND_THRESHOLD_TICKS]), actions)
+    v[V_CYCLES] += 1
+    v[V_N_QUOTES] = diag[0].quote_count if pacing[0].levels > 0 else 0
+    if n <= 0:
         return 0
-    state = region(scratch, params, R_INTENSITY, _WORDS[R_INTENSITY], INTENSITY_STATE)
-    half_life_s = params[P_INTENSITY_HALF_LIFE_S]
-    for i in range(n):
-        t = trades[i]
-        bb, ba = t.best_bid_tick, t.best_ask_tick
-        if bb == INVALID_MIN or ba == INVALID_MAX or not (0 < bb < ba):
-            continue  # no mid to measure distances from (the listener skips these too)
-        side = SIDE_BUY if t.side > 0 else SIDE_SELL
-        intensity_update(state, t.local_ts, t.price_tick, 0.5 * (bb + ba), side, half_life_s)
-    ist[I_N_TRADES] = 0
-    return n
-
-
-@helper(I8(HANDLE, I8), inline=True)
-def touch_lots(h, side):
-    """Quantity in lots at the local book's touch of ``side`` (0 when that side is empty)."""
-    fst, book, bs = h[1], h[4], h[5]
-    tick = bs[BS_BEST_BID] if side == SIDE_BUY else bs[BS_BEST_ASK]
-    if tick == INVALID_MIN or tick == INVALID_MAX:
-        return 0
-    lots = np.int64(round(book[side, tick - bs[BS_BASE]] / fst[F_LOT]))
-    return min(lots, codes.LOTS_MAX)
+    granted = bucket_take(bucket, now, n)
+    v[V_RATE_LIMITED] += n - granted
+    levels = gate_levels_allowed(dp, gate) if gate[0].ready != 0 else 0
+    return send_actions(h, actions, granted, table, v, levels)
 
 
 @helper(I8(QUOTE_T, I8, I8), inline=True)
@@ -251,9 +268,11 @@ def best_quote(quotes, n, side):
 def record(h, v):
     """Write one QUOTING_RECORD row (the wrapper drains the buffer between kernel calls)."""
     ist, fst, lo, bs, params, scratch = h[0], h[1], h[2], h[5], h[6], h[7]
-    records = region(scratch, params, R_RECORDS, _WORDS[R_RECORDS], QUOTING_RECORD_DTYPE)
-    quotes = region(scratch, params, R_QUOTES, _WORDS[R_QUOTES], QUOTE)
-    diag = region(scratch, params, R_DIAG, _WORDS[R_DIAG], QUOTE_DIAG)
+    records = region(scratch, params, R_RECORDS, WORDS[R_RECORDS], QUOTING_RECORD_DTYPE)
+    quotes = region(scratch, params, R_QUOTES, WORDS[R_QUOTES], QUOTE)
+    diag = region(scratch, params, R_DIAG, WORDS[R_DIAG], QUOTE_DIAG)
+    dp = region(scratch, params, R_DECISION, WORDS[R_DECISION], DECISION_PARAMS)
+    gate = region(scratch, params, R_GATE, WORDS[R_GATE], GATE_STATE)
     k = v[V_N_REC]
     r = records[k]
     bb, ba = bs[BS_BEST_BID], bs[BS_BEST_ASK]
@@ -264,7 +283,8 @@ def record(h, v):
         if lo[i].status == ST_NEW or lo[i].status == ST_PARTIAL:
             open_orders += 1
     balance = fst[F_BALANCE] - fst[F_FEE]  # cash after fees
-    r.ts = ist[I_NOW]
+    now = ist[I_NOW]
+    r.ts = now
     r.best_bid_tick = bb if bb != INVALID_MIN else 0
     r.best_ask_tick = ba if ba != INVALID_MAX else 0
     r.mid_tick = mid
@@ -282,86 +302,61 @@ def record(h, v):
     r.ask0_tick = ask0 if ask0 >= 0 else math.nan
     r.sigma_per_sqrt_s = diag[0].sigma_per_sqrt_s
     r.quoted_spread_ticks = ask0 - bid0 if bid0 >= 0 and ask0 >= 0 else math.nan
-    r.levels_allowed = v[V_LEVELS_ALLOWED]
+    r.levels_allowed = gate_levels(dp, gate, now, v[V_BOOK_TIME_NS])
     r.risk_mask = v[V_RISK_MASK]
     v[V_N_REC] = k + 1
     return k + 1
 
 
-@helper(I8(HANDLE, ACTION_T, I8, ORDER_T, I8A), inline=True)
-def send_actions(h, actions, n_actions, table, v):
-    """Send the diff's actions through the backtester: inserts as post-only limit orders (only
-    on levels the gate allows, checked right before each leaves, as the order manager does),
-    amends with the remaining size the venue keeps, cancels."""
-    levels = v[V_LEVELS_ALLOWED]
-    sent = 0
-    for i in range(n_actions):
-        a = actions[i]
-        side = 1 if a.side == SIDE_BUY else -1
-        if a.kind == codes.ACTION_INSERT:
-            if a.level >= levels:
-                continue
-            oid = (v[V_NEXT_ID] << LEVEL_BITS) | a.level
-            v[V_NEXT_ID] += 1
-            code = lx.submit_gtx(h, oid, side, a.price_ticks, a.size_lots)
-        elif a.kind == codes.ACTION_AMEND:
-            row = table[a.slot]
-            code = lx.modify(h, row.client_order_id, a.price_ticks,
-                             a.size_lots - np.int64(row.filled_lots))
-        else:
-            code = lx.cancel(h, table[a.slot].client_order_id)
-        if code == 0:
-            sent += 1
-        else:
-            v[V_SEND_ERRORS] += 1
-    return sent
+@helper(I8(HANDLE, I8A), inline=True)
+def rung_by_replies(h, v):
+    """``PACE_FLAG_CHANGED`` when order replies arrived since the last wake-up (fewer requests
+    in flight, or a new rejection), as the order manager rings the quoter on replies."""
+    ist = h[0]
+    in_flight = requests_in_flight(h)
+    ring = 0
+    if in_flight < v[V_IN_FLIGHT] or ist[I_REJECTS] != v[V_REJECTS_SEEN]:
+        ring = codes.PACE_FLAG_CHANGED
+    v[V_REJECTS_SEEN] = ist[I_REJECTS]
+    return ring
 
 
 @kernel(STRATEGY_SIG)
 def quote_strategy(h):
-    """One wake-up of qengine's quoting (see the module doc); returns ``STRATEGY_YIELD`` when
-    the recorder buffer is full, else 0."""
-    ist, bs, params, scratch = h[0], h[5], h[6], h[7]
+    """One wake-up of qengine's quoting (see the module doc); ``STRATEGY_YIELD`` when the
+    recorder buffer is full, else 0."""
+    ist, params, scratch = h[0], h[6], h[7]
     v = region(scratch, params, R_VARS, 1, _I64)
     now = ist[I_NOW]
-    book_fills(h, v)
+    flags = codes.PACE_FLAG_FILL if book_fills(h, v) > 0 else 0
     feed_trades(h)
     lx.clear_inactive(h)
-    bb, ba = bs[BS_BEST_BID], bs[BS_BEST_ASK]
-    bid = bb if bb != INVALID_MIN else 0
-    ask = ba if ba != INVALID_MAX else 0
-    bid_lots = touch_lots(h, SIDE_BUY)
-    ask_lots = touch_lots(h, SIDE_SELL)
-    if (bid != v[V_BOOK_BID] or ask != v[V_BOOK_ASK] or bid_lots != v[V_BOOK_BID_LOTS]
-            or ask_lots != v[V_BOOK_ASK_LOTS]):
-        v[V_BOOK_TIME_NS] = now
-        v[V_BOOK_BID], v[V_BOOK_ASK] = bid, ask
-        v[V_BOOK_BID_LOTS], v[V_BOOK_ASK_LOTS] = bid_lots, ask_lots
-    v[V_LEVELS_ALLOWED] = np.int64(params[P_LEVELS])
-    if v[V_BOOK_TIME_NS] > 0:
-        table = region(scratch, params, R_ORDERS, _WORDS[R_ORDERS], ORDER)
-        actions = region(scratch, params, R_ACTIONS, _WORDS[R_ACTIONS], ACTION)
-        quotes = region(scratch, params, R_QUOTES, _WORDS[R_QUOTES], QUOTE)
-        diag = region(scratch, params, R_DIAG, _WORDS[R_DIAG], QUOTE_DIAG)
-        setup = (region(scratch, params, R_QPARAMS, _WORDS[R_QPARAMS], QUOTE_PARAMS),
-                 region(scratch, params, R_BID_MULT, 1, _F64),
-                 region(scratch, params, R_ASK_MULT, 1, _F64))
-        state = (region(scratch, params, R_SAMPLES, _WORDS[R_SAMPLES], MARKET_SAMPLE),
-                 region(scratch, params, R_CURSOR, _WORDS[R_CURSOR], RING_CURSOR),
-                 region(scratch, params, R_VOL_STATE, _WORDS[R_VOL_STATE], VOL_STATE),
-                 region(scratch, params, R_VOL_RETURNS, _WORDS[R_VOL_RETURNS], VOL_RETURN),
-                 region(scratch, params, R_INTENSITY, _WORDS[R_INTENSITY], INTENSITY_STATE))
-        mirror_orders(h[2], ist[I_N_LOCAL], table, 0, v)
-        inputs = (v[V_BOOK_TIME_NS], v[V_BOOK_BID], v[V_BOOK_ASK], v[V_BOOK_BID_LOTS],
-                  v[V_BOOK_ASK_LOTS], ist[I_POS_LOTS], v[V_LEVELS_ALLOWED])
-        n = quote_cycle(setup, state, inputs, (quotes, diag), table, 0,
-                        np.int64(params[P_AMEND_THRESHOLD_TICKS]), actions)
-        v[V_CYCLES] += 1
-        v[V_N_QUOTES] = diag[0].quote_count
-        if n > 0:
-            send_actions(h, actions, n, table, v)
-    every = np.int64(params[P_RECORD_EVERY_NS])
+    updated = observe_book(h, v)
+    flags |= rung_by_replies(h, v)
+    flags |= risk(h, v)
+    v[V_PACE_FLAGS] |= flags
+    if flags != 0:
+        v[V_RUNG] = 1
+    if v[V_BOOK_TIME_NS] > 0:  # the engine quotes once a book has arrived
+        dp = region(scratch, params, R_DECISION, WORDS[R_DECISION], DECISION_PARAMS)
+        pacing = region(scratch, params, R_PACING, WORDS[R_PACING], PACING_STATE)
+        cycle = False
+        if updated:
+            answer = pacing_inline(dp, pacing, now, v[V_BOOK_UPDATES],
+                                   requests_in_flight(h) > 0)
+            cycle = answer == codes.INLINE_CYCLE
+            if answer == codes.INLINE_WAKE:
+                v[V_RUNG] = 1
+        if not cycle and (v[V_RUNG] != 0 or now >= pacing[0].wake_ns):
+            v[V_RUNG] = 0
+            answer = pacing_due(dp, pacing, now, v[V_BOOK_UPDATES], v[V_PACE_FLAGS])
+            cycle = answer == codes.PACE_CYCLE or answer == codes.PACE_CYCLE_FRESH
+        if cycle:
+            v[V_PACE_FLAGS] = 0  # a cycle takes what was rung before it
+            quote(h, v, now)
+    v[V_IN_FLIGHT] = requests_in_flight(h)  # (this wake-up's requests included)
     if now >= v[V_NEXT_REC_NS]:
+        every = np.int64(params[P_RECORD_EVERY_NS])
         record(h, v)
         v[V_NEXT_REC_NS] = (now // every + 1) * every
         if v[V_N_REC] >= np.int64(params[2 * R_RECORDS + 1]):
