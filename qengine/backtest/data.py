@@ -45,7 +45,7 @@ from .events import (
     TRADE_EVENT,
 )
 
-__all__ = ["DataError", "events_cache_dir", "iter_event_chunks", "load_events"]
+__all__ = ["DataError", "count_rows", "events_cache_dir", "iter_event_chunks", "load_events"]
 
 _KNOWN_BITS = KIND_MASK | EXCH_EVENT | LOCAL_EVENT | BUY_EVENT | SELL_EVENT
 _PRICED_KINDS = np.array([DEPTH_EVENT, TRADE_EVENT, DEPTH_SNAPSHOT_EVENT, DEPTH_BBO_EVENT])
@@ -95,6 +95,57 @@ def iter_event_chunks(
     check = _OrderCheck()
     for source in sources:
         yield from _chunks_of(source, chunk_rows, check)
+
+
+def count_rows(
+    sources: str | os.PathLike[str] | np.ndarray | Iterable[str | os.PathLike[str] | np.ndarray],
+) -> int:
+    """Check that every source opens as event rows and return how many rows they hold in all.
+
+    Reads only headers (a raw ``.gz`` recording is converted into the cache first, as
+    :func:`iter_event_chunks` would), so a missing file, an unreadable one or a wrong layout is
+    reported before a run starts; the rows themselves are checked as they stream.
+
+    Raises
+    ------
+    DataError
+        Naming the source: no sources, not a path or array, missing, unreadable, wrong layout.
+    """
+    if isinstance(sources, str | os.PathLike | np.ndarray):
+        sources = [sources]
+    try:
+        items = list(sources)
+    except TypeError:
+        raise DataError("<data>", "expected a path, an array or a sequence of them, got "
+                                  f"{type(sources).__name__}") from None
+    if not items:
+        raise DataError("<data>", "no event sources given")
+    total = 0
+    for source in items:
+        if isinstance(source, np.ndarray):
+            _layout(source.dtype, source.shape, _ARRAY_LABEL)
+            total += len(source)
+            continue
+        if not isinstance(source, str | os.PathLike):
+            raise DataError("<data>", "an event source is a path or a numpy array, not "
+                                      f"{type(source).__name__}")
+        path = Path(source)
+        label = str(path)
+        if not path.is_file():
+            raise DataError(label, "no such file (or not a regular file)")
+        if path.suffix.lower() == ".gz":
+            cached = _converted(path)
+            if isinstance(cached, np.ndarray):
+                total += len(cached)
+                continue
+            path = cached
+        try:
+            with open_npy_stream(path) as (_stream, dtype, shape):
+                _layout(dtype, shape, label)
+                total += shape[0] if shape else 0
+        except (FileFormatError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+            raise DataError(label, f"cannot read: {exc}") from exc
+    return total
 
 
 # --- sources ----------------------------------------------------------------------------------

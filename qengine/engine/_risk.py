@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 import trio
 
@@ -26,6 +25,7 @@ from ..config import EngineConfig
 from ..io import errors as io_errors
 from ..kernels import codes
 from ..kernels.risk import risk_check
+from ..strategy import rules
 from ..telemetry import COUNTER, Telemetry
 from ..units import bps_to_fraction
 from ._gate import QuoteGate, Wakeup
@@ -33,61 +33,12 @@ from ._state import EngineState
 
 log = logging.getLogger("qengine.risk")
 
-#: Outcomes of a breach kind.
-PAUSE = "pause"  # quotes pulled; cooldown, then 1, 2, ... levels, then all (if recovery_enabled)
-STOP = "stop"  # quotes pulled; no quoting for the rest of the session
-ACT = "act"  # quoting pauses only while the action runs (a pause if take_profit_halts)
-LOG = "log"  # reported and counted, no action
-#: Flatten actions (reduce-only IOC limits; only with ``flatten_position_enabled``).
-FLATTEN_NONE = "none"
-FLATTEN_ALL = "all"
-FLATTEN_TO_THRESHOLD = "to_threshold"  # down to ``recovery_threshold_pct`` of the limits
-FLATTEN_AT_TOUCH = "at_touch"  # only when the touch is better than the entry
-
-
-@dataclass(frozen=True, slots=True)
-class BreachRule:
-    """What one breach kind (one ``codes.RISK_*`` bit) makes the monitor do."""
-
-    bit: int
-    name: str
-    outcome: str
-    flatten: str
-
-
-#: The semantics of every breach kind, in one place (README.md's risk table is this table).
-BREACH_RULES = (
-    BreachRule(codes.RISK_MAX_POSITION, "max position", PAUSE, FLATTEN_TO_THRESHOLD),
-    BreachRule(codes.RISK_MAX_NOTIONAL, "max notional", PAUSE, FLATTEN_TO_THRESHOLD),
-    BreachRule(codes.RISK_STOP_LOSS, "stop loss", PAUSE, FLATTEN_ALL),
-    # Its streak restarts when the pause starts (see RiskMonitor.losing_streak).
-    BreachRule(codes.RISK_CONSECUTIVE_LOSSES, "consecutive losses", PAUSE, FLATTEN_NONE),
-    BreachRule(codes.RISK_MAX_DRAWDOWN, "max drawdown", STOP, FLATTEN_ALL),
-    BreachRule(codes.RISK_TAKE_PROFIT, "take profit", ACT, FLATTEN_AT_TOUCH),
-    BreachRule(codes.RISK_UPNL_TAKE_PROFIT, "UPNL take profit", ACT, FLATTEN_AT_TOUCH),
-    BreachRule(codes.RISK_NO_MARK, "no mark price", LOG, FLATTEN_NONE),
-)
-
-
-def _bits(predicate: Callable[[BreachRule], bool]) -> int:
-    mask = 0
-    for rule in BREACH_RULES:
-        if predicate(rule):
-            mask |= rule.bit
-    return mask
-
-
-_HALTING = _bits(lambda rule: rule.outcome in (PAUSE, STOP))
-_STOPPING = _bits(lambda rule: rule.outcome == STOP)
-_TAKE_PROFIT = _bits(lambda rule: rule.outcome == ACT)
-_FLATTEN_ALL = _bits(lambda rule: rule.flatten == FLATTEN_ALL)
-_FLATTEN_TO_THRESHOLD = _bits(lambda rule: rule.flatten == FLATTEN_TO_THRESHOLD)
-_NAMES = {rule.bit: rule.name for rule in BREACH_RULES}
-
-
-def breach_names(mask: int) -> str:
-    """Human-readable list of the breach bits in ``mask``."""
-    return ", ".join(name for bit, name in _NAMES.items() if mask & bit) or "none"
+_HALTING = rules.HALT_MASK
+_STOPPING = rules.STOP_MASK
+_TAKE_PROFIT = rules.TAKE_PROFIT_MASK
+_FLATTEN_ALL = rules.FLATTEN_ALL_MASK
+_FLATTEN_TO_THRESHOLD = rules.FLATTEN_TO_THRESHOLD_MASK
+BREACH_RULES, PAUSE, breach_names = rules.BREACH_RULES, rules.PAUSE, rules.breach_names
 
 
 class RiskMonitor:
