@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from qengine.backtest.events import BUY_EVENT, KIND_MASK, LOCAL_EVENT, TRADE_EVENT
 from qengine.config import EngineConfig
 from qengine.engine import Engine
 from qengine.kernels import codes
@@ -28,6 +29,8 @@ from qengine.kernels.intensity import intensity_update
 from qengine.kernels.params import make_level_multipliers
 from qengine.kernels.pipeline import quote_pipeline
 from qengine.strategy.setup import InstrumentSpec, build_quote_params
+
+from ..event_book import EventBook
 
 #: Ladder levels per side a row holds (``quote.levels`` is at most 10).
 MAX_LEVELS = 10
@@ -180,3 +183,32 @@ def decisions_by_state(rows: np.ndarray) -> dict[tuple[int, ...], set[bytes]]:
     for row in rows:
         found.setdefault(state_key(row), set()).add(ladder_key(row))
     return found
+
+
+def recording_feed(rows: np.ndarray, spec: InstrumentSpec, half_life_s: float,
+                   decisions: np.ndarray) -> list[tuple[str, Any]]:
+    """What the backtester feeds its intensity estimator from a recording, in order with its
+    cycles (``decisions``, with their wake-up times): each LOCAL trade row at its ``local_ts``
+    with the mid of the local book when it arrived (none without a two-sided book, as the
+    listener skips those), fed before the first cycle at or after it."""
+    book = EventBook(spec.tick_size, spec.volume_tick)
+    trades: list[tuple[int, tuple[Any, ...]]] = []
+    for row in rows[(rows["ev"] & LOCAL_EVENT) != 0]:
+        if int(row["ev"]) & KIND_MASK != TRADE_EVENT:
+            book.apply(row)
+            continue
+        bid, ask = book.best()
+        if bid is None or ask is None or not 0 < bid[0] < ask[0]:
+            continue
+        side = codes.SIDE_BUY if int(row["ev"]) & BUY_EVENT else codes.SIDE_SELL
+        local_ns = int(row["local_ts"])
+        trades.append((local_ns, (local_ns, round(row["px"] / spec.tick_size),
+                                  0.5 * (bid[0] + ask[0]), side, half_life_s)))
+    feed: list[tuple[str, Any]] = []
+    k = 0
+    for index, wake_ns in enumerate(decisions["wake_ns"]):
+        while k < len(trades) and trades[k][0] <= wake_ns:
+            feed.append(("trade", trades[k][1]))
+            k += 1
+        feed.append(("cycle", index))
+    return feed

@@ -27,6 +27,7 @@ from qengine.backtest.events import (
 )
 from qengine.sim import MarketRecorder, serve_simulator
 
+from ..event_book import EventBook
 from .conftest import make_config, quiet_instruments, standalone_simulator
 from .test_server import Ws, open_websocket_url
 
@@ -37,32 +38,6 @@ LOT = 0.001
 
 def _ns(unix_s: float) -> int:
     return round(unix_s * 1_000_000) * 1000
-
-
-class ReplayedBook:
-    """A book rebuilt from event rows in ticks and lots (the backtester's reading of them)."""
-
-    def __init__(self) -> None:
-        self.sides: dict[int, dict[int, int]] = {BUY_EVENT: {}, SELL_EVENT: {}}
-
-    def apply(self, row: np.void) -> None:
-        ev = int(row["ev"])
-        kind, side = ev & KIND_MASK, ev & (BUY_EVENT | SELL_EVENT)
-        tick, lots = round(row["px"] / TICK), round(row["qty"] / LOT)
-        book = self.sides[side] if kind != TRADE_EVENT else None
-        if kind == DEPTH_CLEAR_EVENT:
-            book.clear()
-        elif kind in (DEPTH_EVENT, DEPTH_SNAPSHOT_EVENT):
-            if lots:
-                book[tick] = lots
-            else:
-                book.pop(tick, None)
-
-    def best(self) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
-        bids, asks = self.sides[BUY_EVENT], self.sides[SELL_EVENT]
-        bid = max(bids) if bids else None
-        ask = min(asks) if asks else None
-        return ((bid, bids[bid]) if bid else None), ((ask, asks[ask]) if ask else None)
 
 
 async def _watch(url: str, seconds: float) -> tuple[list[dict], list[list]]:
@@ -121,7 +96,7 @@ async def test_replayed_rows_give_every_ticker_and_trade_a_client_saw(key_pair, 
 
     # Every ticker's top of book is the replayed book at its step.
     assert len(tickers) >= 25
-    book, i = ReplayedBook(), 0
+    book, i = EventBook(TICK, LOT), 0
     client_bid_seen = False
     for ticker in tickers:
         step_ns = _ns(ticker["mark_timestamp"])
