@@ -1,9 +1,9 @@
 """The live side of the live-vs-backtest differential test: every quote cycle of a running
 engine, logged as one decision row (what the kernel was given and what it decided).
 
-The row has the fields of the backtester's per-cycle decision log, so the two logs compare
-field by field. The log wraps the quoter's ``run_cycle`` from the outside (tests only): it reads
-the engine's state right after each cycle's one kernel call, before anything can await.
+The row is the backtester's per-cycle decision-log row (``DECISION_DTYPE``), so the two logs
+compare field by field. The log wraps the quoter's ``run_cycle`` from the outside (tests only):
+it reads the engine's state right after each cycle's one kernel call, before anything awaits.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from qengine.backtest.events import BUY_EVENT, KIND_MASK, LOCAL_EVENT, TRADE_EVENT
+from qengine.backtest.quoting_decisions import DECISION_DTYPE, DECISION_LEVELS
 from qengine.config import EngineConfig
 from qengine.engine import Engine
 from qengine.kernels import codes
@@ -32,33 +33,6 @@ from qengine.strategy.setup import InstrumentSpec, build_quote_params
 
 from ..event_book import EventBook
 
-#: Ladder levels per side a row holds (``quote.levels`` is at most 10).
-MAX_LEVELS = 10
-#: One quote cycle: its inputs, the kernel's outputs and the ladder by level (0: not quoted).
-DECISION_FIELDS = [
-    ("wake_ns", np.int64),
-    ("time_ns", np.int64),
-    ("best_bid_tick", np.int64),
-    ("best_ask_tick", np.int64),
-    ("best_bid_lots", np.int64),
-    ("best_ask_lots", np.int64),
-    ("position_lots", np.int64),
-    ("levels_allowed", np.int64),
-    ("status", np.int64),
-    ("flags", np.int64),
-    ("quote_count", np.int64),
-    ("n_actions", np.int64),
-    ("sigma_per_sqrt_s", np.float64),
-    ("a_bid_per_s", np.float64),
-    ("kappa_bid_per_tick", np.float64),
-    ("a_ask_per_s", np.float64),
-    ("kappa_ask_per_tick", np.float64),
-    ("bid_price_ticks", np.int64, (MAX_LEVELS,)),
-    ("bid_size_lots", np.int64, (MAX_LEVELS,)),
-    ("ask_price_ticks", np.int64, (MAX_LEVELS,)),
-    ("ask_size_lots", np.int64, (MAX_LEVELS,)),
-]
-DECISION = np.dtype(DECISION_FIELDS)
 #: The ``quote_cycle`` inputs, in the kernel's order, and the diagnostics a row keeps.
 INPUT_FIELDS = ("time_ns", "best_bid_tick", "best_ask_tick", "best_bid_lots", "best_ask_lots",
                 "position_lots", "levels_allowed")
@@ -80,21 +54,18 @@ def ladder_by_level(quotes: np.ndarray, count: int, row: Any) -> None:
 
 
 class CycleLog:
-    """Decision rows of every cycle the engine's quoter runs from now on, the simulated exchange
-    time of each (``sim_ns``) and, in order with the cycles, every public trade the listener
-    fed to the intensity estimator (``feed``: ``("trade", args)`` and ``("cycle", index)``).
+    """Decision rows of every cycle the engine's quoter runs from now on and, in order with the
+    cycles, every public trade the listener fed to the intensity estimator (``feed``:
+    ``("trade", args)`` and ``("cycle", index)``).
 
     ``listener_module`` is ``qengine.engine._listener``, whose ``intensity_update`` is wrapped
     through ``monkeypatch`` (undone after the test).
     """
 
-    def __init__(self, engine: Engine, exchange_now_s: Any, monkeypatch: Any,
-                 listener_module: Any) -> None:
+    def __init__(self, engine: Engine, monkeypatch: Any, listener_module: Any) -> None:
         self.rows: list[np.void] = []
-        self.sim_ns: list[int] = []
         self.feed: list[tuple[str, Any]] = []
         self._engine = engine
-        self._exchange_now_s = exchange_now_s
         quoter = engine.quoter
         run_cycle = quoter.run_cycle
         update = listener_module.intensity_update
@@ -114,7 +85,7 @@ class CycleLog:
     def _log(self, n_actions: int) -> None:
         state, quoter = self._engine.state, self._engine.quoter
         book, diag = state.book, state.diag[0]
-        row = np.zeros((), DECISION)
+        row = np.zeros((), DECISION_DTYPE)
         row["wake_ns"] = round(quoter.last_cycle_s * 1e9)
         inputs = (book.time_ns, book.bid_ticks, book.ask_ticks, book.bid_lots, book.ask_lots,
                   state.position_lots(0), quoter.last_levels)  # as Quoter.run_cycle passes them
@@ -126,11 +97,10 @@ class CycleLog:
         ladder_by_level(state.quotes, int(diag["quote_count"]), row)
         self.feed.append(("cycle", len(self.rows)))
         self.rows.append(row)
-        self.sim_ns.append(round(self._exchange_now_s() * 1e6) * 1000)
 
     def decisions(self) -> np.ndarray:
-        """The rows so far as one DECISION array."""
-        return np.array(self.rows, DECISION) if self.rows else np.zeros(0, DECISION)
+        """The rows so far as one DECISION_DTYPE array."""
+        return np.array(self.rows, DECISION_DTYPE) if self.rows else np.zeros(0, DECISION_DTYPE)
 
 
 def inputs_of(row: Any) -> tuple[int, ...]:
@@ -150,8 +120,8 @@ def replay_feed(config: EngineConfig, spec: InstrumentSpec, rows: np.ndarray,
     state = (np.zeros(q.ring_capacity, MARKET_SAMPLE), np.zeros(1, RING_CURSOR),
              np.zeros(1, VOL_STATE), np.zeros(q.ring_capacity, VOL_RETURN),
              np.zeros(2, INTENSITY_STATE))
-    quotes, diag = np.zeros(2 * MAX_LEVELS, QUOTE), np.zeros(1, QUOTE_DIAG)
-    out = np.zeros(len(rows), DECISION)
+    quotes, diag = np.zeros(2 * DECISION_LEVELS, QUOTE), np.zeros(1, QUOTE_DIAG)
+    out = np.zeros(len(rows), DECISION_DTYPE)
     for kind, what in feed:
         if kind == "trade":
             intensity_update(state[4], *what)

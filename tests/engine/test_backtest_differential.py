@@ -21,6 +21,8 @@ import pytest
 import trio
 
 import qengine.engine._listener as listener_module
+from qengine import backtest
+from qengine.backtest.instruments import Instrument
 from qengine.kernels import codes
 from qengine.sim import IndexSpec, MarketRecorder
 
@@ -29,7 +31,11 @@ from .livelog import (
     DIAG_FIELDS,
     LADDER_FIELDS,
     CycleLog,
+    decisions_by_state,
+    ladder_key,
+    recording_feed,
     replay_feed,
+    state_key,
 )
 
 pytestmark = pytest.mark.slow
@@ -56,10 +62,22 @@ async def live_session(monkeypatch, seconds: float = LIVE_S, **dotted):
     """Run the engine on the moving market; return (config, spec, cycle log, recorded rows)."""
     recorder = MarketRecorder(BTC)
     with trio.fail_after(600):
-        async with running(moving_market(), market_tap=recorder, **dotted) as (sim, engine):
-            log = CycleLog(engine, sim.exchange.now_s, monkeypatch, listener_module)
+        async with running(moving_market(), market_tap=recorder, **dotted) as (_sim, engine):
+            log = CycleLog(engine, monkeypatch, listener_module)
             await trio.sleep(seconds)
     return engine.config, engine.state.spec, log, recorder.rows()
+
+
+def backtest_decisions(config, spec, rows, path):
+    """Run qengine's strategy with ``config`` on the recorded ``rows`` (written to ``path`` as
+    ``MarketRecorder.save`` writes them); return the result, its decision log kept."""
+    np.savez_compressed(path, data=rows)
+    instrument = Instrument(name=spec.name, tick_size=spec.tick_size, lot_size=spec.volume_tick,
+                            min_order_lots=spec.min_order_lots,
+                            maker_fee=config.quote.maker_fee_rate,
+                            taker_fee=config.quote.taker_fee_rate)
+    # Zero latency: the engine's requests reach the simulator in no virtual time (autojump).
+    return backtest.run(config, path, instrument=instrument, latency_ms=0.0, decision_log=True)
 
 
 def assert_same_decisions(got: np.ndarray, want: np.ndarray) -> None:
@@ -70,19 +88,25 @@ def assert_same_decisions(got: np.ndarray, want: np.ndarray) -> None:
             assert np.array_equal(got[name], want[name]), name
 
 
-async def test_live_decisions_with_estimators_on_are_the_kernels_on_the_logged_inputs(
-        autojump_clock, monkeypatch):
+async def test_with_estimators_on_live_and_backtest_decide_as_the_kernels_on_their_inputs(
+        autojump_clock, monkeypatch, tmp_path):
     """Estimators on (EWMA volatility from the book, intensity fitted to public trades, the
-    rolling A-S horizon): the live engine's every decision is the pure kernels' decision on what
-    it logged (the trades fed to the intensity estimator and each cycle's book, position and
-    levels, in order), replayed from fresh estimators through the strategy layer's setup, the
-    same setup and kernels the backtester runs. Bit for bit: sigma, A and kappa per side, status,
-    flags and the ladder of every cycle."""
-    config, spec, log, _ = await live_session(monkeypatch, quote__estimate_intensity=True)
+    rolling A-S horizon): their state depends on when each side sampled the market, so the two
+    runs are compared through the one decision function instead. Every live decision is the
+    pure kernels' decision on what the engine logged (the trades it fed the intensity estimator
+    and each cycle's book, position and levels, in order), replayed from fresh estimators through
+    the strategy layer's setup; and every backtest decision on the recording is the same
+    replay's decision on the backtester's inputs (its cycles' books, positions and levels, and
+    the recording's trades with the local mid at their arrival). Bit for bit: sigma, A and kappa
+    per side, status, flags and the ladder of every cycle, on both sides."""
+    config, spec, log, rows = await live_session(monkeypatch, quote__estimate_intensity=True)
     live = log.decisions()
     assert len(live) >= 100
-    replayed = replay_feed(config, spec, live, log.feed)
-    assert_same_decisions(replayed, live)
+    assert_same_decisions(replay_feed(config, spec, live, log.feed), live)
+    backtested = backtest_decisions(config, spec, rows, tmp_path / "market.npz").decisions
+    assert len(backtested) >= 100
+    feed = recording_feed(rows, spec, config.quote.intensity_half_life_s, backtested)
+    assert_same_decisions(replay_feed(config, spec, backtested, feed), backtested)
     # Not a constant decision: the estimators moved, the engine was filled and skewed.
     fitted = (live["flags"] & codes.QUOTE_FLAG_INTENSITY_PRIOR) == 0
     assert np.count_nonzero(fitted) >= 10
@@ -90,4 +114,65 @@ async def test_live_decisions_with_estimators_on_are_the_kernels_on_the_logged_i
     assert len(np.unique(live["kappa_bid_per_tick"][fitted])) >= 10
     assert len(np.unique(live["position_lots"])) >= 3
     assert sum(kind == "trade" for kind, _ in log.feed) >= 20
+    assert sum(kind == "trade" for kind, _ in feed) >= 20
+    assert np.count_nonzero((backtested["flags"] & codes.QUOTE_FLAG_INTENSITY_PRIOR) == 0) >= 10
 
+
+#: The config of the state-only comparison (see its docstring for why each setting).
+STATE_ONLY = {
+    "quote__horizon": "fixed",
+    "quote__sigma_fallback_daily": 0.02,
+    "quote__sigma_floor_daily": 0.02,
+    "quote__sigma_ceiling_daily": 0.02,
+    "quote__estimate_intensity": False,
+    "quote__min_quote_interval_s": 0.0,
+    "risk__take_profit_enabled": False,
+}
+
+
+async def test_live_and_backtest_decide_the_same_quotes_at_the_same_market_states(
+        autojump_clock, monkeypatch, tmp_path):
+    """The live engine on the simulator and the backtester on the recording of that market,
+    with one config: wherever both quoted at the same market state (touch, position, levels
+    allowed), they decided the same ladder (every level's price and size on both sides), and
+    that is most live cycles.
+
+    The config makes the decision a function of that state only, switching off exactly what
+    legitimately differs between the two runs:
+
+    - ``quote.horizon = "fixed"``: the rolling horizon reads the clock, and the live engine's
+      clock (trio's, monotonic) is not the recording's (simulated Unix time);
+    - sigma floor = ceiling = fallback (0.02 a day): the volatility estimator is fed the book at
+      each cycle, and the two sides cycle at different instants (the live engine on the tickers
+      it reads and on order replies, the backtester on every row and response);
+    - ``quote.estimate_intensity = false``: the intensity estimator is fed each trade with the
+      mid at its arrival, and a trade arrives with its step's book in the live engine's read but
+      before that step's depth rows in the recording; the fit differs in its last bits;
+    - ``quote.min_quote_interval_s = 0``: the backtester quotes at every wake-up, so the live
+      engine quotes on every book too; both rest the same orders through each market step and
+      the same takers fill them (their positions must walk together for states to match);
+    - ``risk.take_profit_enabled = false``: the take-profit check runs on the live monitor's
+      timer and would flatten the two runs at different instants.
+
+    With the estimators on, the test above compares the two through the decision function.
+    """
+    config, spec, log, rows = await live_session(monkeypatch, **STATE_ONLY)
+    result = backtest_decisions(config, spec, rows, tmp_path / "market.npz")
+    live, replayed = log.decisions(), result.decisions
+    assert len(live) >= 500
+    assert len(replayed) >= 500
+
+    # Each side decides one ladder per state (the decision is a function of the state) ...
+    live_ladders, backtest_ladders = decisions_by_state(live), decisions_by_state(replayed)
+    assert all(len(ladders) == 1 for ladders in live_ladders.values())
+    assert all(len(ladders) == 1 for ladders in backtest_ladders.values())
+    # ... and it is the same ladder wherever both quoted at a state.
+    matched = [row for row in live if state_key(row) in backtest_ladders]
+    differ = [row for row in matched if ladder_key(row) not in backtest_ladders[state_key(row)]]
+    assert differ == [], f"{len(differ)} of {len(matched)} matched cycles differ"
+    assert len(matched) >= 0.9 * len(live)
+    # Not a constant decision: many books, inventories and ladders, both sides filled.
+    assert len({state_key(row) for row in matched}) >= 200
+    assert len({int(row["position_lots"]) for row in matched}) >= 5
+    assert len({ladder_key(row) for row in matched}) >= 200
+    assert result.counts["fills"] >= 5
