@@ -175,9 +175,9 @@ def run(config: EngineConfig, data: Any, *, instrument: str | Instrument | None 
 
     def on_return(events_done: int, now_ns: int) -> None:
         records.append(state.drain_records())
-        if progress is not None:
-            sim = now_ns if now_ns != L.INVALID_MAX else -1
-            progress(Progress(events_done, total, sim, span.start_ns, -1))
+        if progress is not None and span.start_ns >= 0:  # (the first call has no rows yet)
+            sim = int(now_ns) if now_ns != L.INVALID_MAX else -1
+            progress(Progress(int(events_done), total, sim, span.start_ns, -1))
 
     backtest = Backtest(bt_config, quote_strategy, params=state.params, scratch=state.scratch,
                         public_trades=True)
