@@ -99,7 +99,8 @@ def test_risk_breaches_pull_quotes_and_flatten(runs):
     assert r.counts["risk_breaches"] >= 1
     assert r.counts["flatten_orders"] >= 1
     breached = r.records[(r.records["risk_mask"] & codes.RISK_MAX_POSITION) != 0]
-    assert len(breached) > 0 and np.all(breached["levels_allowed"] == 0)
+    assert len(breached) > 0
+    assert np.all(breached["levels_allowed"] == 0)
 
 
 def test_progress_is_reported_between_kernel_calls_and_the_file_streams():
@@ -107,8 +108,10 @@ def test_progress_is_reported_between_kernel_calls_and_the_file_streams():
     r = bt.run(config(), recording("btcusdt_20240808.gz"), progress=seen.append)
     assert len(seen) >= 5
     done = [p.events_done for p in seen]
-    assert done == sorted(done) and done[-1] == r.counts["events"] == seen[-1].events_total
-    assert seen[-1].end_ns == r.end_ns and seen[0].start_ns == r.start_ns
+    assert done == sorted(done)
+    assert done[-1] == r.counts["events"] == seen[-1].events_total
+    assert seen[-1].end_ns == r.end_ns
+    assert seen[0].start_ns == r.start_ns
     assert all(p.start_ns <= p.sim_time_ns for p in seen if p.sim_time_ns >= 0)
 
 
@@ -125,7 +128,8 @@ def test_a_small_recorder_buffer_yields_and_loses_no_row(btc_rows):
     runner.run(btc_rows[:100_000], on_return=lambda *_: drained.append(state.drain_records()))
     small = np.concatenate(drained)
     whole = bt.run(cfg, btc_rows[:100_000]).records
-    assert len(drained) > len(small) // 7 and len(small) == len(whole)
+    assert len(drained) > len(small) // 7
+    assert len(small) == len(whole)
     for name in whole.dtype.names:  # field by field: NaN (no quote) equals NaN
         np.testing.assert_array_equal(small[name], whole[name])
 
@@ -195,7 +199,8 @@ def test_a_cycle_sends_exactly_what_quote_cycle_decides(model):
     assert quote_strategy(h) == 0
     ist, outbox = h[0], h[3]
     sent = outbox[: ist[L.I_N_OUTBOX]]
-    assert n > 0 and len(sent) == n
+    assert n > 0
+    assert len(sent) == n
     kinds = {codes.ACTION_INSERT: L.ST_NEW, codes.ACTION_AMEND: L.ST_REPLACED,
              codes.ACTION_CANCEL: L.ST_CANCELED}
     ids = [row[0] for row in local]
@@ -205,7 +210,8 @@ def test_a_cycle_sends_exactly_what_quote_cycle_decides(model):
         if a["kind"] == codes.ACTION_INSERT:
             assert (o["price_tick"], o["qty_lots"], o["tif"]) == (
                 a["price_ticks"], a["size_lots"], L.GTX)
-            assert o["order_id"] & 0xFF == a["level"] and o["order_id"] not in ids
+            assert o["order_id"] & 0xFF == a["level"]
+            assert o["order_id"] not in ids
         else:
             assert o["order_id"] == ids[a["slot"]]
         if a["kind"] == codes.ACTION_AMEND:
@@ -248,7 +254,8 @@ def test_the_strategy_gets_every_public_trade_since_its_last_wake_up(btc_rows):
                        & ((ev & np.uint64(E.BUY_EVENT | E.SELL_EVENT)) != 0))
         want = rows[local_trade & (rows["local_ts"] <= (last if trades else 0))]
         side = np.where((want["ev"] & np.uint64(E.BUY_EVENT)) != 0, 1, -1)
-        assert scratch[0] == len(want) and scratch[3] == 0
+        assert scratch[0] == len(want)
+        assert scratch[3] == 0
         assert scratch[1] == np.sum(np.round(want["px"] / 0.1).astype(np.int64) * side)
         if wake_s > 60:  # more trades than the first buffer (4,096) arrive between wake-ups
             start = min(rows["exch_ts"][0], rows["local_ts"][0])
@@ -284,7 +291,7 @@ def test_bad_settings_are_named_before_the_run(kwargs, match):
 def test_bad_config_and_instrument_values_are_named():
     with pytest.raises(ConfigError, match="EngineConfig"):
         bt.run({"quote": {}}, recording("btcusdt_20240808.gz"))
-    with pytest.raises(ConfigError, match="quote.levels"):
+    with pytest.raises(ConfigError, match=r"quote\.levels"):
         config(**{"quote.levels": 0})
     with pytest.raises(ConfigError, match="tick_size"):
         Instrument(name="X", tick_size=0.0, lot_size=0.001)
@@ -329,5 +336,6 @@ def test_the_instrument_table_has_the_real_specs():
 def test_eth_runs_with_its_own_instrument(eth_rows):
     r = bt.run(config(), eth_rows, instrument="ETHUSDT", queue="powerprob:2", latency_ms=5)
     assert r.instrument is INSTRUMENTS["ETHUSDT"]
-    assert r.counts["cycles"] > 0 and len(r.records) > 3000
+    assert r.counts["cycles"] > 0
+    assert len(r.records) > 3000
     assert np.all(r.records["mid_tick"][100:] > 200_000)  # ETH near 2,600 USDT at 0.01 ticks
