@@ -22,10 +22,10 @@ from ..strategy.setup import new_gate_state
 from ._state import Book
 
 
-def decision_now_ns() -> int:
-    """Now on trio's clock in int ns: the clock of the pacing and risk decisions (virtual in
-    tests). Rounded, so a deadline of ``ns / 1e9`` seconds never reads as 1 ns early."""
-    return round(trio.current_time() * 1e9)
+def deadline_s(ns: int) -> float:
+    """A kernel's deadline (``clock.now_ns`` ns) as a trio deadline, 1 ns late so that
+    ``now_ns()`` (which truncates) never reads it as not reached yet."""
+    return (ns + 1) / 1e9
 
 
 class QuoteGate:

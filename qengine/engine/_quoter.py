@@ -28,7 +28,7 @@ from ..kernels import codes
 from ..kernels.decision import engine_cycle, pacing_due, pacing_inline
 from ..strategy.setup import new_pacing_state
 from ..telemetry import COUNTER, Telemetry
-from ._gate import QuoteGate, Wakeup, decision_now_ns
+from ._gate import QuoteGate, Wakeup, deadline_s
 from ._listener import Listener
 from ._orders import OrderManager
 from ._state import EngineState
@@ -52,7 +52,7 @@ class Quoter:
         self.telemetry = telemetry
         self.cycles = 0
         #: ``PACING_STATE`` (on trio's clock), written only through the pacing kernels.
-        self.pacing = new_pacing_state(gate.params, decision_now_ns())
+        self.pacing = new_pacing_state(gate.params, now_ns())
         self._market_seen = self.pacing["market_seen"]  # a view: read before asking the kernel
         #: ``engine_cycle``'s decision arrays: the gate's row is read, never written, here.
         self.decision = (gate.params, gate.state, self.pacing)
@@ -101,7 +101,7 @@ class Quoter:
             flags = ((codes.PACE_FLAG_FILL if wakeup.fill_pending else 0)
                      | (codes.PACE_FLAG_CHANGED if wakeup.changed else 0)
                      | (codes.PACE_FLAG_BUSY if self.cycling else 0))
-            due = pacing_due(self.gate.params, self.pacing, decision_now_ns(), book.updates,
+            due = pacing_due(self.gate.params, self.pacing, now_ns(), book.updates,
                              flags)
             if due == codes.PACE_CYCLE_FRESH:
                 return book.time_ns
@@ -109,7 +109,7 @@ class Quoter:
                 return None
             if due == codes.PACE_BUSY:  # the running cycle rings again when it ends
                 self.missed_wake = True
-            with trio.move_on_at(int(self.pacing[0]["wake_ns"]) / 1e9):
+            with trio.move_on_at(deadline_s(int(self.pacing[0]["wake_ns"]))):
                 await wakeup.wait()
 
     async def _mass_quote_cycle(self, tick_ns: int | None) -> None:
@@ -139,7 +139,7 @@ class Quoter:
         # order replies outstanding the quoter task conflates several reads into one cycle.
         busy = (self.cycling or not self.gate.ready
                 or not self.orders.sends_without_waiting())
-        go = pacing_inline(self.gate.params, self.pacing, decision_now_ns(), book.updates, busy)
+        go = pacing_inline(self.gate.params, self.pacing, now_ns(), book.updates, busy)
         if go == codes.INLINE_CYCLE:
             await self._cycle(book.time_ns if book.updates != before else None)
         elif go == codes.INLINE_WAKE:

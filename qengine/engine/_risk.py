@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 
 import trio
 
+from ..clock import now_ns
 from ..config import EngineConfig
 from ..io import errors as io_errors
 from ..kernels import codes
@@ -29,7 +30,7 @@ from ..kernels.risk_actions import risk_check_interval_ns
 from ..strategy import rules
 from ..strategy.setup import new_risk_io
 from ..telemetry import COUNTER, Telemetry
-from ._gate import QuoteGate, Wakeup, decision_now_ns
+from ._gate import QuoteGate, Wakeup, deadline_s
 from ._state import EngineState
 
 log = logging.getLogger("qengine.risk")
@@ -102,7 +103,7 @@ class RiskMonitor:
         pos = state.positions[0]
         mark = book.mark_ticks
         self.inputs[0] = (
-            decision_now_ns(), int(pos["position_lots"]), int(pos["cost_ticks_lots"]),
+            now_ns(), int(pos["position_lots"]), int(pos["cost_ticks_lots"]),
             mark if math.isfinite(mark) else math.nan, self.equity_quote(),
             int(pos["round_trip_count"]), int(pos["losing_streak"]), book.bid_ticks,
             book.ask_ticks, book.collar_low_ticks, book.collar_high_ticks, book.updates,
@@ -120,7 +121,7 @@ class RiskMonitor:
             await self._carry_out()
             while call != codes.RISK_CALL_NEXT_CHECK:
                 if call == codes.RISK_CALL_AFTER_BOOK:
-                    with trio.move_on_at(int(self.action[0]["deadline_ns"]) / 1e9):
+                    with trio.move_on_at(deadline_s(int(self.action[0]["deadline_ns"]))):
                         await self.wait_next_ticker()
                 call = self.decide()
                 await self._carry_out()

@@ -17,7 +17,7 @@ import trio
 
 from qengine.clock import now_ns
 from qengine.config import EngineConfig, RiskConfig
-from qengine.engine._gate import QuoteGate, Wakeup, decision_now_ns
+from qengine.engine._gate import QuoteGate, Wakeup
 from qengine.engine._listener import Listener
 from qengine.engine._orders import OrderManager
 from qengine.engine._quoter import Quoter
@@ -154,7 +154,7 @@ async def test_the_risk_monitor_and_the_quoter_decide_what_the_kernels_decide(au
         await trio.sleep_until(start + at_s)
         _apply(live.state, bid, ask, mark, lots, entry, trips)
         await live.monitor.step()
-        core.risk(decision_now_ns(), bid, ask, mark, lots, entry, trips)
+        core.risk(now_ns(), bid, ask, mark, lots, entry, trips)
         assert live.done == core.done
         n = live.quoter.run_cycle()
         live_cycle = (live.quoter.last_levels, live.state.actions[:n].tolist())
@@ -186,9 +186,9 @@ async def test_the_quoter_task_cycles_when_the_pacing_kernel_says_so(autojump_cl
     live.quoter._quote = record  # type: ignore[method-assign]
     # The kernels on the same events: ask at each event and whenever the kernel said to.
     params = live.state.decision_params
-    pacing = new_pacing_state(params, decision_now_ns())
-    begin_ns, expected, flags, updates, now = decision_now_ns(), [], 0, 0, decision_now_ns()
-    queue = [(begin_ns + round(t * 1e9), kind) for t, kind in EVENTS]
+    pacing = new_pacing_state(params, now_ns())
+    begin_ns, expected, flags, updates, now = now_ns(), [], 0, 0, now_ns()
+    queue = [(int((start + t) * 1e9), kind) for t, kind in EVENTS]  # as clock.now_ns reads
     end = begin_ns + 45 * 10**9
     while now < end:
         due = pacing_due(params, pacing, now, updates, flags)
