@@ -177,9 +177,9 @@ def run(config: EngineConfig, data: Any, *, instrument: str | Instrument | None 
     if progress is not None and not callable(progress):
         raise ConfigError("progress must be a callable taking a Progress, or None")
     sources = data if isinstance(data, Sequence) and not isinstance(data, str) else [data]
-    total = count_rows(sources)
     if not isinstance(decision_log, bool):
         raise ConfigError(f"decision_log must be a bool, got {decision_log!r}")
+    total = count_rows(sources)
     state = QuotingState(config, spec, record_every_ns=bt_config.record_every_ns,
                          decision_rows=DECISION_ROWS if decision_log else 0)
     decisions: list[np.ndarray] = []
@@ -190,9 +190,9 @@ def run(config: EngineConfig, data: Any, *, instrument: str | Instrument | None 
         records.append(state.drain_records())
         if decision_log:
             decisions.append(state.drain_decisions())
-        if progress is not None:
-            sim = now_ns if now_ns != L.INVALID_MAX else -1
-            progress(Progress(events_done, total, sim, span.start_ns, -1))
+        if progress is not None and span.start_ns >= 0:  # (the first call has no rows yet)
+            sim = int(now_ns) if now_ns != L.INVALID_MAX else -1
+            progress(Progress(int(events_done), total, sim, span.start_ns, -1))
 
     backtest = Backtest(bt_config, quote_strategy, params=state.params, scratch=state.scratch,
                         public_trades=True)

@@ -122,7 +122,7 @@ def pacing_due(params, pacing, now_ns, book_updates, flags):
         else:
             fresh = unquoted
     if (flags & codes.PACE_FLAG_BUSY) != 0:
-        s["wake_ns"] = s["refresh_due_ns"]
+        s["wake_ns"] = now_ns + p["force_refresh_ns"]  # or when the running cycle ends
         return codes.PACE_BUSY
     _start_cycle(params, pacing, now_ns, book_updates)
     return codes.PACE_CYCLE_FRESH if fresh else codes.PACE_CYCLE

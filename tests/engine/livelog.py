@@ -14,6 +14,7 @@ import numpy as np
 
 from qengine.backtest.events import BUY_EVENT, KIND_MASK, LOCAL_EVENT, TRADE_EVENT
 from qengine.backtest.quoting_decisions import DECISION_DTYPE, DECISION_LEVELS
+from qengine.clock import now_ns
 from qengine.config import EngineConfig
 from qengine.engine import Engine
 from qengine.kernels import codes
@@ -86,7 +87,7 @@ class CycleLog:
         state, quoter = self._engine.state, self._engine.quoter
         book, diag = state.book, state.diag[0]
         row = np.zeros((), DECISION_DTYPE)
-        row["wake_ns"] = round(quoter.last_cycle_s * 1e9)
+        row["wake_ns"] = now_ns()  # the clock engine_cycle read: nothing awaited since
         inputs = (book.time_ns, book.bid_ticks, book.ask_ticks, book.bid_lots, book.ask_lots,
                   state.position_lots(0), quoter.last_levels)  # as Quoter.run_cycle passes them
         for name, value in zip(INPUT_FIELDS, inputs, strict=True):

@@ -69,7 +69,7 @@ def pacing_due(params, pacing, now_ns, book_updates, flags):
         elif not fill:
             timed = reasons[1]
         if result is None and flags & codes.PACE_FLAG_BUSY:
-            s["wake_ns"] = s["refresh_due_ns"]
+            s["wake_ns"] = now_ns + p["force_refresh_ns"]
             result = codes.PACE_BUSY
         elif result is None:
             _started(p, s, now_ns, book_updates)
