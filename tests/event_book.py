@@ -16,8 +16,8 @@ from qengine.backtest.events import (
 
 
 class EventBook:
-    """Levels per side from DEPTH, DEPTH_SNAPSHOT and DEPTH_CLEAR rows (a clear empties its side:
-    the recorder writes one only at the start, onto an empty book)."""
+    """Levels per side from DEPTH, DEPTH_SNAPSHOT and DEPTH_CLEAR rows (a clear deletes its
+    side's levels from its price to the best, as hftbacktest's depth does)."""
 
     def __init__(self, tick_size: float, lot_size: float) -> None:
         self.tick_size = tick_size
@@ -28,14 +28,17 @@ class EventBook:
         """Apply one row (trade and other rows leave the book as it is)."""
         ev = int(row["ev"])
         kind, side = ev & KIND_MASK, ev & (BUY_EVENT | SELL_EVENT)
+        tick, lots = round(row["px"] / self.tick_size), round(row["qty"] / self.lot_size)
+        book = self.sides.get(side)
         if kind == DEPTH_CLEAR_EVENT:
-            self.sides[side].clear()
+            beyond = (lambda p: p >= tick) if side == BUY_EVENT else (lambda p: p <= tick)
+            for price in [p for p in book if beyond(p)]:
+                del book[price]
         elif kind in (DEPTH_EVENT, DEPTH_SNAPSHOT_EVENT):
-            tick, lots = round(row["px"] / self.tick_size), round(row["qty"] / self.lot_size)
             if lots:
-                self.sides[side][tick] = lots
+                book[tick] = lots
             else:
-                self.sides[side].pop(tick, None)
+                book.pop(tick, None)
 
     def best(self) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
         """(best bid, best ask) as (ticks, lots), None for an empty side."""

@@ -26,17 +26,16 @@ from qengine.backtest.instruments import Instrument
 from qengine.kernels import codes
 from qengine.sim import IndexSpec, MarketRecorder
 
-from .conftest import BTC, quiet_instruments, running, sim_config
-from .livelog import (
-    DIAG_FIELDS,
-    LADDER_FIELDS,
-    CycleLog,
+from ..decision_replay import (
+    assert_same_decisions,
     decisions_by_state,
     ladder_key,
     recording_feed,
     replay_feed,
     state_key,
 )
+from .conftest import BTC, quiet_instruments, running, sim_config
+from .livelog import CycleLog
 
 pytestmark = pytest.mark.slow
 
@@ -78,14 +77,6 @@ def backtest_decisions(config, spec, rows, path):
                             taker_fee=config.quote.taker_fee_rate)
     # Zero latency: the engine's requests reach the simulator in no virtual time (autojump).
     return backtest.run(config, path, instrument=instrument, latency_ms=0.0, decision_log=True)
-
-
-def assert_same_decisions(got: np.ndarray, want: np.ndarray) -> None:
-    for name in (*DIAG_FIELDS, *LADDER_FIELDS):
-        if got.dtype[name].kind == "f":
-            np.testing.assert_array_equal(got[name], want[name], err_msg=name)  # NaN == NaN
-        else:
-            assert np.array_equal(got[name], want[name]), name
 
 
 async def test_with_estimators_on_live_and_backtest_decide_as_the_kernels_on_their_inputs(
