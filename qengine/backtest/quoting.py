@@ -3,9 +3,9 @@
 The strategy is the engine's decision code (``quoting_strategy.quote_strategy``: the
 ``quote_cycle`` kernel and the order rules, fed from the data as the live listener feeds it);
 the venue is the backtester (latency, queue model, post-only rejections, fees). Everything is
-checked before the run starts: the config, the instrument, the settings and that every data
-source opens as event rows (rows are checked as they stream and a bad one stops the run with a
-``DataError`` naming the file and row).
+checked before the run starts: the config, the instrument, the settings, that every data source
+opens as event rows, then every row (a first pass over the data; the run reads it again without
+the checks).
 """
 
 from __future__ import annotations
@@ -154,8 +154,8 @@ def run(config: EngineConfig, data: Any, *, instrument: str | Instrument | None 
     ConfigError
         A bad config, instrument or setting (named), before anything runs.
     DataError
-        A data source that does not open as event rows (before the run), or a bad row (naming
-        the file and row) when it streams in.
+        A data source that does not open as event rows or a bad row (naming the file and row),
+        before the run starts.
     """
     if not isinstance(config, EngineConfig):
         raise ConfigError(f"config must be an EngineConfig (qengine.config.load_config), got "
@@ -168,7 +168,8 @@ def run(config: EngineConfig, data: Any, *, instrument: str | Instrument | None 
     if progress is not None and not callable(progress):
         raise ConfigError("progress must be a callable taking a Progress, or None")
     sources = data if isinstance(data, Sequence) and not isinstance(data, str) else [data]
-    total = count_rows(sources)
+    count_rows(sources)  # every source opens (headers only): a missing last file fails first
+    total = sum(len(rows) for rows in iter_event_chunks(sources, chunk_rows=CHUNK_ROWS))
     state = QuotingState(config, spec, record_every_ns=bt_config.record_every_ns)
     span = _Span(state.start)
     records: list[np.ndarray] = []
@@ -182,7 +183,7 @@ def run(config: EngineConfig, data: Any, *, instrument: str | Instrument | None 
     backtest = Backtest(bt_config, quote_strategy, params=state.params, scratch=state.scratch,
                         public_trades=True)
     started = time.perf_counter()
-    chunks = span.track(iter_event_chunks(sources, chunk_rows=CHUNK_ROWS))
+    chunks = span.track(iter_event_chunks(sources, chunk_rows=CHUNK_ROWS, validate=False))
     result = backtest.run(chunks, validated=True, on_return=on_return)
     wall = time.perf_counter() - started
     if progress is not None:
