@@ -23,7 +23,7 @@ from ..errors import ConfigError
 from . import layout as L
 from . import quoting_layout as ql
 from .api import Backtest, BacktestConfig
-from .data import count_rows, iter_event_chunks
+from .data import DataError, count_rows, iter_event_chunks
 from .events import EXCH_EVENT, LOCAL_EVENT
 from .instruments import Instrument, resolve_instrument
 from .layout import QUOTING_RECORD_DTYPE
@@ -34,6 +34,8 @@ __all__ = ["QUOTING_RECORD_DTYPE", "Progress", "QuotingResult", "run"]
 
 #: Rows per kernel call: a 6-minute Binance file (about 0.5 M rows) gives several progress calls.
 CHUNK_ROWS = 65_536
+#: Per feed, the longest the strategy sleeps when no row or response arrives.
+MAX_QUIET_NS = 100_000_000
 _NS_PER_MS = 1_000_000
 
 
@@ -107,12 +109,14 @@ def backtest_config(instrument: Instrument, *, latency_ms: float = 10.0,
     feed = wake_interval_ms is None
     interval_ns = record_ns if feed else _ms_to_ns("wake_interval_ms", wake_interval_ms,
                                                      allow_zero=False)
+    # Per feed, a quiet market still wakes the strategy (the quoter's timers, the risk checks).
+    timeout_ns = min(record_ns, MAX_QUIET_NS)
     return BacktestConfig(
         tick_size=instrument.tick_size, lot_size=instrument.lot_size,
         entry_latency_ns=latency_ns, response_latency_ns=latency_ns, queue=queue_name,
         queue_power_n=power, partial_fills=partial_fills, maker_fee=instrument.maker_fee,
         taker_fee=instrument.taker_fee, contract_size=instrument.contract_size,
-        wake_interval_ns=interval_ns, wake_on_feed=feed, feed_timeout_ns=record_ns,
+        wake_interval_ns=interval_ns, wake_on_feed=feed, feed_timeout_ns=timeout_ns,
         wake_on_response=feed, record_every_ns=record_ns, recorder_rows=0,
         chunk_rows=CHUNK_ROWS)
 
@@ -146,8 +150,8 @@ def run(config: EngineConfig, data: Any, *, instrument: str | Instrument | None 
         ``CHUNK_ROWS`` rows and at the end), never per event.
     wake_interval_ms : float, optional
         None (default): the strategy wakes on every market-data row and order response, as the
-        engine reacts to each ticker and reply, and at least every ``record_interval_ms``. A
-        number: it wakes at that fixed cadence instead.
+        engine reacts to each ticker and reply, and at least every 100 ms (or
+        ``record_interval_ms`` if shorter). A number: it wakes at that fixed cadence instead.
 
     Raises
     ------
@@ -170,6 +174,8 @@ def run(config: EngineConfig, data: Any, *, instrument: str | Instrument | None 
     sources = data if isinstance(data, Sequence) and not isinstance(data, str) else [data]
     count_rows(sources)  # every source opens (headers only): a missing last file fails first
     total = sum(len(rows) for rows in iter_event_chunks(sources, chunk_rows=CHUNK_ROWS))
+    if total == 0:
+        raise DataError(", ".join(map(str, sources)), "no event rows to backtest")
     state = QuotingState(config, spec, record_every_ns=bt_config.record_every_ns)
     span = _Span(state.start)
     records: list[np.ndarray] = []

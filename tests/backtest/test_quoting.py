@@ -309,7 +309,8 @@ def test_bad_data_is_named_before_the_run(tmp_path):
     np.save(wrong, np.zeros(3, [("a", "<i8")]))
     for data, match in ((tmp_path / "missing.npz", "no such file"),
                         (garbage, "cannot read"), (wrong, "fields are"),
-                        ([], "no event sources"), ([3], "path or a numpy array")):
+                        ([], "no event sources"), ([3], "path or a numpy array"),
+                        (np.zeros(0, E.EVENT_DTYPE), "no event rows")):
         with pytest.raises(DataError, match=match):
             bt.run(config(), data, progress=seen.append)
     assert seen == []
