@@ -13,6 +13,7 @@ _LAZY = {
     "Backtest": "api", "BacktestConfig": "api", "BacktestResult": "api",
     "run": "quoting", "QuotingResult": "quoting", "Progress": "quoting",
     "QUOTING_RECORD_DTYPE": "layout", "Instrument": "instruments", "INSTRUMENTS": "instruments",
+    "DECISION_DTYPE": "quoting_decisions",
 }
 __all__ = sorted(_LAZY)
 

@@ -27,10 +27,14 @@ from .data import DataError, count_rows, iter_event_chunks
 from .events import EXCH_EVENT, LOCAL_EVENT
 from .instruments import Instrument, resolve_instrument
 from .layout import QUOTING_RECORD_DTYPE
+from .quoting_decisions import DECISION_DTYPE
 from .quoting_state import QuotingState
 from .quoting_strategy import quote_strategy
 
-__all__ = ["QUOTING_RECORD_DTYPE", "Progress", "QuotingResult", "run"]
+__all__ = ["DECISION_DTYPE", "QUOTING_RECORD_DTYPE", "Progress", "QuotingResult", "run"]
+
+#: Decision-log rows the strategy buffers before it yields to the wrapper to drain them.
+DECISION_ROWS = 4096
 
 #: Rows per kernel call: a 6-minute Binance file (about 0.5 M rows) gives several progress calls.
 CHUNK_ROWS = 65_536
@@ -64,6 +68,8 @@ class QuotingResult:
     wall_s: float
     #: The backtester's local order table at the end (layout.ORDER_DTYPE): what still rests.
     orders: np.ndarray = field(default_factory=lambda: np.zeros(0, L.ORDER_DTYPE))
+    #: ``run(..., decision_log=True)``: one DECISION_DTYPE row per quote cycle, else None.
+    decisions: np.ndarray | None = None
 
 
 def _queue(queue: Any) -> tuple[str, float]:
@@ -125,7 +131,7 @@ def run(config: EngineConfig, data: Any, *, instrument: str | Instrument | None 
         latency_ms: float = 10.0, queue: str = "riskaverse", partial_fills: bool = False,
         record_interval_ms: float = 100.0,
         progress: Callable[[Progress], None] | None = None,
-        wake_interval_ms: float | None = None) -> QuotingResult:
+        wake_interval_ms: float | None = None, decision_log: bool = False) -> QuotingResult:
     """Run qengine's quoting with ``config`` over ``data`` in the backtester.
 
     Parameters
@@ -152,6 +158,9 @@ def run(config: EngineConfig, data: Any, *, instrument: str | Instrument | None 
         None (default): the strategy wakes on every market-data row and order response, as the
         engine reacts to each ticker and reply, and at least every 100 ms (or
         ``record_interval_ms`` if shorter). A number: it wakes at that fixed cadence instead.
+    decision_log : bool
+        Keep one :data:`DECISION_DTYPE` row per quote cycle in ``QuotingResult.decisions``
+        (what the cycle's kernel was given and decided; for comparing with the live engine).
 
     Raises
     ------
@@ -172,16 +181,22 @@ def run(config: EngineConfig, data: Any, *, instrument: str | Instrument | None 
     if progress is not None and not callable(progress):
         raise ConfigError("progress must be a callable taking a Progress, or None")
     sources = data if isinstance(data, Sequence) and not isinstance(data, str) else [data]
+    if not isinstance(decision_log, bool):
+        raise ConfigError(f"decision_log must be a bool, got {decision_log!r}")
     count_rows(sources)  # every source opens (headers only): a missing last file fails first
     total = sum(len(rows) for rows in iter_event_chunks(sources, chunk_rows=CHUNK_ROWS))
     if total == 0:
         raise DataError(", ".join(map(str, sources)), "no event rows to backtest")
-    state = QuotingState(config, spec, record_every_ns=bt_config.record_every_ns)
+    state = QuotingState(config, spec, record_every_ns=bt_config.record_every_ns,
+                         decision_rows=DECISION_ROWS if decision_log else 0)
+    decisions: list[np.ndarray] = []
     span = _Span(state.start)
     records: list[np.ndarray] = []
 
     def on_return(events_done: int, now_ns: int) -> None:
         records.append(state.drain_records())
+        if decision_log:
+            decisions.append(state.drain_decisions())
         if progress is not None and span.start_ns >= 0:  # (the first call has no rows yet)
             sim = int(now_ns) if now_ns != L.INVALID_MAX else -1
             progress(Progress(int(events_done), total, sim, span.start_ns, -1))
@@ -211,7 +226,8 @@ def run(config: EngineConfig, data: Any, *, instrument: str | Instrument | None 
     rows = np.concatenate(records) if records else np.zeros(0, QUOTING_RECORD_DTYPE)
     return QuotingResult(instrument=spec, config=config, records=rows, fills=result.fills,
                          counts=counts, start_ns=span.start_ns, end_ns=span.end_ns,
-                         wall_s=wall, orders=result.orders)
+                         wall_s=wall, orders=result.orders,
+                         decisions=np.concatenate(decisions) if decision_log else None)
 
 
 class _Span:

@@ -37,6 +37,7 @@ from qengine.kernels.dtypes import (
 )
 
 from .layout import F8A, I8, QUOTING_RECORD_DTYPE
+from .quoting_decisions import DECISION_DTYPE
 
 _I64 = np.dtype(np.int64)
 _F64 = np.dtype(np.float64)
@@ -51,12 +52,12 @@ REGIONS = (
     ("records", QUOTING_RECORD_DTYPE), ("vars", _I64), ("decision_params", DECISION_PARAMS),
     ("gate", GATE_STATE), ("pacing", PACING_STATE), ("bucket", BUCKET_STATE),
     ("risk_limits", RISK_LIMITS), ("risk_state", RISK_STATE), ("risk_inputs", RISK_INPUTS),
-    ("risk_action", RISK_ACTION),
+    ("risk_action", RISK_ACTION), ("decisions", DECISION_DTYPE),
 )
 (R_QPARAMS, R_BID_MULT, R_ASK_MULT, R_SAMPLES, R_CURSOR, R_VOL_STATE, R_VOL_RETURNS,
  R_INTENSITY, R_QUOTES, R_DIAG, R_ORDERS, R_ACTIONS, R_POSITIONS, R_LOTS, R_SEEN_IDS,
  R_SEEN_CURSOR, R_FILL_ROW, R_RECORDS, R_VARS, R_DECISION, R_GATE, R_PACING, R_BUCKET,
- R_RISK_LIMITS, R_RISK_STATE, R_RISK_INPUTS, R_RISK_ACTION) = range(len(REGIONS))
+ R_RISK_LIMITS, R_RISK_STATE, R_RISK_INPUTS, R_RISK_ACTION, R_DECISIONS) = range(len(REGIONS))
 #: Float64 words per row of each region.
 WORDS = tuple(dtype.itemsize // 8 for _, dtype in REGIONS)
 
@@ -71,7 +72,7 @@ PARAMS_SIZE = _S + 5
  V_BOOK_ASK, V_BOOK_BID_LOTS, V_BOOK_ASK_LOTS, V_BOOK_UPDATES, V_TRADED_LOTS, V_RISK_MASK,
  V_RATE_LIMITED, V_FLATTEN_ORDERS, V_N_QUOTES, V_TABLE_FULL, V_SEND_ERRORS, V_FILL_ERRORS,
  V_GATED_INSERTS, V_RISK_CALL, V_RISK_BOOK_UPDATES, V_NEXT_CHECK_NS, V_PACE_FLAGS, V_RUNG,
- V_IN_FLIGHT, V_REJECTS_SEEN) = range(27)
+ V_IN_FLIGHT, V_REJECTS_SEEN, V_N_DECISIONS) = range(28)
 VARS_SIZE = 32
 
 #: Client order id = sequence << LEVEL_BITS | level (a quote's ladder level, or the flatten

@@ -48,7 +48,7 @@ class QuotingState:
     """``params`` and ``scratch`` of one quoting backtest, and named views of the regions."""
 
     def __init__(self, config: EngineConfig, instrument: Instrument, *, record_every_ns: int,
-                 record_rows: int = 4096) -> None:
+                 record_rows: int = 4096, decision_rows: int = 0) -> None:
         q = config.quote
         spec = instrument_spec(instrument)
         self.spec = spec
@@ -61,7 +61,7 @@ class QuotingState:
             "seen_ids": SEEN_TRADES_CAPACITY, "seen_cursor": 1, "fill_row": 1,
             "records": record_rows, "vars": ql.VARS_SIZE, "decision_params": 1, "gate": 1,
             "pacing": 1, "bucket": 1, "risk_limits": 1, "risk_state": 1, "risk_inputs": 1,
-            "risk_action": 1,
+            "risk_action": 1, "decisions": decision_rows,
         }
         params = np.zeros(ql.PARAMS_SIZE)
         offset = 0
@@ -111,4 +111,11 @@ class QuotingState:
         v = self.vars
         rows = self.view("records")[: v[ql.V_N_REC]].copy()
         v[ql.V_N_REC] = 0
+        return rows
+
+    def drain_decisions(self) -> np.ndarray:
+        """Copy out the decision rows logged since the last drain and empty the log buffer."""
+        v = self.vars
+        rows = self.view("decisions")[: v[ql.V_N_DECISIONS]].copy()
+        v[ql.V_N_DECISIONS] = 0
         return rows

@@ -87,6 +87,7 @@ from .layout import (
     STRATEGY_SIG,
     STRATEGY_YIELD,
 )
+from .quoting_decisions import DECISION_DTYPE, log_decision
 from .quoting_layout import (
     P_AMEND_THRESHOLD_TICKS,
     P_DRAWDOWN_BASE_QUOTE,
@@ -98,6 +99,7 @@ from .quoting_layout import (
     R_BUCKET,
     R_CURSOR,
     R_DECISION,
+    R_DECISIONS,
     R_DIAG,
     R_GATE,
     R_INTENSITY,
@@ -124,6 +126,7 @@ from .quoting_layout import (
     V_BOOK_UPDATES,
     V_CYCLES,
     V_IN_FLIGHT,
+    V_N_DECISIONS,
     V_N_QUOTES,
     V_N_REC,
     V_NEXT_CHECK_NS,
@@ -242,6 +245,10 @@ def quote(h, v, now):
     n = engine_cycle((dp, gate, pacing), now, setup, state, book, (quotes, diag), table, 0,
                      np.int64(params[P_AMEND_THRESHOLD_TICKS]), actions)
     v[V_CYCLES] += 1
+    if params[2 * R_DECISIONS + 1] > 0:  # run(..., decision_log=True)
+        log = region(scratch, params, R_DECISIONS, WORDS[R_DECISIONS], DECISION_DTYPE)
+        log_decision(log, v[V_N_DECISIONS], now, book, pacing[0].levels, n, quotes, diag)
+        v[V_N_DECISIONS] += 1
     v[V_N_QUOTES] = diag[0].quote_count if pacing[0].levels > 0 else 0
     if n <= 0:
         return 0
@@ -361,4 +368,6 @@ def quote_strategy(h):
         v[V_NEXT_REC_NS] = (now // every + 1) * every
         if v[V_N_REC] >= np.int64(params[2 * R_RECORDS + 1]):
             return STRATEGY_YIELD
+    if v[V_N_DECISIONS] > 0 and v[V_N_DECISIONS] >= np.int64(params[2 * R_DECISIONS + 1]):
+        return STRATEGY_YIELD  # the log is full: the wrapper drains it (one cycle a wake-up)
     return 0

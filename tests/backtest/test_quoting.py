@@ -365,3 +365,25 @@ def test_partial_fills_keep_position_and_counts_consistent(btc_rows):
     assert r.records["position_lots"][-1] == int(np.sum(
         (r.fills["side"] * r.fills["qty_lots"])[r.fills["local_ts"] <= r.records["ts"][-1]]))
     assert abs(position) <= round(r.config.risk.max_position / 0.001) + 3 * 30
+
+
+def test_the_decision_log_has_one_row_per_cycle_with_its_inputs_and_ladder(btc_rows):
+    rows = btc_rows[:150_000]
+    logged, plain = bt.run(config(), rows, decision_log=True), bt.run(config(), rows)
+    assert plain.decisions is None
+    assert logged.counts == plain.counts  # logging changes nothing
+    d = logged.decisions
+    assert d.dtype == bt.DECISION_DTYPE
+    assert len(d) == logged.counts["cycles"]
+    assert np.all(np.diff(d["wake_ns"]) > 0)
+    quoted = d[d["quote_count"] > 0]
+    assert len(quoted) > len(d) // 2
+    both = quoted[(quoted["bid_size_lots"][:, 0] > 0) & (quoted["ask_size_lots"][:, 0] > 0)]
+    assert len(both) > len(quoted) // 2
+    assert np.all(both["bid_price_ticks"][:, 0] < both["ask_price_ticks"][:, 0])
+    assert np.all(quoted["best_bid_tick"] < quoted["best_ask_tick"])
+    n_levels = (quoted["bid_size_lots"] > 0).sum(axis=1) + (quoted["ask_size_lots"] > 0).sum(axis=1)
+    np.testing.assert_array_equal(n_levels, quoted["quote_count"])
+    with pytest.raises(ConfigError, match="decision_log"):
+        bt.run(config(), rows, decision_log=1)
+
