@@ -31,7 +31,7 @@ BACKTEST = PACKAGE / "backtest"
 # Backtest modules holding jitted code; twins live in tests/reference/backtest/.
 BACKTEST_KERNEL_MODULES = ("book", "queue", "matching", "pipes", "local", "runner", "strategies",
                            "quoting_layout", "quoting_listener", "quoting_orders",
-                           "quoting_strategy")
+                           "quoting_strategy", "quoting_decisions")
 # Kernels whose independent twin is hftbacktest itself (tests/backtest/test_differential.py
 # runs both on the same rows and compares every fill): the scheduler and the strategies.
 DIFFERENTIAL_KERNELS = {"runner.run", "strategies.idle", "strategies.glft_grid",

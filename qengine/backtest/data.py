@@ -80,19 +80,21 @@ def iter_event_chunks(
     sources: str | os.PathLike[str] | np.ndarray | Iterable[str | os.PathLike[str] | np.ndarray],
     *,
     chunk_rows: int = 1_000_000,
+    validate: bool = True,
 ) -> Iterator[np.ndarray]:
     """Yield the validated rows of ``sources``, in order, as arrays of at most ``chunk_rows`` rows.
 
     Files are read piece by piece (an ``.npz`` member is decompressed as it is read), so only one
     chunk is resident at a time, whatever the number or size of the files; a ``.gz`` recording is
     converted (or taken from the cache) first, one file at a time. A chunk never spans two
-    sources. Ordering is checked across chunk and file boundaries.
+    sources. Ordering is checked across chunk and file boundaries. ``validate=False`` skips the
+    row checks (not the layout checks): for sources a first pass has already checked.
     """
     if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
         raise ValueError(f"chunk_rows must be a positive int, got {chunk_rows!r}")
     if isinstance(sources, str | os.PathLike | np.ndarray):
         sources = [sources]
-    check = _OrderCheck()
+    check = _OrderCheck() if validate else _Unchecked()
     for source in sources:
         yield from _chunks_of(source, chunk_rows, check)
 
@@ -315,3 +317,10 @@ class _OrderCheck:
                                    f"{int(ts[k])} (row {first_row + int(index[k])})",
                             row=first_row + int(index[k + 1]), field=name)
         self._last[name] = (int(ts[-1]), self._source, label, first_row + int(index[-1]))
+
+
+class _Unchecked(_OrderCheck):
+    """No row checks (the rows passed them in an earlier pass)."""
+
+    def rows(self, rows: np.ndarray, label: str, first_row: int) -> None:
+        return

@@ -3,9 +3,9 @@
 The strategy is the engine's decision code (``quoting_strategy.quote_strategy``: the
 ``quote_cycle`` kernel and the order rules, fed from the data as the live listener feeds it);
 the venue is the backtester (latency, queue model, post-only rejections, fees). Everything is
-checked before the run starts: the config, the instrument, the settings and that every data
-source opens as event rows (rows are checked as they stream and a bad one stops the run with a
-``DataError`` naming the file and row).
+checked before the run starts: the config, the instrument, the settings, that every data source
+opens as event rows, then every row (a first pass over the data; the run reads it again without
+the checks).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from ..errors import ConfigError
 from . import layout as L
 from . import quoting_layout as ql
 from .api import Backtest, BacktestConfig
-from .data import count_rows, iter_event_chunks
+from .data import DataError, count_rows, iter_event_chunks
 from .events import EXCH_EVENT, LOCAL_EVENT
 from .instruments import Instrument, resolve_instrument
 from .layout import QUOTING_RECORD_DTYPE
@@ -38,6 +38,8 @@ DECISION_ROWS = 4096
 
 #: Rows per kernel call: a 6-minute Binance file (about 0.5 M rows) gives several progress calls.
 CHUNK_ROWS = 65_536
+#: Per feed, the longest the strategy sleeps when no row or response arrives.
+MAX_QUIET_NS = 100_000_000
 _NS_PER_MS = 1_000_000
 
 
@@ -113,12 +115,14 @@ def backtest_config(instrument: Instrument, *, latency_ms: float = 10.0,
     feed = wake_interval_ms is None
     interval_ns = record_ns if feed else _ms_to_ns("wake_interval_ms", wake_interval_ms,
                                                      allow_zero=False)
+    # Per feed, a quiet market still wakes the strategy (the quoter's timers, the risk checks).
+    timeout_ns = min(record_ns, MAX_QUIET_NS)
     return BacktestConfig(
         tick_size=instrument.tick_size, lot_size=instrument.lot_size,
         entry_latency_ns=latency_ns, response_latency_ns=latency_ns, queue=queue_name,
         queue_power_n=power, partial_fills=partial_fills, maker_fee=instrument.maker_fee,
         taker_fee=instrument.taker_fee, contract_size=instrument.contract_size,
-        wake_interval_ns=interval_ns, wake_on_feed=feed, feed_timeout_ns=record_ns,
+        wake_interval_ns=interval_ns, wake_on_feed=feed, feed_timeout_ns=timeout_ns,
         wake_on_response=feed, record_every_ns=record_ns, recorder_rows=0,
         chunk_rows=CHUNK_ROWS)
 
@@ -152,8 +156,8 @@ def run(config: EngineConfig, data: Any, *, instrument: str | Instrument | None 
         ``CHUNK_ROWS`` rows and at the end), never per event.
     wake_interval_ms : float, optional
         None (default): the strategy wakes on every market-data row and order response, as the
-        engine reacts to each ticker and reply, and at least every ``record_interval_ms``. A
-        number: it wakes at that fixed cadence instead.
+        engine reacts to each ticker and reply, and at least every 100 ms (or
+        ``record_interval_ms`` if shorter). A number: it wakes at that fixed cadence instead.
     decision_log : bool
         Keep one :data:`DECISION_DTYPE` row per quote cycle in ``QuotingResult.decisions``
         (what the cycle's kernel was given and decided; for comparing with the live engine).
@@ -163,8 +167,8 @@ def run(config: EngineConfig, data: Any, *, instrument: str | Instrument | None 
     ConfigError
         A bad config, instrument or setting (named), before anything runs.
     DataError
-        A data source that does not open as event rows (before the run), or a bad row (naming
-        the file and row) when it streams in.
+        A data source that does not open as event rows or a bad row (naming the file and row),
+        before the run starts.
     """
     if not isinstance(config, EngineConfig):
         raise ConfigError(f"config must be an EngineConfig (qengine.config.load_config), got "
@@ -179,7 +183,10 @@ def run(config: EngineConfig, data: Any, *, instrument: str | Instrument | None 
     sources = data if isinstance(data, Sequence) and not isinstance(data, str) else [data]
     if not isinstance(decision_log, bool):
         raise ConfigError(f"decision_log must be a bool, got {decision_log!r}")
-    total = count_rows(sources)
+    count_rows(sources)  # every source opens (headers only): a missing last file fails first
+    total = sum(len(rows) for rows in iter_event_chunks(sources, chunk_rows=CHUNK_ROWS))
+    if total == 0:
+        raise DataError(", ".join(map(str, sources)), "no event rows to backtest")
     state = QuotingState(config, spec, record_every_ns=bt_config.record_every_ns,
                          decision_rows=DECISION_ROWS if decision_log else 0)
     decisions: list[np.ndarray] = []
@@ -197,7 +204,7 @@ def run(config: EngineConfig, data: Any, *, instrument: str | Instrument | None 
     backtest = Backtest(bt_config, quote_strategy, params=state.params, scratch=state.scratch,
                         public_trades=True)
     started = time.perf_counter()
-    chunks = span.track(iter_event_chunks(sources, chunk_rows=CHUNK_ROWS))
+    chunks = span.track(iter_event_chunks(sources, chunk_rows=CHUNK_ROWS, validate=False))
     result = backtest.run(chunks, validated=True, on_return=on_return)
     wall = time.perf_counter() - started
     if progress is not None:

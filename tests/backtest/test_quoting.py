@@ -309,19 +309,24 @@ def test_bad_data_is_named_before_the_run(tmp_path):
     np.save(wrong, np.zeros(3, [("a", "<i8")]))
     for data, match in ((tmp_path / "missing.npz", "no such file"),
                         (garbage, "cannot read"), (wrong, "fields are"),
-                        ([], "no event sources"), ([3], "path or a numpy array")):
+                        ([], "no event sources"), ([3], "path or a numpy array"),
+                        (np.zeros(0, E.EVENT_DTYPE), "no event rows")):
         with pytest.raises(DataError, match=match):
             bt.run(config(), data, progress=seen.append)
     assert seen == []
 
 
-def test_a_bad_row_is_named_by_file_and_row(tmp_path, btc_rows):
-    rows = btc_rows[:5_000].copy()
-    rows["local_ts"][3_000] = rows["local_ts"][2_000] - 10**9  # out of order
-    path = tmp_path / "bad.npz"
-    np.savez(path, data=rows)
-    with pytest.raises(DataError, match=r"bad\.npz.*row 3000"):
-        bt.run(config(), path)
+def test_a_bad_row_is_named_by_file_and_row_before_the_run(tmp_path, btc_rows):
+    good = tmp_path / "good.npz"
+    np.savez(good, data=btc_rows[:100_000])
+    rows = btc_rows[100_000:180_000].copy()
+    rows["local_ts"][70_000] = rows["local_ts"][60_000] - 10**9  # out of order, late in file 2
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, data=rows)
+    seen = []
+    with pytest.raises(DataError, match=r"bad\.npz.*row 70000"):
+        bt.run(config(), [good, bad], progress=seen.append)
+    assert seen == []  # nothing ran
 
 
 def test_the_instrument_table_has_the_real_specs():
@@ -339,3 +344,46 @@ def test_eth_runs_with_its_own_instrument(eth_rows):
     assert r.counts["cycles"] > 0
     assert len(r.records) > 3000
     assert np.all(r.records["mid_tick"][100:] > 200_000)  # ETH near 2,600 USDT at 0.01 ticks
+
+
+def test_files_in_time_order_give_the_run_of_the_whole(tmp_path, btc_rows):
+    rows = btc_rows[:200_000]
+    parts = [tmp_path / "a.npz", tmp_path / "b.npy"]
+    np.savez(parts[0], data=rows[:77_777])
+    np.save(parts[1], rows[77_777:])
+    split, whole = bt.run(config(), parts), bt.run(config(), rows)
+    assert split.counts == whole.counts
+    np.testing.assert_array_equal(split.fills, whole.fills)
+    for name in whole.records.dtype.names:
+        np.testing.assert_array_equal(split.records[name], whole.records[name])
+
+
+def test_partial_fills_keep_position_and_counts_consistent(btc_rows):
+    r = bt.run(config("glft"), btc_rows, partial_fills=True, queue="powerprob:3")
+    assert r.counts["fills"] == len(r.fills) > 0
+    position = int(np.sum(r.fills["side"] * r.fills["qty_lots"]))
+    assert r.records["position_lots"][-1] == int(np.sum(
+        (r.fills["side"] * r.fills["qty_lots"])[r.fills["local_ts"] <= r.records["ts"][-1]]))
+    assert abs(position) <= round(r.config.risk.max_position / 0.001) + 3 * 30
+
+
+def test_the_decision_log_has_one_row_per_cycle_with_its_inputs_and_ladder(btc_rows):
+    rows = btc_rows[:150_000]
+    logged, plain = bt.run(config(), rows, decision_log=True), bt.run(config(), rows)
+    assert plain.decisions is None
+    assert logged.counts == plain.counts  # logging changes nothing
+    d = logged.decisions
+    assert d.dtype == bt.DECISION_DTYPE
+    assert len(d) == logged.counts["cycles"]
+    assert np.all(np.diff(d["wake_ns"]) > 0)
+    quoted = d[d["quote_count"] > 0]
+    assert len(quoted) > len(d) // 2
+    both = quoted[(quoted["bid_size_lots"][:, 0] > 0) & (quoted["ask_size_lots"][:, 0] > 0)]
+    assert len(both) > len(quoted) // 2
+    assert np.all(both["bid_price_ticks"][:, 0] < both["ask_price_ticks"][:, 0])
+    assert np.all(quoted["best_bid_tick"] < quoted["best_ask_tick"])
+    n_levels = (quoted["bid_size_lots"] > 0).sum(axis=1) + (quoted["ask_size_lots"] > 0).sum(axis=1)
+    np.testing.assert_array_equal(n_levels, quoted["quote_count"])
+    with pytest.raises(ConfigError, match="decision_log"):
+        bt.run(config(), rows, decision_log=1)
+

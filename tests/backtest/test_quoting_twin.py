@@ -132,7 +132,8 @@ def test_quote_strategy_matches_its_twin_wake_up_after_wake_up(model, seed, drif
                  "risk.monitor_slow_interval_s": 1.0, "risk.recovery_cooldown_s": 1.0,
                  "risk.recovery_check_interval_s": 1.0}
     state = QuotingState(config(model, **overrides), INSTRUMENTS["BTCUSDT"],
-                         record_every_ns=100_000_000, record_rows=16)
+                         record_every_ns=100_000_000, record_rows=16,
+                         decision_rows=8 if seed % 2 else 0)
     state.start(T0)
     kernel_h = _handle(state)
     twin_h = copy.deepcopy(kernel_h)
@@ -154,8 +155,9 @@ def test_quote_strategy_matches_its_twin_wake_up_after_wake_up(model, seed, drif
         maxpos = max(maxpos, abs(int(kernel_h[0][L.I_POS_LOTS])))
         if got == L.STRATEGY_YIELD:
             yields += 1
-            for h in (kernel_h, twin_h):
-                h[7][int(h[6][2 * ql.R_VARS]) + ql.V_N_REC] = 0.0  # drain: zero rows
+            for h in (kernel_h, twin_h):  # drain: zero rows
+                h[7][int(h[6][2 * ql.R_VARS]) + ql.V_N_REC] = 0.0
+                h[7][int(h[6][2 * ql.R_VARS]) + ql.V_N_DECISIONS] = 0.0
         venue_draw = rng_market.integers(1 << 30)
         for h in (kernel_h, twin_h):
             _venue(h, np.random.default_rng(venue_draw), bid, ask)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from qengine.backtest import layout as L
 from qengine.backtest import quoting_layout as ql
 from qengine.kernels import codes
@@ -242,6 +244,26 @@ def _quote(h, v, local, now):
     n = decision.engine_cycle((dp, gate, pacing), now, setup, state, book, (quotes, diag), table,
                               0, int(h[6][ql.P_AMEND_THRESHOLD_TICKS]), actions)
     v[ql.V_CYCLES] += 1
+    log = _region(h, "decisions")
+    if len(log):
+        log[int(v[ql.V_N_DECISIONS])] = np.zeros((), log.dtype)
+        row = log[int(v[ql.V_N_DECISIONS])]
+        d = diag[0]
+        for name, value in zip(
+                ("wake_ns", "time_ns", "best_bid_tick", "best_ask_tick", "best_bid_lots",
+                 "best_ask_lots", "position_lots", "levels_allowed", "status", "flags",
+                 "quote_count", "n_actions"),
+                (now, *book, pacing[0]["levels"], d["status"], d["flags"], d["quote_count"], n),
+                strict=True):
+            row[name] = value
+        for name in ("sigma_per_sqrt_s", "a_bid_per_s", "kappa_bid_per_tick", "a_ask_per_s",
+                     "kappa_ask_per_tick"):
+            row[name] = d[name]
+        for q in quotes[: d["quote_count"]]:
+            side = "bid" if q["side"] == codes.SIDE_BUY else "ask"
+            row[f"{side}_price_ticks"][q["level"]] = q["price_ticks"]
+            row[f"{side}_size_lots"][q["level"]] = q["size_lots"]
+        v[ql.V_N_DECISIONS] += 1
     v[ql.V_N_QUOTES] = diag[0]["quote_count"] if pacing[0]["levels"] > 0 else 0
     if n <= 0:
         return
@@ -334,4 +356,6 @@ def quote_strategy(h):
         v[ql.V_NEXT_REC_NS] = (now // every + 1) * every
         if v[ql.V_N_REC] >= int(h[6][2 * ql.R_RECORDS + 1]):
             return L.STRATEGY_YIELD
+    if 0 < v[ql.V_N_DECISIONS] >= int(h[6][2 * ql.R_DECISIONS + 1]):
+        return L.STRATEGY_YIELD
     return 0
