@@ -18,14 +18,14 @@ the change (a trade's own time, which can fall between steps when a client's ord
 client on loopback reads a push as it is sent, so ``local_ts`` is the time of the step that
 publishes the row. Prices and sizes are the exchange's (``px`` in quote currency, ``qty`` in
 coins), so ``round(px / tick_size)`` and ``round(qty / volume_tick_size)`` give back the ticks
-and lots. Rows stay in memory (64 bytes each) until :meth:`MarketRecorder.save`.
+and lots. Rows stay in memory (64 bytes each, in a buffer that doubles when full) until
+:meth:`MarketRecorder.save`.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -41,9 +41,11 @@ from ..event_rows import (
     TRADE_EVENT,
 )
 from .exchange import Exchange
+from .instruments import Instrument
 from .orders import BUY
 
 _BOTH = EXCH_EVENT | LOCAL_EVENT
+_FIRST_CAPACITY = 4096
 _SIDES = ((True, BUY_EVENT), (False, SELL_EVENT))
 
 
@@ -78,10 +80,15 @@ class MarketRecorder:
             raise ValueError(f"instrument must be a non-empty name, got {instrument!r}")
         self.instrument = instrument
         self.steps = 0
-        self._rows: list[tuple[int, int, int, float, float]] = []  # ev, exch, local, px, qty
+        self._buffer = np.zeros(_FIRST_CAPACITY, EVENT_DTYPE)  # doubles when full
+        self._count = 0
         self._levels: tuple[dict[int, int], dict[int, int]] | None = None
-        self.tick_size = 0.0
-        self.volume_tick_size = 0.0
+
+    def _append(self, ev: int, exch_ns: int, local_ns: int, px: float, qty: float) -> None:
+        if self._count == len(self._buffer):
+            self._buffer = np.concatenate([self._buffer, np.zeros_like(self._buffer)])
+        self._buffer[self._count] = (ev, exch_ns, local_ns, px, qty, 0, 0, 0.0)
+        self._count += 1
 
     def __call__(self, exchange: Exchange) -> None:
         """Record the market as it is now (the server's ``market_tap`` call)."""
@@ -93,47 +100,37 @@ class MarketRecorder:
         now_ns = _ns(exchange.now_s())
         levels = ({p: n for p, n in market.book.levels(True)},
                   {p: n for p, n in market.book.levels(False)})
-        rows = self._rows
         if self._levels is None:
-            self.tick_size = inst.spec.tick_size
-            self.volume_tick_size = inst.spec.volume_tick_size
             self._snapshot(inst, levels, now_ns)
         else:
             for trade in market.new_trades:  # [price, amount, taker side, time, name, ...]
                 side = BUY_EVENT if trade[2] == BUY else SELL_EVENT
-                rows.append((TRADE_EVENT | side | _BOTH, min(_ns(trade[3]), now_ns), now_ns,
-                             trade[0], trade[1]))
+                self._append(TRADE_EVENT | side | _BOTH, min(_ns(trade[3]), now_ns), now_ns,
+                             trade[0], trade[1])
             for (is_bid, side), old, new in zip(_SIDES, self._levels, levels, strict=True):
                 for price in sorted(old.keys() | new.keys(), reverse=is_bid):
                     lots = new.get(price, 0)
                     if old.get(price, 0) != lots:
-                        rows.append((DEPTH_EVENT | side | _BOTH, now_ns, now_ns,
-                                     inst.price(price), inst.amount(lots)))
+                        self._append(DEPTH_EVENT | side | _BOTH, now_ns, now_ns,
+                                     inst.price(price), inst.amount(lots))
         self._levels = levels
         self.steps += 1
 
-    def _snapshot(self, inst: Any, levels: tuple[dict[int, int], dict[int, int]],
+    def _snapshot(self, inst: Instrument, levels: tuple[dict[int, int], dict[int, int]],
                   now_ns: int) -> None:
         for (is_bid, side), book in zip(_SIDES, levels, strict=True):
             if not book:
                 continue
             prices = sorted(book, reverse=is_bid)
-            self._rows.append((DEPTH_CLEAR_EVENT | side | _BOTH, now_ns, now_ns,
-                               inst.price(prices[-1]), 0.0))
-            self._rows += [(DEPTH_SNAPSHOT_EVENT | side | _BOTH, now_ns, now_ns,
-                            inst.price(p), inst.amount(book[p])) for p in prices]
+            self._append(DEPTH_CLEAR_EVENT | side | _BOTH, now_ns, now_ns,
+                         inst.price(prices[-1]), 0.0)
+            for p in prices:
+                self._append(DEPTH_SNAPSHOT_EVENT | side | _BOTH, now_ns, now_ns, inst.price(p),
+                             inst.amount(book[p]))
 
     def rows(self) -> np.ndarray:
-        """Everything recorded so far, as a C-contiguous ``EVENT_DTYPE`` array."""
-        out = np.zeros(len(self._rows), EVENT_DTYPE)
-        if self._rows:
-            ev, exch, local, px, qty = zip(*self._rows, strict=True)
-            out["ev"] = ev
-            out["exch_ts"] = exch
-            out["local_ts"] = local
-            out["px"] = px
-            out["qty"] = qty
-        return out
+        """Everything recorded so far, as a C-contiguous ``EVENT_DTYPE`` array (a copy)."""
+        return self._buffer[: self._count].copy()
 
     def save(self, path: str | os.PathLike[str]) -> int:
         """Write the rows to ``path`` (``.npz``: array ``data``, as hftbacktest's files; ``.npy``:

@@ -26,6 +26,7 @@ from qengine.backtest.events import (
     TRADE_EVENT,
 )
 from qengine.sim import MarketRecorder, serve_simulator
+from qengine.sim import recorder as recorder_module
 
 from ..event_book import EventBook
 from .conftest import make_config, quiet_instruments, standalone_simulator
@@ -140,16 +141,22 @@ async def test_an_unknown_instrument_fails_before_the_simulator_starts(key_pair,
                                   "simulator lists BTC-PERPETUAL, ETH-PERPETUAL", depth=None)
 
 
-async def test_save_writes_npz_and_npy_the_backtester_loads(harness, tmp_path, autojump_clock):
+async def test_save_writes_npz_and_npy_the_backtester_loads(harness, tmp_path, autojump_clock,
+                                                             monkeypatch):
     ex, _ = harness(instruments=quiet_instruments(taker_intensity_per_s=20.0))
     recorder = MarketRecorder(BTC)
+    monkeypatch.setattr(recorder_module, "_FIRST_CAPACITY", 3)
+    growing = MarketRecorder(BTC)  # its buffer doubles many times
     assert len(recorder.rows()) == 0
     recorder(ex)
+    growing(ex)
     for _ in range(20):
         ex.step_market()
         recorder(ex)
+        growing(ex)
         ex.publisher.publish_step(trio.current_time())
     rows = recorder.rows()
+    assert growing.rows().tobytes() == rows.tobytes()
     assert np.count_nonzero(rows["ev"] & KIND_MASK == TRADE_EVENT) > 0
     assert recorder.save(tmp_path / "rows.npz") == len(rows)
     assert recorder.save(tmp_path / "rows.npy") == len(rows)
