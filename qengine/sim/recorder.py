@@ -51,12 +51,15 @@ _SIDES = ((True, BUY_EVENT), (False, SELL_EVENT))
 
 def recording_path(path: str | os.PathLike[str]) -> Path:
     """``path`` as a Path, if it names a file a recording can be written to (``.npz`` or
-    ``.npy`` in an existing directory); else ``ValueError`` saying why."""
+    ``.npy`` in an existing, writable directory); else ``ValueError`` saying why."""
     target = Path(path)
     if target.suffix.lower() not in (".npz", ".npy"):
         raise ValueError(f"a recording is written as .npz or .npy, not {target.name!r}")
     if not target.parent.is_dir():
         raise ValueError(f"cannot write a recording to {str(target)!r}: no such directory")
+    if not os.access(target.parent, os.W_OK):
+        raise ValueError(f"cannot write a recording to {str(target)!r}: the directory is not "
+                         "writable")
     return target
 
 

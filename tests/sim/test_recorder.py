@@ -204,3 +204,9 @@ def test_simulate_record_writes_the_file_on_sigint(tmp_path):
     assert np.count_nonzero(kinds == DEPTH_EVENT) > 0
     assert np.count_nonzero(kinds == TRADE_EVENT) > 0  # the quoting market's takers
     assert np.all(rows["local_ts"] >= rows["exch_ts"])
+
+
+def test_an_unwritable_directory_is_refused_before_recording(tmp_path, monkeypatch):
+    monkeypatch.setattr(recorder_module.os, "access", lambda path, mode: False)
+    with pytest.raises(ValueError, match="not writable"):
+        recorder_module.recording_path(tmp_path / "market.npz")
