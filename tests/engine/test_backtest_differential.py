@@ -58,19 +58,19 @@ def moving_market():
 
 
 async def live_session(monkeypatch, seconds: float = LIVE_S, **dotted):
-    """Run the engine on the moving market; return (config, spec, cycle log, recorded rows)."""
+    """Run the engine on the moving market; return (config, spec, cycle log, recorder)."""
     recorder = MarketRecorder(BTC)
     with trio.fail_after(600):
         async with running(moving_market(), market_tap=recorder, **dotted) as (_sim, engine):
             log = CycleLog(engine, monkeypatch, listener_module)
             await trio.sleep(seconds)
-    return engine.config, engine.state.spec, log, recorder.rows()
+    return engine.config, engine.state.spec, log, recorder
 
 
-def backtest_decisions(config, spec, rows, path):
-    """Run qengine's strategy with ``config`` on the recorded ``rows`` (written to ``path`` as
-    ``MarketRecorder.save`` writes them); return the result, its decision log kept."""
-    np.savez_compressed(path, data=rows)
+def backtest_decisions(config, spec, recorder, path):
+    """Run qengine's strategy with ``config`` on the recording (saved to ``path``); return the
+    result, its decision log kept."""
+    recorder.save(path)
     instrument = Instrument(name=spec.name, tick_size=spec.tick_size, lot_size=spec.volume_tick,
                             min_order_lots=spec.min_order_lots,
                             maker_fee=config.quote.maker_fee_rate,
@@ -90,13 +90,13 @@ async def test_with_estimators_on_live_and_backtest_decide_as_the_kernels_on_the
     replay's decision on the backtester's inputs (its cycles' books, positions and levels, and
     the recording's trades with the local mid at their arrival). Bit for bit: sigma, A and kappa
     per side, status, flags and the ladder of every cycle, on both sides."""
-    config, spec, log, rows = await live_session(monkeypatch, quote__estimate_intensity=True)
+    config, spec, log, recorder = await live_session(monkeypatch, quote__estimate_intensity=True)
     live = log.decisions()
     assert len(live) >= 100
     assert_same_decisions(replay_feed(config, spec, live, log.feed), live)
-    backtested = backtest_decisions(config, spec, rows, tmp_path / "market.npz").decisions
+    backtested = backtest_decisions(config, spec, recorder, tmp_path / "market.npz").decisions
     assert len(backtested) >= 100
-    feed = recording_feed(rows, spec, config.quote.intensity_half_life_s, backtested)
+    feed = recording_feed(recorder.rows(), spec, config.quote.intensity_half_life_s, backtested)
     assert_same_decisions(replay_feed(config, spec, backtested, feed), backtested)
     # Not a constant decision: the estimators moved, the engine was filled and skewed.
     fitted = (live["flags"] & codes.QUOTE_FLAG_INTENSITY_PRIOR) == 0
@@ -147,8 +147,8 @@ async def test_live_and_backtest_decide_the_same_quotes_at_the_same_market_state
 
     With the estimators on, the test above compares the two through the decision function.
     """
-    config, spec, log, rows = await live_session(monkeypatch, **STATE_ONLY)
-    result = backtest_decisions(config, spec, rows, tmp_path / "market.npz")
+    config, spec, log, recorder = await live_session(monkeypatch, **STATE_ONLY)
+    result = backtest_decisions(config, spec, recorder, tmp_path / "market.npz")
     live, replayed = log.decisions(), result.decisions
     assert len(live) >= 500
     assert len(replayed) >= 500
