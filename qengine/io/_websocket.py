@@ -141,7 +141,9 @@ class WebSocket:
         """
         if self._closed is not None or self._close_sent:
             raise self._closed or ConnectionClosed(1006, "close already sent")
-        data = b"".join(encode_frame(_OP_TEXT, p, mask_key=os.urandom(4)) for p in payloads)
+        keys = os.urandom(4 * len(payloads))  # one getrandom call for the batch's mask keys
+        data = b"".join([encode_frame(_OP_TEXT, payload, mask_key=keys[4 * i:4 * i + 4])
+                         for i, payload in enumerate(payloads)])
         try:
             try:
                 self._send_lock.acquire_nowait()

@@ -269,11 +269,14 @@ class RpcSession:
 
     async def send_batch(
         self,
-        requests: Sequence[tuple[str, Mapping[str, Any] | None]],
+        requests: Sequence[tuple[str, Mapping[str, Any] | bytes | None]],
         *,
         timeout_s: float | None = None,
     ) -> PendingBatch:
         """Send several requests in one socket write; return without waiting for the answers.
+
+        A request's params may be ``bytes``: the params object already encoded as JSON
+        (``order_frames.OrderFrames`` builds them for the engine's orders).
 
         ``await batch.wait()`` then yields, per request in order, the ``result`` or the
         exception :meth:`call` would have raised for it (``ThalexError`` subclass,
