@@ -48,6 +48,11 @@ class WireProbe:
         self.read_to_execute_ns = np.zeros(capacity, dtype=np.int64)
         #: Per-stage stamps of each sample (ns after the read), see :data:`STAGE_POINTS`.
         self.stages_ns = np.zeros((capacity, len(STAGE_POINTS)), dtype=np.int64)
+        #: Frame read -> send in CPU time of the engine's thread (``time.thread_time_ns``): the
+        #: wall figure minus the time the thread waited for a core (a shared machine).
+        self.cpu_from_read_ns = np.zeros(capacity, dtype=np.int64)
+        self.last_read_cpu_ns = 0
+        self.ticker_read_cpu_ns = 0
         self.points = dict.fromkeys(STAGE_POINTS, 0)
         self.ticker_points: dict[str, int] = {}
         self.n = 0
@@ -71,7 +76,8 @@ class WireProbe:
         per stage point the time after the read (``at_<point>``)."""
         out = {"from_send": self.from_send_ns[:self.n].copy(),
                "from_read": self.from_read_ns[:self.n].copy(),
-               "read_to_execute": self.read_to_execute_ns[:self.n].copy()}
+               "read_to_execute": self.read_to_execute_ns[:self.n].copy(),
+               "cpu_from_read": self.cpu_from_read_ns[:self.n].copy()}
         for column, point in enumerate(STAGE_POINTS):
             out[f"at_{point}"] = self.stages_ns[:self.n, column].copy()
         return out
@@ -91,6 +97,7 @@ class WireProbe:
         self.from_send_ns[self.n] = now - sent if sent else -1
         self.from_read_ns[self.n] = now - read
         self.read_to_execute_ns[self.n] = execute - read
+        self.cpu_from_read_ns[self.n] = time.thread_time_ns() - self.ticker_read_cpu_ns
         self.points["send"] = now
         row = self.stages_ns[self.n]
         for column, point in enumerate(STAGE_POINTS):
@@ -110,6 +117,7 @@ class WireProbe:
 
         probe = self
         clock = time.monotonic_ns
+        cpu_clock = time.thread_time_ns
         receive_some = trio.SocketStream.receive_some
         send_all = trio.SocketStream.send_all
         on_ticker = Listener.on_ticker
@@ -121,6 +129,7 @@ class WireProbe:
         async def probed_receive_some(stream: Any, max_bytes: int | None = None) -> Any:
             data = await receive_some(stream, max_bytes)
             probe.last_read_ns = clock()
+            probe.last_read_cpu_ns = cpu_clock()
             return data
 
         async def probed_send_all(stream: Any, data: Any) -> None:
@@ -141,6 +150,7 @@ class WireProbe:
             stamp = ticker.mark_timestamp
             probe.ticker_sent_ns = int(stamp * 1e9) if stamp else 0
             probe.ticker_read_ns = probe.last_read_ns
+            probe.ticker_read_cpu_ns = probe.last_read_cpu_ns
             probe.ticker_points = {"frames": points["frames"], "decoded": decoded,
                                    "applied": clock()}
 

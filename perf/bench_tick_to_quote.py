@@ -195,12 +195,14 @@ def measure_rate(rate: int, warmup_s: float, seconds: float) -> dict[str, Any]:
     from_send = np.asarray(raw.pop("from_send_ns"), dtype=np.int64)
     from_read = np.asarray(raw.pop("from_read_ns"), dtype=np.int64)
     to_execute = np.asarray(raw.pop("read_to_execute_ns"), dtype=np.int64)
+    cpu = np.asarray(raw.pop("cpu_from_read_ns"), dtype=np.int64)
     if from_read.size == 0:
         raise RuntimeError(f"no quote cycle sent actions at {rate} msgs/s: {raw}")
     entry: dict[str, Any] = {"rate_msgs_per_s": rate}
     entry.update(_us(percentiles_ns(from_send[from_send >= 0]), ""))
     entry.update(_us(percentiles_ns(from_read), "read_"))
     entry.update(_us(percentiles_ns(to_execute), "read_to_execute_"))
+    entry.update(_us(percentiles_ns(cpu), "cpu_read_"))
     entry["samples"] = int(from_read.size)
     entry["stages_us"] = stage_breakdown(
         {point: np.asarray(raw.pop(f"at_{point}_ns"), dtype=np.int64) for point in STAGE_POINTS},
@@ -280,7 +282,8 @@ def summary(result: dict[str, Any]) -> str:
             f"tick_to_quote.{key}: p50 {e['p50_us']:.0f} us p99 {e['p99_us']:.0f} us "
             f"(from read: p50 {e['read_p50_us']:.0f} p99 {e['read_p99_us']:.0f}; engine "
             f"histogram p50 {e['engine_p50_us']:.0f} p99 {e['engine_p99_us']:.0f}; read to "
-            f"execute p50 {e['read_to_execute_p50_us']:.0f}); engine CPU "
+            f"execute p50 {e['read_to_execute_p50_us']:.0f}; CPU time from read p50 "
+            f"{e['cpu_read_p50_us']:.0f} p99 {e['cpu_read_p99_us']:.0f}); engine CPU "
             f"{e['engine_cpu_pct']:.0f} %, "
             f"{e['samples']} samples, {e['achieved_msgs_per_s']:,.0f} msgs/s achieved"
             f"{'' if e['rate_reached'] else ' (load point NOT reached)'}")

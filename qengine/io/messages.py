@@ -152,6 +152,9 @@ _FIXED_CHANNELS = frozenset(
     }
 )
 _MAX_REASON = 200  # characters kept per sampled rejection reason
+#: channel_kind per channel name seen (names come from the server: bounded).
+_KINDS: dict[str, tuple[str, str | None]] = {}
+_MAX_KINDS = 4096
 # A decoder bug must not kill the listener either; these are counted like malformed payloads.
 _DECODE_ERRORS = (
     MessageError,
@@ -347,7 +350,12 @@ def decode_notification(
     """
     if stats is None:
         stats = DecodeStats(sample_size=1)
-    kind, key = channel_kind(channel_name)
+    kind_key = _KINDS.get(channel_name) if type(channel_name) is str else None
+    if kind_key is None:
+        kind_key = channel_kind(channel_name)
+        if type(channel_name) is str and len(_KINDS) < _MAX_KINDS:
+            _KINDS[channel_name] = kind_key
+    kind, key = kind_key
     if kind == UNKNOWN:
         stats.unknown_channels += 1
         stats.note_rejection(channel_name, "unknown channel")

@@ -7,6 +7,7 @@ seconds as floats); ``qengine.units`` turns them into ticks, lots and nanosecond
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from .messages_base import (
@@ -217,8 +218,78 @@ def _side(price: float | None, amount: float | None, key: str) -> tuple[float | 
     return price, amount
 
 
+_TICKER_KEYS = ("best_bid_price", "best_bid_amount", "best_ask_price", "best_ask_amount",
+                "last_price", "mark_price", "mark_timestamp", "index", "funding_rate",
+                "funding_mark", "collar_low", "collar_high")
+
+
+def _plain_numbers(obj: dict, keys: tuple[str, ...], getter: Any
+                   ) -> tuple[float | None, ...] | list[float | None] | None:
+    # The values under ``keys`` as floats (None where missing or null) when every one is a
+    # finite number; None otherwise (the caller then takes the checking path for the error).
+    # The common case (every key present, every value a number) runs in C: itemgetter,
+    # map(type), sum.
+    try:
+        values = getter(obj)
+    except KeyError:
+        values = None
+    if values is not None:
+        kinds = set(map(type, values))
+        if kinds in (_FLOATS, _NUMBERS):
+            try:
+                if int in kinds:
+                    values = tuple(map(float, values))
+                total = sum(values)
+            except OverflowError:
+                return None
+            if total - total == 0.0:
+                return values
+    out: list[float | None] = []
+    for key in keys:
+        value = obj.get(key)
+        kind = type(value)
+        if kind is float:
+            if value - value != 0.0:  # inf or nan
+                return None
+        elif kind is int:
+            if not -_INT_LIMIT < value < _INT_LIMIT:
+                return None
+            value = float(value)
+        elif value is not None:
+            return None
+        out.append(value)
+    return out
+
+
+_INT_LIMIT = 2**1023
+_FLOATS = {float}
+_NUMBERS = {float, int}
+_TICKER_GETTER = itemgetter(*_TICKER_KEYS)
+
+
 def decode_ticker(obj: Any, instrument_name: str) -> Ticker:
     """Decode a Ticker object for ``instrument_name`` (taken from the channel name)."""
+    # The hot path (tens of thousands a second): one pass over the fields; anything unusual
+    # (a missing required field, a non-number, a negative amount) goes the checking way below,
+    # which raises the specific error.
+    values = _plain_numbers(obj, _TICKER_KEYS, _TICKER_GETTER) if type(obj) is dict else None
+    if values is not None:
+        (bid_price, bid_amount, ask_price, ask_amount, last, mark, stamp, index, funding_rate,
+         funding_mark, collar_low, collar_high) = values
+        if mark is not None and stamp is not None and index is not None and not (
+                (bid_amount is not None and bid_amount < 0.0)
+                or (ask_amount is not None and ask_amount < 0.0)):
+            if bid_price is None or not bid_amount:
+                bid_price = bid_amount = None
+            if ask_price is None or not ask_amount:
+                ask_price = ask_amount = None
+            return Ticker(instrument_name, bid_price, bid_amount, ask_price, ask_amount, last,
+                          mark, stamp, index, funding_rate, funding_mark, collar_low,
+                          collar_high)
+    return _decode_ticker_checked(obj, instrument_name)
+
+
+def _decode_ticker_checked(obj: Any, instrument_name: str) -> Ticker:
     obj = as_dict(obj, "ticker")
     bid_price, bid_amount = _side(
         opt_num(obj, "best_bid_price"), opt_num(obj, "best_bid_amount"), "best_bid_amount"
