@@ -117,6 +117,7 @@ def stop(process: subprocess.Popen[Any]) -> None:
 async def _measure(url: str, warmup_s: float, seconds: float) -> dict[str, Any]:
     import trio
 
+    from perf._hot import hot_costs_ns
     from perf._probe import WireProbe
     from qengine.config import config_from_mapping
     from qengine.engine import open_engine
@@ -142,6 +143,7 @@ async def _measure(url: str, warmup_s: float, seconds: float) -> dict[str, Any]:
         cycles = engine.quoter.cycles - cycles
         hist = telemetry.tick_to_quote
         samples = probe.samples()
+        hot = hot_costs_ns(engine)
     delta = {k: after[k] - before[k] for k in after}
     out: dict[str, Any] = {
         "seconds": elapsed,
@@ -158,6 +160,8 @@ async def _measure(url: str, warmup_s: float, seconds: float) -> dict[str, Any]:
         "engine_n": hist.total,
         **{f"{name}_ns": values.tolist() for name, values in samples.items()},
         "dropped_samples": probe.dropped,
+        # The same stages' code called back to back in this process (perf._hot), in us.
+        "hot_us": {name: ns / 1e3 for name, ns in hot.items()},
     }
     return out
 
@@ -278,6 +282,7 @@ def summary(result: dict[str, Any]) -> str:
         e = result[key]
         lines.append(f"tick_to_quote.{key} stages (p50 us): " + ", ".join(
             f"{name} {v['p50']:.1f}" for name, v in e["stages_us"].items()))
+        lines.append(_hot_line(key, e))
         lines.append(
             f"tick_to_quote.{key}: p50 {e['p50_us']:.0f} us p99 {e['p99_us']:.0f} us "
             f"(from read: p50 {e['read_p50_us']:.0f} p99 {e['read_p99_us']:.0f}; engine "
@@ -288,6 +293,11 @@ def summary(result: dict[str, Any]) -> str:
             f"{e['samples']} samples, {e['achieved_msgs_per_s']:,.0f} msgs/s achieved"
             f"{'' if e['rate_reached'] else ' (load point NOT reached)'}")
     return "\n".join(lines)
+
+
+def _hot_line(key: str, entry: dict[str, Any]) -> str:
+    return f"tick_to_quote.{key} same code hot (us): " + ", ".join(
+        f"{name} {us:.1f}" for name, us in entry["hot_us"].items())
 
 
 def main(argv: list[str] | None = None) -> int:
