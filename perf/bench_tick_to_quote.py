@@ -253,12 +253,13 @@ def achieved_rate(report: dict[str, Any] | None, raw: dict[str, Any], rate: int
             "feeder_skipped": report["skipped"]}
 
 
-def run(quick: bool) -> dict[str, Any]:
+def run(quick: bool, extra_rates: tuple[int, ...] = ()) -> dict[str, Any]:
     """Measure at 1,000 and 10,000 msgs/s; return the ``tick_to_quote`` entry."""
     warmup_s, seconds = (1.0, 2.0) if quick else (5.0, 30.0)
     result: dict[str, Any] = {"benchmark": "tick_to_quote", "quick": quick,
                               "warmup_s": warmup_s, "measure_s": seconds, "levels": LEVELS}
-    for key, rate in RATES:
+    rates = (*RATES, *((f"at_{rate // 1000}k", rate) for rate in extra_rates))
+    for key, rate in rates:
         progress(f"tick to quote: engine against the feeder at {rate:,} msgs/s "
                  f"({warmup_s:g} s warm-up, {seconds:g} s measured)")
         result[key] = measure_rate(rate, warmup_s, seconds)
@@ -278,7 +279,7 @@ def run(quick: bool) -> dict[str, Any]:
 def summary(result: dict[str, Any]) -> str:
     """One line per rate."""
     lines = []
-    for key, _rate in RATES:
+    for key in [k for k in result if k.startswith("at_")]:
         e = result[key]
         lines.append(f"tick_to_quote.{key} stages (p50 us): " + ", ".join(
             f"{name} {v['p50']:.1f}" for name, v in e["stages_us"].items()))
@@ -305,13 +306,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short run for smoke tests")
     parser.add_argument("--json", metavar="PATH", help="write the result as JSON")
+    parser.add_argument("--extra-rate", type=int, action="append", default=[], metavar="MSGS",
+                        help="also measure at this rate (e.g. 50000; not part of the suite)")
     parser.add_argument("--child", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--warmup", type=float, default=2.0, help=argparse.SUPPRESS)
     parser.add_argument("--seconds", type=float, default=5.0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         return child_main(args.child, args.warmup, args.seconds)
-    result = run(args.quick)
+    result = run(args.quick, tuple(args.extra_rate))
     print(summary(result))
     if args.json:
         write_json(args.json, {"machine": machine_info(), "results": {"tick_to_quote": result}})

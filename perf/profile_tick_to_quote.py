@@ -10,7 +10,9 @@ read (socket read, trio's stream), frame decode (websocket frames), JSON (``orjs
 kernel call (numba dispatch and the kernel, argument building included), order encoding
 (action rows -> request bytes, masking), write (``send_all``), order replies (answers and
 ``session.orders`` pushes applied), scheduling (trio's run loop, checkpoints, task starts),
-telemetry, other. Samples of start-up (imports, compiling, connecting) are left out.
+telemetry, other; trio's ``epoll`` wait on its own line (idle time: py-spy cannot tell it from
+work in ``--nonblocking`` mode). Samples of start-up (imports, compiling, connecting, the login
+key) and of the bench's hot loop after the window are left out.
 
 py-spy samples Python frames only (``--native`` is slow and often unavailable): time inside C
 (``orjson``, a syscall, a numba kernel) is charged to the Python frame that called it, which is
@@ -42,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 #: rules tried in this order for that frame.
 STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("start-up", ("_find_and_load", "warm_up", "validate_instruments", "open_connection",
-                  "compile", "<module>")),
+                  "compile", "<module>", "auth.py", "hot_costs_ns")),
     ("telemetry", ("telemetry.py", "_status.py", "logging/")),
     ("write", ("send_all (trio", "SocketStream.send_all", "_socket.py", "send_texts",
                "send_many", "probed_send_all")),
@@ -61,6 +63,7 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("quote decision", ("_quoter.py", "_gate.py", "_risk.py", "_token_bucket.py",
                         "_orders.py")),
     ("inbound dispatch", ("rpc_session.py", "transport.py", "jsonrpc.py")),
+    ("epoll wait (idle or I/O)", ("get_events (trio", "_epoll_wait")),
     ("scheduling", ("trio/_core", "trio/", "outcome/", "contextlib", "_probe.py")),
 )
 
