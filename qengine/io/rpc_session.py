@@ -213,7 +213,7 @@ class RpcSession:
             name = None
             if type(data) is bytes and data.startswith(_PUSH_HEAD):
                 end = data.find(b'"', len(_PUSH_HEAD))
-                name = data[len(_PUSH_HEAD):end]
+                name = data[len(_PUSH_HEAD):end] if end > 0 else b""
                 if not name.startswith(prefixes) or b"\\" in name or b'"snapshot"' in data:
                     name = None
             if name is not None and name in served:
