@@ -20,6 +20,7 @@ from .messages_base import (
     opt_int,
     opt_num,
     opt_string,
+    plain_numbers,
     positive,
     skipped_row,
     string,
@@ -223,47 +224,6 @@ _TICKER_KEYS = ("best_bid_price", "best_bid_amount", "best_ask_price", "best_ask
                 "funding_mark", "collar_low", "collar_high")
 
 
-def _plain_numbers(obj: dict, keys: tuple[str, ...], getter: Any
-                   ) -> tuple[float | None, ...] | list[float | None] | None:
-    # The values under ``keys`` as floats (None where missing or null) when every one is a
-    # finite number; None otherwise (the caller then takes the checking path for the error).
-    # The common case (every key present, every value a number) runs in C: itemgetter,
-    # map(type), sum.
-    try:
-        values = getter(obj)
-    except KeyError:
-        values = None
-    if values is not None:
-        kinds = set(map(type, values))
-        if kinds in (_FLOATS, _NUMBERS):
-            try:
-                if int in kinds:
-                    values = tuple(map(float, values))
-                total = sum(values)
-            except OverflowError:
-                return None
-            if total - total == 0.0:
-                return values
-    out: list[float | None] = []
-    for key in keys:
-        value = obj.get(key)
-        kind = type(value)
-        if kind is float:
-            if value - value != 0.0:  # inf or nan
-                return None
-        elif kind is int:
-            if not -_INT_LIMIT < value < _INT_LIMIT:
-                return None
-            value = float(value)
-        elif value is not None:
-            return None
-        out.append(value)
-    return out
-
-
-_INT_LIMIT = 2**1023
-_FLOATS = {float}
-_NUMBERS = {float, int}
 _TICKER_GETTER = itemgetter(*_TICKER_KEYS)
 
 
@@ -272,7 +232,7 @@ def decode_ticker(obj: Any, instrument_name: str) -> Ticker:
     # The hot path (tens of thousands a second): one pass over the fields; anything unusual
     # (a missing required field, a non-number, a negative amount) goes the checking way below,
     # which raises the specific error.
-    values = _plain_numbers(obj, _TICKER_KEYS, _TICKER_GETTER) if type(obj) is dict else None
+    values = plain_numbers(obj, _TICKER_KEYS, _TICKER_GETTER) if type(obj) is dict else None
     if values is not None:
         (bid_price, bid_amount, ask_price, ask_amount, last, mark, stamp, index, funding_rate,
          funding_mark, collar_low, collar_high) = values
