@@ -8,7 +8,8 @@ specific text; :func:`decode_notification` never raises: it counts every rejecti
 
 Records keep exchange units (quote-currency prices, base-currency amounts, Unix seconds as float);
 ``qengine.units`` converts them to ticks, lots and nanoseconds. The record classes and decoders live
-in ``messages_market``, ``messages_account`` and ``messages_encode`` and are re-exported here.
+in ``messages_market``, ``messages_orders``, ``messages_account`` and ``messages_encode`` and are
+re-exported here.
 """
 
 from __future__ import annotations
@@ -19,25 +20,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .messages_account import (
-    DIRECTIONS,
     FILL_TRADE_TYPES,
-    LIVE_STATUSES,
-    ORDER_STATUSES,
     AccountSummary,
     CashBalance,
-    Fill,
     MassQuoteError,
     MassQuoteResult,
     MmProtectionUpdate,
-    OrderUpdate,
     PortfolioEntry,
     SystemEvent,
     Trade,
     decode_account_summary,
-    decode_fill,
     decode_mass_quote_result,
     decode_mm_protection,
-    decode_order,
     decode_portfolio_entry,
     decode_portfolio_row,
     decode_system_event,
@@ -73,6 +67,15 @@ from .messages_market import (
     decode_lwt,
     decode_public_trade,
     decode_ticker,
+)
+from .messages_orders import (
+    DIRECTIONS,
+    LIVE_STATUSES,
+    ORDER_STATUSES,
+    Fill,
+    OrderUpdate,
+    decode_fill,
+    decode_order,
 )
 
 __all__ = [
