@@ -134,14 +134,13 @@ def _time_mean(values: np.ndarray, weights: np.ndarray, mask: np.ndarray) -> flo
     return float(np.average(values[mask], weights=w))
 
 
-def markouts(result: Any, horizons_s: Sequence[float]) -> dict[float, tuple[np.ndarray,
-                                                                             np.ndarray]]:
+def markouts(rec: np.ndarray, fills: np.ndarray, instrument: Any, horizons_s: Sequence[float],
+             ) -> dict[float, tuple[np.ndarray, np.ndarray]]:
     """Per-fill markouts: horizon -> (ticks, quote) arrays, one entry per fill whose horizon
-    ends within the record (other fills are left out). Resolution: the record interval."""
-    rec, fills = result.records, result.fills
+    ends within the record rows (other fills are left out). Resolution: the record interval."""
     out: dict[float, tuple[np.ndarray, np.ndarray]] = {}
-    tick = result.instrument.tick_size
-    qty = fills["qty_lots"] * result.instrument.lot_size
+    tick = instrument.tick_size
+    qty = fills["qty_lots"] * instrument.lot_size
     for horizon in horizons_s:
         at = fills["exch_ts"] + round(horizon * _NS)
         rows = _asof(rec["ts"], at)
@@ -151,11 +150,11 @@ def markouts(result: Any, horizons_s: Sequence[float]) -> dict[float, tuple[np.n
         ok &= np.isfinite(mid)
         side, price_tick = fills["side"][ok], fills["price_tick"][ok]
         ticks = (mid[ok] - price_tick) * side
-        if result.instrument.inverse:
-            money = side * qty[ok] * result.instrument.contract_size * (
+        if instrument.inverse:
+            money = side * qty[ok] * instrument.contract_size * (
                 1.0 / (price_tick * tick) - 1.0 / (mid[ok] * tick))
         else:
-            money = ticks * tick * qty[ok] * result.instrument.contract_size
+            money = ticks * tick * qty[ok] * instrument.contract_size
         out[horizon] = (ticks, money)
     return out
 
@@ -282,7 +281,8 @@ def compute_stats(result: Any, *, sample_interval_s: float = 1.0,
     stats |= _pnl_stats(result, sample_interval_s)
     stats |= _fill_stats(result)
     stats |= _inventory_and_quote_stats(result)
-    for horizon, (ticks, money) in markouts(result, markout_horizons_s).items():
+    for horizon, (ticks, money) in markouts(result.records, result.fills, result.instrument,
+                                             markout_horizons_s).items():
         label = _horizon_label(horizon)
         stats[f"markout_{label}_ticks"] = float(ticks.mean()) if ticks.size else math.nan
         stats[f"markout_{label}_quote"] = float(money.mean()) if money.size else math.nan

@@ -77,8 +77,8 @@ def synthetic_result(seconds: int = 120, *, seed: int = 7, step_ms: int = 100) -
     inst = Instrument(tick_size=0.1, lot_size=0.001)
     n = seconds * 1000 // step_ms
     ts = np.arange(n, dtype=np.int64) * step_ms * 1_000_000 + 1_700_000_000 * NS
-    mid = 600_000 + np.cumsum(rng.integers(-3, 4, n)).astype(np.float64)
-    bid0, ask0 = mid - 8 - rng.integers(0, 3, n), mid + 8 + rng.integers(0, 3, n)
+    mid = 600_000 + np.cumsum(rng.integers(-5, 6, n)).astype(np.float64)
+    bid0, ask0 = mid - 3 - rng.integers(0, 3, n), mid + 3 + rng.integers(0, 3, n)
     ask0[rng.random(n) < 0.05] = np.nan
     fill_rows, pos, cash, fee, order_id = [], 0, 0.0, 0.0, 0
     position, cash_col, fee_col = np.zeros(n, np.int64), np.zeros(n), np.zeros(n)
