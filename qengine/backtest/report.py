@@ -77,8 +77,7 @@ def _no_data(ax: Any, text: str) -> None:
     ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="0.4")
 
 
-def _plot_price(fig: Any, result: Any, start_ns: int) -> None:
-    ax = fig.subplots()
+def _plot_price(ax: Any, result: Any, start_ns: int) -> None:
     rec, fills, tick = result.records, result.fills, result.instrument.tick_size
     t, label, scale = _time_axis(rec["ts"], start_ns)
     keep = _thin(rec.size)
@@ -95,12 +94,9 @@ def _plot_price(fig: Any, result: Any, start_ns: int) -> None:
                    zorder=3, label=f"{name} ({mine.size})")
     ax.set(xlabel=label, ylabel="price (quote currency)", title="Mid, our quotes and our fills")
     ax.legend(loc="best", fontsize=8)
-    if rec.size == 0:
-        _no_data(ax, "no record rows")
 
 
-def _plot_pnl(fig: Any, result: Any, start_ns: int) -> None:
-    ax = fig.subplots()
+def _plot_pnl(ax: Any, result: Any, start_ns: int) -> None:
     rec = result.records
     t, label, _ = _time_axis(rec["ts"], start_ns)
     keep = _thin(rec.size)
@@ -111,14 +107,11 @@ def _plot_pnl(fig: Any, result: Any, start_ns: int) -> None:
                 label="trading PnL (before fees)")
         ax.plot(t[keep], -fee[keep], color="tab:orange", lw=0.8, label="rebates - fees")
         ax.legend(loc="best", fontsize=8)
-    else:
-        _no_data(ax, "no record rows")
     ax.axhline(0.0, color="0.6", lw=0.5)
     ax.set(xlabel=label, ylabel="quote currency", title="PnL and its breakdown")
 
 
-def _plot_inventory(fig: Any, result: Any, start_ns: int) -> None:
-    ax = fig.subplots()
+def _plot_inventory(ax: Any, result: Any, start_ns: int) -> None:
     rec = result.records
     t, label, _ = _time_axis(rec["ts"], start_ns)
     keep = _thin(rec.size)
@@ -133,12 +126,9 @@ def _plot_inventory(fig: Any, result: Any, start_ns: int) -> None:
     if np.all(np.abs(position) <= limit):
         ax.set_ylim(-1.15 * limit, 1.15 * limit)
     ax.legend(loc="best", fontsize=8)
-    if rec.size == 0:
-        _no_data(ax, "no record rows")
 
 
-def _plot_spread_sigma(fig: Any, result: Any, start_ns: int) -> None:
-    ax = fig.subplots()
+def _plot_spread_sigma(ax: Any, result: Any, start_ns: int) -> None:
     rec = result.records
     t, label, _ = _time_axis(rec["ts"], start_ns)
     for values, color, name in (
@@ -157,12 +147,9 @@ def _plot_spread_sigma(fig: Any, result: Any, start_ns: int) -> None:
     more = right.get_legend_handles_labels()
     ax.legend(lines[0] + more[0], lines[1] + more[1], loc="lower left", fontsize=8,
               framealpha=0.9)
-    if rec.size == 0:
-        _no_data(ax, "no record rows")
 
 
-def _plot_markout(fig: Any, result: Any, _start_ns: int) -> None:
-    ax = fig.subplots()
+def _plot_markout(ax: Any, result: Any, _start_ns: int) -> None:
     fills = result.fills
     sides = {"all fills": np.ones(fills.size, bool), "buys": fills["side"] > 0,
              "sells": fills["side"] < 0}
@@ -197,7 +184,10 @@ def _render(draw: Callable[[Any, Any, int], None], result: Any) -> bytes:
 
     fig = Figure(figsize=(10, 4.5), dpi=100)
     fig.subplots_adjust(left=0.08, right=0.92, bottom=0.12, top=0.92)
-    draw(fig, result, int(result.start_ns))
+    ax = fig.subplots()
+    draw(ax, result, int(result.start_ns))
+    if result.records.size == 0:
+        _no_data(ax, "no record rows")
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")  # a bare Figure renders with Agg: no pyplot, no GUI
     return buffer.getvalue()
