@@ -123,8 +123,10 @@ class _ProgressBar:
         bar = self._bar
         if bar.total is None and progress.events_total > 0:
             bar.total = progress.events_total
-        sim = datetime.fromtimestamp(progress.sim_time_ns / 1e9, tz=UTC).strftime("%H:%M:%S")
-        note = f"sim {sim} UTC"
+        note = "sim -"  # no simulated time yet (before the first event)
+        if progress.sim_time_ns >= 0:
+            sim = datetime.fromtimestamp(progress.sim_time_ns / 1e9, tz=UTC)
+            note = f"sim {sim:%H:%M:%S} UTC"
         span = progress.end_ns - progress.start_ns
         if progress.events_total <= 0 and progress.end_ns > 0 and span > 0:
             done = min(max((progress.sim_time_ns - progress.start_ns) / span, 0.0), 1.0)

@@ -57,6 +57,7 @@ class FakeRun:
         progress = kwargs["progress"]
         if progress is not None:
             start, end = self.result.start_ns, self.result.end_ns
+            progress(Progress(0, self.events_total, -1, -1, -1))  # before the first event
             for k in range(1, 5):
                 progress(Progress(250 * k, self.events_total, start + k * (end - start) // 4,
                                   start, end))
@@ -143,6 +144,7 @@ def test_progress_bar_on_a_terminal(files, tmp_path):
     assert "ev/s" in bar
     end = datetime.fromtimestamp(synthetic_result(20).end_ns / NS, tz=UTC)
     assert f"sim {end:%H:%M:%S} UTC" in bar  # the simulated time of the last report
+    assert "1969" not in bar
 
 
 def test_progress_without_an_event_total_estimates_from_simulated_time(files, tmp_path):
