@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .stats import CURVE_HORIZONS_S, markouts, stats_rows
+from .stats import CURVE_HORIZONS_S, markouts, stats_rows, valid_book
 
 _MAX_POINTS = 20_000  # per line: more points than pixels only slow the drawing
 _NS = 1e9
@@ -133,7 +133,8 @@ def _plot_spread_sigma(ax: Any, result: Any, start_ns: int) -> None:
     t, label, _ = _time_axis(rec["ts"], start_ns)
     for values, color, name in (
             (rec["ask0_tick"] - rec["bid0_tick"], "tab:blue", "our quoted spread (ask0 - bid0)"),
-            (rec["best_ask_tick"] - rec["best_bid_tick"], "0.4", "market spread")):
+            (np.where(valid_book(rec), rec["best_ask_tick"] - rec["best_bid_tick"], np.nan),
+             "0.4", "market spread")):
         ax.plot(*_bucket_means(t, values.astype(np.float64)), color=color, lw=0.9, label=name)
     ax.set_ylim(bottom=0)
     ax.set(xlabel=label, ylabel="spread (ticks, local mean)", title="Quoted spread and volatility")

@@ -104,6 +104,13 @@ def stat_definition(key: str) -> str:
     return "markout at this horizon (see markout_1s_*)"
 
 
+def valid_book(rec: np.ndarray) -> np.ndarray:
+    """Rows whose local book has both sides (a finite mid, no empty-side sentinel ticks)."""
+    limit = np.iinfo(np.int64).max // 2
+    return (np.isfinite(rec["mid_tick"]) & (np.abs(rec["best_bid_tick"]) < limit)
+            & (np.abs(rec["best_ask_tick"]) < limit))
+
+
 def _value_quote(result: Any, price: np.ndarray, qty_coins: np.ndarray) -> np.ndarray:
     """Traded value of quantities at prices (both arrays), in the settlement currency."""
     inst = result.instrument
@@ -235,7 +242,8 @@ def _inventory_and_quote_stats(result: Any) -> dict[str, float]:
     limit_lots = math.floor(result.config.risk.max_position / lot + 1e-9)
     at_limit = (np.abs(lots) >= limit_lots).astype(np.float64)
     bid, ask = rec["bid0_tick"], rec["ask0_tick"]
-    has_bid, has_ask = np.isfinite(bid), np.isfinite(ask)
+    book = valid_book(rec)
+    has_bid, has_ask = np.isfinite(bid) & book, np.isfinite(ask) & book
     both = has_bid & has_ask
     spread = np.where(both, ask - bid, np.nan)
     return {

@@ -229,3 +229,18 @@ def test_text_table_lists_every_key_with_its_unit():
     assert len(table) == len(STAT_KEYS)
     assert table[0].split() == ["duration_s", "4.5", "s"]
     assert "n/a" in S.format_stats_table({"markout_10s_ticks": NAN})
+
+
+def test_rows_without_a_two_sided_book_are_left_out_of_spread_and_touch():
+    base = _hand_case()
+    rec = base.records.copy()
+    # row 1: the ask side is empty (sentinel tick, no mid); the rest as in the hand case
+    rec["best_ask_tick"][1] = np.iinfo(np.int64).max
+    rec["mid_tick"][1] = np.nan
+    out = compute_stats(dataclasses.replace(base, records=rec))
+    # two-sided rows left: row 0 only (4 ticks, 40 bps); bids on rows 0 and 3: (1 - 1) / 2;
+    # asks on rows 0 and 2: (1 + 1) / 2
+    assert out["quoted_spread_ticks"] == 4.0
+    assert out["quoted_spread_bps"] == pytest.approx(40.0)
+    assert out["bid_distance_to_touch_ticks"] == 0.0
+    assert out["ask_distance_to_touch_ticks"] == 1.0
