@@ -77,7 +77,7 @@ def _no_data(ax: Any, text: str) -> None:
     ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="0.4")
 
 
-def _plot_price(ax: Any, result: Any, start_ns: int) -> None:
+def _plot_price(ax: Any, result: Any, start_ns: int) -> str:
     rec, fills, tick = result.records, result.fills, result.instrument.tick_size
     t, label, scale = _time_axis(rec["ts"], start_ns)
     keep = _thin(rec.size)
@@ -92,11 +92,11 @@ def _plot_price(ax: Any, result: Any, start_ns: int) -> None:
         ax.scatter((mine["exch_ts"] - start_ns) / _NS / scale, mine["price_tick"] * tick,
                    marker=marker, s=14, color=color, edgecolors="black", linewidths=0.3,
                    zorder=3, label=f"{name} ({mine.size})")
-    ax.set(xlabel=label, ylabel="price (quote currency)", title="Mid, our quotes and our fills")
-    ax.legend(loc="best", fontsize=8)
+    ax.set(xlabel=label, ylabel="price (quote currency)")
+    return "Mid, our quotes and our fills"
 
 
-def _plot_pnl(ax: Any, result: Any, start_ns: int) -> None:
+def _plot_pnl(ax: Any, result: Any, start_ns: int) -> str:
     rec = result.records
     t, label, _ = _time_axis(rec["ts"], start_ns)
     keep = _thin(rec.size)
@@ -106,12 +106,12 @@ def _plot_pnl(ax: Any, result: Any, start_ns: int) -> None:
         ax.plot(t[keep], (equity + fee)[keep], color="tab:blue", lw=0.8,
                 label="trading PnL (before fees)")
         ax.plot(t[keep], -fee[keep], color="tab:orange", lw=0.8, label="rebates - fees")
-        ax.legend(loc="best", fontsize=8)
     ax.axhline(0.0, color="0.6", lw=0.5)
-    ax.set(xlabel=label, ylabel="quote currency", title="PnL and its breakdown")
+    ax.set(xlabel=label, ylabel="quote currency")
+    return "PnL and its breakdown"
 
 
-def _plot_inventory(ax: Any, result: Any, start_ns: int) -> None:
+def _plot_inventory(ax: Any, result: Any, start_ns: int) -> str:
     rec = result.records
     t, label, _ = _time_axis(rec["ts"], start_ns)
     keep = _thin(rec.size)
@@ -122,13 +122,13 @@ def _plot_inventory(ax: Any, result: Any, start_ns: int) -> None:
         ax.axhline(sign * limit, color="tab:red", ls="--", lw=0.8,
                    label=f"risk.max_position (±{limit:g})" if sign > 0 else None)
     ax.axhline(0.0, color="0.6", lw=0.5)
-    ax.set(xlabel=label, ylabel="position (coins)", title="Inventory and its limit")
+    ax.set(xlabel=label, ylabel="position (coins)")
     if np.all(np.abs(position) <= limit):
         ax.set_ylim(-1.15 * limit, 1.15 * limit)
-    ax.legend(loc="best", fontsize=8)
+    return "Inventory and its limit"
 
 
-def _plot_spread_sigma(ax: Any, result: Any, start_ns: int) -> None:
+def _plot_spread_sigma(ax: Any, result: Any, start_ns: int) -> str:
     rec = result.records
     t, label, _ = _time_axis(rec["ts"], start_ns)
     for values, color, name in (
@@ -137,20 +137,17 @@ def _plot_spread_sigma(ax: Any, result: Any, start_ns: int) -> None:
              "0.4", "market spread")):
         ax.plot(*_bucket_means(t, values.astype(np.float64)), color=color, lw=0.9, label=name)
     ax.set_ylim(bottom=0)
-    ax.set(xlabel=label, ylabel="spread (ticks, local mean)", title="Quoted spread and volatility")
+    ax.set(xlabel=label, ylabel="spread (ticks, local mean)")
     right = ax.twinx()
     # sigma is a fraction of price per sqrt(s); x sqrt(1 day) x 100 reads as daily %
     sigma_daily_pct = rec["sigma_per_sqrt_s"] * math.sqrt(86_400) * 100
     right.plot(*_bucket_means(t, sigma_daily_pct), color="tab:orange", lw=0.9, label="sigma")
     right.set_ylim(bottom=0)
     right.set_ylabel("sigma (% per day)", color="tab:orange")
-    lines = ax.get_legend_handles_labels()
-    more = right.get_legend_handles_labels()
-    ax.legend(lines[0] + more[0], lines[1] + more[1], loc="lower left", fontsize=8,
-              framealpha=0.9)
+    return "Quoted spread and volatility"
 
 
-def _plot_markout(ax: Any, result: Any, _start_ns: int) -> None:
+def _plot_markout(ax: Any, result: Any, _start_ns: int) -> str:
     fills = result.fills
     sides = {"all fills": np.ones(fills.size, bool), "buys": fills["side"] > 0,
              "sells": fills["side"] < 0}
@@ -163,14 +160,14 @@ def _plot_markout(ax: Any, result: Any, _start_ns: int) -> None:
     ax.set_xscale("symlog", linthresh=0.1)
     ax.set_xticks(CURVE_HORIZONS_S, [f"{h:g}" for h in CURVE_HORIZONS_S])
     ax.axhline(0.0, color="0.6", lw=0.5)
-    ax.set(xlabel="horizon after the fill (s)", ylabel="mean markout (ticks, + = in our favour)",
-           title="Markout curve (mid from the record rows)")
-    ax.legend(loc="best", fontsize=8)
+    ax.set(xlabel="horizon after the fill (s)", ylabel="mean markout (ticks, + = in our favour)")
     if fills.size == 0:
         _no_data(ax, "no fills")
+    return "Markout curve (mid from the record rows)"
 
 
-_PLOTS: dict[str, Callable[[Any, Any, int], None]] = {
+#: name -> draw(axes, result, start_ns) -> title
+_PLOTS: dict[str, Callable[[Any, Any, int], str]] = {
     "price": _plot_price, "pnl": _plot_pnl, "inventory": _plot_inventory,
     "spread_sigma": _plot_spread_sigma, "markout": _plot_markout,
 }
@@ -178,15 +175,20 @@ _PLOTS: dict[str, Callable[[Any, Any, int], None]] = {
 PLOT_NAMES = tuple(_PLOTS)
 
 
-def _render(draw: Callable[[Any, Any, int], None], result: Any) -> bytes:
+def _render(draw: Callable[[Any, Any, int], str], result: Any) -> bytes:
     import io
 
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(10, 4.5), dpi=100)
-    fig.subplots_adjust(left=0.08, right=0.92, bottom=0.12, top=0.92)
+    fig.subplots_adjust(left=0.08, right=0.92, bottom=0.12, top=0.86)
     ax = fig.subplots()
-    draw(ax, result, int(result.start_ns))
+    fig.suptitle(draw(ax, result, int(result.start_ns)))
+    # one legend for the axes and any twin, above the plot where it hides no data
+    handles = [h for axes in fig.axes for h in axes.get_legend_handles_labels()[0]]
+    if handles:
+        ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=5,
+                  fontsize=8, frameon=False, borderaxespad=0.2)
     if result.records.size == 0:
         _no_data(ax, "no record rows")
     buffer = io.BytesIO()
