@@ -209,6 +209,7 @@ def _html(result: Any, stats: Mapping[str, float | int], images: Mapping[str, by
     figures = "\n".join(
         f'<figure><img alt="{name}" src="data:image/png;base64,'
         f'{base64.b64encode(png).decode("ascii")}"></figure>' for name, png in images.items())
+    counts = ", ".join(f"{html.escape(str(k))} {v:,}" for k, v in result.counts.items())
     title = f"qengine backtest: {inst.name}, model {config.quote.model}"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
@@ -223,6 +224,7 @@ img {{ max-width: 100%; }}
 <p>Data from {_utc(result.start_ns)} to {_utc(result.end_ns)};
 tick size {inst.tick_size:g}, lot size {inst.lot_size:g}, maker fee {inst.maker_fee:g},
 taker fee {inst.taker_fee:g}; risk.max_position {config.risk.max_position:g}.</p>
+<p>Run counts: {counts or "none"}.</p>
 <h2>Statistics</h2>
 <table><tr><th>statistic</th><th>value</th><th>unit</th><th>definition</th></tr>
 {rows}

@@ -46,6 +46,7 @@ def test_every_plot_is_a_valid_png_and_the_html_has_every_statistic(tmp_path):
     # self-contained: no external source or link, every plot inlined
     assert not re.search(r"""(src|href)\s*=\s*["'](?!data:)""", page)
     assert page.count('src="data:image/png;base64,') == len(PLOT_NAMES)
+    assert f"orders_sent {result.counts['orders_sent']:,}" in page
     # the table shows the values
     assert f"<td class=num>{stats['fills']:,}</td>" in page
 
