@@ -221,6 +221,8 @@ def test_readme_table_is_the_definitions_table():
     readme = (ROOT / "README.md").read_text()
     assert S.definitions_table() in readme
     assert re.search(r"qengine backtest --config \S+ --data \S+", readme)
+    for image in re.findall(r"\]\((docs/[\w.-]+\.png)\)", readme):
+        assert (ROOT / image).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", image
 
 
 def test_text_table_lists_every_key_with_its_unit():
