@@ -26,6 +26,8 @@ from .stats import CURVE_HORIZONS_S, markouts, stats_rows, valid_book
 _MAX_POINTS = 20_000  # per line: more points than pixels only slow the drawing
 _NS = 1e9
 _INSTALL_HINT = "pip install 'qengine[backtest]'"
+#: Time-axis unit, its length in s, and the longest run it is used for.
+_TIME_UNITS = (("s", 1.0, 600.0), ("min", 60.0, 3 * 3600.0), ("h", 3600.0, math.inf))
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +51,7 @@ def require_matplotlib() -> None:
 def _time_axis(ts: np.ndarray, start_ns: int) -> tuple[np.ndarray, str, float]:
     """Times since the start in s, min or h (whichever reads best), the label and the scale."""
     span_s = (ts[-1] - start_ns) / _NS if ts.size else 0.0
-    unit, scale = ("s", 1.0) if span_s <= 600 else ("min", 60.0) if span_s <= 3 * 3600 \
-        else ("h", 3600.0)
+    unit, scale = next((u, k) for u, k, up_to_s in _TIME_UNITS if span_s <= up_to_s)
     return (ts - start_ns) / _NS / scale, f"time since start ({unit})", scale
 
 
