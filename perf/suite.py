@@ -70,6 +70,11 @@ REQUIRED_FIELDS: dict[str, list[str]] = {
     ],
     "backtest_scale": ["events_per_s", "peak_rss_mb", "rss_growth_pct", "peak_growth_pct",
                        "rss_mb_start", "events"],
+    "backtest_quoting": [
+        "events", "min_feed_events_per_s",
+        *(f"{run}_{cadence}.events_per_s" for run in ("as", "glft", "legacy", "reference_glft")
+          for cadence in ("100ms", "feed")),
+    ],
 }
 
 
@@ -134,6 +139,12 @@ def _backtest_scale(quick: bool, results: dict[str, Any]) -> dict[str, Any]:
     return {"backtest_scale": bench_backtest_scale.run(quick)}
 
 
+def _backtest_quoting(quick: bool, results: dict[str, Any]) -> dict[str, Any]:
+    from perf import bench_backtest_quoting
+
+    return {"backtest_quoting": bench_backtest_quoting.run(quick)}
+
+
 #: (name, runner, key that holds the error if it fails), in run order.
 BENCHES: list[tuple[str, Callable[[bool, dict[str, Any]], dict[str, Any]], str]] = [
     ("kernels", _kernels, "kernel.pipeline"),
@@ -146,6 +157,7 @@ BENCHES: list[tuple[str, Callable[[bool, dict[str, Any]], dict[str, Any]], str]]
     ("cold_start", _cold_start, "cold_start"),
     ("backtest", _backtest, "backtest"),
     ("backtest_scale", _backtest_scale, "backtest_scale"),
+    ("backtest_quoting", _backtest_quoting, "backtest_quoting"),
 ]
 
 
