@@ -266,3 +266,33 @@ def test_sample_interval_reaches_the_statistics(files, tmp_path):
     assert written["duration_s"] == pytest.approx((synthetic_result(20).end_ns
                                                    - synthetic_result(20).start_ns) / NS)
     assert not math.isnan(written["pnl_quote"])
+
+
+@pytest.mark.slow
+def test_backtest_command_on_the_shared_btcusdt_recording(tmp_path):
+    """The issue's 'done when': the command on a config in examples/ and the repository's
+    BTCUSDT recording prints the statistics and writes the report, the plots and the JSON."""
+    from qengine.backtest.stats import format_stats_table
+
+    out_dir, summary = tmp_path / "report", tmp_path / "stats.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "qengine", "backtest", "--config", "examples/backtest.toml",
+         "--data", "data/binance-usdm/btcusdt_20240808.gz", "--out", str(out_dir), "--json",
+         str(summary)], cwd=ROOT, capture_output=True, text=True, timeout=1800,
+        env=dict(os.environ))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stderr == ""  # not a terminal: no progress bar
+    stats = json.loads(summary.read_text())
+    assert list(stats) == list(STAT_KEYS)
+    assert stats["fills"] > 0
+    assert math.isfinite(stats["pnl_quote"])
+    printed = {k: v if v is not None else math.nan for k, v in stats.items()}
+    assert format_stats_table(printed) in done.stdout
+    page = (out_dir / "report.html").read_text(encoding="utf-8")
+    assert all(f"<code>{key}</code>" in page for key in STAT_KEYS)
+    from matplotlib.image import imread
+
+    for name in PLOT_NAMES:
+        png = out_dir / f"{name}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert imread(png).shape[:2] == (450, 1000)
