@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from ._version import __version__
+from .cli_backtest import add_backtest_arguments, run_backtest_command
 from .sim.cli import add_simulate_arguments, run_simulate_command
 
 
@@ -146,6 +147,13 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.set_defaults(handler=run_simulate_command)
     convert = sub.add_parser("convert", help="convert recorded market data to event rows")
     _add_convert_arguments(convert)
+    backtest = sub.add_parser(
+        "backtest", help="run the quoting config on recorded data: statistics, plots, report",
+        description="Backtest qengine's own quoting (the kernels and decisions that quote live) "
+                    "on recorded market data; print the statistics, write the HTML report with "
+                    "its plots and, with --json, every statistic.")
+    add_backtest_arguments(backtest)
+    backtest.set_defaults(handler=run_backtest_command)
     return parser
 
 

@@ -44,9 +44,9 @@ def _modules(root: Path) -> list[Path]:
 
 def _layer(module: str) -> float:
     """Layer of a dotted module: 0 kernels, 0.5 strategy (config -> kernel arrays, shared by the
-    engine and the backtester), 1 io, backtest or sim, 2 engine, 3 cli (with ``run``
-    and ``venue``, the session's script entry and its venue); lower never imports higher (io,
-    backtest and sim are side by side, see the tests below)."""
+    engine and the backtester), 1 io, backtest or sim, 2 engine, 3 cli (with ``cli_backtest``,
+    ``run`` and ``venue``: the backtest command, the session's script entry and its venue); lower
+    never imports higher (io, backtest and sim are side by side, see the tests below)."""
     parts = module.split(".")
     if len(parts) > 1 and parts[1] == "kernels":
         return 0
@@ -54,7 +54,7 @@ def _layer(module: str) -> float:
         return 0.5  # the quoting setup shared by the engine and the backtester
     if len(parts) > 1 and parts[1] in {"io", "backtest", "sim"}:
         return 1
-    if len(parts) > 1 and parts[1] in {"cli", "__main__", "run", "venue"}:
+    if len(parts) > 1 and parts[1] in {"cli", "cli_backtest", "__main__", "run", "venue"}:
         return 3
     # event_rows: the recorded-market-data row format, written by the simulator's recorder and
     # read by the backtester (numpy only), so neither imports the other.
