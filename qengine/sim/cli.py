@@ -89,7 +89,7 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--record", metavar="FILE.npz", type=Path, default=None,
                         help="record the market of --record-instrument (full book and public "
                              "trades) as backtester event rows, written to FILE (.npz or .npy) "
-                             "when the simulator stops, for qengine.backtest.run")
+                             "when the simulator stops; replay it with qengine backtest")
     parser.add_argument("--record-instrument", metavar="NAME", default="BTC-PERPETUAL",
                         help="the instrument --record records (default BTC-PERPETUAL)")
     faults = parser.add_argument_group("fault injection (seeded by --seed; all off by default)")

@@ -6,7 +6,12 @@ gives that ticker's top of book, and its trade rows are the ``recent_trades`` pu
 
 from __future__ import annotations
 
+import json
 import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import orjson
@@ -33,6 +38,7 @@ from .conftest import make_config, quiet_instruments, standalone_simulator
 from .test_server import Ws, open_websocket_url
 
 BTC = "BTC-PERPETUAL"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "backtest.toml"
 TICK = 1.0
 LOT = 0.001
 
@@ -186,14 +192,12 @@ def test_simulate_rejects_a_bad_recording_before_starting(argv, tmp_path, monkey
 
 
 @pytest.mark.slow
-def test_simulate_record_writes_the_file_on_sigint(tmp_path):
+def test_simulate_record_writes_a_file_qengine_backtest_replays(tmp_path):
     out = tmp_path / "market.npz"
     with standalone_simulator(tmp_path / "cfg", "qengine", "simulate", "--seed", "5",
                               "--perpetuals-only", "--market", "quoting", "--time-scale", "5",
                               "--record", str(out)) as proc:
         assert proc.stdout.readline().startswith("listening on ws://")
-        import time
-
         time.sleep(2.0)
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=20) == 0
@@ -204,6 +208,15 @@ def test_simulate_record_writes_the_file_on_sigint(tmp_path):
     assert np.count_nonzero(kinds == DEPTH_EVENT) > 0
     assert np.count_nonzero(kinds == TRADE_EVENT) > 0  # the quoting market's takers
     assert np.all(rows["local_ts"] >= rows["exch_ts"])
+    # The recording is a backtest data file as it is.
+    stats = tmp_path / "stats.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "qengine", "backtest", "--config", str(EXAMPLE), "--data",
+         str(out), "--instrument", BTC, "--no-plots", "--out", str(tmp_path / "report"),
+         "--json", str(stats)], capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    span_s = (int(rows["exch_ts"][-1]) - int(rows["exch_ts"][0])) / 1e9
+    assert json.loads(stats.read_text())["duration_s"] == pytest.approx(span_s)
 
 
 def test_an_unwritable_directory_is_refused_before_recording(tmp_path, monkeypatch):
