@@ -160,6 +160,13 @@ INLINE_NONE = 0
 INLINE_WAKE = 1
 #: ``pacing_inline``: quote now, in the reader (its start is recorded).
 INLINE_CYCLE = 2
+#: ``engine_tick`` (inline): no book to quote on (``INLINE_NONE``); no cycle ran.
+TICK_NONE = -1
+#: ``engine_tick`` (inline): paced, ring the quoter task (``INLINE_WAKE``); no cycle ran.
+TICK_WAKE = -2
+#: ``engine_tick`` (inline): the cycle's start is recorded but the book has no time yet
+#: (``time_ns == 0``): nothing to quote on, no cycle ran.
+TICK_NO_BOOK = -3
 
 #: ``GATE_STATE.tp_phase``: no take profit under way.
 TP_IDLE = 0
