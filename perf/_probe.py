@@ -155,9 +155,9 @@ class WireProbe:
             probe.ticker_points = {"frames": points["frames"], "decoded": decoded,
                                    "applied": clock()}
 
-        def probed_run_cycle(quoter: Any) -> int:
+        def probed_run_cycle(quoter: Any, *args: Any, **kwargs: Any) -> int:
             points["cycle_in"] = clock()
-            n = run_cycle(quoter)
+            n = run_cycle(quoter, *args, **kwargs)
             points["cycle_out"] = clock()
             return n
 

@@ -47,10 +47,11 @@ def child_main(url: str) -> int:
     from qengine import kernels
     from qengine.config import config_from_mapping
     from qengine.engine import open_engine
+    from qengine.engine._services import ENGINE_KERNELS
     from qengine.io.auth import demo_credentials
     from qengine.telemetry import open_logging
 
-    report = kernels.warm_up()
+    report = kernels.warm_up(ENGINE_KERNELS)
     imported_ns = time.monotonic_ns()
     from perf.bench_tick_to_quote import engine_overrides
 

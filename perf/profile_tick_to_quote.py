@@ -52,7 +52,7 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
                         "insert_params", "send_order_batch", "send_batch", "_request (",
                         "_prepare (", "encode_orders", "order_frames")),
     ("order replies", ("_collect (", "apply_order", "decode_order", "PendingBatch.wait",
-                       "handle_event")),
+                       "handle_event", "messages_orders.py")),
     ("kernel call", ("run_cycle", "quote_cycle", "dispatcher", "numba")),
     ("message decode", ("messages.py", "messages_market.py", "messages_base.py",
                         "messages_account.py", "decode_notification", "_collect (rpc")),
@@ -68,8 +68,16 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
+#: Kernels load when first needed (``kernels._jit``), inside the engine's trio run: a stack
+#: with a loading frame anywhere is start-up, whatever numba frame is innermost.
+LOADING = ("warm_up (qengine", "load (qengine/kernels/_jit.py", "entry_point (qengine",
+           "hot_costs_ns")
+
+
 def stage_of(stack: list[str]) -> str:
     """The stage of one sampled stack (root first)."""
+    if any(needle in frame for frame in stack for needle in LOADING):
+        return "start-up"
     for frame in reversed(stack):
         for stage, needles in STAGES:
             if any(needle in frame for needle in needles):

@@ -29,7 +29,7 @@ from ..config import EngineConfig
 from ..errors import ConfigError, StartupError
 from ..io import errors as io_errors
 from ..io.auth import Credentials
-from ._services import Engine, build_engine
+from ._services import ENGINE_KERNELS, Engine, build_engine
 from ._session import heartbeat, leave_market, open_connection, validate_instruments
 from ._status import build_summary, status_reporter
 
@@ -100,7 +100,7 @@ async def open_engine(config: EngineConfig, *, url: str, credentials: Credential
 @asynccontextmanager
 async def _open_engine(config: EngineConfig, url: str, credentials: Credentials,
                        startup: _Startup) -> AsyncIterator[Engine]:
-    report = kernels.warm_up()
+    report = kernels.warm_up(ENGINE_KERNELS)
     log.debug("kernels ready: %d in %.2f s (%d from cache)", report.kernels, report.seconds,
               report.cache_hits)
     async with trio.open_nursery() as outer:

@@ -87,6 +87,12 @@ class QuoteGate:
         """Levels per side the risk state allows (0 when halted or paused)."""
         return self._allowed
 
+    @property
+    def insert_levels(self) -> int:
+        """Levels an insert may be at right now (0 when not ready): ``may_quote_level`` for a
+        whole batch, asked right before it leaves."""
+        return self._allowed if self._ready else 0
+
     def may_quote_level(self, level: int) -> bool:
         """Asked right before an insert leaves: a halt that landed while a cycle's requests were
         prepared must stop the inserts not yet on the wire."""

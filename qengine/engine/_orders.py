@@ -20,6 +20,7 @@ import logging
 import math
 from typing import Any
 
+import numpy as np
 import trio
 
 from ..clock import now_ns
@@ -28,14 +29,9 @@ from ..io import messages as m
 from ..io.order_frames import OrderFrames
 from ..io.thalex import ThalexClient
 from ..kernels import codes
-from ..kernels.orders import (
-    order_apply_update,
-    order_release,
-    order_request_amend,
-    order_request_cancel,
-    order_reserve,
-)
-from ..strategy.setup import InstrumentSpec
+from ..kernels._jit import entry_point
+from ..kernels.order_batch import order_batch_prepare
+from ..kernels.orders import order_apply_update, order_release, order_reserve
 from ..telemetry import COUNTER, Telemetry
 from ..units import seconds_to_ns
 from ._gate import QuoteGate, Wakeup
@@ -85,6 +81,13 @@ class OrderManager:
         self.frames = OrderFrames(state.spec.name, state.config.label)
         #: Order batches whose answers are still outstanding.
         self.in_flight = 0
+        #: ``order_batch_prepare`` through its compiled entry point (arrays bound once), its
+        #: output rows and counts.
+        self._batch = np.zeros_like(state.actions)
+        self._counts = np.zeros(codes.BATCH_COUNTS, np.int64)
+        self._prepare_batch = entry_point(
+            order_batch_prepare, state.orders, state.actions, 0, self.bucket.state, 0, 0, 0,
+            state.spec.index, self._batch, self._counts)
 
     def set_message_rate(self, message_rate: int) -> None:
         """Size the token bucket from the exchange's granted message rate."""
@@ -110,24 +113,22 @@ class OrderManager:
         """
         if n_actions <= 0 or self.throttled:
             return 0
-        order_release(self.state.orders)
-        granted = self.bucket.take_up_to(n_actions)
-        if granted < n_actions:
-            self.counters[COUNTER["throttled"]] += n_actions - granted
-        if granted <= 0:
+        state, counts = self.state, self._counts
+        # One kernel call marks the table (reserve / pending) before the requests leave, so no
+        # second request can be diffed for the same order while one is in flight; it also
+        # meters the batch and drops inserts a halt since the cycle no longer allows.
+        n = self._prepare_batch(state.orders, state.actions, n_actions, self.bucket.state,
+                                now_ns(), self.gate.insert_levels, self.next_client_order_id,
+                                state.spec.index, self._batch, counts)
+        throttled, inserts, amends, cancels, refused, status, ids = counts.tolist()
+        self.next_client_order_id += ids
+        self._count(throttled, inserts, amends, cancels, refused, status)
+        if not n:
             return 0
-        spec = self.state.spec
-        prepared = []
-        stamp = now_ns()
         # One tolist() turns the rows into tuples of Python ints (field order of ACTION).
-        for row in self.state.actions[:granted].tolist():
-            action = self._prepare(spec, row, stamp)
-            if action is not None:
-                prepared.append(action)
-        if not prepared:
-            return 0
-        requests = [self._request(spec, *action) for action in prepared]
-        if self.state.config.telemetry.verbose_logging:
+        prepared = self._batch[:n].tolist()
+        requests = [self._request(*row) for row in prepared]
+        if state.config.telemetry.verbose_logging:
             log.debug("sending %s", requests)
         batch = await self.client.send_encoded_orders(requests)
         sent_ns = now_ns()
@@ -141,7 +142,22 @@ class OrderManager:
             await self._collect(prepared, batch, sent_ns)
         else:
             self._replies.start_soon(self._collect, prepared, batch, sent_ns)
-        return len(prepared)
+        return n
+
+    def _count(self, throttled: int, inserts: int, amends: int, cancels: int, refused: int,
+               status: int) -> None:
+        counters = self.counters
+        if throttled:
+            counters[COUNTER["throttled"]] += throttled
+        if inserts:
+            counters[COUNTER["inserts"]] += inserts
+        if amends:
+            counters[COUNTER["amends"]] += amends
+        if cancels:
+            counters[COUNTER["cancels"]] += cancels
+        if refused:
+            counters[COUNTER["errors"]] += refused
+            log.error("order table full (status %d): %d insert(s) skipped", status, refused)
 
     async def _collect(self, prepared: list[tuple[int, ...]], batch: Any, sent_ns: int) -> None:
         try:
@@ -149,7 +165,7 @@ class OrderManager:
         finally:
             self.in_flight -= 1
         self.telemetry.rpc_round_trip.record(now_ns() - sent_ns)
-        for (kind, cid, *_rest), result in zip(prepared, results, strict=True):
+        for (kind, _slot, cid, *_rest), result in zip(prepared, results, strict=True):
             if isinstance(result, io_errors.ThalexError):
                 self._on_error(kind, cid, result)
             elif isinstance(result, BaseException):
@@ -191,35 +207,9 @@ class OrderManager:
             finally:
                 self._replies = None
 
-    def _prepare(self, spec: InstrumentSpec, row: tuple[int, ...], stamp: int
-                 ) -> tuple[int, ...] | None:
-        # Mark the table before the request leaves (reserve / pending): no second request
-        # can be diffed for the same order while this one is in flight.
-        kind, slot, cid, side, level, price, size = row
-        if kind == codes.ACTION_INSERT:
-            if not self.gate.may_quote_level(level):
-                return None  # halted (or reconnecting) since the cycle ran: send nothing new
-            cid = self._new_client_order_id()
-            slot = order_reserve(self.state.orders, cid, spec.index, side, level, price, size,
-                                 stamp)
-            if slot < 0:
-                self.counters[COUNTER["errors"]] += 1
-                log.error("order table full (status %d): insert skipped", -slot)
-                return None
-            self.counters[COUNTER["inserts"]] += 1
-            return (kind, cid, side, price, size)
-        if kind == codes.ACTION_AMEND:
-            status = order_request_amend(self.state.orders, slot, price, size, stamp)
-            self.counters[COUNTER["amends"]] += status == codes.STATUS_OK
-        else:
-            status = order_request_cancel(self.state.orders, slot, stamp)
-            self.counters[COUNTER["cancels"]] += status == codes.STATUS_OK
-        if status != codes.STATUS_OK:
-            return None
-        return (kind, cid, side, price, size)
-
-    def _request(self, spec: InstrumentSpec, kind: int, cid: int, side: int, price_ticks: int,
+    def _request(self, kind: int, _slot: int, cid: int, side: int, _level: int, price_ticks: int,
                  size_lots: int) -> tuple[str, bytes]:
+        spec = self.state.spec
         if kind == codes.ACTION_INSERT:
             return self.frames.insert(_DIRECTION[side], spec.amount(size_lots),
                                       spec.price(price_ticks), cid)

@@ -8,10 +8,12 @@ replies outstanding, the pacing over): the cycle runs right there, saving a task
 Otherwise the quoter task is woken; it quotes no sooner than ``min_quote_interval_s`` after the
 last cycle, at once on a fill, and at least every ``force_refresh_s``. Both questions are
 answered by the decision core's pacing kernels (``pacing_inline``, ``pacing_due``: the backtest
-asks the same ones). Both paths run the same :meth:`Quoter._cycle`: one fused kernel call
-(``engine_cycle``: the levels the gate allows now, then ``quote_cycle``: estimators, model,
-ladder, diff against the live orders), the actions handed to the order manager. Cycles never
-overlap (the old bot's fill-spawned requotes raced its quote loop, bug 9).
+asks the same ones). Every cycle is one fused kernel call, ``engine_tick`` (in the reader it
+asks ``pacing_inline`` first, so a quoted tick crosses into Numba once): the levels the gate
+allows now, then ``quote_cycle`` (estimators, model, ladder, diff against the live orders) on
+the book and the position table; its arrays are bound once and it is called through its
+compiled entry point (no per-call argument typing). The actions go to the order manager.
+Cycles never overlap (the old bot's fill-spawned requotes raced its quote loop, bug 9).
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from ..config import EngineConfig
 from ..io import errors as io_errors
 from ..io.rpc_session import Inbound
 from ..kernels import codes
-from ..kernels.decision import engine_cycle, pacing_due, pacing_inline
+from ..kernels._jit import entry_point
+from ..kernels.decision import engine_tick, pacing_due
 from ..strategy.setup import new_pacing_state
 from ..telemetry import COUNTER, Telemetry
 from ._gate import QuoteGate, Wakeup, deadline_s
@@ -56,35 +59,50 @@ class Quoter:
         self._market_seen = self.pacing["market_seen"]  # a view: read before asking the kernel
         #: ``engine_cycle``'s decision arrays: the gate's row is read, never written, here.
         self.decision = (gate.params, gate.state, self.pacing)
+        #: ``engine_tick``'s arrays, bound once: the kernel is called through its compiled entry
+        #: point (no per-call argument typing), checked here against its signature.
+        self._quote_arrays = (state.quote_setup, state.quote_state)
+        self._cycle_arrays = (state.positions, state.quote_out, state.orders, state.spec.index,
+                              config.quote.amend_threshold_ticks, state.actions)
+        self._engine_tick = entry_point(engine_tick, self.decision, 0, 0, False,
+                                        *self._quote_arrays, self._book(), *self._cycle_arrays)
+        self.counters = telemetry.counters.values
+        self._quote_updates = COUNTER["quote_updates"]
         #: True while a cycle runs (in the quoter task or inline in the reader): one at a time.
         self.cycling = False
         self.missed_wake = False
+        #: Actions of the cycle the reader's kernel call just ran (None: the task's cycle).
+        self._ran: int | None = None
 
     @property
     def last_levels(self) -> int:
-        """Levels per side the last cycle quoted (the gate's answer inside ``engine_cycle``)."""
+        """Levels per side the last cycle quoted (the gate's answer inside ``engine_tick``)."""
         return int(self.pacing[0]["levels"])
 
-    def run_cycle(self) -> int:
-        """Run the fused kernel once on the newest book; return the number of actions."""
-        state, book = self.state, self.state.book
+    def _book(self) -> tuple[int, int, int, int, int]:
+        book = self.state.book
+        return (book.time_ns, book.bid_ticks, book.ask_ticks, book.bid_lots, book.ask_lots)
+
+    def run_cycle(self, inline: bool = False) -> int:
+        """Call the fused kernel once on the newest book: one crossing into Numba per tick.
+
+        ``inline`` (the reader, not busy): the kernel first asks the pacing, and returns
+        ``codes.TICK_*`` (< 0) when no cycle ran. Otherwise (and when it quoted) it returns the
+        number of actions the cycle wrote."""
         started = now_ns()
-        market = (book.time_ns, book.bid_ticks, book.ask_ticks, book.bid_lots, book.ask_lots,
-                  state.position_lots(0))
-        n = engine_cycle(
-            self.decision, started, state.quote_setup, state.quote_state, market,
-            state.quote_out, state.orders, state.spec.index,
-            self.config.quote.amend_threshold_ticks, state.actions,
-        )
+        n = self._engine_tick(self.decision, started, self.state.book.updates, inline,
+                              *self._quote_arrays, self._book(), *self._cycle_arrays)
+        if n < 0:
+            return n
         self.telemetry.quote_cycle.record(now_ns() - started)
         self.cycles += 1
-        self.telemetry.counters.values[COUNTER["quote_updates"]] += 1
+        self.counters[self._quote_updates] += 1
         if log.isEnabledFor(logging.DEBUG):
-            diag = state.diag[0]
+            diag = self.state.diag[0]
             log.debug("cycle %d: mid %.1f sigma %.3g spread %.1f ticks, %d quotes, %d actions",
                       self.cycles, diag["mid_ticks"], diag["sigma_per_sqrt_s"],
                       diag["spread_ticks"], diag["quote_count"], n)
-        return max(n, 0)
+        return n
 
     async def _wait_for_wake(self) -> int | None:
         """Wait until the pacing kernel says a cycle is due; return the tick time to measure
@@ -137,13 +155,16 @@ class Quoter:
             return  # no unquoted book (fills and other news rang the wakeup)
         # A cycle here must never await an answer (the reader would wait for itself); with
         # order replies outstanding the quoter task conflates several reads into one cycle.
-        busy = (self.cycling or not self.gate.ready
-                or not self.orders.sends_without_waiting())
-        go = pacing_inline(self.gate.params, self.pacing, now_ns(), book.updates, busy)
-        if go == codes.INLINE_CYCLE:
-            await self._cycle(book.time_ns if book.updates != before else None)
-        elif go == codes.INLINE_WAKE:
+        if self.cycling or not self.gate.ready or not self.orders.sends_without_waiting():
+            self.wakeup.ring(market=True)  # busy: pacing_inline would say INLINE_WAKE
+            return
+        # The pacing question and the cycle in one kernel call (``engine_tick``).
+        n = self.run_cycle(inline=True)
+        if n == codes.TICK_WAKE:
             self.wakeup.ring(market=True)
+        elif n != codes.TICK_NONE:
+            self._ran = n  # the cycle ran in the kernel call: ``_quote`` sends its actions
+            await self._cycle(book.time_ns if book.updates != before else None)
 
     async def _cycle(self, tick_ns: int | None) -> None:
         self.cycling = True
@@ -152,10 +173,13 @@ class Quoter:
         try:
             await self._quote(tick_ns)
         finally:
-            self.cycling = False
-            if self.missed_wake:  # a wake-up came in while we were busy: its flags are kept
-                self.missed_wake = False
-                self.wakeup.set()
+            self._cycle_done()
+
+    def _cycle_done(self) -> None:
+        self.cycling = False
+        if self.missed_wake:  # a wake-up came in while we were busy: its flags are kept
+            self.missed_wake = False
+            self.wakeup.set()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """The quoter task: paced cycles, fills, forced refreshes (fresh ticks come inline)."""
@@ -165,14 +189,16 @@ class Quoter:
             await self._cycle(tick_ns)
 
     async def _quote(self, tick_ns: int | None) -> None:
-        if self.state.book.time_ns == 0 or not self.gate.ready:
-            return
-        if not await self.orders.reconcile_if_needed():
-            return
-        if self.config.order_mode == "mass_quote":
-            await self._mass_quote_cycle(tick_ns)
-            return
-        n_actions = self.run_cycle()
-        if n_actions:
+        n_actions, self._ran = self._ran, None
+        if n_actions is None:  # the quoter task's cycle (the reader's ran in its kernel call)
+            if self.state.book.time_ns == 0 or not self.gate.ready:
+                return
+            if not await self.orders.reconcile_if_needed():
+                return
+            if self.config.order_mode == "mass_quote":
+                await self._mass_quote_cycle(tick_ns)
+                return
+            n_actions = self.run_cycle()
+        if n_actions > 0:  # (TICK_NO_BOOK: the reader's cycle had no book to quote on)
             await self.orders.execute(n_actions, tick_ns)
             self.orders.note_success()

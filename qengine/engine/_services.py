@@ -14,6 +14,18 @@ import trio
 
 from ..config import EngineConfig
 from ..io.thalex import ThalexClient
+from ..kernels.decision import bucket_set_rate, bucket_take, engine_tick, pacing_due
+from ..kernels.intensity import intensity_update
+from ..kernels.order_batch import order_batch_prepare
+from ..kernels.orders import (
+    order_apply_update,
+    order_find_by_client_id,
+    order_find_by_key,
+    order_release,
+    order_reserve,
+)
+from ..kernels.position import position_apply_fill, position_reconcile, position_unrealised
+from ..kernels.risk_actions import risk_check_interval_ns, risk_step
 from ..strategy.setup import InstrumentSpec
 from ..telemetry import Telemetry
 from ._gate import QuoteGate, Wakeup
@@ -23,7 +35,16 @@ from ._quoter import Quoter
 from ._risk import RiskMonitor
 from ._state import EngineState
 
-__all__ = ["Engine", "build_engine"]
+__all__ = ["ENGINE_KERNELS", "Engine", "build_engine"]
+
+#: The kernels the engine calls from Python, loaded before it connects; the kernels they call
+#: are in their cached machine code and are not loaded on their own.
+ENGINE_KERNELS = (
+    engine_tick, pacing_due, bucket_take, bucket_set_rate, order_batch_prepare,
+    order_apply_update, order_find_by_client_id, order_find_by_key, order_release,
+    order_reserve, position_apply_fill, position_reconcile, position_unrealised,
+    intensity_update, risk_step, risk_check_interval_ns,
+)
 
 
 @dataclass

@@ -160,6 +160,24 @@ INLINE_NONE = 0
 INLINE_WAKE = 1
 #: ``pacing_inline``: quote now, in the reader (its start is recorded).
 INLINE_CYCLE = 2
+#: ``order_batch_prepare``'s counts (a 1-D int64 array of ``BATCH_COUNTS`` slots): actions the
+#: token bucket refused, inserts / amends / cancels marked in the table, inserts the table
+#: refused, the last refusal's status, client order ids used.
+BATCH_THROTTLED = 0
+BATCH_INSERTS = 1
+BATCH_AMENDS = 2
+BATCH_CANCELS = 3
+BATCH_REFUSED = 4
+BATCH_REFUSED_STATUS = 5
+BATCH_CLIENT_IDS = 6
+BATCH_COUNTS = 7
+#: ``engine_tick`` (inline): no book to quote on (``INLINE_NONE``); no cycle ran.
+TICK_NONE = -1
+#: ``engine_tick`` (inline): paced, ring the quoter task (``INLINE_WAKE``); no cycle ran.
+TICK_WAKE = -2
+#: ``engine_tick`` (inline): the cycle's start is recorded but the book has no time yet
+#: (``time_ns == 0``): nothing to quote on, no cycle ran.
+TICK_NO_BOOK = -3
 
 #: ``GATE_STATE.tp_phase``: no take profit under way.
 TP_IDLE = 0

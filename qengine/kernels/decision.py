@@ -24,9 +24,11 @@ from .dtypes import (
     GATE_STATE_T,
     ORDER_T,
     PACING_STATE_T,
+    POSITION_T,
     QUOTE_OUT_T,
     QUOTE_SETUP_T,
     QUOTE_STATE_T,
+    TICK_BOOK_T,
 )
 from .quote_cycle import quote_cycle
 
@@ -165,6 +167,37 @@ def engine_cycle(decision, now_ns, setup, state, book, out, orders, instrument,
     inputs = (book[0], book[1], book[2], book[3], book[4], book[5], levels)
     return quote_cycle(setup, state, inputs, out, orders, instrument, amend_threshold_ticks,
                        out_actions)
+
+
+@kernel(
+    _i8(DECISION_T, _i8, _i8, numba.types.boolean, QUOTE_SETUP_T, QUOTE_STATE_T, TICK_BOOK_T,
+        POSITION_T, QUOTE_OUT_T, ORDER_T, _i8, _i8, ACTION_T)
+)
+def engine_tick(decision, now_ns, book_updates, inline, setup, state, book, positions, out,
+                orders, instrument, amend_threshold_ticks, out_actions):
+    """The live quoter's one call per tick: (inline) the pacing question, then the cycle.
+
+    With ``inline`` it first asks :func:`pacing_inline` (not busy: the caller rings the quoter
+    task itself when it is) and returns ``codes.TICK_NONE`` or ``TICK_WAKE`` when that says no
+    cycle, ``TICK_NO_BOOK`` when the cycle's start was recorded but ``book`` has no time yet;
+    without it the cycle runs at once (the quoter task asked :func:`pacing_due`). The cycle is
+    :func:`engine_cycle` on ``book`` (5 values, see ``dtypes.TICK_BOOK_T``) and the position of
+    ``instrument`` read from ``positions``. Returns the number of actions written (>= 0) when
+    a cycle ran.
+    """
+    params, _gate, pacing = decision
+    if inline:
+        go = pacing_inline(params, pacing, now_ns, book_updates, False)
+        if go == codes.INLINE_NONE:
+            return codes.TICK_NONE
+        if go == codes.INLINE_WAKE:
+            return codes.TICK_WAKE
+        if book[0] == 0:
+            return codes.TICK_NO_BOOK
+    position = positions[instrument]["position_lots"]
+    cycle_book = (book[0], book[1], book[2], book[3], book[4], position)
+    return engine_cycle(decision, now_ns, setup, state, cycle_book, out, orders, instrument,
+                        amend_threshold_ticks, out_actions)
 
 
 @helper(numba.types.void(BUCKET_STATE_T, _i8), inline=True)

@@ -510,3 +510,6 @@ DECISION_T = numba.types.Tuple((DECISION_PARAMS_T, GATE_STATE_T, PACING_STATE_T)
 #: ``(time_ns, best_bid_ticks, best_ask_ticks, best_bid_lots, best_ask_lots, position_lots)``:
 #: the book and position ``engine_cycle`` quotes on (a price ``<= 0`` means that side is missing).
 CYCLE_BOOK_T = numba.types.UniTuple(numba.int64, 6)
+#: ``(time_ns, best_bid_ticks, best_ask_ticks, best_bid_lots, best_ask_lots)``: the book
+#: ``engine_tick`` quotes on (the position it reads from the ``POSITION`` table itself).
+TICK_BOOK_T = numba.types.UniTuple(numba.int64, 5)

@@ -3,6 +3,7 @@ twins on random sequences, and the rules they encode, one by one."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -197,3 +198,102 @@ def test_engine_cycle_is_gate_levels_then_quote_cycle(halted, book_age_ms):
     assert levels == (0 if halted or book_age_ms else 3)
     if levels == 0:  # nothing allowed: every resting order is cancelled
         assert sorted(a[0] for a in actions) == [codes.ACTION_CANCEL] * 2
+
+
+# -- the live quoter's one call per tick ----------------------------------------------------------
+
+ticks = st.lists(st.tuples(st.integers(0, 600),  # ms since the last tick
+                           st.booleans(),  # a new book (book updates + 1)
+                           st.booleans(),  # inline (else the task's cycle: no pacing question)
+                           st.integers(-1, 2),  # book age in s (-1: no book time yet)
+                           st.integers(-40, 40)),  # position lots
+                 min_size=1, max_size=12)
+
+
+@given(ticks, st.integers(0, 1))
+def test_engine_tick_matches_its_twin_and_is_pacing_inline_then_engine_cycle(script, halted):
+    from qengine.kernels.dtypes import POSITION
+    from qengine.kernels.params import make_quote_params
+
+    quote_params = make_quote_params(level_count=3, base_size_lots=10, position_limit_lots=500,
+                                     min_spread_ticks=2, max_spread_ticks=400)
+    p = params(levels=3, min_quote_interval_s=0.25)
+    resting = [(codes.SIDE_BUY, 0, 99_990, 10), (codes.SIDE_SELL, 0, 100_010, 10)]
+    runs = []
+    for fn in (decision.engine_tick, twin.engine_tick):
+        world, gate, pacing = World(resting), new_gate_state(ready=True), new_pacing_state(p, 0)
+        gate[0]["halted"] = halted
+        positions = np.zeros(1, POSITION)
+        state = (world.samples, world.cursor, world.vol_state, world.vol_returns,
+                 world.intensity_state)
+        now, updates, log = 10_000 * MS, 0, []
+        for step_ms, new_book, inline, age_s, lots in script:
+            now += step_ms * MS
+            updates += new_book
+            positions[0]["position_lots"] = lots
+            book = (0 if age_s < 0 else now - age_s * 1000 * MS, 99_995, 100_005, 3, 4)
+            n = fn((p, gate, pacing), now, updates, inline, (quote_params, MULT, MULT), state,
+                   book, positions, (world.quotes, world.diag), world.orders, 0, 2,
+                   world.actions)
+            log.append((n, world.actions[:max(n, 0)].tolist(), pacing.tolist()))
+        runs.append(log)
+    assert runs[0] == runs[1]
+    for n, _actions, _pacing in runs[0]:
+        assert n >= 0 or n in (codes.TICK_NONE, codes.TICK_WAKE, codes.TICK_NO_BOOK)
+
+
+def test_engine_tick_without_inline_is_engine_cycle_on_the_table_position():
+    from qengine.kernels.dtypes import POSITION
+    from qengine.kernels.params import make_quote_params
+
+    quote_params = make_quote_params(level_count=3, base_size_lots=10, position_limit_lots=500,
+                                     min_spread_ticks=2, max_spread_ticks=400)
+    p, now = params(levels=3), 50_000 * MS
+    results = []
+    for tick in (True, False):
+        world, gate, pacing = World([]), new_gate_state(ready=True), new_pacing_state(p, 0)
+        state = (world.samples, world.cursor, world.vol_state, world.vol_returns,
+                 world.intensity_state)
+        common = ((quote_params, MULT, MULT), state)
+        rest = ((world.quotes, world.diag), world.orders, 0, 2, world.actions)
+        if tick:
+            positions = np.zeros(1, POSITION)
+            positions[0]["position_lots"] = 25
+            n = decision.engine_tick((p, gate, pacing), now, 1, False, *common,
+                                     (now, 99_995, 100_005, 3, 4), positions, *rest)
+        else:
+            n = decision.engine_cycle((p, gate, pacing), now, *common,
+                                      (now, 99_995, 100_005, 3, 4, 25), *rest)
+        results.append((n, world.actions[:n].tolist(), world.quotes.tolist()))
+    assert results[0] == results[1]
+    assert results[0][0] > 0
+
+
+def test_engine_tick_inline_asks_the_pacing_first():
+    from qengine.kernels.dtypes import POSITION
+    from qengine.kernels.params import make_quote_params
+
+    quote_params = make_quote_params(level_count=3, base_size_lots=10, position_limit_lots=500,
+                                     min_spread_ticks=2, max_spread_ticks=400)
+    p = params(levels=3, min_quote_interval_s=0.5)
+    world, gate, pacing = World([]), new_gate_state(ready=True), new_pacing_state(p, 0)
+    state = (world.samples, world.cursor, world.vol_state, world.vol_returns,
+             world.intensity_state)
+    positions = np.zeros(1, POSITION)
+
+    def tick(now, updates, time_ns):
+        return decision.engine_tick((p, gate, pacing), now, updates, True,
+                                    (quote_params, MULT, MULT), state,
+                                    (time_ns, 99_995, 100_005, 3, 4), positions,
+                                    (world.quotes, world.diag), world.orders, 0, 2,
+                                    world.actions)
+
+    now = 10_000 * MS
+    assert tick(now, 0, now) == codes.TICK_NONE  # no unquoted book
+    assert tick(now, 1, now) > 0  # quoted: inserts for the ladder
+    assert int(pacing[0]["market_seen"]) == 1
+    assert int(pacing[0]["last_cycle_ns"]) == now
+    assert tick(now + 100 * MS, 2, now) == codes.TICK_WAKE  # paced: the task's turn
+    assert int(pacing[0]["market_seen"]) == 1
+    assert tick(now + 600 * MS, 2, 0) == codes.TICK_NO_BOOK  # start recorded, nothing quoted
+    assert int(pacing[0]["market_seen"]) == 2

@@ -99,6 +99,20 @@ def engine_cycle(decision, now_ns, setup, state, book, out, orders, instrument,
                        amend_threshold_ticks, out_actions)
 
 
+def engine_tick(decision, now_ns, book_updates, inline, setup, state, book, positions, out,
+                orders, instrument, amend_threshold_ticks, out_actions):
+    params, _gate, pacing = decision
+    if inline:
+        answer = pacing_inline(params, pacing, now_ns, book_updates, False)
+        if answer != codes.INLINE_CYCLE:
+            return codes.TICK_NONE if answer == codes.INLINE_NONE else codes.TICK_WAKE
+        if book[0] == 0:
+            return codes.TICK_NO_BOOK
+    position = int(positions[instrument]["position_lots"])
+    return engine_cycle(decision, now_ns, setup, state, (*book, position), out, orders,
+                        instrument, amend_threshold_ticks, out_actions)
+
+
 def _refilled(b, now_ns):
     if now_ns > b["updated_ns"]:
         earned = (now_ns - b["updated_ns"]) / 1e9 * b["rate_per_s"]
