@@ -56,7 +56,7 @@ _MULT_T = types.float64[::1]
 _SNAP_EPS = 1e-9
 
 
-@helper(_I8(_I8, _F8))
+@helper(_I8(_I8, _F8), inline=True)
 def level_offset_ticks(k, step_ticks):
     # Distance in ticks of level k >= 1 beyond level 0 (the old _calculate_level_price).
     if k <= 10:
@@ -73,7 +73,7 @@ def level_offset_ticks(k, step_ticks):
     return max(np.int64(np.rint(d / unit)) * np.int64(unit), np.int64(2))
 
 
-@helper(types.UniTuple(_I8, 2)(_F8, _F8, _I8, _I8))
+@helper(types.UniTuple(_I8, 2)(_F8, _F8, _I8, _I8), inline=True)
 def _aligned_touch(bid0_ticks, ask0_ticks, min_spread_ticks, max_spread_ticks):
     # Level-0 bid floored, ask ceiled; then at least min and at most max spread wide.
     bid = np.int64(math.floor(bid0_ticks + _SNAP_EPS))
@@ -91,12 +91,12 @@ def _aligned_touch(bid0_ticks, ask0_ticks, min_spread_ticks, max_spread_ticks):
     return bid, ask
 
 
-@helper(_F8(_F8, _F8, _F8))
+@helper(_F8(_F8, _F8, _F8), inline=True)
 def _clamp(x, lo, hi):
     return min(max(x, lo), hi)
 
 
-@helper(types.UniTuple(_F8, 2)(QUOTE_PARAMS_T, _F8, _I8))
+@helper(types.UniTuple(_F8, 2)(QUOTE_PARAMS_T, _F8, _I8), inline=True)
 def _side_sizes_lots(params, sigma, inventory_lots):
     # Float sizes (lots) of level 0 per side before multipliers: inventory asymmetry and sigma.
     p = params[0]
@@ -116,7 +116,7 @@ def _side_sizes_lots(params, sigma, inventory_lots):
     return base * bid_factor, base * ask_factor
 
 
-@helper(_F8(_MULT_T, _I8))
+@helper(_F8(_MULT_T, _I8), inline=True)
 def _multiplier(mult, k):
     n = mult.shape[0]
     if n == 0:
@@ -124,7 +124,7 @@ def _multiplier(mult, k):
     return mult[min(k, n - 1)]
 
 
-@helper(types.boolean(QUOTE_T, _I8, _I8, _I8, _I8, _I8))
+@helper(types.boolean(QUOTE_T, _I8, _I8, _I8, _I8, _I8), inline=True)
 def _is_duplicate(out_quotes, first, n, price_ticks, k, direction):
     # direction -1 for bids (prices must fall), +1 for asks (prices must rise). Accepted prices
     # move strictly away from the touch, so a price at least ``gap`` beyond the last accepted
@@ -135,7 +135,7 @@ def _is_duplicate(out_quotes, first, n, price_ticks, k, direction):
     return (price_ticks - accepted) * direction < 1 + k // 2
 
 
-@helper(_I8(QUOTE_PARAMS_T, _MULT_T, QUOTE_T, _I8, _I8, _I8, _F8, _I8, _F8, _I8))
+@helper(_I8(QUOTE_PARAMS_T, _MULT_T, QUOTE_T, _I8, _I8, _I8, _F8, _I8, _F8, _I8), inline=True)
 def _write_side(
     params, mult, out_quotes, n, side, touch_ticks, step_ticks, levels, side_size, room_lots
 ):

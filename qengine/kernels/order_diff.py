@@ -46,7 +46,7 @@ _WAITING = -2
 _SCRATCH_T = numba.types.int64[::1]
 
 
-@helper(_i8(_i8, _i8))
+@helper(_i8(_i8, _i8), inline=True)
 def _key(side, level):
     # Index key of (level, side): level 0 first, bids before asks; -1 for rows the diff ignores.
     if level < 0 or (side != codes.SIDE_BUY and side != codes.SIDE_SELL):
@@ -54,7 +54,7 @@ def _key(side, level):
     return 2 * np.int64(level) + np.int64(side)  # int64 also when run as plain Python
 
 
-@helper(_i8(ORDER_T, QUOTE_T, _i8, _i8))
+@helper(_i8(ORDER_T, QUOTE_T, _i8, _i8), inline=True)
 def _top_level(table, quotes, n_quotes, instrument):
     # Highest level in play (live rows of the instrument, usable quotes); it sizes the index.
     top = -1
@@ -70,7 +70,7 @@ def _top_level(table, quotes, n_quotes, instrument):
     return top
 
 
-@helper(numba.types.void(ORDER_T, QUOTE_T, _i8, _SCRATCH_T, _SCRATCH_T, _i8))
+@helper(numba.types.void(ORDER_T, QUOTE_T, _i8, _SCRATCH_T, _SCRATCH_T, _i8), inline=True)
 def _index(table, quotes, n_quotes, live, scratch, n_keys):
     # scratch[key]: the order that represents the key, the lowest live slot not being
     # cancelled (rows with a cancel in flight are on their way out and never block a new
@@ -91,7 +91,7 @@ def _index(table, quotes, n_quotes, live, scratch, n_keys):
             scratch[n_keys + key] = j
 
 
-@helper(numba.types.boolean(QUOTE_T, _SCRATCH_T, _i8, _i8, _i8))
+@helper(numba.types.boolean(QUOTE_T, _SCRATCH_T, _i8, _i8, _i8), inline=True)
 def _wanted_by_other(quotes, scratch, n_keys, own_key, price_ticks):
     # Whether another level of own_key's side has its quote at price_ticks.
     for key in range(own_key % 2, n_keys, 2):
@@ -101,7 +101,7 @@ def _wanted_by_other(quotes, scratch, n_keys, own_key, price_ticks):
     return False
 
 
-@helper(numba.types.void(ORDER_T, QUOTE_T, _SCRATCH_T, _i8, _SCRATCH_T, _i8))
+@helper(numba.types.void(ORDER_T, QUOTE_T, _SCRATCH_T, _i8, _SCRATCH_T, _i8), inline=True)
 def _rank_rows(table, quotes, live, threshold, scratch, n_keys):
     # Each live row's sending bucket (rank * n_keys + key, -1: nothing to do).
     first_bucket = 2 * n_keys
@@ -138,7 +138,7 @@ def _rank_rows(table, quotes, live, threshold, scratch, n_keys):
         scratch[slot_bucket + slot] = bucket
 
 
-@helper(numba.types.boolean(ORDER_T, _SCRATCH_T, _i8, _i8, _i8))
+@helper(numba.types.boolean(ORDER_T, _SCRATCH_T, _i8, _i8, _i8), inline=True)
 def _request_in_flight_at(table, live, side, skip_slot, price_ticks):
     # Whether a live order of the side (other than skip_slot) has an insert or amend in flight
     # that leaves it at price_ticks (a cancel in flight was sent earlier and frees its price).
@@ -156,7 +156,7 @@ def _request_in_flight_at(table, live, side, skip_slot, price_ticks):
 
 
 @helper(numba.types.boolean(
-    ORDER_T, _SCRATCH_T, _SCRATCH_T, _SCRATCH_T, _i8, _i8, _i8, _i8, _i8))
+    ORDER_T, _SCRATCH_T, _SCRATCH_T, _SCRATCH_T, _i8, _i8, _i8, _i8, _i8), inline=True)
 def _open_at(table, live, prices, buckets, n_keys, side, skip_slot, skip_bucket, price_ticks):
     # Whether an OPEN order of the side (other than skip_slot) rests at price_ticks after the
     # decided requests up to the action (skip_slot, skip_bucket): its amend waits, it is kept,
@@ -179,7 +179,7 @@ def _open_at(table, live, prices, buckets, n_keys, side, skip_slot, skip_bucket,
 
 
 @helper(numba.types.void(
-    ORDER_T, QUOTE_T, _SCRATCH_T, _SCRATCH_T, _SCRATCH_T, _SCRATCH_T, _i8, _i8))
+    ORDER_T, QUOTE_T, _SCRATCH_T, _SCRATCH_T, _SCRATCH_T, _SCRATCH_T, _i8, _i8), inline=True)
 def _resolve_collisions(table, quotes, scratch, live, prices, decided, n_keys, n_pending):
     # 1. Amends onto a price where an order stays this time (a request in flight, or an order
     #    whose own amend waits) wait too, until nothing changes. 2. Amends onto a price an order
@@ -226,7 +226,7 @@ def _resolve_collisions(table, quotes, scratch, live, prices, decided, n_keys, n
             scratch[first_bucket + bucket] += 1
 
 
-@helper(_i8(ACTION_T, _i8, _i8, _i8, _i8, _i8, _i8, _i8, _i8))
+@helper(_i8(ACTION_T, _i8, _i8, _i8, _i8, _i8, _i8, _i8, _i8), inline=True)
 def _emit(out_actions, n, kind, slot, client_order_id, side, level, price_ticks, size_lots):
     # Write action row n if it fits; returns the next row.
     if n >= out_actions.shape[0]:
@@ -242,7 +242,7 @@ def _emit(out_actions, n, kind, slot, client_order_id, side, level, price_ticks,
     return n + 1
 
 
-@helper(_i8(ORDER_T, QUOTE_T, _SCRATCH_T, _SCRATCH_T, _i8, _i8, ACTION_T))
+@helper(_i8(ORDER_T, QUOTE_T, _SCRATCH_T, _SCRATCH_T, _i8, _i8, ACTION_T), inline=True)
 def _emit_table_actions(table, quotes, live, scratch, n_keys, first_bucket, out_actions):
     # Counting sort of the ranked rows by bucket (stable: slot order within one), written
     # straight to their output rows; returns how many there are (written or not).
