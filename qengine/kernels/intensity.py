@@ -152,7 +152,7 @@ def intensity_update(state, time_ns, trade_price_ticks, mid_ticks, taker_side, h
     return codes.STATUS_OK
 
 
-@helper(types.boolean(*([types.float64] * 6)))
+@helper(types.boolean(*([types.float64] * 6)), inline=True)
 def _fit_args_ok(half_life_s, prior_a, prior_kappa, prior_weight, kappa_min, kappa_max):
     # Every parameter finite; rates, half-life and kappa bounds positive; the clamp not crossed.
     positive = half_life_s > 0.0 and prior_a > 0.0 and prior_kappa > 0.0 and kappa_min > 0.0
@@ -171,7 +171,8 @@ def _fit_args_ok(half_life_s, prior_a, prior_kappa, prior_weight, kappa_min, kap
     types.Tuple((types.int64, types.float64, types.float64))(
         INTENSITY_STATE_T, types.int64, types.int64, types.float64, types.float64,
         types.float64, types.float64, types.float64, types.float64,
-    )
+    ),
+    inline=True,
 )
 def fit_side(state, side, now_ns, half_life_s, prior_a_per_s, prior_kappa_per_tick, prior_weight,
              kappa_min_per_tick, kappa_max_per_tick):

@@ -67,7 +67,7 @@ def horizon_tau_s(params, now_ns):
     return max(tau, p.min_tau_s)
 
 
-@helper(types.UniTuple(_F8, 4)(QUOTE_PARAMS_T, _F8, _F8, types.int64))
+@helper(types.UniTuple(_F8, 4)(QUOTE_PARAMS_T, _F8, _F8, types.int64), inline=True)
 def _legacy_touch(params, mid_ticks, sigma, inventory_lots):
     # The old bot's generate_quotes/calculate_skewed_prices, in price floats, then back to ticks.
     p = params[0]
@@ -101,7 +101,10 @@ def _legacy_touch(params, mid_ticks, sigma, inventory_lots):
     return bid / tick, ask / tick, (mid - skew) / tick, spread / tick
 
 
-@helper(types.UniTuple(_F8, 4)(QUOTE_PARAMS_T, _F8, _F8, types.int64, _F8, _F8, _F8, _F8, _F8))
+@helper(
+    types.UniTuple(_F8, 4)(QUOTE_PARAMS_T, _F8, _F8, types.int64, _F8, _F8, _F8, _F8, _F8),
+    inline=True,
+)
 def _textbook_touch(params, mid_ticks, sigma, inventory_lots, tau_s, a_bid, k_bid, a_ask, k_ask):
     # A-S or GLFT level-0 prices (ticks): bid, ask, centre, total spread.
     p = params[0]

@@ -39,7 +39,7 @@ _F8 = types.float64
 _I8 = types.int64
 
 
-@helper(types.void(QUOTE_DIAG_T))
+@helper(types.void(QUOTE_DIAG_T), inline=True)
 def _reset_diag(out_diag):
     d = out_diag[0]
     d.status = codes.STATUS_OK
@@ -60,7 +60,7 @@ def _reset_diag(out_diag):
     d.ask0_ticks = math.nan
 
 
-@helper(_I8(_I8))
+@helper(_I8(_I8), inline=True)
 def _int32(lots):
     return min(max(lots, -codes.LOTS_MAX - 1), codes.LOTS_MAX)
 
@@ -69,7 +69,8 @@ def _int32(lots):
     _F8(
         QUOTE_PARAMS_T, MARKET_SAMPLE_T, RING_CURSOR_T, VOL_STATE_T, VOL_RETURN_T,
         QUOTE_INPUTS_T, QUOTE_DIAG_T,
-    )
+    ),
+    inline=True,
 )
 def _ingest_book(params, samples, cursor, vol_state, vol_returns, inputs, out_diag):
     # Push a valid book row and update the volatility; return the mid to quote around (NaN: none).
@@ -98,7 +99,7 @@ def _ingest_book(params, samples, cursor, vol_state, vol_returns, inputs, out_di
     return math.nan
 
 
-@helper(_F8(QUOTE_PARAMS_T, VOL_STATE_T, QUOTE_DIAG_T))
+@helper(_F8(QUOTE_PARAMS_T, VOL_STATE_T, QUOTE_DIAG_T), inline=True)
 def _select_sigma(params, vol_state, out_diag):
     p = params[0]
     if p.fixed_sigma_per_sqrt_s > 0.0:
@@ -116,7 +117,7 @@ def _select_sigma(params, vol_state, out_diag):
     return sigma
 
 
-@helper(types.void(QUOTE_PARAMS_T, INTENSITY_STATE_T, _I8, QUOTE_DIAG_T))
+@helper(types.void(QUOTE_PARAMS_T, INTENSITY_STATE_T, _I8, QUOTE_DIAG_T), inline=True)
 def _select_intensity(params, intensity_state, time_ns, out_diag):
     # Writes A and kappa per side into the diagnostics; the priors stand in when a fit is not
     # usable.
