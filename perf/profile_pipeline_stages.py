@@ -27,15 +27,10 @@ from perf._cycles import rdtsc
 from perf._harness import gc_disabled
 from perf._kernel_worlds import LEVELS, SYNC_EVERY, _quote_world, make_stream, sync_orders
 from qengine.kernels import codes
+from qengine.kernels.ladder import _build_ladder
+from qengine.kernels.model import _model_touch
 from qengine.kernels.order_diff import diff_ladder_against_orders
-from qengine.kernels.pipeline import (
-    _ingest_book,
-    _reset_diag,
-    _select_intensity,
-    _select_sigma,
-    build_ladder,
-    model_touch,
-)
+from qengine.kernels.pipeline import _ingest_book, _reset_diag, _select_intensity, _select_sigma
 
 STAGES = ("diag reset", "ingest: ring + vol", "sigma", "intensity fits", "model touch",
           "ladder", "diff")
@@ -68,11 +63,11 @@ def _run(c, start, n, out):
             t3 = rdtsc()
             _select_intensity(params, intensity, time_ns, diag)
             t4 = rdtsc()
-            status = model_touch(params, mid, sigma, inventory, time_ns, d.a_bid_per_s,
+            status = _model_touch(params, mid, sigma, inventory, time_ns, d.a_bid_per_s,
                                  d.kappa_bid_per_tick, d.a_ask_per_s, d.kappa_ask_per_tick, diag)
             t5 = rdtsc()
             if status == codes.STATUS_OK:
-                count = build_ladder(params, bid_mult, ask_mult, d.bid0_ticks, d.ask0_ticks,
+                count = _build_ladder(params, bid_mult, ask_mult, d.bid0_ticks, d.ask0_ticks,
                                      math.ceil(d.min_spread_ticks - 1e-9), sigma, inventory,
                                      np.int64(LEVELS), quotes)
             d.quote_count = count

@@ -167,6 +167,42 @@ def _write_side(
     return n
 
 
+@helper(
+    _I8(QUOTE_PARAMS_T, _MULT_T, _MULT_T, _F8, _F8, _I8, _F8, _I8, _I8, QUOTE_T), inline=True
+)
+def _build_ladder(params, bid_mult, ask_mult, bid0_ticks, ask0_ticks, min_spread_ticks, sigma,
+                  inventory_lots, levels_allowed, out_quotes):
+    # The body of ``build_ladder``, inlined into ``quote_pipeline`` (no call boundary).
+    p = params[0]
+    limit = p.position_limit_lots
+    if limit <= 0 or p.base_size_lots <= 0:
+        return 0
+    if not (abs(bid0_ticks) < 1e15 and abs(ask0_ticks) < 1e15):
+        return 0
+    # QUOTE.level is int8: at most LEVEL_MAX + 1 levels a side.
+    levels = min(p.level_count, levels_allowed, out_quotes.shape[0] // 2, codes.LEVEL_MAX + 1)
+    if levels <= 0:
+        return 0
+    bid, ask = _aligned_touch(bid0_ticks, ask0_ticks, min_spread_ticks, p.max_spread_ticks)
+    vol_factor = 1.0
+    if p.step_vol_reference_per_sqrt_s > 0.0 and sigma >= 0.0:
+        vol_factor = sigma / p.step_vol_reference_per_sqrt_s
+    step = p.base_step_ticks * _clamp(vol_factor, p.step_factor_min_ratio, p.step_factor_max_ratio)
+    bid_size, ask_size = _side_sizes_lots(params, sigma, inventory_lots)
+    n = 0
+    if inventory_lots < limit:
+        n = _write_side(
+            params, bid_mult, out_quotes, n, codes.SIDE_BUY, bid, step, levels, bid_size,
+            limit - inventory_lots,
+        )
+    if inventory_lots > -limit:
+        n = _write_side(
+            params, ask_mult, out_quotes, n, codes.SIDE_SELL, ask, step, levels, ask_size,
+            limit + inventory_lots,
+        )
+    return n
+
+
 @kernel(_I8(QUOTE_PARAMS_T, _MULT_T, _MULT_T, _F8, _F8, _I8, _F8, _I8, _I8, QUOTE_T))
 def build_ladder(
     params,
@@ -210,31 +246,5 @@ def build_ladder(
         ``count``, the number of rows written (0 for NaN prices or a non-positive limit or
         base size).
     """
-    p = params[0]
-    limit = p.position_limit_lots
-    if limit <= 0 or p.base_size_lots <= 0:
-        return 0
-    if not (abs(bid0_ticks) < 1e15 and abs(ask0_ticks) < 1e15):
-        return 0
-    # QUOTE.level is int8: at most LEVEL_MAX + 1 levels a side.
-    levels = min(p.level_count, levels_allowed, out_quotes.shape[0] // 2, codes.LEVEL_MAX + 1)
-    if levels <= 0:
-        return 0
-    bid, ask = _aligned_touch(bid0_ticks, ask0_ticks, min_spread_ticks, p.max_spread_ticks)
-    vol_factor = 1.0
-    if p.step_vol_reference_per_sqrt_s > 0.0 and sigma >= 0.0:
-        vol_factor = sigma / p.step_vol_reference_per_sqrt_s
-    step = p.base_step_ticks * _clamp(vol_factor, p.step_factor_min_ratio, p.step_factor_max_ratio)
-    bid_size, ask_size = _side_sizes_lots(params, sigma, inventory_lots)
-    n = 0
-    if inventory_lots < limit:
-        n = _write_side(
-            params, bid_mult, out_quotes, n, codes.SIDE_BUY, bid, step, levels, bid_size,
-            limit - inventory_lots,
-        )
-    if inventory_lots > -limit:
-        n = _write_side(
-            params, ask_mult, out_quotes, n, codes.SIDE_SELL, ask, step, levels, ask_size,
-            limit + inventory_lots,
-        )
-    return n
+    return _build_ladder(params, bid_mult, ask_mult, bid0_ticks, ask0_ticks, min_spread_ticks,
+                         sigma, inventory_lots, levels_allowed, out_quotes)

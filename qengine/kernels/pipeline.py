@@ -30,8 +30,8 @@ from .dtypes import (
     VOL_STATE_T,
 )
 from .intensity import fit_side
-from .ladder import build_ladder
-from .model import model_touch
+from .ladder import _build_ladder
+from .model import _model_touch
 from .ring import ring_latest, ring_push, sample_mid_ticks
 from .volatility import vol_sigma, vol_update
 
@@ -196,7 +196,7 @@ def quote_pipeline(setup, state, inputs, out):
     sigma = _select_sigma(params, vol_state, out_diag)
     d.sigma_per_sqrt_s = sigma
     _select_intensity(params, intensity_state, time_ns, out_diag)
-    status = model_touch(
+    status = _model_touch(
         params, mid_ticks, sigma, inventory_lots, time_ns,
         d.a_bid_per_s, d.kappa_bid_per_tick, d.a_ask_per_s, d.kappa_ask_per_tick, out_diag,
     )
@@ -204,7 +204,7 @@ def quote_pipeline(setup, state, inputs, out):
     if status != codes.STATUS_OK:
         return 0
     min_spread_ticks = math.ceil(d.min_spread_ticks - 1e-9)
-    count = build_ladder(
+    count = _build_ladder(
         params, bid_mult, ask_mult, d.bid0_ticks, d.ask0_ticks, min_spread_ticks,
         sigma, inventory_lots, levels_allowed, out_quotes,
     )
