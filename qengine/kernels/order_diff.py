@@ -272,6 +272,66 @@ def _emit_table_actions(table, quotes, live, scratch, n_keys, first_bucket, out_
     return total
 
 
+@helper(_i8(ORDER_T, QUOTE_T, _i8, _i8, _i8, ACTION_T), inline=True)
+def _diff_ladder_against_orders(table, quotes, n_quotes, instrument, amend_threshold_ticks,
+                                out_actions):
+    # The body of ``diff_ladder_against_orders``, inlined into ``quote_cycle``.
+    if n_quotes < 0 or n_quotes > quotes.shape[0]:
+        return -codes.STATUS_BAD_INPUT
+    threshold = max(amend_threshold_ticks, 0)
+    top = _top_level(table, quotes, n_quotes, instrument)
+    if top < 0:
+        return 0
+    # One small scratch block per call (levels fit the int8 level fields, so at most
+    # 2 * (LEVEL_MAX + 1) keys): owner per key | quote per key | bucket counts | bucket per slot
+    # | re-insert flag per key | live slots of the instrument | their prices.
+    n_keys = 2 * (top + 1)
+    first_bucket = 2 * n_keys
+    slot_bucket = first_bucket + _TABLE_RANKS * n_keys
+    n_slots = table.shape[0]
+    reinsert = slot_bucket + n_slots
+    live_first = reinsert + n_keys
+    prices_first = live_first + n_slots
+    scratch = np.empty(prices_first + n_slots, np.int64)
+    for i in range(slot_bucket):
+        scratch[i] = -1 if i < first_bucket else 0
+    n_live = 0
+    n_pending = 0  # live rows with an insert or amend in flight
+    for slot in range(n_slots):  # the instrument's live rows: collisions are judged among them
+        row = table[slot]
+        status = row["status"]
+        if _LIVE_FIRST <= status <= _LIVE_LAST and row["instrument"] == instrument:
+            scratch[live_first + n_live] = slot
+            scratch[prices_first + n_live] = row["price_ticks"]
+            n_live += 1
+            if status == codes.ORDER_PENDING_INSERT or status == codes.ORDER_PENDING_AMEND:
+                n_pending += 1
+    for i in range(reinsert, reinsert + n_keys):
+        scratch[i] = 0
+    live = scratch[live_first:live_first + n_live]
+    prices = scratch[prices_first:prices_first + n_live]
+    decided = scratch[slot_bucket:reinsert]
+    _index(table, quotes, n_quotes, live, scratch, n_keys)
+    _rank_rows(table, quotes, live, threshold, scratch, n_keys)
+    _resolve_collisions(table, quotes, scratch, live, prices, decided, n_keys, n_pending)
+    n = _emit_table_actions(table, quotes, live, scratch, n_keys, first_bucket, out_actions)
+    # Inserts last, in key order: quotes whose (level, side) has no order (or whose order is
+    # cancelled above to be inserted again), unless a request in flight ends on that price.
+    cap = out_actions.shape[0]
+    for key in range(n_keys):
+        j = scratch[n_keys + key]
+        if j < 0 or (scratch[key] >= 0 and scratch[reinsert + key] == 0) or n >= cap:
+            continue
+        q = quotes[j]
+        price = np.int64(q["price_ticks"])
+        side = np.int64(key % 2)
+        if not ((n_pending > 0 and _request_in_flight_at(table, live, side, -1, price)) or
+                _open_at(table, live, prices, decided, n_keys, side, -1, -1, price)):
+            n = _emit(out_actions, n, codes.ACTION_INSERT, -1, -1, key % 2, key // 2,
+                      q["price_ticks"], q["size_lots"])
+    return min(n, cap)
+
+
 @kernel(_i8(ORDER_T, QUOTE_T, _i8, _i8, _i8, ACTION_T))
 def diff_ladder_against_orders(table, quotes, n_quotes, instrument, amend_threshold_ticks,
                                out_actions):
@@ -327,57 +387,5 @@ def diff_ladder_against_orders(table, quotes, n_quotes, instrument, amend_thresh
     prefix sends the most important requests. If ``out_actions`` is too short the lowest-priority
     actions are dropped; the next diff produces them again.
     """
-    if n_quotes < 0 or n_quotes > quotes.shape[0]:
-        return -codes.STATUS_BAD_INPUT
-    threshold = max(amend_threshold_ticks, 0)
-    top = _top_level(table, quotes, n_quotes, instrument)
-    if top < 0:
-        return 0
-    # One small scratch block per call (levels fit the int8 level fields, so at most
-    # 2 * (LEVEL_MAX + 1) keys): owner per key | quote per key | bucket counts | bucket per slot
-    # | re-insert flag per key | live slots of the instrument | their prices.
-    n_keys = 2 * (top + 1)
-    first_bucket = 2 * n_keys
-    slot_bucket = first_bucket + _TABLE_RANKS * n_keys
-    n_slots = table.shape[0]
-    reinsert = slot_bucket + n_slots
-    live_first = reinsert + n_keys
-    prices_first = live_first + n_slots
-    scratch = np.empty(prices_first + n_slots, np.int64)
-    for i in range(slot_bucket):
-        scratch[i] = -1 if i < first_bucket else 0
-    n_live = 0
-    n_pending = 0  # live rows with an insert or amend in flight
-    for slot in range(n_slots):  # the instrument's live rows: collisions are judged among them
-        row = table[slot]
-        status = row["status"]
-        if _LIVE_FIRST <= status <= _LIVE_LAST and row["instrument"] == instrument:
-            scratch[live_first + n_live] = slot
-            scratch[prices_first + n_live] = row["price_ticks"]
-            n_live += 1
-            if status == codes.ORDER_PENDING_INSERT or status == codes.ORDER_PENDING_AMEND:
-                n_pending += 1
-    for i in range(reinsert, reinsert + n_keys):
-        scratch[i] = 0
-    live = scratch[live_first:live_first + n_live]
-    prices = scratch[prices_first:prices_first + n_live]
-    decided = scratch[slot_bucket:reinsert]
-    _index(table, quotes, n_quotes, live, scratch, n_keys)
-    _rank_rows(table, quotes, live, threshold, scratch, n_keys)
-    _resolve_collisions(table, quotes, scratch, live, prices, decided, n_keys, n_pending)
-    n = _emit_table_actions(table, quotes, live, scratch, n_keys, first_bucket, out_actions)
-    # Inserts last, in key order: quotes whose (level, side) has no order (or whose order is
-    # cancelled above to be inserted again), unless a request in flight ends on that price.
-    cap = out_actions.shape[0]
-    for key in range(n_keys):
-        j = scratch[n_keys + key]
-        if j < 0 or (scratch[key] >= 0 and scratch[reinsert + key] == 0) or n >= cap:
-            continue
-        q = quotes[j]
-        price = np.int64(q["price_ticks"])
-        side = np.int64(key % 2)
-        if not ((n_pending > 0 and _request_in_flight_at(table, live, side, -1, price)) or
-                _open_at(table, live, prices, decided, n_keys, side, -1, -1, price)):
-            n = _emit(out_actions, n, codes.ACTION_INSERT, -1, -1, key % 2, key // 2,
-                      q["price_ticks"], q["size_lots"])
-    return min(n, cap)
+    return _diff_ladder_against_orders(table, quotes, n_quotes, instrument, amend_threshold_ticks,
+                                       out_actions)

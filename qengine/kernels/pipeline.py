@@ -146,38 +146,9 @@ def _select_intensity(params, intensity_state, time_ns, out_diag):
             d.flags |= codes.QUOTE_FLAG_INTENSITY_PRIOR
 
 
-@kernel(_I8(QUOTE_SETUP_T, QUOTE_STATE_T, QUOTE_INPUTS_T, QUOTE_OUT_T))
-def quote_pipeline(setup, state, inputs, out):
-    """Ingest one book row and write the desired ladder (bids then asks) into ``out``.
-
-    Parameters
-    ----------
-    setup : (params, bid_mult, ask_mult)
-        ``QUOTE_PARAMS`` array, shape (1,): model, estimator, ladder and limit parameters;
-        float64 arrays, shape (m,): per-level size multipliers of bids / asks.
-    state : (samples, cursor, vol_state, vol_returns, intensity_state)
-        The market ring (MARKET_SAMPLE (capacity,), RING_CURSOR (1,)): a valid row is pushed;
-        the volatility estimator (VOL_STATE (1,), VOL_RETURN (capacity,)), updated with every
-        valid mid (also when ``fixed_sigma_per_sqrt_s > 0`` replaces its sigma, so it stays
-        warm); the trade-arrival statistics (INTENSITY_STATE (2,)), read only here (trades are
-        added by ``intensity_update``).
-    inputs : (time_ns, best_bid_ticks, best_ask_ticks, best_bid_lots, best_ask_lots,
-              inventory_lots, levels_allowed), int64
-        The book row (monotonic ns; prices in ticks, ``<= 0``: that side is missing; sizes in
-        lots, stored saturated to the int32 range of the sample), the signed position in lots
-        and the levels per side the risk layer allows now.
-    out : (quotes, diag)
-        QUOTE array, shape (>= 2 * level_count,): receives the ladder in rows ``[0, count)``;
-        QUOTE_DIAG array, shape (1,): row 0 receives the diagnostics (NaN where not computed).
-
-    Returns
-    -------
-    int64
-        ``count``, the number of quotes written. 0 with ``diag.status`` = ``STATUS_BAD_INPUT``
-        and ``QUOTE_FLAG_NO_MID`` when the book is one-sided or crossed and the last valid mid is
-        older than ``max_mid_age_ns`` (or none exists); ``STATUS_OUT_OF_ORDER`` for a row older
-        than the ring's newest (nothing pushed or quoted); 0 for an empty ``diag``.
-    """
+@helper(_I8(QUOTE_SETUP_T, QUOTE_STATE_T, QUOTE_INPUTS_T, QUOTE_OUT_T), inline=True)
+def _quote_pipeline(setup, state, inputs, out):
+    # The body of ``quote_pipeline``, inlined into ``quote_cycle``.
     params, bid_mult, ask_mult = setup
     samples, cursor, vol_state, vol_returns, intensity_state = state
     time_ns, _, _, _, _, inventory_lots, levels_allowed = inputs
@@ -215,3 +186,38 @@ def quote_pipeline(setup, state, inputs, out):
         d.flags |= codes.QUOTE_FLAG_ASKS_GATED
     d.quote_count = count
     return count
+
+
+@kernel(_I8(QUOTE_SETUP_T, QUOTE_STATE_T, QUOTE_INPUTS_T, QUOTE_OUT_T))
+def quote_pipeline(setup, state, inputs, out):
+    """Ingest one book row and write the desired ladder (bids then asks) into ``out``.
+
+    Parameters
+    ----------
+    setup : (params, bid_mult, ask_mult)
+        ``QUOTE_PARAMS`` array, shape (1,): model, estimator, ladder and limit parameters;
+        float64 arrays, shape (m,): per-level size multipliers of bids / asks.
+    state : (samples, cursor, vol_state, vol_returns, intensity_state)
+        The market ring (MARKET_SAMPLE (capacity,), RING_CURSOR (1,)): a valid row is pushed;
+        the volatility estimator (VOL_STATE (1,), VOL_RETURN (capacity,)), updated with every
+        valid mid (also when ``fixed_sigma_per_sqrt_s > 0`` replaces its sigma, so it stays
+        warm); the trade-arrival statistics (INTENSITY_STATE (2,)), read only here (trades are
+        added by ``intensity_update``).
+    inputs : (time_ns, best_bid_ticks, best_ask_ticks, best_bid_lots, best_ask_lots,
+              inventory_lots, levels_allowed), int64
+        The book row (monotonic ns; prices in ticks, ``<= 0``: that side is missing; sizes in
+        lots, stored saturated to the int32 range of the sample), the signed position in lots
+        and the levels per side the risk layer allows now.
+    out : (quotes, diag)
+        QUOTE array, shape (>= 2 * level_count,): receives the ladder in rows ``[0, count)``;
+        QUOTE_DIAG array, shape (1,): row 0 receives the diagnostics (NaN where not computed).
+
+    Returns
+    -------
+    int64
+        ``count``, the number of quotes written. 0 with ``diag.status`` = ``STATUS_BAD_INPUT``
+        and ``QUOTE_FLAG_NO_MID`` when the book is one-sided or crossed and the last valid mid is
+        older than ``max_mid_age_ns`` (or none exists); ``STATUS_OUT_OF_ORDER`` for a row older
+        than the ring's newest (nothing pushed or quoted); 0 for an empty ``diag``.
+    """
+    return _quote_pipeline(setup, state, inputs, out)
