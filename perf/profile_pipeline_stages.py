@@ -7,7 +7,11 @@ book ingest (ring push and volatility update), sigma, the two intensity fits, th
 ladder and the diff. The sum is a little more than one ``quote_cycle`` call (one timer overhead
 per stage, and the stages do not share registers across calls).
 
-Run: ``python perf/profile_pipeline_stages.py [--quick]``.
+Then (``--kernels``) the ``kernel.*`` entries of :mod:`perf.bench_kernels` for the cycle, the
+pipeline, the diff and the single-stage kernels, via its ``measure`` (in-loop and from Python),
+each the best of ``--repeat`` runs by in-loop p50 (Python p50 / p99: the lowest of the runs).
+
+Run: ``python perf/profile_pipeline_stages.py [--quick] [--kernels] [--repeat N]``.
 """
 
 from __future__ import annotations
@@ -26,12 +30,15 @@ from perf import _cycles
 from perf._cycles import rdtsc
 from perf._harness import gc_disabled
 from perf._kernel_worlds import LEVELS, SYNC_EVERY, _quote_world, make_stream, sync_orders
+from perf.bench_kernels import measure as measure_kernel
 from qengine.kernels import codes
 from qengine.kernels.ladder import _build_ladder
 from qengine.kernels.model import _model_touch
-from qengine.kernels.order_diff import diff_ladder_against_orders
+from qengine.kernels.order_diff import _diff_ladder_against_orders
 from qengine.kernels.pipeline import _ingest_book, _reset_diag, _select_intensity, _select_sigma
 
+KERNELS = ("pipeline", "quote_pipeline", "diff_ladder_against_orders", "ring_push", "vol_update",
+           "vol_sigma", "intensity_fit", "model_touch", "build_ladder")
 STAGES = ("diag reset", "ingest: ring + vol", "sigma", "intensity fits", "model touch",
           "ladder", "diff")
 
@@ -73,7 +80,7 @@ def _run(c, start, n, out):
             d.quote_count = count
             t6 = rdtsc()
             t7 = t6
-        acc += diff_ladder_against_orders(orders, quotes, count, 0, 2, actions)
+        acc += _diff_ladder_against_orders(orders, quotes, count, 0, 2, actions)
         t8 = rdtsc()
         stamps = (t0, t1, t2, t3, t4, t5, t6, t8)
         for k in range(7):
@@ -104,14 +111,37 @@ def measure(quick: bool, repeat: int = 3) -> dict[str, tuple[float, float]]:
     return result
 
 
+def kernel_entries(quick: bool, repeat: int) -> dict[str, dict[str, float]]:
+    """``kernel.<name>`` entries of ``KERNELS``: the run of ``repeat`` with the lowest in-loop
+    p50, with the lowest Python p50 and p99 of the runs."""
+    cycles_per_ns = _cycles.calibrate_cycles_per_ns(20_000_000)
+    overhead, _ = _cycles.timer_overhead_cycles(20_000)
+    entries = {}
+    for name in KERNELS:
+        runs = [measure_kernel(name, quick, cycles_per_ns=cycles_per_ns, overhead_cycles=overhead)
+                for _ in range(repeat)]
+        entry = dict(min(runs, key=lambda r: r["inloop_p50_ns"]))
+        for key in ("python_p50_ns", "python_p99_ns"):
+            entry[key] = min(r[key] for r in runs)
+        entries[name] = entry
+    return entries
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Command line entry point: print one line per stage."""
+    """Command line entry point: print one line per stage (and per kernel with --kernels)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="20,000 ticks instead of 200,000")
+    parser.add_argument("--kernels", action="store_true", help="also the kernel.* entries")
+    parser.add_argument("--repeat", type=int, default=3, help="runs to take the best of")
     args = parser.parse_args(argv)
     print(f"{'stage':<22} {'p50 ns':>8} {'p99 ns':>8}")
-    for stage, (p50, p99) in measure(args.quick).items():
+    for stage, (p50, p99) in measure(args.quick, args.repeat).items():
         print(f"{stage:<22} {p50:>8.0f} {p99:>8.0f}")
+    if args.kernels:
+        print(f"\n{'kernel':<28} {'loop p50':>9} {'loop p99':>9} {'py p50':>9} {'py p99':>9}")
+        for name, e in kernel_entries(args.quick, args.repeat).items():
+            print(f"{name:<28} {e['inloop_p50_ns']:>9.0f} {e['inloop_p99_ns']:>9.0f} "
+                  f"{e['python_p50_ns']:>9.0f} {e['python_p99_ns']:>9.0f}")
     return 0
 
 
