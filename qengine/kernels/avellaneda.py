@@ -99,7 +99,7 @@ def optimal_spread(gamma, sigma, time_left, kappa):
     return gamma * sigma * sigma * time_left + (2.0 / gamma) * math.log1p(gamma / kappa)
 
 
-@helper(types.UniTuple(_F8, 2)(_F8, _F8, _F8, _F8))
+@helper(types.UniTuple(_F8, 2)(_F8, _F8, _F8, _F8), inline=True)
 def _glft_terms(gamma, sigma, a, kappa):
     # (half-spread constant c1, skew per unit of inventory c2 * sigma) of the GLFT closed form.
     ratio = gamma / kappa

@@ -152,7 +152,7 @@ def intensity_update(state, time_ns, trade_price_ticks, mid_ticks, taker_side, h
     return codes.STATUS_OK
 
 
-@helper(types.boolean(*([types.float64] * 6)))
+@helper(types.boolean(*([types.float64] * 6)), inline=True)
 def _fit_args_ok(half_life_s, prior_a, prior_kappa, prior_weight, kappa_min, kappa_max):
     # Every parameter finite; rates, half-life and kappa bounds positive; the clamp not crossed.
     positive = half_life_s > 0.0 and prior_a > 0.0 and prior_kappa > 0.0 and kappa_min > 0.0
@@ -167,11 +167,21 @@ def _fit_args_ok(half_life_s, prior_a, prior_kappa, prior_weight, kappa_min, kap
     return positive and ordered and finite
 
 
+@helper(types.float64(types.float64, types.float64), inline=True)
+def _exp_of_depth(rate_per_tick, depth_ticks):
+    # exp(rate * d0), skipping the call for the usual d0 = 0 (exp(+-0) is exactly 1; two
+    # transcendental calls per side per tick saved, same result).
+    if depth_ticks == 0.0:
+        return 1.0
+    return math.exp(rate_per_tick * depth_ticks)
+
+
 @helper(
     types.Tuple((types.int64, types.float64, types.float64))(
         INTENSITY_STATE_T, types.int64, types.int64, types.float64, types.float64,
         types.float64, types.float64, types.float64, types.float64,
-    )
+    ),
+    inline=True,
 )
 def fit_side(state, side, now_ns, half_life_s, prior_a_per_s, prior_kappa_per_tick, prior_weight,
              kappa_min_per_tick, kappa_max_per_tick):
@@ -218,11 +228,11 @@ def fit_side(state, side, now_ns, half_life_s, prior_a_per_s, prior_kappa_per_ti
     if kappa > kappa_max_per_tick:
         kappa = kappa_max_per_tick
 
-    prior_rate_per_s = prior_a_per_s * math.exp(-prior_kappa_per_tick * depth_ticks)
+    prior_rate_per_s = prior_a_per_s * _exp_of_depth(-prior_kappa_per_tick, depth_ticks)
     rate_den = w / prior_rate_per_s + elapsed_s
     rate_per_s = (w + count) / rate_den if rate_den > 0.0 else prior_rate_per_s
 
-    a_per_s = rate_per_s * math.exp(kappa * depth_ticks)
+    a_per_s = rate_per_s * _exp_of_depth(kappa, depth_ticks)
     if state[side]["trade_count"] == 0:
         return codes.STATUS_WARMING_UP, a_per_s, kappa
     return codes.STATUS_OK, a_per_s, kappa

@@ -56,7 +56,7 @@ _MULT_T = types.float64[::1]
 _SNAP_EPS = 1e-9
 
 
-@helper(_I8(_I8, _F8))
+@helper(_I8(_I8, _F8), inline=True)
 def level_offset_ticks(k, step_ticks):
     # Distance in ticks of level k >= 1 beyond level 0 (the old _calculate_level_price).
     if k <= 10:
@@ -73,7 +73,7 @@ def level_offset_ticks(k, step_ticks):
     return max(np.int64(np.rint(d / unit)) * np.int64(unit), np.int64(2))
 
 
-@helper(types.UniTuple(_I8, 2)(_F8, _F8, _I8, _I8))
+@helper(types.UniTuple(_I8, 2)(_F8, _F8, _I8, _I8), inline=True)
 def _aligned_touch(bid0_ticks, ask0_ticks, min_spread_ticks, max_spread_ticks):
     # Level-0 bid floored, ask ceiled; then at least min and at most max spread wide.
     bid = np.int64(math.floor(bid0_ticks + _SNAP_EPS))
@@ -91,12 +91,12 @@ def _aligned_touch(bid0_ticks, ask0_ticks, min_spread_ticks, max_spread_ticks):
     return bid, ask
 
 
-@helper(_F8(_F8, _F8, _F8))
+@helper(_F8(_F8, _F8, _F8), inline=True)
 def _clamp(x, lo, hi):
     return min(max(x, lo), hi)
 
 
-@helper(types.UniTuple(_F8, 2)(QUOTE_PARAMS_T, _F8, _I8))
+@helper(types.UniTuple(_F8, 2)(QUOTE_PARAMS_T, _F8, _I8), inline=True)
 def _side_sizes_lots(params, sigma, inventory_lots):
     # Float sizes (lots) of level 0 per side before multipliers: inventory asymmetry and sigma.
     p = params[0]
@@ -116,7 +116,7 @@ def _side_sizes_lots(params, sigma, inventory_lots):
     return base * bid_factor, base * ask_factor
 
 
-@helper(_F8(_MULT_T, _I8))
+@helper(_F8(_MULT_T, _I8), inline=True)
 def _multiplier(mult, k):
     n = mult.shape[0]
     if n == 0:
@@ -124,7 +124,7 @@ def _multiplier(mult, k):
     return mult[min(k, n - 1)]
 
 
-@helper(types.boolean(QUOTE_T, _I8, _I8, _I8, _I8, _I8))
+@helper(types.boolean(QUOTE_T, _I8, _I8, _I8, _I8, _I8), inline=True)
 def _is_duplicate(out_quotes, first, n, price_ticks, k, direction):
     # direction -1 for bids (prices must fall), +1 for asks (prices must rise). Accepted prices
     # move strictly away from the touch, so a price at least ``gap`` beyond the last accepted
@@ -135,7 +135,7 @@ def _is_duplicate(out_quotes, first, n, price_ticks, k, direction):
     return (price_ticks - accepted) * direction < 1 + k // 2
 
 
-@helper(_I8(QUOTE_PARAMS_T, _MULT_T, QUOTE_T, _I8, _I8, _I8, _F8, _I8, _F8, _I8))
+@helper(_I8(QUOTE_PARAMS_T, _MULT_T, QUOTE_T, _I8, _I8, _I8, _F8, _I8, _F8, _I8), inline=True)
 def _write_side(
     params, mult, out_quotes, n, side, touch_ticks, step_ticks, levels, side_size, room_lots
 ):
@@ -164,6 +164,42 @@ def _write_side(
         row.price_ticks = price
         row.size_lots = size
         n += 1
+    return n
+
+
+@helper(
+    _I8(QUOTE_PARAMS_T, _MULT_T, _MULT_T, _F8, _F8, _I8, _F8, _I8, _I8, QUOTE_T), inline=True
+)
+def _build_ladder(params, bid_mult, ask_mult, bid0_ticks, ask0_ticks, min_spread_ticks, sigma,
+                  inventory_lots, levels_allowed, out_quotes):
+    # The body of ``build_ladder``, inlined into ``quote_pipeline`` (no call boundary).
+    p = params[0]
+    limit = p.position_limit_lots
+    if limit <= 0 or p.base_size_lots <= 0:
+        return 0
+    if not (abs(bid0_ticks) < 1e15 and abs(ask0_ticks) < 1e15):
+        return 0
+    # QUOTE.level is int8: at most LEVEL_MAX + 1 levels a side.
+    levels = min(p.level_count, levels_allowed, out_quotes.shape[0] // 2, codes.LEVEL_MAX + 1)
+    if levels <= 0:
+        return 0
+    bid, ask = _aligned_touch(bid0_ticks, ask0_ticks, min_spread_ticks, p.max_spread_ticks)
+    vol_factor = 1.0
+    if p.step_vol_reference_per_sqrt_s > 0.0 and sigma >= 0.0:
+        vol_factor = sigma / p.step_vol_reference_per_sqrt_s
+    step = p.base_step_ticks * _clamp(vol_factor, p.step_factor_min_ratio, p.step_factor_max_ratio)
+    bid_size, ask_size = _side_sizes_lots(params, sigma, inventory_lots)
+    n = 0
+    if inventory_lots < limit:
+        n = _write_side(
+            params, bid_mult, out_quotes, n, codes.SIDE_BUY, bid, step, levels, bid_size,
+            limit - inventory_lots,
+        )
+    if inventory_lots > -limit:
+        n = _write_side(
+            params, ask_mult, out_quotes, n, codes.SIDE_SELL, ask, step, levels, ask_size,
+            limit + inventory_lots,
+        )
     return n
 
 
@@ -210,31 +246,5 @@ def build_ladder(
         ``count``, the number of rows written (0 for NaN prices or a non-positive limit or
         base size).
     """
-    p = params[0]
-    limit = p.position_limit_lots
-    if limit <= 0 or p.base_size_lots <= 0:
-        return 0
-    if not (abs(bid0_ticks) < 1e15 and abs(ask0_ticks) < 1e15):
-        return 0
-    # QUOTE.level is int8: at most LEVEL_MAX + 1 levels a side.
-    levels = min(p.level_count, levels_allowed, out_quotes.shape[0] // 2, codes.LEVEL_MAX + 1)
-    if levels <= 0:
-        return 0
-    bid, ask = _aligned_touch(bid0_ticks, ask0_ticks, min_spread_ticks, p.max_spread_ticks)
-    vol_factor = 1.0
-    if p.step_vol_reference_per_sqrt_s > 0.0 and sigma >= 0.0:
-        vol_factor = sigma / p.step_vol_reference_per_sqrt_s
-    step = p.base_step_ticks * _clamp(vol_factor, p.step_factor_min_ratio, p.step_factor_max_ratio)
-    bid_size, ask_size = _side_sizes_lots(params, sigma, inventory_lots)
-    n = 0
-    if inventory_lots < limit:
-        n = _write_side(
-            params, bid_mult, out_quotes, n, codes.SIDE_BUY, bid, step, levels, bid_size,
-            limit - inventory_lots,
-        )
-    if inventory_lots > -limit:
-        n = _write_side(
-            params, ask_mult, out_quotes, n, codes.SIDE_SELL, ask, step, levels, ask_size,
-            limit + inventory_lots,
-        )
-    return n
+    return _build_ladder(params, bid_mult, ask_mult, bid0_ticks, ask0_ticks, min_spread_ticks,
+                         sigma, inventory_lots, levels_allowed, out_quotes)

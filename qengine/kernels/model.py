@@ -67,7 +67,7 @@ def horizon_tau_s(params, now_ns):
     return max(tau, p.min_tau_s)
 
 
-@helper(types.UniTuple(_F8, 4)(QUOTE_PARAMS_T, _F8, _F8, types.int64))
+@helper(types.UniTuple(_F8, 4)(QUOTE_PARAMS_T, _F8, _F8, types.int64), inline=True)
 def _legacy_touch(params, mid_ticks, sigma, inventory_lots):
     # The old bot's generate_quotes/calculate_skewed_prices, in price floats, then back to ticks.
     p = params[0]
@@ -101,7 +101,10 @@ def _legacy_touch(params, mid_ticks, sigma, inventory_lots):
     return bid / tick, ask / tick, (mid - skew) / tick, spread / tick
 
 
-@helper(types.UniTuple(_F8, 4)(QUOTE_PARAMS_T, _F8, _F8, types.int64, _F8, _F8, _F8, _F8, _F8))
+@helper(
+    types.UniTuple(_F8, 4)(QUOTE_PARAMS_T, _F8, _F8, types.int64, _F8, _F8, _F8, _F8, _F8),
+    inline=True,
+)
 def _textbook_touch(params, mid_ticks, sigma, inventory_lots, tau_s, a_bid, k_bid, a_ask, k_ask):
     # A-S or GLFT level-0 prices (ticks): bid, ask, centre, total spread.
     p = params[0]
@@ -121,51 +124,16 @@ def _textbook_touch(params, mid_ticks, sigma, inventory_lots, tau_s, a_bid, k_bi
     return bid, ask, 0.5 * (bid + ask), ask - bid
 
 
-@kernel(
+@helper(
     types.int64(
         QUOTE_PARAMS_T, _F8, _F8, types.int64, types.int64, _F8, _F8, _F8, _F8, QUOTE_DIAG_T
-    )
+    ),
+    inline=True,
 )
-def model_touch(
+def _model_touch(
     params, mid_ticks, sigma, inventory_lots, now_ns, a_bid, kappa_bid, a_ask, kappa_ask, out_diag
 ):
-    """Run the selected model and write the level-0 bid and ask (floats, ticks) into ``out_diag``.
-
-    Parameters
-    ----------
-    params : QUOTE_PARAMS array, shape (1,)
-        ``model_code`` selects ``codes.MODEL_AS``, ``MODEL_GLFT`` or ``MODEL_LEGACY``. Centre
-        and sigma inputs for every model: ``sigma_scale_ratio`` (>= 0) multiplies the sigma the
-        model uses (legacy: its floored sigma); ``reservation_offset_ticks`` (ticks) is added to
-        the model's centre before the spread is applied (A-S: the reservation price; GLFT and
-        legacy: the mid). The fee floor always uses the unshifted ``mid_ticks``. Neutral values
-        1.0 and 0.0 reproduce the plain models exactly.
-    mid_ticks : float64
-        Mid price in ticks.
-    sigma : float64
-        Volatility, fraction of price per sqrt(second) (legacy: the old bot's dimensionless σ).
-    inventory_lots : int64
-        Signed position in lots.
-    now_ns : int64
-        Current time in nanoseconds (for the A-S horizon).
-    a_bid, a_ask : float64
-        Arrival rate at zero distance per second, for our bids / asks (GLFT only).
-    kappa_bid, kappa_ask : float64
-        Arrival-rate decay per tick, for our bids / asks (A-S and GLFT).
-    out_diag : QUOTE_DIAG array, shape (>= 1,)
-        Row 0 receives ``reservation_ticks``, ``spread_ticks`` (model spread before floors),
-        ``tau_s`` (NaN unless A-S), ``min_spread_ticks``, ``bid0_ticks`` and ``ask0_ticks``
-        (after floors and cap); ``QUOTE_FLAG_SPREAD_FLOORED`` / ``QUOTE_FLAG_SPREAD_CAPPED`` are
-        OR-ed into ``flags``.
-
-    Returns
-    -------
-    int64
-        ``STATUS_OK``; ``STATUS_BAD_INPUT`` (bid0/ask0 NaN, nothing to quote) for a non-positive or
-        NaN mid, NaN sigma, a negative or non-finite ``sigma_scale_ratio``, a non-finite
-        ``reservation_offset_ticks``, an unknown model, invalid model parameters or an empty
-        ``out_diag``.
-    """
+    # The body of ``model_touch``, inlined into ``quote_pipeline`` (no call boundary).
     if out_diag.shape[0] < 1:
         return codes.STATUS_BAD_INPUT
     p = params[0]
@@ -216,3 +184,54 @@ def model_touch(
     d.bid0_ticks = bid
     d.ask0_ticks = ask
     return codes.STATUS_OK
+
+
+@kernel(
+    types.int64(
+        QUOTE_PARAMS_T, _F8, _F8, types.int64, types.int64, _F8, _F8, _F8, _F8, QUOTE_DIAG_T
+    )
+)
+def model_touch(
+    params, mid_ticks, sigma, inventory_lots, now_ns, a_bid, kappa_bid, a_ask, kappa_ask, out_diag
+):
+    """Run the selected model and write the level-0 bid and ask (floats, ticks) into ``out_diag``.
+
+    Parameters
+    ----------
+    params : QUOTE_PARAMS array, shape (1,)
+        ``model_code`` selects ``codes.MODEL_AS``, ``MODEL_GLFT`` or ``MODEL_LEGACY``. Centre
+        and sigma inputs for every model: ``sigma_scale_ratio`` (>= 0) multiplies the sigma the
+        model uses (legacy: its floored sigma); ``reservation_offset_ticks`` (ticks) is added to
+        the model's centre before the spread is applied (A-S: the reservation price; GLFT and
+        legacy: the mid). The fee floor always uses the unshifted ``mid_ticks``. Neutral values
+        1.0 and 0.0 reproduce the plain models exactly.
+    mid_ticks : float64
+        Mid price in ticks.
+    sigma : float64
+        Volatility, fraction of price per sqrt(second) (legacy: the old bot's dimensionless σ).
+    inventory_lots : int64
+        Signed position in lots.
+    now_ns : int64
+        Current time in nanoseconds (for the A-S horizon).
+    a_bid, a_ask : float64
+        Arrival rate at zero distance per second, for our bids / asks (GLFT only).
+    kappa_bid, kappa_ask : float64
+        Arrival-rate decay per tick, for our bids / asks (A-S and GLFT).
+    out_diag : QUOTE_DIAG array, shape (>= 1,)
+        Row 0 receives ``reservation_ticks``, ``spread_ticks`` (model spread before floors),
+        ``tau_s`` (NaN unless A-S), ``min_spread_ticks``, ``bid0_ticks`` and ``ask0_ticks``
+        (after floors and cap); ``QUOTE_FLAG_SPREAD_FLOORED`` / ``QUOTE_FLAG_SPREAD_CAPPED`` are
+        OR-ed into ``flags``.
+
+    Returns
+    -------
+    int64
+        ``STATUS_OK``; ``STATUS_BAD_INPUT`` (bid0/ask0 NaN, nothing to quote) for a non-positive or
+        NaN mid, NaN sigma, a negative or non-finite ``sigma_scale_ratio``, a non-finite
+        ``reservation_offset_ticks``, an unknown model, invalid model parameters or an empty
+        ``out_diag``.
+    """
+    return _model_touch(
+        params, mid_ticks, sigma, inventory_lots, now_ns, a_bid, kappa_bid, a_ask, kappa_ask,
+        out_diag,
+    )

@@ -46,7 +46,7 @@ _WAITING = -2
 _SCRATCH_T = numba.types.int64[::1]
 
 
-@helper(_i8(_i8, _i8))
+@helper(_i8(_i8, _i8), inline=True)
 def _key(side, level):
     # Index key of (level, side): level 0 first, bids before asks; -1 for rows the diff ignores.
     if level < 0 or (side != codes.SIDE_BUY and side != codes.SIDE_SELL):
@@ -54,7 +54,7 @@ def _key(side, level):
     return 2 * np.int64(level) + np.int64(side)  # int64 also when run as plain Python
 
 
-@helper(_i8(ORDER_T, QUOTE_T, _i8, _i8))
+@helper(_i8(ORDER_T, QUOTE_T, _i8, _i8), inline=True)
 def _top_level(table, quotes, n_quotes, instrument):
     # Highest level in play (live rows of the instrument, usable quotes); it sizes the index.
     top = -1
@@ -70,18 +70,19 @@ def _top_level(table, quotes, n_quotes, instrument):
     return top
 
 
-@helper(numba.types.void(ORDER_T, QUOTE_T, _i8, _i8, _SCRATCH_T, _i8))
-def _index(table, quotes, n_quotes, instrument, scratch, n_keys):
+@helper(numba.types.void(ORDER_T, QUOTE_T, _i8, _SCRATCH_T, _SCRATCH_T, _i8), inline=True)
+def _index(table, quotes, n_quotes, live, scratch, n_keys):
     # scratch[key]: the order that represents the key, the lowest live slot not being
     # cancelled (rows with a cancel in flight are on their way out and never block a new
     # insert); scratch[n_keys + key]: the key's first usable quote (later duplicates and
-    # size <= 0 rows are ignored). -1 for none.
-    for slot in range(table.shape[0]):
+    # size <= 0 rows are ignored). -1 for none. ``live``: the instrument's live slots, ascending.
+    for i in range(live.shape[0]):
+        slot = live[i]
         row = table[slot]
         if not (codes.ORDER_PENDING_INSERT <= row["status"] <= codes.ORDER_PENDING_AMEND):
             continue
         key = _key(row["side"], row["level"])
-        if row["instrument"] == instrument and key >= 0 and scratch[key] < 0:
+        if key >= 0 and scratch[key] < 0:
             scratch[key] = slot
     for j in range(n_quotes):
         q = quotes[j]
@@ -90,7 +91,7 @@ def _index(table, quotes, n_quotes, instrument, scratch, n_keys):
             scratch[n_keys + key] = j
 
 
-@helper(numba.types.boolean(QUOTE_T, _SCRATCH_T, _i8, _i8, _i8))
+@helper(numba.types.boolean(QUOTE_T, _SCRATCH_T, _i8, _i8, _i8), inline=True)
 def _wanted_by_other(quotes, scratch, n_keys, own_key, price_ticks):
     # Whether another level of own_key's side has its quote at price_ticks.
     for key in range(own_key % 2, n_keys, 2):
@@ -100,16 +101,17 @@ def _wanted_by_other(quotes, scratch, n_keys, own_key, price_ticks):
     return False
 
 
-@helper(numba.types.void(ORDER_T, QUOTE_T, _i8, _i8, _SCRATCH_T, _i8))
-def _rank_rows(table, quotes, instrument, threshold, scratch, n_keys):
-    # Each row's sending bucket (rank * n_keys + key, -1: nothing to do).
+@helper(numba.types.void(ORDER_T, QUOTE_T, _SCRATCH_T, _i8, _SCRATCH_T, _i8), inline=True)
+def _rank_rows(table, quotes, live, threshold, scratch, n_keys):
+    # Each live row's sending bucket (rank * n_keys + key, -1: nothing to do).
     first_bucket = 2 * n_keys
     slot_bucket = first_bucket + _TABLE_RANKS * n_keys
-    for slot in range(table.shape[0]):
+    for i in range(live.shape[0]):
+        slot = live[i]
         scratch[slot_bucket + slot] = -1
         row = table[slot]
-        if row["status"] != codes.ORDER_OPEN or row["instrument"] != instrument:
-            continue  # another instrument, or a request is in flight: leave it alone
+        if row["status"] != codes.ORDER_OPEN:
+            continue  # a request is in flight: leave it alone
         key = _key(row["side"], row["level"])
         if key < 0:
             continue
@@ -136,7 +138,7 @@ def _rank_rows(table, quotes, instrument, threshold, scratch, n_keys):
         scratch[slot_bucket + slot] = bucket
 
 
-@helper(numba.types.boolean(ORDER_T, _SCRATCH_T, _i8, _i8, _i8))
+@helper(numba.types.boolean(ORDER_T, _SCRATCH_T, _i8, _i8, _i8), inline=True)
 def _request_in_flight_at(table, live, side, skip_slot, price_ticks):
     # Whether a live order of the side (other than skip_slot) has an insert or amend in flight
     # that leaves it at price_ticks (a cancel in flight was sent earlier and frees its price).
@@ -153,17 +155,19 @@ def _request_in_flight_at(table, live, side, skip_slot, price_ticks):
     return False
 
 
-@helper(numba.types.boolean(ORDER_T, _SCRATCH_T, _SCRATCH_T, _i8, _i8, _i8, _i8, _i8))
-def _open_at(table, live, buckets, n_keys, side, skip_slot, skip_bucket, price_ticks):
+@helper(numba.types.boolean(
+    ORDER_T, _SCRATCH_T, _SCRATCH_T, _SCRATCH_T, _i8, _i8, _i8, _i8, _i8), inline=True)
+def _open_at(table, live, prices, buckets, n_keys, side, skip_slot, skip_bucket, price_ticks):
     # Whether an OPEN order of the side (other than skip_slot) rests at price_ticks after the
     # decided requests up to the action (skip_slot, skip_bucket): its amend waits, it is kept,
     # or it is amended only after that action. skip_bucket -1 asks about waiting orders only.
+    # prices[i] is live[i]'s price: the selective test runs on a contiguous copy first.
     for i in range(live.shape[0]):
+        if prices[i] != price_ticks:
+            continue
         slot = live[i]
         row = table[slot]
         if slot == skip_slot or row["status"] != codes.ORDER_OPEN or row["side"] != side:
-            continue
-        if row["price_ticks"] != price_ticks:
             continue
         bucket = buckets[slot]
         if bucket == _WAITING:
@@ -174,16 +178,19 @@ def _open_at(table, live, buckets, n_keys, side, skip_slot, skip_bucket, price_t
     return False
 
 
-@helper(numba.types.void(ORDER_T, QUOTE_T, _SCRATCH_T, _SCRATCH_T, _i8))
-def _resolve_collisions(table, quotes, scratch, live, n_keys):
+@helper(numba.types.void(
+    ORDER_T, QUOTE_T, _SCRATCH_T, _SCRATCH_T, _SCRATCH_T, _SCRATCH_T, _i8, _i8), inline=True)
+def _resolve_collisions(table, quotes, scratch, live, prices, decided, n_keys, n_pending):
     # 1. Amends onto a price where an order stays this time (a request in flight, or an order
     #    whose own amend waits) wait too, until nothing changes. 2. Amends onto a price an order
     #    still holds when they arrive (kept, or amended after them) become cancel (sent first)
-    #    + insert (sent after every amend). Then the bucket counts.
+    #    + insert (sent after every amend). Then the bucket counts. Step 1's scans are skipped
+    #    when they cannot match: no live row has an insert or amend in flight (n_pending 0), or
+    #    no amend waits yet.
     first_bucket = 2 * n_keys
     slot_bucket = first_bucket + _TABLE_RANKS * n_keys
-    decided = scratch[slot_bucket:slot_bucket + table.shape[0]]
     reinsert = slot_bucket + table.shape[0]
+    n_waiting = 0
     changed = True
     while changed:
         changed = False
@@ -192,11 +199,15 @@ def _resolve_collisions(table, quotes, scratch, live, n_keys):
             bucket = decided[slot]
             if bucket < n_keys:
                 continue  # nothing to do, waiting, or a cancel
+            if n_pending == 0 and n_waiting == 0:
+                continue
             side = np.int64(table[slot]["side"])
             target = np.int64(quotes[scratch[n_keys + bucket % n_keys]]["price_ticks"])
-            if _request_in_flight_at(table, live, side, slot, target) or _open_at(
-                    table, live, decided, n_keys, side, slot, -1, target):
+            if (n_pending > 0 and _request_in_flight_at(table, live, side, slot, target)) or (
+                    n_waiting > 0 and _open_at(
+                        table, live, prices, decided, n_keys, side, slot, -1, target)):
                 decided[slot] = _WAITING
+                n_waiting += 1
                 changed = True
     for i in range(live.shape[0]):
         slot = live[i]
@@ -205,8 +216,8 @@ def _resolve_collisions(table, quotes, scratch, live, n_keys):
             continue
         key = bucket % n_keys
         target = np.int64(quotes[scratch[n_keys + key]]["price_ticks"])
-        if _open_at(table, live, decided, n_keys, np.int64(table[slot]["side"]), slot, bucket,
-                    target):
+        if _open_at(table, live, prices, decided, n_keys, np.int64(table[slot]["side"]), slot,
+                    bucket, target):
             decided[slot] = key
             scratch[reinsert + key] = 1
     for i in range(live.shape[0]):
@@ -215,7 +226,7 @@ def _resolve_collisions(table, quotes, scratch, live, n_keys):
             scratch[first_bucket + bucket] += 1
 
 
-@helper(_i8(ACTION_T, _i8, _i8, _i8, _i8, _i8, _i8, _i8, _i8))
+@helper(_i8(ACTION_T, _i8, _i8, _i8, _i8, _i8, _i8, _i8, _i8), inline=True)
 def _emit(out_actions, n, kind, slot, client_order_id, side, level, price_ticks, size_lots):
     # Write action row n if it fits; returns the next row.
     if n >= out_actions.shape[0]:
@@ -231,8 +242,8 @@ def _emit(out_actions, n, kind, slot, client_order_id, side, level, price_ticks,
     return n + 1
 
 
-@helper(_i8(ORDER_T, QUOTE_T, _SCRATCH_T, _i8, _i8, ACTION_T))
-def _emit_table_actions(table, quotes, scratch, n_keys, first_bucket, out_actions):
+@helper(_i8(ORDER_T, QUOTE_T, _SCRATCH_T, _SCRATCH_T, _i8, _i8, ACTION_T), inline=True)
+def _emit_table_actions(table, quotes, live, scratch, n_keys, first_bucket, out_actions):
     # Counting sort of the ranked rows by bucket (stable: slot order within one), written
     # straight to their output rows; returns how many there are (written or not).
     n_buckets = _TABLE_RANKS * n_keys
@@ -242,7 +253,8 @@ def _emit_table_actions(table, quotes, scratch, n_keys, first_bucket, out_action
         scratch[b] = total
         total += count
     slot_bucket = first_bucket + n_buckets
-    for slot in range(table.shape[0]):
+    for i in range(live.shape[0]):
+        slot = live[i]
         bucket = scratch[slot_bucket + slot]
         if bucket < 0:
             continue
@@ -258,6 +270,66 @@ def _emit_table_actions(table, quotes, scratch, n_keys, first_bucket, out_action
                   row["side"], row["level"], q["price_ticks"],
                   np.int64(row["filled_lots"]) + q["size_lots"])
     return total
+
+
+@helper(_i8(ORDER_T, QUOTE_T, _i8, _i8, _i8, ACTION_T), inline=True)
+def _diff_ladder_against_orders(table, quotes, n_quotes, instrument, amend_threshold_ticks,
+                                out_actions):
+    # The body of ``diff_ladder_against_orders``, inlined into ``quote_cycle``.
+    if n_quotes < 0 or n_quotes > quotes.shape[0]:
+        return -codes.STATUS_BAD_INPUT
+    threshold = max(amend_threshold_ticks, 0)
+    top = _top_level(table, quotes, n_quotes, instrument)
+    if top < 0:
+        return 0
+    # One small scratch block per call (levels fit the int8 level fields, so at most
+    # 2 * (LEVEL_MAX + 1) keys): owner per key | quote per key | bucket counts | bucket per slot
+    # | re-insert flag per key | live slots of the instrument | their prices.
+    n_keys = 2 * (top + 1)
+    first_bucket = 2 * n_keys
+    slot_bucket = first_bucket + _TABLE_RANKS * n_keys
+    n_slots = table.shape[0]
+    reinsert = slot_bucket + n_slots
+    live_first = reinsert + n_keys
+    prices_first = live_first + n_slots
+    scratch = np.empty(prices_first + n_slots, np.int64)
+    for i in range(slot_bucket):
+        scratch[i] = -1 if i < first_bucket else 0
+    n_live = 0
+    n_pending = 0  # live rows with an insert or amend in flight
+    for slot in range(n_slots):  # the instrument's live rows: collisions are judged among them
+        row = table[slot]
+        status = row["status"]
+        if _LIVE_FIRST <= status <= _LIVE_LAST and row["instrument"] == instrument:
+            scratch[live_first + n_live] = slot
+            scratch[prices_first + n_live] = row["price_ticks"]
+            n_live += 1
+            if status == codes.ORDER_PENDING_INSERT or status == codes.ORDER_PENDING_AMEND:
+                n_pending += 1
+    for i in range(reinsert, reinsert + n_keys):
+        scratch[i] = 0
+    live = scratch[live_first:live_first + n_live]
+    prices = scratch[prices_first:prices_first + n_live]
+    decided = scratch[slot_bucket:reinsert]
+    _index(table, quotes, n_quotes, live, scratch, n_keys)
+    _rank_rows(table, quotes, live, threshold, scratch, n_keys)
+    _resolve_collisions(table, quotes, scratch, live, prices, decided, n_keys, n_pending)
+    n = _emit_table_actions(table, quotes, live, scratch, n_keys, first_bucket, out_actions)
+    # Inserts last, in key order: quotes whose (level, side) has no order (or whose order is
+    # cancelled above to be inserted again), unless a request in flight ends on that price.
+    cap = out_actions.shape[0]
+    for key in range(n_keys):
+        j = scratch[n_keys + key]
+        if j < 0 or (scratch[key] >= 0 and scratch[reinsert + key] == 0) or n >= cap:
+            continue
+        q = quotes[j]
+        price = np.int64(q["price_ticks"])
+        side = np.int64(key % 2)
+        if not ((n_pending > 0 and _request_in_flight_at(table, live, side, -1, price)) or
+                _open_at(table, live, prices, decided, n_keys, side, -1, -1, price)):
+            n = _emit(out_actions, n, codes.ACTION_INSERT, -1, -1, key % 2, key // 2,
+                      q["price_ticks"], q["size_lots"])
+    return min(n, cap)
 
 
 @kernel(_i8(ORDER_T, QUOTE_T, _i8, _i8, _i8, ACTION_T))
@@ -315,49 +387,5 @@ def diff_ladder_against_orders(table, quotes, n_quotes, instrument, amend_thresh
     prefix sends the most important requests. If ``out_actions`` is too short the lowest-priority
     actions are dropped; the next diff produces them again.
     """
-    if n_quotes < 0 or n_quotes > quotes.shape[0]:
-        return -codes.STATUS_BAD_INPUT
-    threshold = max(amend_threshold_ticks, 0)
-    top = _top_level(table, quotes, n_quotes, instrument)
-    if top < 0:
-        return 0
-    # One small scratch block per call (levels fit the int8 level fields, so at most
-    # 2 * (LEVEL_MAX + 1) keys): owner per key | quote per key | bucket counts | bucket per slot
-    # | re-insert flag per key | live slots of the instrument.
-    n_keys = 2 * (top + 1)
-    first_bucket = 2 * n_keys
-    slot_bucket = first_bucket + _TABLE_RANKS * n_keys
-    n_slots = table.shape[0]
-    reinsert = slot_bucket + n_slots
-    live_first = reinsert + n_keys
-    scratch = np.empty(live_first + n_slots, np.int64)
-    for i in range(slot_bucket):
-        scratch[i] = -1 if i < first_bucket else 0
-    n_live = 0
-    for slot in range(n_slots):  # the instrument's live rows: collisions are judged among them
-        row = table[slot]
-        if _LIVE_FIRST <= row["status"] <= _LIVE_LAST and row["instrument"] == instrument:
-            scratch[live_first + n_live] = slot
-            n_live += 1
-    for i in range(reinsert, reinsert + n_keys):
-        scratch[i] = 0
-    live = scratch[live_first:live_first + n_live]
-    _index(table, quotes, n_quotes, instrument, scratch, n_keys)
-    _rank_rows(table, quotes, instrument, threshold, scratch, n_keys)
-    _resolve_collisions(table, quotes, scratch, live, n_keys)
-    n = _emit_table_actions(table, quotes, scratch, n_keys, first_bucket, out_actions)
-    # Inserts last, in key order: quotes whose (level, side) has no order (or whose order is
-    # cancelled above to be inserted again), unless a request in flight ends on that price.
-    cap = out_actions.shape[0]
-    for key in range(n_keys):
-        j = scratch[n_keys + key]
-        if j < 0 or (scratch[key] >= 0 and scratch[reinsert + key] == 0) or n >= cap:
-            continue
-        q = quotes[j]
-        price = np.int64(q["price_ticks"])
-        side = np.int64(key % 2)
-        if not (_request_in_flight_at(table, live, side, -1, price) or _open_at(
-                table, live, scratch[slot_bucket:reinsert], n_keys, side, -1, -1, price)):
-            n = _emit(out_actions, n, codes.ACTION_INSERT, -1, -1, key % 2, key // 2,
-                      q["price_ticks"], q["size_lots"])
-    return min(n, cap)
+    return _diff_ladder_against_orders(table, quotes, n_quotes, instrument, amend_threshold_ticks,
+                                       out_actions)

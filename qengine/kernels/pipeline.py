@@ -30,8 +30,8 @@ from .dtypes import (
     VOL_STATE_T,
 )
 from .intensity import fit_side
-from .ladder import build_ladder
-from .model import model_touch
+from .ladder import _build_ladder
+from .model import _model_touch
 from .ring import ring_latest, ring_push, sample_mid_ticks
 from .volatility import vol_sigma, vol_update
 
@@ -39,7 +39,7 @@ _F8 = types.float64
 _I8 = types.int64
 
 
-@helper(types.void(QUOTE_DIAG_T))
+@helper(types.void(QUOTE_DIAG_T), inline=True)
 def _reset_diag(out_diag):
     d = out_diag[0]
     d.status = codes.STATUS_OK
@@ -60,7 +60,7 @@ def _reset_diag(out_diag):
     d.ask0_ticks = math.nan
 
 
-@helper(_I8(_I8))
+@helper(_I8(_I8), inline=True)
 def _int32(lots):
     return min(max(lots, -codes.LOTS_MAX - 1), codes.LOTS_MAX)
 
@@ -69,7 +69,8 @@ def _int32(lots):
     _F8(
         QUOTE_PARAMS_T, MARKET_SAMPLE_T, RING_CURSOR_T, VOL_STATE_T, VOL_RETURN_T,
         QUOTE_INPUTS_T, QUOTE_DIAG_T,
-    )
+    ),
+    inline=True,
 )
 def _ingest_book(params, samples, cursor, vol_state, vol_returns, inputs, out_diag):
     # Push a valid book row and update the volatility; return the mid to quote around (NaN: none).
@@ -98,7 +99,7 @@ def _ingest_book(params, samples, cursor, vol_state, vol_returns, inputs, out_di
     return math.nan
 
 
-@helper(_F8(QUOTE_PARAMS_T, VOL_STATE_T, QUOTE_DIAG_T))
+@helper(_F8(QUOTE_PARAMS_T, VOL_STATE_T, QUOTE_DIAG_T), inline=True)
 def _select_sigma(params, vol_state, out_diag):
     p = params[0]
     if p.fixed_sigma_per_sqrt_s > 0.0:
@@ -116,7 +117,7 @@ def _select_sigma(params, vol_state, out_diag):
     return sigma
 
 
-@helper(types.void(QUOTE_PARAMS_T, INTENSITY_STATE_T, _I8, QUOTE_DIAG_T))
+@helper(types.void(QUOTE_PARAMS_T, INTENSITY_STATE_T, _I8, QUOTE_DIAG_T), inline=True)
 def _select_intensity(params, intensity_state, time_ns, out_diag):
     # Writes A and kappa per side into the diagnostics; the priors stand in when a fit is not
     # usable.
@@ -143,6 +144,48 @@ def _select_intensity(params, intensity_state, time_ns, out_diag):
                 d.kappa_ask_per_tick = kappa
         if status != codes.STATUS_OK:
             d.flags |= codes.QUOTE_FLAG_INTENSITY_PRIOR
+
+
+@helper(_I8(QUOTE_SETUP_T, QUOTE_STATE_T, QUOTE_INPUTS_T, QUOTE_OUT_T), inline=True)
+def _quote_pipeline(setup, state, inputs, out):
+    # The body of ``quote_pipeline``, inlined into ``quote_cycle``.
+    params, bid_mult, ask_mult = setup
+    samples, cursor, vol_state, vol_returns, intensity_state = state
+    time_ns, _, _, _, _, inventory_lots, levels_allowed = inputs
+    out_quotes, out_diag = out
+    if out_diag.shape[0] < 1:
+        return 0
+    _reset_diag(out_diag)
+    d = out_diag[0]
+    mid_ticks = _ingest_book(params, samples, cursor, vol_state, vol_returns, inputs, out_diag)
+    if not mid_ticks > 0.0:
+        if d.status == codes.STATUS_OK:
+            d.status = codes.STATUS_BAD_INPUT
+        d.flags |= codes.QUOTE_FLAG_NO_MID
+        return 0
+    d.mid_ticks = mid_ticks
+    sigma = _select_sigma(params, vol_state, out_diag)
+    d.sigma_per_sqrt_s = sigma
+    _select_intensity(params, intensity_state, time_ns, out_diag)
+    status = _model_touch(
+        params, mid_ticks, sigma, inventory_lots, time_ns,
+        d.a_bid_per_s, d.kappa_bid_per_tick, d.a_ask_per_s, d.kappa_ask_per_tick, out_diag,
+    )
+    d.status = status
+    if status != codes.STATUS_OK:
+        return 0
+    min_spread_ticks = math.ceil(d.min_spread_ticks - 1e-9)
+    count = _build_ladder(
+        params, bid_mult, ask_mult, d.bid0_ticks, d.ask0_ticks, min_spread_ticks,
+        sigma, inventory_lots, levels_allowed, out_quotes,
+    )
+    limit = params[0].position_limit_lots
+    if inventory_lots >= limit:
+        d.flags |= codes.QUOTE_FLAG_BIDS_GATED
+    if inventory_lots <= -limit:
+        d.flags |= codes.QUOTE_FLAG_ASKS_GATED
+    d.quote_count = count
+    return count
 
 
 @kernel(_I8(QUOTE_SETUP_T, QUOTE_STATE_T, QUOTE_INPUTS_T, QUOTE_OUT_T))
@@ -177,40 +220,4 @@ def quote_pipeline(setup, state, inputs, out):
         older than ``max_mid_age_ns`` (or none exists); ``STATUS_OUT_OF_ORDER`` for a row older
         than the ring's newest (nothing pushed or quoted); 0 for an empty ``diag``.
     """
-    params, bid_mult, ask_mult = setup
-    samples, cursor, vol_state, vol_returns, intensity_state = state
-    time_ns, _, _, _, _, inventory_lots, levels_allowed = inputs
-    out_quotes, out_diag = out
-    if out_diag.shape[0] < 1:
-        return 0
-    _reset_diag(out_diag)
-    d = out_diag[0]
-    mid_ticks = _ingest_book(params, samples, cursor, vol_state, vol_returns, inputs, out_diag)
-    if not mid_ticks > 0.0:
-        if d.status == codes.STATUS_OK:
-            d.status = codes.STATUS_BAD_INPUT
-        d.flags |= codes.QUOTE_FLAG_NO_MID
-        return 0
-    d.mid_ticks = mid_ticks
-    sigma = _select_sigma(params, vol_state, out_diag)
-    d.sigma_per_sqrt_s = sigma
-    _select_intensity(params, intensity_state, time_ns, out_diag)
-    status = model_touch(
-        params, mid_ticks, sigma, inventory_lots, time_ns,
-        d.a_bid_per_s, d.kappa_bid_per_tick, d.a_ask_per_s, d.kappa_ask_per_tick, out_diag,
-    )
-    d.status = status
-    if status != codes.STATUS_OK:
-        return 0
-    min_spread_ticks = math.ceil(d.min_spread_ticks - 1e-9)
-    count = build_ladder(
-        params, bid_mult, ask_mult, d.bid0_ticks, d.ask0_ticks, min_spread_ticks,
-        sigma, inventory_lots, levels_allowed, out_quotes,
-    )
-    limit = params[0].position_limit_lots
-    if inventory_lots >= limit:
-        d.flags |= codes.QUOTE_FLAG_BIDS_GATED
-    if inventory_lots <= -limit:
-        d.flags |= codes.QUOTE_FLAG_ASKS_GATED
-    d.quote_count = count
-    return count
+    return _quote_pipeline(setup, state, inputs, out)

@@ -11,8 +11,8 @@ from numba import types
 
 from ._jit import kernel
 from .dtypes import ACTION_T, ORDER_T, QUOTE_INPUTS_T, QUOTE_OUT_T, QUOTE_SETUP_T, QUOTE_STATE_T
-from .order_diff import diff_ladder_against_orders
-from .pipeline import quote_pipeline
+from .order_diff import _diff_ladder_against_orders
+from .pipeline import _quote_pipeline
 
 _I8 = types.int64
 
@@ -44,10 +44,10 @@ def quote_cycle(setup, state, inputs, out, orders, instrument, amend_threshold_t
         the diff still runs against an empty ladder, so every live order gets a cancel: never
         leave stale quotes resting when we cannot price.
     """
-    n_quotes = quote_pipeline(setup, state, inputs, out)
+    n_quotes = _quote_pipeline(setup, state, inputs, out)
     out_quotes, out_diag = out
     if out_diag.shape[0] < 1:
         return 0
-    return diff_ladder_against_orders(
+    return _diff_ladder_against_orders(
         orders, out_quotes, n_quotes, instrument, amend_threshold_ticks, out_actions
     )

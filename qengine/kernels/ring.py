@@ -84,7 +84,7 @@ def ring_push(
     return head
 
 
-@helper(types.float64(MARKET_SAMPLE_T, types.int64))
+@helper(types.float64(MARKET_SAMPLE_T, types.int64), inline=True)
 def sample_mid_ticks(samples, slot):
     """Return the mid of the row at ``slot``: ``(best_bid_ticks + best_ask_ticks) / 2``.
 

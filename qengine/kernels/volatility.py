@@ -26,7 +26,7 @@ from .dtypes import VOL_RETURN_T, VOL_STATE_T
 _LN2 = math.log(2.0)
 
 
-@helper(types.UniTuple(types.float64, 2)(types.float64))
+@helper(types.UniTuple(types.float64, 2)(types.float64), inline=True)
 def _decay_and_gain(x):
     # (exp(-x), 1 - exp(-x)) for x >= 0 with one transcendental call, both to about an ulp:
     # below ln 2 the decay is >= 0.5, so 1 + expm1(-x) does not cancel; above it the gain is.
@@ -38,7 +38,7 @@ def _decay_and_gain(x):
 _NS_PER_S = 1e9
 
 
-@helper(types.void(VOL_STATE_T, VOL_RETURN_T))
+@helper(types.void(VOL_STATE_T, VOL_RETURN_T), inline=True)
 def _window_clear_if_corrupt(state, returns):
     # A cursor that does not fit the ring (e.g. a different ring passed in) restarts the window
     # rather than index out of bounds.
@@ -52,7 +52,7 @@ def _window_clear_if_corrupt(state, returns):
         state[0]["window_sum_dt_s"] = 0.0
 
 
-@helper(types.void(VOL_STATE_T, VOL_RETURN_T))
+@helper(types.void(VOL_STATE_T, VOL_RETURN_T), inline=True)
 def _window_drop_oldest(state, returns):
     capacity = returns.shape[0]
     count = state[0]["window_count"]
@@ -64,7 +64,7 @@ def _window_drop_oldest(state, returns):
     state[0]["window_count"] = count - 1
 
 
-@helper(types.void(VOL_STATE_T, VOL_RETURN_T))
+@helper(types.void(VOL_STATE_T, VOL_RETURN_T), inline=True)
 def _window_resync_small(state, returns):
     # Subtracting from running sums accumulates rounding; whenever the window is down to zero or
     # one return the exact sums are known, so reset them there.
@@ -80,7 +80,7 @@ def _window_resync_small(state, returns):
         state[0]["window_sum_dt_s"] = returns[newest]["dt_s"]
 
 
-@helper(types.void(VOL_STATE_T, VOL_RETURN_T, types.int64, types.int64))
+@helper(types.void(VOL_STATE_T, VOL_RETURN_T, types.int64, types.int64), inline=True)
 def _window_evict_expired(state, returns, now_ns, window_ns):
     capacity = returns.shape[0]
     while state[0]["window_count"] > 0:
