@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from ._version import __version__
+from .cli_sweep import add_sweep_arguments, run_sweep_command
 from .sim.cli import add_simulate_arguments, run_simulate_command
 
 
@@ -146,6 +147,12 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.set_defaults(handler=run_simulate_command)
     convert = sub.add_parser("convert", help="convert recorded market data to event rows")
     _add_convert_arguments(convert)
+    sweep = sub.add_parser("sweep", help="backtest a grid of parameter sets on Dask",
+                           description="Backtest every parameter set of a grid on every data "
+                                       "split, on an embedded Dask cluster or a running one; "
+                                       "rows to Parquet, best sets, heatmaps, an HTML page.")
+    add_sweep_arguments(sweep)
+    sweep.set_defaults(handler=run_sweep_command)
     return parser
 
 
