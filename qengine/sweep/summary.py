@@ -64,18 +64,18 @@ def _order(value: float, minimize: bool) -> float:
     return value if minimize else -value
 
 
-def check_metric(rows: Sequence[Row], metric: str) -> None:
+def check_metric(rows: Sequence[Row], metric: str, names: Sequence[str]) -> None:
     """Raise ``ValueError`` naming the statistics there are when ``metric`` is not one."""
     if rows and metric not in rows[0]:
         stats = sorted(k for k, v in rows[0].items() if isinstance(v, int | float)
-                       and not k.startswith(("task_", "window_")))
+                       and k not in names and not k.startswith(("task_", "window_")))
         raise ValueError(f"metric {metric!r} is not a statistic of the results: {stats}")
 
 
 def rank(rows: Sequence[Row], names: Sequence[str], metric: str, *, minimize: bool = False,
          ) -> list[Ranked]:
     """Every parameter set of ``rows``, best first by the mean of ``metric`` over its splits."""
-    check_metric(rows, metric)
+    check_metric(rows, metric, names)
     groups: dict[tuple[Any, ...], list[float]] = {}
     for row in rows:
         groups.setdefault(_point(row, names), []).append(_value(row, metric))
@@ -93,7 +93,7 @@ def rank(rows: Sequence[Row], names: Sequence[str], metric: str, *, minimize: bo
 def walk_forward(rows: Sequence[Row], names: Sequence[str], metric: str, *,
                  minimize: bool = False) -> list[WalkForwardStep]:
     """Choose the best set on each window, report it on the next one (windows in time order)."""
-    check_metric(rows, metric)
+    check_metric(rows, metric, names)
     by_window: dict[str, dict[tuple[Any, ...], Row]] = {}
     starts: dict[str, int] = {}
     for row in rows:
