@@ -1,8 +1,8 @@
 """Run sweep tasks on Dask: an embedded ``LocalCluster`` of processes, or a running cluster.
 
 Every worker is warmed before it takes a task (a worker plugin loads the backtest kernels, also
-on a worker that joins or restarts later). Tasks are submitted with a Dask key derived from the
-task key and ``retries``: a worker that dies mid-task has its tasks rerun elsewhere, and the
+on a worker that joins or restarts later). Tasks are submitted with a Dask key made of the run
+and the task key, and ``retries``: a worker that dies mid-task has its tasks rerun elsewhere, and the
 client writes each key's row once (the store dedupes by key). A task that raises comes back as an
 error outcome (see ``tasks.execute``) and is logged with its parameters; the sweep goes on.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -48,8 +49,10 @@ def open_client(scheduler: str | None = None, *, workers: int = 2,
         client = Client(scheduler, timeout="30s")
         cluster = None
     else:
+        # No dashboard; the scheduler's HTTP endpoints on any free port (not 8787, which
+        # another cluster on this machine may hold).
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+                               scheduler_kwargs={"dashboard": False, "dashboard_address": ":0"})
         client = Client(cluster)
     try:
         client.register_plugin(WarmKernels(warm))
@@ -75,14 +78,17 @@ class SweepReport:
     workers: set[str] = field(default_factory=set)
 
 
-def _dask_key(spec: TaskSpec) -> str:
-    return f"qengine-sweep-{spec.key}"
+def _dask_key(run: str, spec: TaskSpec) -> str:
+    # Unique per run: a key still held on the scheduler from another run (another task
+    # function or config) must not hand its result to this one.
+    return f"qengine-sweep-{run}-{spec.key}"
 
 
 def run_sweep(client: Client, tasks: Sequence[TaskSpec], store: ResultStore, *,
               task_fn: TaskFn = run_task, progress: bool | None = None) -> SweepReport:
     """Run the ``tasks`` whose key is not in ``store`` yet; write each row as it finishes."""
     todo = [t for t in tasks if t.key not in store.keys]
+    run = uuid.uuid4().hex[:12]
     report = SweepReport(total=len(tasks), skipped=len(tasks) - len(todo))
     started = time.perf_counter()
     bar = _progress_bar(len(todo), progress)
@@ -90,7 +96,7 @@ def run_sweep(client: Client, tasks: Sequence[TaskSpec], store: ResultStore, *,
         specs = {}
         futures = []
         for spec in todo:
-            future = client.submit(execute, task_fn, spec, key=_dask_key(spec), retries=RETRIES,
+            future = client.submit(execute, task_fn, spec, key=_dask_key(run, spec), retries=RETRIES,
                                    pure=False)
             specs[future.key] = spec
             futures.append(future)

@@ -47,3 +47,13 @@ def failing_task(spec: Any, rows: list[np.ndarray]) -> dict[str, float | int]:
     if spec.params.get("quote.levels") == 2:
         raise RuntimeError("levels 2 is refused by this test task")
     return glft_task(spec, rows)
+
+
+def slow_glft_task(spec: Any, rows: list[np.ndarray]) -> dict[str, float | int]:
+    """``glft_task`` that takes at least 0.3 s, so that a test can kill a worker mid-sweep."""
+    import time
+
+    started = time.perf_counter()
+    stats = glft_task(spec, rows)
+    time.sleep(max(0.0, 0.3 - (time.perf_counter() - started)))
+    return stats
