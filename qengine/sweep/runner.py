@@ -2,9 +2,9 @@
 
 Every worker is warmed before it takes a task (a worker plugin loads the backtest kernels, also
 on a worker that joins or restarts later). Tasks are submitted with a Dask key made of the run
-and the task key, and ``retries``: a worker that dies mid-task has its tasks rerun elsewhere, and the
-client writes each key's row once (the store dedupes by key). A task that raises comes back as an
-error outcome (see ``tasks.execute``) and is logged with its parameters; the sweep goes on.
+and the task key, and ``retries``: a worker that dies mid-task has its tasks rerun elsewhere, and
+the client writes each key's row once (the store dedupes by key). A task that raises comes back
+as an error outcome (see ``tasks.execute``) and is logged with its parameters; the sweep goes on.
 """
 
 from __future__ import annotations
@@ -96,8 +96,8 @@ def run_sweep(client: Client, tasks: Sequence[TaskSpec], store: ResultStore, *,
         specs = {}
         futures = []
         for spec in todo:
-            future = client.submit(execute, task_fn, spec, key=_dask_key(run, spec), retries=RETRIES,
-                                   pure=False)
+            future = client.submit(execute, task_fn, spec, key=_dask_key(run, spec),
+                                   retries=RETRIES, pure=False)
             specs[future.key] = spec
             futures.append(future)
         completed = as_completed(futures)

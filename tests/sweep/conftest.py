@@ -34,9 +34,9 @@ class DaskProcesses:
         self.logs = [open(tmp / f"{name}.log", "wb") for name in ("scheduler", "w1", "w2")]  # noqa: SIM115
         dask = [sys.executable, "-m", "dask"]
         self.scheduler = subprocess.Popen(
-            [*dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--dashboard-address", ":0",
-             "--scheduler-file", str(self.scheduler_file)], cwd=ROOT, env=env,
-            stdout=self.logs[0], stderr=subprocess.STDOUT)
+            [*dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+             "--dashboard-address", ":0", "--scheduler-file", str(self.scheduler_file)],
+            cwd=ROOT, env=env, stdout=self.logs[0], stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while not self.scheduler_file.is_file():
             assert time.monotonic() < deadline, "the scheduler did not start"
