@@ -173,6 +173,25 @@ def scale_rows(sc: dict[str, Any]) -> list[str]:
     ]
 
 
+def sweep_rows(sw: dict[str, Any]) -> list[str]:
+    """The 1- and 2-worker sweeps of ``perf.bench_sweep`` (markdown lines)."""
+    lines = [f"{fmt(get(sw, 'points'))}-point grid over {', '.join(sw.get('files', []))} "
+             f"(task `{sw.get('task')}`) on an embedded cluster: speed-up 1 -> 2 workers "
+             f"x{fmt(get(sw, 'speedup'), digits=2)} (goal >= 1.8), overhead "
+             f"{fmt(get(sw, 'overhead_pct'), ' %', digits=1)} of task time with 1 worker "
+             "(goal < 5 %).", "",
+             "| workers | tasks | wall s | mean task s | load % | scheduling % | overhead % "
+             "| compilations | cluster start s |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for n in (1, 2):
+        w = sw.get(f"workers_{n}", {})
+        lines.append(f"| {n} | {fmt(get(w, 'tasks'))} | {fmt(get(w, 'wall_s'), digits=2)} | "
+                     f"{fmt(get(w, 'mean_task_s'), digits=3)} | {fmt(get(w, 'load_pct'), digits=1)}"
+                     f" | {fmt(get(w, 'scheduling_pct'), digits=1)} | "
+                     f"{fmt(get(w, 'overhead_pct'), digits=1)} | {fmt(get(w, 'compiles'))} | "
+                     f"{fmt(get(w, 'cluster_start_s'), digits=1)} |")
+    return lines
+
+
 def markdown(payload: dict[str, Any]) -> str:
     """The targets table, latency tails, a kernel table and any errors, as markdown."""
     r, machine = payload["results"], payload["machine"]
@@ -205,6 +224,8 @@ def markdown(payload: dict[str, Any]) -> str:
         lines += ["", "## Backtester vs hftbacktest 2.4.4", "", *backtest_rows(r["backtest"])]
     if "error" not in r.get("backtest_scale", {"error": ""}):
         lines += ["", "## Backtester scale run", "", *scale_rows(r["backtest_scale"])]
+    if "error" not in r.get("sweep", {"error": ""}):
+        lines += ["", "## Parameter sweep on Dask", "", *sweep_rows(r["sweep"])]
     errors = [(k, v["error"]) for k, v in r.items() if isinstance(v, dict) and "error" in v]
     if errors:
         lines += ["", "## Errors", ""] + [f"- `{k}`: {msg}" for k, msg in errors]
