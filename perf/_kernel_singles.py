@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
+from perf._kernel_decision import BENCHES as DECISION_BENCHES
 from perf._kernel_worlds import (
     HALF_LIFE_S,
     LOT_VALUE_QUOTE,
@@ -260,4 +261,5 @@ BENCHES: dict[str, Callable[[dict[str, np.ndarray]], Bench]] = {
     "build_ladder": bench_build_ladder,
     "position_apply_fill": bench_position_apply_fill,
     "risk_check": bench_risk_check,
+    **DECISION_BENCHES,
 }

@@ -1,10 +1,11 @@
 """Whether the engine may quote now, and when the quoter should wake: one owner for each flag.
 
-:class:`QuoteGate` is the only writer of what allows quoting: ``ready`` (the session is
-connected and reconciled; written by the session), the risk state (halted, stopped, paused,
-recovery levels; written through the risk monitor's calls) and the book's freshness (read from
-the book). Everyone else asks it: the quoter for the levels of a cycle, the order manager right
-before an insert leaves, the heartbeat and the status line.
+:class:`QuoteGate` owns the decision core's ``GATE_STATE`` row and is its only writer: ``ready``
+(the session is connected and reconciled; switched by the session) and the risk state (halted,
+stopped, paused, recovery levels, the take-profit phase), written by the ``risk_step`` kernel,
+which the gate runs for the risk monitor. The levels a cycle may quote (also 0 on a stale book)
+are decided inside the quoter's ``engine_cycle`` kernel, from this row. Everyone else asks the
+gate: the order manager right before an insert leaves, the heartbeat and the status line.
 
 :class:`Wakeup` is the quoter's doorbell: other services ring it (a fill, a changed state, a new
 book); only the quoter takes what was rung.
@@ -12,27 +13,37 @@ book); only the quoter takes what was rung.
 
 from __future__ import annotations
 
+import numpy as np
 import trio
 
-from ..clock import now_ns
-from ..units import seconds_to_ns
+from ..kernels.risk_actions import risk_step
+from ..strategy.rules import breach_names
+from ..strategy.setup import new_gate_state
 from ._state import Book
 
 
-class QuoteGate:
-    """Levels per side the engine may quote now: 0 when not ready, halted, paused or stale."""
+def deadline_s(ns: int) -> float:
+    """A kernel's deadline (``clock.now_ns`` ns) as a trio deadline, 1 ns late so that
+    ``now_ns()`` (which truncates) never reads it as not reached yet."""
+    return (ns + 1) / 1e9
 
-    def __init__(self, levels: int, book: Book, max_book_age_s: float) -> None:
-        self.full_levels = levels
+
+class QuoteGate:
+    """Levels per side the engine may quote: 0 when not ready, halted or paused."""
+
+    def __init__(self, params: np.ndarray, book: Book) -> None:
+        #: ``DECISION_PARAMS`` (read only).
+        self.params = params
+        #: ``GATE_STATE``: written only by this object (``open``/``close``, ``risk_step``).
+        self.state = new_gate_state()
+        self.full_levels = int(params[0]["full_levels"])
         self._book = book
-        self._max_book_age_ns = seconds_to_ns(max_book_age_s)
         self._ready = False
-        self._halted = False
-        self._stopped = False
-        self._paused = False
-        self._recovering = False
-        self._recovery_step = 0
-        self._halt_reason = ""
+        #: ``levels_allowed`` of the kernel's last step (asked per insert).
+        self._allowed = self.full_levels
+
+    def _flag(self, name: str) -> bool:
+        return bool(self.state[0][name])
 
     # -- read by everyone -------------------------------------------------------------------------
 
@@ -44,95 +55,64 @@ class QuoteGate:
     @property
     def halted(self) -> bool:
         """A breach paused (or stopped) quoting."""
-        return self._halted
+        return self._flag("halted")
 
     @property
     def stopped(self) -> bool:
         """Halted for good (a ``STOP`` breach, or a pause while recovery is disabled)."""
-        return self._stopped
+        return self._flag("stopped")
 
     @property
     def paused(self) -> bool:
-        """A risk action is in progress (e.g. a take profit): quote nothing meanwhile."""
-        return self._paused
+        """A risk action is in progress (a take profit): quote nothing meanwhile."""
+        return self._flag("paused")
 
     @property
     def recovering(self) -> bool:
         """Quoting again after a pause, on fewer levels than configured."""
-        return self._recovering
+        return self._flag("recovering")
 
     @property
     def recovery_step(self) -> int:
         """Steps of the gradual recovery taken so far (0 when not recovering)."""
-        return self._recovery_step
+        return int(self.state[0]["recovery_step"])
 
     @property
     def halt_reason(self) -> str:
         """The breaches behind the last halt."""
-        return self._halt_reason
+        return breach_names(int(self.state[0]["halt_mask"])) if self.halted else ""
 
     @property
     def levels_allowed(self) -> int:
         """Levels per side the risk state allows (0 when halted or paused)."""
-        if self._halted or self._paused:
-            return 0
-        if self._recovering:
-            return max(1, min(self._recovery_step, self.full_levels))
-        return self.full_levels
-
-    def levels_now(self) -> int:
-        """Levels per side to quote now: also 0 when not ready or the book is stale."""
-        if not self._ready:
-            return 0
-        book_time_ns = self._book.time_ns
-        if book_time_ns == 0 or now_ns() - book_time_ns > self._max_book_age_ns:
-            return 0
-        return self.levels_allowed
+        return self._allowed
 
     def may_quote_level(self, level: int) -> bool:
         """Asked right before an insert leaves: a halt that landed while a cycle's requests were
         prepared must stop the inserts not yet on the wire."""
-        return self._ready and level < self.levels_allowed
+        return self._ready and level < self._allowed
 
     # -- the session's switch ---------------------------------------------------------------------
 
     def open(self) -> None:
         """Connected and reconciled: quoting may start."""
         self._ready = True
+        self.state[0]["ready"] = 1
 
     def close(self) -> None:
         """Disconnected, reconnecting or leaving: nothing new is sent."""
         self._ready = False
+        self.state[0]["ready"] = 0
 
-    # -- the risk monitor's switches --------------------------------------------------------------
+    # -- the risk monitor's step ------------------------------------------------------------------
 
-    def halt(self, reason: str, *, for_good: bool, restart_recovery: bool = True) -> None:
-        """Stop quoting for ``reason``; ``for_good`` means no recovery this session."""
-        self._halted = True
-        self._halt_reason = reason
-        self._stopped = self._stopped or for_good
-        if restart_recovery:
-            self._recovering = False
-            self._recovery_step = 0
-
-    def pause(self) -> None:
-        """Quote nothing while a risk action runs."""
-        self._paused = True
-
-    def resume(self) -> None:
-        """The risk action is over."""
-        self._paused = False
-
-    def recover_one_step(self, steps: int) -> bool:
-        """Lift the halt and quote one more level; return True when all levels are back."""
-        self._halted = False
-        self._recovering = True
-        self._recovery_step += 1
-        if self._recovery_step >= steps:
-            self._recovering = False
-            self._recovery_step = 0
-            return True
-        return False
+    def risk_step(self, limits: np.ndarray, risk_state: np.ndarray, inputs: np.ndarray,
+                  action: np.ndarray) -> int:
+        """Run the risk state machine once on this gate (``kernels.risk_actions.risk_step``);
+        return its ``call_again``. The caller carries out ``action``."""
+        call = int(risk_step(self.params, limits, risk_state, self.state, inputs, action))
+        self._allowed = int(action[0]["levels_allowed"])
+        return call
 
 
 class Wakeup:

@@ -6,16 +6,17 @@ and one question follows: quote now? Yes when the read brought a book not quoted
 cycle can run at once without waiting for an answer (the quoter idle, the gate open, no order
 replies outstanding, the pacing over): the cycle runs right there, saving a task switch.
 Otherwise the quoter task is woken; it quotes no sooner than ``min_quote_interval_s`` after the
-last cycle, at once on a fill, and at least every ``force_refresh_s``. Both run the same
-:meth:`Quoter._cycle`: one fused kernel call (``quote_cycle``: estimators, model, ladder, diff
-against the live orders), the actions handed to the order manager. Cycles never overlap (the old
-bot's fill-spawned requotes raced its quote loop, bug 9).
+last cycle, at once on a fill, and at least every ``force_refresh_s``. Both questions are
+answered by the decision core's pacing kernels (``pacing_inline``, ``pacing_due``: the backtest
+asks the same ones). Both paths run the same :meth:`Quoter._cycle`: one fused kernel call
+(``engine_cycle``: the levels the gate allows now, then ``quote_cycle``: estimators, model,
+ladder, diff against the live orders), the actions handed to the order manager. Cycles never
+overlap (the old bot's fill-spawned requotes raced its quote loop, bug 9).
 """
 
 from __future__ import annotations
 
 import logging
-import math
 
 import trio
 
@@ -23,21 +24,21 @@ from ..clock import now_ns
 from ..config import EngineConfig
 from ..io import errors as io_errors
 from ..io.rpc_session import Inbound
-from ..kernels.quote_cycle import quote_cycle
+from ..kernels import codes
+from ..kernels.decision import engine_cycle, pacing_due, pacing_inline
+from ..strategy.setup import new_pacing_state
 from ..telemetry import COUNTER, Telemetry
-from ._gate import QuoteGate, Wakeup
+from ._gate import QuoteGate, Wakeup, deadline_s
 from ._listener import Listener
 from ._orders import OrderManager
 from ._state import EngineState
 
 log = logging.getLogger("qengine.quoter")
 
-#: After a pacing pause, how long to wait for a fresh ticker before quoting on the aged book.
-FRESH_TICK_WAIT_S = 0.2
-
 
 class Quoter:
-    """Sequences one quote cycle per wake-up; owns ``quotes``, ``diag`` and ``actions``."""
+    """Sequences one quote cycle per wake-up; owns ``quotes``, ``diag``, ``actions`` and the
+    pacing state."""
 
     def __init__(self, config: EngineConfig, state: EngineState, listener: Listener,
                  orders: OrderManager, gate: QuoteGate, wakeup: Wakeup,
@@ -50,25 +51,30 @@ class Quoter:
         self.wakeup = wakeup
         self.telemetry = telemetry
         self.cycles = 0
-        self.last_cycle_s = -math.inf
+        #: ``PACING_STATE`` (on trio's clock), written only through the pacing kernels.
+        self.pacing = new_pacing_state(gate.params, now_ns())
+        self._market_seen = self.pacing["market_seen"]  # a view: read before asking the kernel
+        #: ``engine_cycle``'s decision arrays: the gate's row is read, never written, here.
+        self.decision = (gate.params, gate.state, self.pacing)
         #: True while a cycle runs (in the quoter task or inline in the reader): one at a time.
         self.cycling = False
         self.missed_wake = False
-        #: ``book.updates`` seen by the last cycle.
-        self.market_seen = 0
-        #: Levels per side the gate allowed the last cycle (one clock read per cycle).
-        self.last_levels = 0
+
+    @property
+    def last_levels(self) -> int:
+        """Levels per side the last cycle quoted (the gate's answer inside ``engine_cycle``)."""
+        return int(self.pacing[0]["levels"])
 
     def run_cycle(self) -> int:
         """Run the fused kernel once on the newest book; return the number of actions."""
         state, book = self.state, self.state.book
         started = now_ns()
-        self.last_levels = self.gate.levels_now()
-        inputs = (book.time_ns, book.bid_ticks, book.ask_ticks, book.bid_lots, book.ask_lots,
-                  state.position_lots(0), self.last_levels)
-        n = quote_cycle(
-            state.quote_setup, state.quote_state, inputs, state.quote_out, state.orders,
-            state.spec.index, self.config.quote.amend_threshold_ticks, state.actions,
+        market = (book.time_ns, book.bid_ticks, book.ask_ticks, book.bid_lots, book.ask_lots,
+                  state.position_lots(0))
+        n = engine_cycle(
+            self.decision, started, state.quote_setup, state.quote_state, market,
+            state.quote_out, state.orders, state.spec.index,
+            self.config.quote.amend_threshold_ticks, state.actions,
         )
         self.telemetry.quote_cycle.record(now_ns() - started)
         self.cycles += 1
@@ -80,37 +86,31 @@ class Quoter:
                       diag["spread_ticks"], diag["quote_count"], n)
         return max(n, 0)
 
-    async def _wait_for_wake(self) -> tuple[bool, int | None]:
-        """Wait until a cycle is due; return (run a cycle?, tick time to measure from).
+    async def _wait_for_wake(self) -> int | None:
+        """Wait until the pacing kernel says a cycle is due; return the tick time to measure
+        from (None: not timed).
 
-        A cycle is due on a fill (at once), on a forced refresh, or when a book update is not
-        quoted on yet (at most every ``min_quote_interval_s``). Tick-to-quote is measured only
-        when a fresh ticker triggered the cycle directly: not after a pacing pause (the book
-        aged), not for fills or refreshes. Fresh tickers are normally quoted on inline (see
-        :meth:`on_inbound`); this task covers what that path leaves to it.
+        A cycle is due on a fill (at once), on a forced refresh, on a state change or when a
+        book update is not quoted on yet (at most every ``min_quote_interval_s``; after a
+        pacing pause, a fresh ticker is awaited briefly). Tick-to-quote is measured only when
+        a fresh ticker triggered the cycle directly. Fresh tickers are normally quoted on
+        inline (see :meth:`on_inbound`); this task covers what that path leaves to it.
         """
-        q, wakeup = self.config.quote, self.wakeup
-        with trio.move_on_after(q.force_refresh_s) as timer:
-            await wakeup.wait()
-        aged = False
-        since = trio.current_time() - self.last_cycle_s
-        if not wakeup.fill_pending and since < q.min_quote_interval_s:
-            await trio.sleep(q.min_quote_interval_s - since)
-            if not wakeup.fill_pending:
-                # Pacing is over: the next ticker is quoted on as it arrives (inline, or by a
-                # ring back here). Only if none comes soon, quote on the book that aged.
-                before = self.state.book.updates
-                wakeup.clear()
-                with trio.move_on_after(FRESH_TICK_WAIT_S):
-                    await wakeup.wait()
-                wakeup.clear()
-                aged = self.state.book.updates == before
-        fill = wakeup.fill_pending
-        unquoted = self.state.book.updates != self.market_seen
-        if not (fill or wakeup.changed or timer.cancelled_caught or unquoted):
-            return False, None  # the inline path already quoted on this book
-        fresh = unquoted and not aged and not fill
-        return True, self.state.book.time_ns if fresh else None
+        wakeup, book = self.wakeup, self.state.book
+        while True:
+            flags = ((codes.PACE_FLAG_FILL if wakeup.fill_pending else 0)
+                     | (codes.PACE_FLAG_CHANGED if wakeup.changed else 0)
+                     | (codes.PACE_FLAG_BUSY if self.cycling else 0))
+            due = pacing_due(self.gate.params, self.pacing, now_ns(), book.updates,
+                             flags)
+            if due == codes.PACE_CYCLE_FRESH:
+                return book.time_ns
+            if due == codes.PACE_CYCLE:
+                return None
+            if due == codes.PACE_BUSY:  # the running cycle rings again when it ends
+                self.missed_wake = True
+            with trio.move_on_at(deadline_s(int(self.pacing[0]["wake_ns"]))):
+                await wakeup.wait()
 
     async def _mass_quote_cycle(self, tick_ns: int | None) -> None:
         self.run_cycle()
@@ -133,28 +133,23 @@ class Quoter:
         book = self.state.book
         before = book.updates
         self.listener.apply(inbound)
-        if book.updates == self.market_seen:
+        if book.updates == self._market_seen[0]:
             return  # no unquoted book (fills and other news rang the wakeup)
-        if self.quote_now():
+        # A cycle here must never await an answer (the reader would wait for itself); with
+        # order replies outstanding the quoter task conflates several reads into one cycle.
+        busy = (self.cycling or not self.gate.ready
+                or not self.orders.sends_without_waiting())
+        go = pacing_inline(self.gate.params, self.pacing, now_ns(), book.updates, busy)
+        if go == codes.INLINE_CYCLE:
             await self._cycle(book.time_ns if book.updates != before else None)
-        else:
+        elif go == codes.INLINE_WAKE:
             self.wakeup.ring(market=True)
-
-    def quote_now(self) -> bool:
-        """May a cycle run here, in the reader, at once? Only when it never awaits an answer
-        (the reader would wait for itself) and the pacing is over; with order replies
-        outstanding the quoter task conflates several reads into one cycle instead."""
-        return (not self.cycling and self.gate.ready and self.orders.sends_without_waiting()
-                and trio.current_time() - self.last_cycle_s
-                >= self.config.quote.min_quote_interval_s)
 
     async def _cycle(self, tick_ns: int | None) -> None:
         self.cycling = True
         # What this cycle sees is consumed now; rings during it stay pending for the next one.
         self.wakeup.take()
         try:
-            self.last_cycle_s = trio.current_time()
-            self.market_seen = self.state.book.updates
             await self._quote(tick_ns)
         finally:
             self.cycling = False
@@ -166,12 +161,7 @@ class Quoter:
         """The quoter task: paced cycles, fills, forced refreshes (fresh ticks come inline)."""
         task_status.started()
         while True:
-            due, tick_ns = await self._wait_for_wake()
-            if not due:
-                continue
-            if self.cycling:
-                self.missed_wake = True
-                continue
+            tick_ns = await self._wait_for_wake()
             await self._cycle(tick_ns)
 
     async def _quote(self, tick_ns: int | None) -> None:

@@ -1,4 +1,4 @@
-"""The risk monitor: adaptive-interval limit checks, breach actions and the recovery state machine.
+"""The risk monitor: runs the decision core's risk state machine and carries out its actions.
 
 Fixes the old bot's risk bugs (original-quoter.md 9, items 1, 2, 4, 5, 6, 15): the monitor is a
 supervised task that never exits on a breach or a disconnect; each breach has its own action
@@ -7,9 +7,11 @@ inside the collar and halts; a take profit flattens only when the touch is bette
 and halts only if configured); recovery really quotes fewer levels (1, then 2, ..., then all)
 and honours ``recovery_enabled`` and ``flatten_position_enabled``.
 
-What each breach kind does is one table, :data:`BREACH_RULES` (README.md, "Risk", shows it):
-which kinds pause and recover, which stop quoting for good, which flatten, and that the
-consecutive-loss streak restarts when its pause starts (or it could never lift).
+Every decision is the ``risk_step`` kernel's (``kernels.risk_actions``, run on the gate's state
+by :meth:`QuoteGate.risk_step`), by the rules of the breach table :data:`BREACH_RULES`
+(``strategy.rules``; README.md, "Risk", shows it). This monitor does the IO: it feeds the kernel
+the position, book and equity on the kernel's adaptive interval, cancels, flattens, waits for a
+fresh book when the kernel asks, logs and counts what the kernel decided.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 import trio
 
@@ -25,73 +26,20 @@ from ..clock import now_ns
 from ..config import EngineConfig
 from ..io import errors as io_errors
 from ..kernels import codes
-from ..kernels.risk import risk_check
+from ..kernels.risk_actions import risk_check_interval_ns
+from ..strategy import rules
+from ..strategy.setup import new_risk_io
 from ..telemetry import COUNTER, Telemetry
-from ..units import bps_to_fraction
-from ._gate import QuoteGate, Wakeup
+from ._gate import QuoteGate, Wakeup, deadline_s
 from ._state import EngineState
 
 log = logging.getLogger("qengine.risk")
 
-#: Outcomes of a breach kind.
-PAUSE = "pause"  # quotes pulled; cooldown, then 1, 2, ... levels, then all (if recovery_enabled)
-STOP = "stop"  # quotes pulled; no quoting for the rest of the session
-ACT = "act"  # quoting pauses only while the action runs (a pause if take_profit_halts)
-LOG = "log"  # reported and counted, no action
-#: Flatten actions (reduce-only IOC limits; only with ``flatten_position_enabled``).
-FLATTEN_NONE = "none"
-FLATTEN_ALL = "all"
-FLATTEN_TO_THRESHOLD = "to_threshold"  # down to ``recovery_threshold_pct`` of the limits
-FLATTEN_AT_TOUCH = "at_touch"  # only when the touch is better than the entry
-
-
-@dataclass(frozen=True, slots=True)
-class BreachRule:
-    """What one breach kind (one ``codes.RISK_*`` bit) makes the monitor do."""
-
-    bit: int
-    name: str
-    outcome: str
-    flatten: str
-
-
-#: The semantics of every breach kind, in one place (README.md's risk table is this table).
-BREACH_RULES = (
-    BreachRule(codes.RISK_MAX_POSITION, "max position", PAUSE, FLATTEN_TO_THRESHOLD),
-    BreachRule(codes.RISK_MAX_NOTIONAL, "max notional", PAUSE, FLATTEN_TO_THRESHOLD),
-    BreachRule(codes.RISK_STOP_LOSS, "stop loss", PAUSE, FLATTEN_ALL),
-    # Its streak restarts when the pause starts (see RiskMonitor.losing_streak).
-    BreachRule(codes.RISK_CONSECUTIVE_LOSSES, "consecutive losses", PAUSE, FLATTEN_NONE),
-    BreachRule(codes.RISK_MAX_DRAWDOWN, "max drawdown", STOP, FLATTEN_ALL),
-    BreachRule(codes.RISK_TAKE_PROFIT, "take profit", ACT, FLATTEN_AT_TOUCH),
-    BreachRule(codes.RISK_UPNL_TAKE_PROFIT, "UPNL take profit", ACT, FLATTEN_AT_TOUCH),
-    BreachRule(codes.RISK_NO_MARK, "no mark price", LOG, FLATTEN_NONE),
-)
-
-
-def _bits(predicate: Callable[[BreachRule], bool]) -> int:
-    mask = 0
-    for rule in BREACH_RULES:
-        if predicate(rule):
-            mask |= rule.bit
-    return mask
-
-
-_HALTING = _bits(lambda rule: rule.outcome in (PAUSE, STOP))
-_STOPPING = _bits(lambda rule: rule.outcome == STOP)
-_TAKE_PROFIT = _bits(lambda rule: rule.outcome == ACT)
-_FLATTEN_ALL = _bits(lambda rule: rule.flatten == FLATTEN_ALL)
-_FLATTEN_TO_THRESHOLD = _bits(lambda rule: rule.flatten == FLATTEN_TO_THRESHOLD)
-_NAMES = {rule.bit: rule.name for rule in BREACH_RULES}
-
-
-def breach_names(mask: int) -> str:
-    """Human-readable list of the breach bits in ``mask``."""
-    return ", ".join(name for bit, name in _NAMES.items() if mask & bit) or "none"
+BREACH_RULES, PAUSE, breach_names = rules.BREACH_RULES, rules.PAUSE, rules.breach_names
 
 
 class RiskMonitor:
-    """Periodic checks on an adaptive interval; acts through the order manager's hooks."""
+    """Feeds the risk state machine on its adaptive interval and executes its actions."""
 
     def __init__(self, config: EngineConfig, state: EngineState, telemetry: Telemetry,
                  gate: QuoteGate, wakeup: Wakeup, *,
@@ -102,31 +50,24 @@ class RiskMonitor:
         self.config = config
         self.state = state
         self.telemetry = telemetry
-        #: Written only through its switches (halt, pause, resume, recover_one_step).
+        #: Runs the kernel on its own state (the monitor never writes the gate).
         self.gate = gate
         self.wakeup = wakeup
         self.cancel_everything = cancel_everything
         self.flatten = flatten
         self.reconcile_positions = reconcile_positions
         self.wait_next_ticker = wait_next_ticker
-        self.take_profit_next_s = 0.0
-        self.last_mask = 0
-        #: ``round_trip_count`` when the last consecutive-losses pause started: only round trips
-        #: after it count towards the streak.
-        self.streak_start_trips = 0
-        self.breaches = 0
-        self.cooldown_until_s = 0.0
-        self.last_recovery_check_s = -math.inf
+        #: ``RISK_INPUTS`` (written here before each step) and ``RISK_ACTION`` (the kernel's).
+        self.inputs, self.action = new_risk_io()
+
+    @property
+    def breaches(self) -> int:
+        """Halting breaches so far (counted by the kernel)."""
+        return int(self.gate.state[0]["breach_count"])
 
     def interval_s(self) -> float:
         """Adaptive check interval: fast above a large position, slow when nearly flat."""
-        r = self.config.risk
-        size = abs(self.state.position())
-        if size > r.large_position:
-            return r.monitor_fast_interval_s
-        if size < r.small_position:
-            return r.monitor_slow_interval_s
-        return r.monitor_interval_s
+        return risk_check_interval_ns(self.gate.params, self.state.position_lots()) / 1e9
 
     def equity_quote(self) -> float:
         """Equity for the drawdown check: base capital + realised - fees + funding + unrealised."""
@@ -142,25 +83,6 @@ class RiskMonitor:
         """Unrealised PnL of the quoted instrument at the mark (NaN without a mark)."""
         return self.state.unrealised_quote()
 
-    def losing_streak(self) -> int:
-        """Losing round trips in a row since the last winning one or the last consecutive-losses
-        pause, whichever came later (a halted engine makes no round trips, so a streak that
-        never restarted would never let the pause lift)."""
-        pos = self.state.positions[0]
-        since_pause = int(pos["round_trip_count"]) - self.streak_start_trips
-        return max(0, min(int(pos["losing_streak"]), since_pause))
-
-    def check(self) -> int:
-        """Run the limit kernel once; return the breach mask."""
-        state = self.state
-        pos = state.positions[0]
-        mark = state.book.mark_ticks
-        return int(risk_check(state.risk_limits, state.risk_state, int(pos["position_lots"]),
-                              int(pos["cost_ticks_lots"]),
-                              mark if math.isfinite(mark) else math.nan,
-                              state.spec.lot_tick_value, self.equity_quote(),
-                              self.losing_streak(), now_ns()))
-
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """The monitor task: never exits on a breach, an error or a disconnect."""
         task_status.started()
@@ -174,157 +96,84 @@ class RiskMonitor:
                 log.warning("risk action failed (%s); checking again in %.1f s", exc,
                             self.interval_s())
 
-    async def step(self) -> None:
-        """One pass: reconcile positions, check limits, act, advance recovery."""
-        self.reconcile_positions()
-        mask = self.check()
-        new = mask & ~self.last_mask
-        self.last_mask = mask
-        if mask & _HALTING:
-            await self._on_halting_breach(mask, new)
-        elif mask & _TAKE_PROFIT:
-            await self._take_profit(mask)
-        if mask & codes.RISK_NO_MARK and new & codes.RISK_NO_MARK:
-            log.error("position open but no usable mark price: price checks skipped")
-        if not mask & _HALTING:
-            self._advance_recovery()
+    def decide(self, *, abort: bool = False) -> int:
+        """Feed the kernel the current position, book and equity; return its ``call_again``
+        (the decision is in ``self.action``)."""
+        state, book = self.state, self.state.book
+        pos = state.positions[0]
+        mark = book.mark_ticks
+        self.inputs[0] = (
+            now_ns(), int(pos["position_lots"]), int(pos["cost_ticks_lots"]),
+            mark if math.isfinite(mark) else math.nan, self.equity_quote(),
+            int(pos["round_trip_count"]), int(pos["losing_streak"]), book.bid_ticks,
+            book.ask_ticks, book.collar_low_ticks, book.collar_high_ticks, book.updates,
+            int(abort),
+        )
+        return self.gate.risk_step(state.risk_limits, state.risk_state, self.inputs,
+                                   self.action)
 
-    async def _on_halting_breach(self, mask: int, new: int) -> None:
-        gate, r = self.gate, self.config.risk
-        newly = not gate.halted or bool(new & _HALTING)
-        if newly:
-            self.breaches += 1
+    async def step(self) -> None:
+        """One pass: reconcile positions, then the kernel's steps until it is done (a take
+        profit spans several: cancel, fresh book, flatten, resume), carrying out each."""
+        self.reconcile_positions()
+        call = self.decide()
+        try:
+            await self._carry_out()
+            while call != codes.RISK_CALL_NEXT_CHECK:
+                if call == codes.RISK_CALL_AFTER_BOOK:
+                    with trio.move_on_at(deadline_s(int(self.action[0]["deadline_ns"]))):
+                        await self.wait_next_ticker()
+                call = self.decide()
+                await self._carry_out()
+        finally:
+            if self.gate.state[0]["tp_phase"] != codes.TP_IDLE:
+                self.decide(abort=True)  # an action failed: end the sequence, quote again
+                self._report()
+
+    def _report(self) -> dict[str, int]:
+        """Log and count what the kernel decided; return the action's fields."""
+        a = dict(zip(self.action.dtype.names, self.action[0].tolist(), strict=True))
+        events, mask = a["events"], a["mask"]
+        if events & codes.EVENT_BREACH:
             self.telemetry.counters.values[COUNTER["risk_breaches"]] += 1
             log.error("RISK BREACH: %s (position %s, upnl %.2f USD); quotes cancelled",
-                      breach_names(mask & _HALTING), self.state.position(),
+                      breach_names(mask & rules.HALT_MASK), self.state.position(),
                       self.unrealised_quote())
-        for_good = bool(mask & _STOPPING) or not r.recovery_enabled
-        if for_good and not gate.stopped:
+        if events & codes.EVENT_STOPPED:
             log.error("quoting stopped for the rest of the session (%s)",
-                      breach_names(mask & _HALTING))
-        gate.halt(breach_names(mask & _HALTING), for_good=for_good)
-        self.cooldown_until_s = trio.current_time() + r.recovery_cooldown_s
-        if mask & codes.RISK_CONSECUTIVE_LOSSES:
-            # The streak restarts with the pause; later losing round trips count anew.
-            self.streak_start_trips = int(self.state.positions[0]["round_trip_count"])
-        self.wakeup.ring()
-        if newly:  # once per breach: the halted quoter's diff cancels anything that remains
-            await self.cancel_everything(gate.halt_reason)
-        if r.flatten_position_enabled:
-            if mask & _FLATTEN_ALL:
-                await self._flatten_all(breach_names(mask & _FLATTEN_ALL))
-            elif mask & _FLATTEN_TO_THRESHOLD:
-                await self._reduce_to_recovery_threshold()
-
-    def flatten_limit_ticks(self, selling: bool) -> int:
-        """Limit of a flatten order: ``flatten_slippage_bps`` through the touch (the mark when
-        that side is empty), rounded to a tick *inside* the exchange's collar.
-
-        A reduce-only IOC never trades beyond the position; the limit bounds the price paid.
-        """
-        book = self.state.book
-        slip = bps_to_fraction(self.config.risk.flatten_slippage_bps)
-        mark = book.mark_ticks if math.isfinite(book.mark_ticks) else 0.0
-        if selling:
-            touch = book.bid_ticks if book.bid_ticks > 0 else mark
-            limit = math.floor(touch * (1.0 - slip))
-            if book.collar_low_ticks > 0:  # collar_low bounds new asks from below
-                limit = max(limit, math.ceil(book.collar_low_ticks - 1e-9))
-            return max(limit, 0)
-        touch = book.ask_ticks if book.ask_ticks > 0 else mark
-        limit = math.ceil(touch * (1.0 + slip)) if touch > 0 else 0
-        if book.collar_high_ticks > 0:  # collar_high bounds new bids from above
-            limit = min(limit, math.floor(book.collar_high_ticks + 1e-9))
-        return max(limit, 0)
-
-    async def _flatten_all(self, reason: str) -> None:
-        lots = self.state.position_lots()
-        if lots == 0:
-            return
-        await self.flatten(lots, self.flatten_limit_ticks(selling=lots > 0), reason)
-
-    def recovery_threshold_lots(self) -> int:
-        """Largest |position| in lots under which a pause may lift: ``recovery_threshold_pct``
-        of the position limit and of the notional limit (at the mark)."""
-        r, limits, state = self.config.risk, self.state.risk_limits[0], self.state
-        target = int(int(limits["max_position_lots"]) * r.recovery_threshold_pct)
-        mark = state.book.mark_ticks
-        per_lot = (mark if math.isfinite(mark) else 0.0) * state.spec.lot_tick_value
-        if per_lot > 0:
-            target = min(target, math.floor(r.recovery_threshold_pct
-                                            * float(limits["max_notional_quote"]) / per_lot))
-        return target
-
-    async def _reduce_to_recovery_threshold(self) -> None:
-        lots = self.state.position_lots()
-        excess = abs(lots) - self.recovery_threshold_lots()
-        if excess > 0:
-            signed = excess if lots > 0 else -excess
-            await self.flatten(signed, self.flatten_limit_ticks(selling=lots > 0),
-                               "position above the recovery threshold")
-
-    async def _take_profit(self, mask: int) -> None:
-        r = self.config.risk
-        now = trio.current_time()
-        if now < self.take_profit_next_s:
-            return
-        self.take_profit_next_s = now + max(r.take_profit_check_interval_s,
-                                            r.take_profit_cooldown_s)
-        lots = self.state.position_lots()
-        pos = self.state.positions[0]
-        if lots == 0 or int(pos["position_lots"]) == 0:
-            return
-        entry_ticks = abs(int(pos["cost_ticks_lots"])) / abs(lots)
-        if self._touch_beyond(entry_ticks, lots) is None:
-            return
-        reason = breach_names(mask & (codes.RISK_TAKE_PROFIT | codes.RISK_UPNL_TAKE_PROFIT))
-        # Pause quoting and pull our quotes first: the touch may have been our own order.
-        # Then judge the guard again on a book that arrived after the cancel.
-        self.gate.pause()
-        try:
-            await self.cancel_everything(f"take profit ({reason})")
-            await self._wait_fresh_book()
-            limit = self._touch_beyond(entry_ticks, lots)
-            if limit is not None:
-                log.info("TAKE PROFIT (%s): upnl %.2f USD, closing %s at the touch", reason,
-                         self.unrealised_quote(), self.state.position())
-                await self.flatten(lots, limit, f"take profit ({reason})")
-        finally:
-            self.gate.resume()
-        if r.take_profit_halts:  # a pause: cooldown, then gradual recovery
-            self.gate.halt(f"take profit ({reason})", for_good=False, restart_recovery=False)
-            self.cooldown_until_s = now + r.recovery_cooldown_s
-        self.wakeup.ring()
-
-    def _touch_beyond(self, entry_ticks: float, lots: int) -> int | None:
-        # The touch we would hit, when it is better than the entry (the old bot's guard).
-        book = self.state.book
-        if lots > 0:
-            return book.bid_ticks if book.bid_ticks > entry_ticks else None
-        return book.ask_ticks if 0 < book.ask_ticks < entry_ticks else None
-
-    async def _wait_fresh_book(self, timeout_s: float = 1.0) -> None:
-        with trio.move_on_after(timeout_s):
-            await self.wait_next_ticker()
-
-    def _advance_recovery(self) -> None:
-        gate, r = self.gate, self.config.risk
-        if gate.stopped or not (gate.halted or gate.recovering):
-            return
-        now = trio.current_time()
-        if not r.recovery_enabled or now < self.cooldown_until_s:
-            return
-        if now - self.last_recovery_check_s < r.recovery_check_interval_s and \
-                gate.recovery_step > 0:
-            return
-        self.last_recovery_check_s = now
-        if abs(self.state.position_lots()) > self.recovery_threshold_lots():
-            return
-        if not math.isfinite(self.state.book.mark_ticks) or self.state.book.bid_ticks <= 0:
-            return  # no valid market to recover into
-        if gate.recover_one_step(r.gradual_recovery_steps):
-            log.warning("RECOVERY complete: quoting all %d levels again", gate.full_levels)
-        else:
+                      breach_names(mask & rules.HALT_MASK))
+        if events & codes.EVENT_NO_MARK:
+            log.error("position open but no usable mark price: price checks skipped")
+        if events & codes.EVENT_TAKE_PROFIT:
+            log.info("TAKE PROFIT (%s): upnl %.2f USD, closing %s at the touch",
+                     breach_names(a["flatten_mask"]), self.unrealised_quote(),
+                     self.state.position())
+        if events & codes.EVENT_RECOVERY_DONE:
+            log.warning("RECOVERY complete: quoting all %d levels again", self.gate.full_levels)
+        if events & codes.EVENT_RECOVERY_STEP:
             log.warning("RECOVERY step %d/%d: quoting %d level(s) per side",
-                        gate.recovery_step, r.gradual_recovery_steps, gate.levels_allowed)
-        self.wakeup.ring()
+                        self.gate.recovery_step, self.config.risk.gradual_recovery_steps,
+                        a["levels_allowed"])
+        if a["wake_quoter"]:
+            self.wakeup.ring()
+        return a
+
+    async def _carry_out(self) -> None:
+        """The kernel's actions, in order: pull every quote, then flatten."""
+        a = self._report()
+        if a["cancel_all"]:
+            if a["phase"] == codes.TP_CANCELLING:
+                await self.cancel_everything(f"take profit ({breach_names(a['cancel_mask'])})")
+            else:
+                await self.cancel_everything(self.gate.halt_reason)
+        if a["flatten_lots"]:
+            await self.flatten(a["flatten_lots"], a["flatten_limit_ticks"], _flatten_reason(a))
+
+
+def _flatten_reason(action: dict[str, int]) -> str:
+    kind, names = action["flatten_kind"], breach_names(action["flatten_mask"])
+    if kind == codes.FLATTEN_TO_THRESHOLD:
+        return "position above the recovery threshold"
+    if kind == codes.FLATTEN_AT_TOUCH:
+        return f"take profit ({names})"
+    return names

@@ -55,7 +55,7 @@ def build_engine(config: EngineConfig, specs: list[InstrumentSpec], url: str) ->
     """Every service, built with its collaborators: the one place the engine is wired."""
     state = EngineState(config, specs)
     telemetry = Telemetry()
-    gate = QuoteGate(config.quote.levels, state.book, config.quote.max_book_age_s)
+    gate = QuoteGate(state.decision_params, state.book)
     wakeup = Wakeup()
     client = ThalexClient(request_timeout_s=config.connection.request_timeout_s)
     listener = Listener(state, telemetry, wakeup)

@@ -8,7 +8,8 @@ Writers (all on the one trio thread; kernel calls never await in between):
   ``seen_trade_ids`` (fills, portfolio reconciliation);
 - quoter: ``quotes``, ``diag``, ``actions`` (and ``samples``/``vol_*`` via ``quote_cycle``);
 - order manager: ``orders`` rows (reserve before sending, pending flags);
-- risk monitor: ``risk_state`` (and the risk switches of ``gate.QuoteGate``).
+- gate (``QuoteGate.risk_step``, driven by the risk monitor): ``risk_state``;
+- nobody: ``risk_limits`` and ``decision_params`` (the decision core's rules, from config).
 """
 
 from __future__ import annotations
@@ -39,7 +40,12 @@ from ..kernels.dtypes import (
 )
 from ..kernels.params import make_level_multipliers
 from ..kernels.position import position_unrealised
-from ..strategy.setup import InstrumentSpec, build_quote_params, build_risk_limits
+from ..strategy.setup import (
+    InstrumentSpec,
+    build_decision_params,
+    build_quote_params,
+    build_risk_limits,
+)
 
 ORDER_CAPACITY = 64
 LOT_CAPACITY_PER_INSTRUMENT = 512
@@ -154,6 +160,7 @@ class EngineState:
         self.fill_scratch = np.zeros(1, FILL)
         self.risk_limits = build_risk_limits(config, self.spec)
         self.risk_state = np.zeros(1, RISK_STATE)
+        self.decision_params = build_decision_params(config, self.spec)
         # The quote kernels' argument bundles (the same arrays, see kernels/dtypes.py).
         self.quote_setup = (self.params, self.bid_mult, self.ask_mult)
         self.quote_state = (self.samples, self.cursor, self.vol_state, self.vol_returns,

@@ -1,32 +1,27 @@
-"""A token bucket on trio's clock (the order manager's request meter)."""
+"""The order manager's request meter: the decision core's token bucket on ``clock.now_ns``."""
 
 from __future__ import annotations
 
-import trio
+from ..clock import now_ns
+from ..kernels.decision import bucket_set_rate, bucket_take
+from ..strategy.setup import new_bucket_state
 
 
 class TokenBucket:
-    """A token bucket on trio's clock: ``rate_per_s`` tokens a second, burst of one second."""
+    """``rate_per_s`` tokens a second, burst of one second (``kernels.decision.bucket_*``)."""
 
     def __init__(self, rate_per_s: float) -> None:
-        self.rate_per_s = rate_per_s
-        self.tokens = rate_per_s
-        self.updated_s = trio.current_time()
+        #: ``BUCKET_STATE``, written only through the kernels.
+        self.state = new_bucket_state(rate_per_s, now_ns())
+
+    @property
+    def rate_per_s(self) -> float:
+        return float(self.state[0]["rate_per_s"])
 
     def set_rate(self, rate_per_s: float) -> None:
         """Resize the bucket (e.g. to the ``message_rate`` granted at login)."""
-        self._refill()
-        self.rate_per_s = max(1.0, float(rate_per_s))
-        self.tokens = min(self.tokens, self.rate_per_s)
-
-    def _refill(self) -> None:
-        now = trio.current_time()
-        self.tokens = min(self.rate_per_s, self.tokens + (now - self.updated_s) * self.rate_per_s)
-        self.updated_s = now
+        bucket_set_rate(self.state, now_ns(), float(rate_per_s))
 
     def take_up_to(self, wanted: int) -> int:
         """Take as many whole tokens as available, at most ``wanted``; return how many."""
-        self._refill()
-        granted = min(wanted, int(self.tokens))
-        self.tokens -= granted
-        return granted
+        return int(bucket_take(self.state, now_ns(), wanted))

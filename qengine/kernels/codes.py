@@ -135,3 +135,67 @@ INSTRUMENT_MAX = 127
 #: Largest size in lots the int32 ``*_lots`` fields of ``ORDER``, ``QUOTE`` and ``MARKET_SAMPLE``
 #: hold (2**31 - 1; e.g. 2.1 million BTC at a 0.001 BTC volume tick).
 LOTS_MAX = 2_147_483_647
+
+# --- decision.py / risk_actions.py ---------------------------------------------------------------
+#: A time before any clock reading (``PACING_STATE.last_cycle_ns`` of an engine that never quoted).
+NEVER_NS = -(2**62)
+
+#: ``pacing_due`` flag bit: a fill arrived since the last cycle (quote at once).
+PACE_FLAG_FILL = 1
+#: ``pacing_due`` flag bit: something other than the book changed (order replies, risk, ...).
+PACE_FLAG_CHANGED = 2
+#: ``pacing_due`` flag bit: a cycle is running; a due cycle must wait for it.
+PACE_FLAG_BUSY = 4
+#: ``pacing_due``: nothing due; ask again at ``PACING_STATE.wake_ns`` or on a ring.
+PACE_WAIT = 0
+#: ``pacing_due``: run a cycle now (its start is recorded); not timed from the book.
+PACE_CYCLE = 1
+#: ``pacing_due``: run a cycle now on a book not quoted yet: tick-to-quote is measured from it.
+PACE_CYCLE_FRESH = 2
+#: ``pacing_due``: a cycle is due but one is running (BUSY): ask again when it ends.
+PACE_BUSY = 3
+#: ``pacing_inline``: no book to quote on (the read brought none, or it is quoted already).
+INLINE_NONE = 0
+#: ``pacing_inline``: not here (paced or busy): ring the quoter task instead.
+INLINE_WAKE = 1
+#: ``pacing_inline``: quote now, in the reader (its start is recorded).
+INLINE_CYCLE = 2
+
+#: ``GATE_STATE.tp_phase``: no take profit under way.
+TP_IDLE = 0
+#: Take profit: quoting paused, the quotes are being pulled (the touch may have been ours).
+TP_CANCELLING = 1
+#: Take profit: quotes pulled; waiting for a book newer than the cancel (or the timeout).
+TP_WAIT_BOOK = 2
+#: Take profit: the touch still beat the entry; the flatten is being sent.
+TP_FLATTENING = 3
+
+#: ``RISK_ACTION.call_again``: the step is complete; call again at ``next_check_ns``.
+RISK_CALL_NEXT_CHECK = 0
+#: ``RISK_ACTION.call_again``: carry out the actions, then call again at once.
+RISK_CALL_AFTER_ACTIONS = 1
+#: ``RISK_ACTION.call_again``: call again once a book newer than now arrived, or at
+#: ``deadline_ns``, whichever comes first.
+RISK_CALL_AFTER_BOOK = 2
+
+#: ``RISK_ACTION.flatten_kind``: no flatten.
+FLATTEN_NONE = 0
+#: Flatten the whole position (limit ``flatten_slippage`` through the touch, inside the collar).
+FLATTEN_ALL = 1
+#: Reduce the position to the recovery threshold (same limit).
+FLATTEN_TO_THRESHOLD = 2
+#: Take profit: close the position at the touch (only when it beats the entry).
+FLATTEN_AT_TOUCH = 3
+
+#: ``RISK_ACTION.events`` bit: a new halting breach (counted once per breach).
+EVENT_BREACH = 1
+#: ``RISK_ACTION.events`` bit: quoting stopped for the rest of the session.
+EVENT_STOPPED = 2
+#: ``RISK_ACTION.events`` bit: a position is open but the mark became unusable.
+EVENT_NO_MARK = 4
+#: ``RISK_ACTION.events`` bit: a take profit closes the position at the touch.
+EVENT_TAKE_PROFIT = 8
+#: ``RISK_ACTION.events`` bit: one more level of the gradual recovery.
+EVENT_RECOVERY_STEP = 16
+#: ``RISK_ACTION.events`` bit: the recovery is complete (every level again).
+EVENT_RECOVERY_DONE = 32

@@ -362,3 +362,151 @@ RISK_STATE = np.dtype(
     align=True,
 )
 RISK_STATE_T = _array_type(RISK_STATE)
+
+# --- decision.py / risk_actions.py ---------------------------------------------------------------
+
+#: The engine's decision rules (one row, read only; ``strategy.setup.build_decision_params``
+#: fills it from the config). Masks are OR-ed ``codes.RISK_*`` bits (the breach table of
+#: ``strategy.rules``); ``*_enabled`` / ``take_profit_halts`` are 0 or 1.
+DECISION_PARAMS = np.dtype(
+    [
+        ("full_levels", np.int64),  # levels per side when nothing limits them
+        ("max_book_age_ns", np.int64),  # an older book quotes nothing
+        ("min_quote_interval_ns", np.int64),  # pacing between cycles (a fill skips it)
+        ("force_refresh_ns", np.int64),  # a cycle at least this often
+        ("fresh_book_wait_ns", np.int64),  # after a pacing pause: wait this long for a new book
+        ("halt_mask", np.int64),  # breaches that pause or stop quoting
+        ("stop_mask", np.int64),  # breaches that stop quoting for the session
+        ("take_profit_mask", np.int64),  # breaches that run the take-profit sequence
+        ("flatten_all_mask", np.int64),  # breaches that flatten the whole position
+        ("flatten_to_threshold_mask", np.int64),  # ... down to the recovery threshold
+        ("streak_restart_mask", np.int64),  # breaches whose pause restarts the losing streak
+        ("recovery_enabled", np.int64),
+        ("flatten_enabled", np.int64),
+        ("take_profit_halts", np.int64),
+        ("recovery_cooldown_ns", np.int64),
+        ("recovery_check_interval_ns", np.int64),
+        ("gradual_recovery_steps", np.int64),
+        ("recovery_threshold_ratio", np.float64),  # of the position and notional limits
+        ("take_profit_interval_ns", np.int64),  # between two take-profit attempts
+        ("take_profit_book_timeout_ns", np.int64),  # wait for a fresh book after the cancel
+        ("flatten_slippage_ratio", np.float64),  # flatten limit this far through the touch
+        ("lot_tick_value_quote", np.float64),  # quote currency per tick per lot
+        ("large_position_lots", np.int64),  # above: check at the fast interval
+        ("small_position_lots", np.int64),  # below: check at the slow interval
+        ("check_interval_ns", np.int64),
+        ("check_fast_interval_ns", np.int64),
+        ("check_slow_interval_ns", np.int64),
+    ],
+    align=True,
+)
+DECISION_PARAMS_T = _array_type(DECISION_PARAMS)
+
+#: Whether quoting is allowed, and the risk state machine's memory (one row). Written only by
+#: ``risk_step`` and the owner's ``ready`` switch (live: ``engine._gate.QuoteGate``).
+#: ``*_ns`` times are on the caller's decision clock; ``tp_*`` describe a take profit under way.
+GATE_STATE = np.dtype(
+    [
+        ("ready", np.int64),  # connected and reconciled (the session's switch)
+        ("halted", np.int64),
+        ("stopped", np.int64),  # halted for the rest of the session
+        ("paused", np.int64),  # a take profit runs: quote nothing meanwhile
+        ("recovering", np.int64),
+        ("recovery_step", np.int64),
+        ("halt_mask", np.int64),  # breaches behind the last halt
+        ("last_mask", np.int64),  # breaches of the previous check
+        ("streak_start_trips", np.int64),  # round trips when the losing streak restarted
+        ("breach_count", np.int64),
+        ("cooldown_until_ns", np.int64),
+        ("last_recovery_check_ns", np.int64),
+        ("take_profit_next_ns", np.int64),
+        ("tp_phase", np.int64),  # codes.TP_*
+        ("tp_lots", np.int64),  # signed position the take profit closes
+        ("tp_entry_ticks", np.float64),  # its average entry
+        ("tp_mask", np.int64),
+        ("tp_started_ns", np.int64),
+        ("tp_book_updates", np.int64),  # book updates seen when the quotes were pulled
+        ("tp_deadline_ns", np.int64),  # stop waiting for a fresh book at this time
+    ],
+    align=True,
+)
+GATE_STATE_T = _array_type(GATE_STATE)
+
+#: The quoter's pacing (one row, written by ``pacing_due`` / ``pacing_inline`` /
+#: ``engine_cycle``). ``*_ns`` on the pacing clock; ``market_seen`` counts book updates.
+PACING_STATE = np.dtype(
+    [
+        ("last_cycle_ns", np.int64),
+        ("refresh_due_ns", np.int64),  # a cycle is due at this time whatever happened
+        ("market_seen", np.int64),  # book updates seen by the last cycle
+        ("held", np.int64),  # a due cycle waits for the pacing to end
+        ("fresh_wait_until_ns", np.int64),  # 0: not waiting for a fresh book
+        ("updates_at_pace_end", np.int64),
+        ("wake_ns", np.int64),  # when to ask again (after PACE_WAIT / PACE_BUSY)
+        ("levels", np.int64),  # levels per side the last engine_cycle quoted
+    ],
+    align=True,
+)
+PACING_STATE_T = _array_type(PACING_STATE)
+
+#: A token bucket (one row): ``rate_per_s`` tokens a second, burst of one second.
+BUCKET_STATE = np.dtype(
+    [("rate_per_s", np.float64), ("tokens", np.float64), ("updated_ns", np.int64)], align=True
+)
+BUCKET_STATE_T = _array_type(BUCKET_STATE)
+
+#: What ``risk_step`` sees (one row, written by the caller before each call). ``book_updates``
+#: counts book updates (a newer value means a fresh book); ``abort`` = 1 ends a sequence whose
+#: actions the caller could not carry out.
+RISK_INPUTS = np.dtype(
+    [
+        ("now_ns", np.int64),
+        ("position_lots", np.int64),
+        ("cost_ticks_lots", np.int64),  # POSITION.cost_ticks_lots
+        ("mark_ticks", np.float64),  # NaN: unknown
+        ("equity_quote", np.float64),  # NaN skips the drawdown check
+        ("round_trip_count", np.int64),
+        ("losing_streak", np.int64),  # POSITION.losing_streak
+        ("best_bid_ticks", np.int64),  # <= 0: side missing
+        ("best_ask_ticks", np.int64),
+        ("collar_low_ticks", np.float64),  # <= 0: unknown
+        ("collar_high_ticks", np.float64),
+        ("book_updates", np.int64),
+        ("abort", np.int64),
+    ],
+    align=True,
+)
+RISK_INPUTS_T = _array_type(RISK_INPUTS)
+
+#: What ``risk_step`` decided (one row, rewritten by every call). Carry out in this order:
+#: ``cancel_all`` (pull every quote), then the flatten (a reduce-only IOC limit of
+#: ``flatten_lots``, signed: > 0 sells a long), then wake the quoter; then call again as
+#: ``call_again`` (a ``codes.RISK_CALL_*``) says.
+RISK_ACTION = np.dtype(
+    [
+        ("mask", np.int64),  # breaches of this check (0 when a sequence continued)
+        ("new_mask", np.int64),  # ... not present at the previous check
+        ("events", np.int64),  # codes.EVENT_* bits (what to log and count)
+        ("cancel_all", np.int64),
+        ("cancel_mask", np.int64),  # the breaches the cancel is for
+        ("flatten_lots", np.int64),
+        ("flatten_limit_ticks", np.int64),
+        ("flatten_kind", np.int64),  # codes.FLATTEN_*
+        ("flatten_mask", np.int64),
+        ("wake_quoter", np.int64),
+        ("levels_allowed", np.int64),  # by the risk state after this step
+        ("phase", np.int64),  # codes.TP_* after this step
+        ("call_again", np.int64),  # codes.RISK_CALL_*
+        ("deadline_ns", np.int64),  # RISK_CALL_AFTER_BOOK: call at the latest then
+        ("next_check_ns", np.int64),  # the next periodic check (adaptive interval)
+    ],
+    align=True,
+)
+RISK_ACTION_T = _array_type(RISK_ACTION)
+
+#: ``(params, gate, pacing)``: the decision arrays ``engine_cycle`` reads (gate) and writes
+#: (``pacing.levels``).
+DECISION_T = numba.types.Tuple((DECISION_PARAMS_T, GATE_STATE_T, PACING_STATE_T))
+#: ``(time_ns, best_bid_ticks, best_ask_ticks, best_bid_lots, best_ask_lots, position_lots)``:
+#: the book and position ``engine_cycle`` quotes on (a price ``<= 0`` means that side is missing).
+CYCLE_BOOK_T = numba.types.UniTuple(numba.int64, 6)

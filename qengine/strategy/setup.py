@@ -1,7 +1,9 @@
 """The quoting strategy's setup: an :class:`EngineConfig` and an instrument in, kernel arrays out.
 
 One translation, used by the live engine and by the backtester alike, so a config quotes the same
-in both: ``QUOTE_PARAMS`` (model, estimators, ladder), the level multipliers and ``RISK_LIMITS``.
+in both: ``QUOTE_PARAMS`` (model, estimators, ladder), the level multipliers, ``RISK_LIMITS`` and
+``DECISION_PARAMS`` (pacing, levels allowed, breach actions, recovery), and the decision kernels'
+initial states.
 """
 
 from __future__ import annotations
@@ -13,8 +15,17 @@ import numpy as np
 from .. import units
 from ..config import EngineConfig, sigma_per_sqrt_s
 from ..kernels import codes
-from ..kernels.dtypes import RISK_LIMITS
+from ..kernels.dtypes import (
+    BUCKET_STATE,
+    DECISION_PARAMS,
+    GATE_STATE,
+    PACING_STATE,
+    RISK_ACTION,
+    RISK_INPUTS,
+    RISK_LIMITS,
+)
 from ..kernels.params import make_quote_params
+from . import rules
 
 _MODEL_CODES = {"as": codes.MODEL_AS, "glft": codes.MODEL_GLFT, "legacy": codes.MODEL_LEGACY}
 _HORIZON_CODES = {
@@ -133,3 +144,79 @@ def build_risk_limits(config: EngineConfig, spec: InstrumentSpec) -> np.ndarray:
     row["max_drawdown_pct"] = r.max_drawdown_pct * 100.0
     row["max_consecutive_losses"] = r.max_consecutive_losses
     return limits
+
+
+#: After a pacing pause, how long the quoter waits for a fresh book before quoting the aged one.
+FRESH_BOOK_WAIT_S = 0.2
+#: How long a take profit waits, after pulling the quotes, for a book newer than the cancel.
+TAKE_PROFIT_BOOK_TIMEOUT_S = 1.0
+
+
+def build_decision_params(config: EngineConfig, spec: InstrumentSpec) -> np.ndarray:
+    """Translate the quote pacing and the risk actions into the one-row ``DECISION_PARAMS``
+    (times in ns, positions in lots of ``spec``, the breach table as masks)."""
+    q, r = config.quote, config.risk
+    ns = units.seconds_to_ns
+    params = np.zeros(1, DECISION_PARAMS)
+    row = params[0]
+    row["full_levels"] = q.levels
+    row["max_book_age_ns"] = ns(q.max_book_age_s)
+    row["min_quote_interval_ns"] = ns(q.min_quote_interval_s)
+    row["force_refresh_ns"] = ns(q.force_refresh_s)
+    row["fresh_book_wait_ns"] = ns(FRESH_BOOK_WAIT_S)
+    row["halt_mask"] = rules.HALT_MASK
+    row["stop_mask"] = rules.STOP_MASK
+    row["take_profit_mask"] = rules.TAKE_PROFIT_MASK
+    row["flatten_all_mask"] = rules.FLATTEN_ALL_MASK
+    row["flatten_to_threshold_mask"] = rules.FLATTEN_TO_THRESHOLD_MASK
+    row["streak_restart_mask"] = rules.STREAK_RESTART_MASK
+    row["recovery_enabled"] = int(r.recovery_enabled)
+    row["flatten_enabled"] = int(r.flatten_position_enabled)
+    row["take_profit_halts"] = int(r.take_profit_halts)
+    row["recovery_cooldown_ns"] = ns(r.recovery_cooldown_s)
+    row["recovery_check_interval_ns"] = ns(r.recovery_check_interval_s)
+    row["gradual_recovery_steps"] = r.gradual_recovery_steps
+    row["recovery_threshold_ratio"] = r.recovery_threshold_pct
+    row["take_profit_interval_ns"] = ns(max(r.take_profit_check_interval_s,
+                                            r.take_profit_cooldown_s))
+    row["take_profit_book_timeout_ns"] = ns(TAKE_PROFIT_BOOK_TIMEOUT_S)
+    row["flatten_slippage_ratio"] = units.bps_to_fraction(r.flatten_slippage_bps)
+    row["lot_tick_value_quote"] = spec.lot_tick_value
+    row["large_position_lots"] = spec.amount_lots(r.large_position)
+    row["small_position_lots"] = spec.amount_lots(r.small_position)
+    row["check_interval_ns"] = ns(r.monitor_interval_s)
+    row["check_fast_interval_ns"] = ns(r.monitor_fast_interval_s)
+    row["check_slow_interval_ns"] = ns(r.monitor_slow_interval_s)
+    return params
+
+
+def new_gate_state(*, ready: bool = False) -> np.ndarray:
+    """A fresh ``GATE_STATE`` row: not halted, no take profit under way."""
+    gate = np.zeros(1, GATE_STATE)
+    gate[0]["ready"] = int(ready)
+    gate[0]["last_recovery_check_ns"] = codes.NEVER_NS
+    return gate
+
+
+def new_pacing_state(params: np.ndarray, now_ns: int) -> np.ndarray:
+    """A fresh ``PACING_STATE`` row at ``now_ns``: never quoted, the first forced refresh
+    ``force_refresh_ns`` from now."""
+    pacing = np.zeros(1, PACING_STATE)
+    pacing[0]["last_cycle_ns"] = codes.NEVER_NS
+    pacing[0]["refresh_due_ns"] = now_ns + int(params[0]["force_refresh_ns"])
+    pacing[0]["wake_ns"] = pacing[0]["refresh_due_ns"]
+    return pacing
+
+
+def new_bucket_state(rate_per_s: float, now_ns: int) -> np.ndarray:
+    """A full ``BUCKET_STATE`` row: ``rate_per_s`` tokens a second, burst of one second."""
+    bucket = np.zeros(1, BUCKET_STATE)
+    bucket[0]["rate_per_s"] = rate_per_s
+    bucket[0]["tokens"] = rate_per_s
+    bucket[0]["updated_ns"] = now_ns
+    return bucket
+
+
+def new_risk_io() -> tuple[np.ndarray, np.ndarray]:
+    """The one-row ``RISK_INPUTS`` and ``RISK_ACTION`` arrays ``risk_step`` reads and writes."""
+    return np.zeros(1, RISK_INPUTS), np.zeros(1, RISK_ACTION)

@@ -39,7 +39,7 @@ def _quoter(min_interval_s: float = 0.5) -> tuple[Quoter, list[float]]:
     config = EngineConfig(quote=type(config.quote)(min_quote_interval_s=min_interval_s))
     state = EngineState(config, select_instruments(config, _INSTRUMENTS))
     telemetry = Telemetry()
-    gate, wakeup = QuoteGate(3, state.book, config.quote.max_book_age_s), Wakeup()
+    gate, wakeup = QuoteGate(state.decision_params, state.book), Wakeup()
     listener = Listener(state, telemetry, wakeup)
     orders = OrderManager(state, listener, telemetry, ThalexClient(), gate, wakeup)
     quoter = Quoter(config, state, listener, orders, gate, wakeup, telemetry)
