@@ -192,6 +192,21 @@ def sweep_rows(sw: dict[str, Any]) -> list[str]:
     return lines
 
 
+def quoting_rows(bq: dict[str, Any]) -> list[str]:
+    """qengine's own quoting in the backtester (``perf.bench_backtest_quoting``, markdown)."""
+    lines = [
+        f"examples/backtest.toml on {fmt(get(bq, 'events'))} BTCUSDT rows, events/s = rows / min "
+        f"wall of {fmt(get(bq, 'repeats'))} (goal per feed: >= 2 M). Whole file "
+        f"(`run(config, .gz)`, cached conversion): {fmt(get(bq, 'whole_file_s'), ' s', digits=2)}.",
+        "", "| strategy | 100 ms events/s | feed events/s | feed fills |", "|---|---:|---:|---:|"]
+    for name in ("as", "glft", "legacy", "reference_glft"):
+        rates = [get(bq, f"{name}_{c}.events_per_s") for c in ("100ms", "feed")]
+        lines.append(f"| {name} | " + " | ".join(
+            fmt(None if r is None else r / 1e6, " M", digits=2) for r in rates)
+            + f" | {fmt(get(bq, f'{name}_feed.fills'))} |")
+    return lines
+
+
 def markdown(payload: dict[str, Any]) -> str:
     """The targets table, latency tails, a kernel table and any errors, as markdown."""
     r, machine = payload["results"], payload["machine"]
@@ -226,6 +241,9 @@ def markdown(payload: dict[str, Any]) -> str:
         lines += ["", "## Backtester scale run", "", *scale_rows(r["backtest_scale"])]
     if "error" not in r.get("sweep", {"error": ""}):
         lines += ["", "## Parameter sweep on Dask", "", *sweep_rows(r["sweep"])]
+    if "error" not in r.get("backtest_quoting", {"error": ""}):
+        lines += ["", "## qengine's quoting in the backtester", "",
+                  *quoting_rows(r["backtest_quoting"])]
     errors = [(k, v["error"]) for k, v in r.items() if isinstance(v, dict) and "error" in v]
     if errors:
         lines += ["", "## Errors", ""] + [f"- `{k}`: {msg}" for k, msg in errors]

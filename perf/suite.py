@@ -74,6 +74,11 @@ REQUIRED_FIELDS: dict[str, list[str]] = {
               *(f"workers_{n}.{field}" for n in (1, 2)
                 for field in ("wall_s", "tasks", "task_run_s", "task_load_s", "mean_task_s",
                               "compiles", "load_pct", "scheduling_pct", "cluster_start_s"))],
+    "backtest_quoting": [
+        "events", "min_feed_events_per_s",
+        *(f"{run}_{cadence}.events_per_s" for run in ("as", "glft", "legacy", "reference_glft")
+          for cadence in ("100ms", "feed")),
+    ],
 }
 
 
@@ -142,6 +147,10 @@ def _sweep(quick: bool, results: dict[str, Any]) -> dict[str, Any]:
     from perf import bench_sweep
 
     return {"sweep": bench_sweep.run(quick)}
+def _backtest_quoting(quick: bool, results: dict[str, Any]) -> dict[str, Any]:
+    from perf import bench_backtest_quoting
+
+    return {"backtest_quoting": bench_backtest_quoting.run(quick)}
 
 
 #: (name, runner, key that holds the error if it fails), in run order.
@@ -157,6 +166,7 @@ BENCHES: list[tuple[str, Callable[[bool, dict[str, Any]], dict[str, Any]], str]]
     ("backtest", _backtest, "backtest"),
     ("backtest_scale", _backtest_scale, "backtest_scale"),
     ("sweep", _sweep, "sweep"),
+    ("backtest_quoting", _backtest_quoting, "backtest_quoting"),
 ]
 
 

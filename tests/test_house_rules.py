@@ -30,7 +30,9 @@ REFERENCE = ROOT / "tests" / "reference"
 NON_KERNEL_MODULES = {"__init__", "_jit", "dtypes", "codes"}
 BACKTEST = PACKAGE / "backtest"
 # Backtest modules holding jitted code; twins live in tests/reference/backtest/.
-BACKTEST_KERNEL_MODULES = ("book", "queue", "matching", "pipes", "local", "runner", "strategies")
+BACKTEST_KERNEL_MODULES = ("book", "queue", "matching", "pipes", "local", "runner", "strategies",
+                           "quoting_layout", "quoting_listener", "quoting_orders",
+                           "quoting_strategy", "quoting_decisions")
 # Kernels whose independent twin is hftbacktest itself (tests/backtest/test_differential.py
 # runs both on the same rows and compares every fill): the scheduler and the strategies.
 DIFFERENTIAL_KERNELS = {"runner.run", "strategies.idle", "strategies.glft_grid",
@@ -402,7 +404,9 @@ def test_every_backtest_kernel_has_a_reference_twin_or_a_differential_test():
 
 
 def test_backtest_imports_only_kernels_and_itself():
-    allowed = ("qengine.backtest", "qengine.kernels", "qengine.errors", "qengine.units")
+    # (and the strategy setup and the config it translates, shared with the engine)
+    allowed = ("qengine.backtest", "qengine.kernels", "qengine.errors", "qengine.units",
+               "qengine.strategy", "qengine.config")
     offenders = [
         f"{path.name}: {target}"
         for path in _modules(BACKTEST)

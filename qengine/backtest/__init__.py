@@ -1,14 +1,20 @@
 """Backtesting on recorded market data with the kernels that quote live.
 
-``Backtest``, ``BacktestConfig`` and ``BacktestResult`` load on first use (the runner kernel
-loads from the disk cache then), so importing the event layout stays cheap.
+``Backtest``, ``BacktestConfig`` and ``BacktestResult`` (any strategy) and ``run``,
+``QuotingResult``, ``Progress`` (qengine's own quoting, ``quoting.run``) load on first use (the
+kernels load from the disk cache then), so importing the event layout stays cheap.
 """
 
 from __future__ import annotations
 
 import importlib
 
-_LAZY = {"Backtest": "api", "BacktestConfig": "api", "BacktestResult": "api"}
+_LAZY = {
+    "Backtest": "api", "BacktestConfig": "api", "BacktestResult": "api",
+    "run": "quoting", "QuotingResult": "quoting", "Progress": "quoting",
+    "QUOTING_RECORD_DTYPE": "layout", "Instrument": "instruments", "INSTRUMENTS": "instruments",
+    "DECISION_DTYPE": "quoting_decisions",
+}
 __all__ = sorted(_LAZY)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import mmap
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,7 +50,7 @@ class BacktestConfig:
     feed_timeout_ns: int = 60_000_000_000
     wake_on_response: bool = False
     record_every_ns: int = 0  # 0: a recorder row per wake-up
-    recorder_rows: int = 65_536  # preallocated rows per drain
+    recorder_rows: int = 65_536  # preallocated rows per drain (0: no recorder)
     max_orders: int = 4_096
     chunk_rows: int = 1_000_000
 
@@ -63,10 +63,10 @@ class BacktestConfig:
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value)):
                 raise ConfigError(f"{name} must be a finite number, got {value!r}")
-        for name in ("entry_latency_ns", "response_latency_ns", "record_every_ns"):
+        for name in ("entry_latency_ns", "response_latency_ns", "record_every_ns",
+                     "recorder_rows"):
             _check_int(name, getattr(self, name), 0)
-        for name in ("wake_interval_ns", "feed_timeout_ns", "recorder_rows", "max_orders",
-                     "chunk_rows"):
+        for name in ("wake_interval_ns", "feed_timeout_ns", "max_orders", "chunk_rows"):
             _check_int(name, getattr(self, name), 1)
         if self.queue not in ("riskaverse", "powerprob"):
             raise ConfigError(f"queue must be 'riskaverse' or 'powerprob', got {self.queue!r}")
@@ -125,11 +125,14 @@ class Backtest:
 
     ``strategy`` is a numba function compiled with ``layout.STRATEGY_SIG`` (for example
     ``qengine.backtest.strategies.glft_grid``); ``params`` is its float64 parameter array and
-    ``scratch_size`` the length of the float64 array it may keep state in.
+    ``scratch_size`` the length of the float64 array it may keep state in (NaN-filled), or
+    ``scratch`` that array itself, prepared by the caller (used in place). ``public_trades``
+    gives the strategy the public trades received since its last wake-up (``layout.HANDLE``).
     """
 
     def __init__(self, config: BacktestConfig, strategy: Any, *, params: Iterable[float] = (),
-                 scratch_size: int = 64) -> None:
+                 scratch_size: int = 64, scratch: np.ndarray | None = None,
+                 public_trades: bool = False) -> None:
         if not isinstance(config, BacktestConfig):
             raise ConfigError("config must be a BacktestConfig")
         sigs = getattr(strategy, "signatures", None)
@@ -138,33 +141,51 @@ class Backtest:
         self.config = config
         self.strategy = strategy
         self.params = np.ascontiguousarray(np.asarray(list(params), dtype=np.float64))
-        self.scratch = np.full(max(int(scratch_size), 1), np.nan)
+        if scratch is None:
+            scratch = np.full(max(int(scratch_size), 1), np.nan)
+        elif not (isinstance(scratch, np.ndarray) and scratch.dtype == np.float64
+                  and scratch.ndim == 1 and scratch.flags.c_contiguous and scratch.size > 0):
+            raise ConfigError("scratch must be a non-empty C-contiguous 1-D float64 array")
+        self.scratch = scratch
+        self.public_trades = bool(public_trades)
 
-    def run(self, sources: Any, *, validated: bool = False) -> BacktestResult:
+    def run(self, sources: Any, *, validated: bool = False,
+            on_return: Callable[[int, int], None] | None = None) -> BacktestResult:
         """Replay ``sources`` (path, array or a sequence of them, in time order).
 
         Paths: hftbacktest ``.npz`` / ``.npy`` event files or raw Binance USD-M ``.gz``
         recordings; rows are validated as they stream in (``qengine.backtest.data``).
-        ``validated=True`` skips that for arrays that already passed it (``load_events``
-        output): they must be C-contiguous ``EVENT_DTYPE`` arrays, and are only sliced.
+        ``validated=True`` skips that for arrays that already passed it (``load_events`` or
+        ``iter_event_chunks`` output; an iterable of them is taken lazily): they must be
+        C-contiguous ``EVENT_DTYPE`` arrays, and are only sliced.
+        ``on_return(events_done, sim_time_ns)`` is called each time the kernel returns to this
+        wrapper (between chunks, on a strategy's ``STRATEGY_YIELD``, at the end), never per event.
         """
         rows = self.config.chunk_rows
         if not validated:
-            return _Session(self).run(iter_event_chunks(sources, chunk_rows=rows))
-        arrays = [sources] if isinstance(sources, np.ndarray) else list(sources)
-        for a in arrays:
-            if not (isinstance(a, np.ndarray) and a.dtype == EVENT_DTYPE and a.ndim == 1
-                    and a.flags.c_contiguous):
-                raise ConfigError("validated=True takes C-contiguous EVENT_DTYPE arrays only")
-        return _Session(self).run(a[i:i + rows] for a in arrays for i in range(0, len(a), rows))
+            return _Session(self, on_return).run(iter_event_chunks(sources, chunk_rows=rows))
+        arrays = [sources] if isinstance(sources, np.ndarray) else sources
+        return _Session(self, on_return).run(_slices(arrays, rows))
+
+
+def _slices(arrays: Iterable[np.ndarray], rows: int) -> Iterator[np.ndarray]:
+    """Chunks of at most ``rows`` rows of already validated arrays, taken lazily (a generator of
+    chunks streams)."""
+    for a in arrays:
+        if not (isinstance(a, np.ndarray) and a.dtype == EVENT_DTYPE and a.ndim == 1
+                and a.flags.c_contiguous):
+            raise ConfigError("validated=True takes C-contiguous EVENT_DTYPE arrays only")
+        for i in range(0, len(a), rows):
+            yield a[i:i + rows]
 
 
 class _Session:
     """The arrays of one run, and the wrapper side of the kernel's return codes."""
 
-    def __init__(self, bt: Backtest) -> None:
+    def __init__(self, bt: Backtest, on_return: Callable[[int, int], None] | None) -> None:
         c = bt.config
         self.bt = bt
+        self.on_return = on_return
         self.ist = np.zeros(L.I_SIZE, np.int64)
         self.fst = np.zeros(L.F_SIZE, np.float64)
         ist, fst = self.ist, self.fst
@@ -192,6 +213,7 @@ class _Session:
         self.lat = (np.zeros((0, 3), np.int64) if table is None
                     else np.ascontiguousarray(table, dtype=np.int64))
         self.fills = np.zeros(4_096, L.FILL_DTYPE)
+        self.trades = np.zeros(4_096 if bt.public_trades else 0, L.PUBLIC_TRADE_DTYPE)
         self.rec = np.zeros(c.recorder_rows, L.RECORD_DTYPE)
         self.records: list[np.ndarray] = []
         self.lbs = np.array([L.INVALID_MIN, L.INVALID_MAX, L.INVALID_MAX, L.INVALID_MIN, 0])
@@ -211,7 +233,10 @@ class _Session:
                 self.bt.strategy, buf, ist, self.fst, self._book("lbook"), self.lbs,
                 self._book("xbook"), self.xbs, self._own(), self.lo, self.xo, self.outbox,
                 self.toex, self.tolo, self.lat, self.fills, self.rec, self.bt.params,
-                self.bt.scratch)
+                self.bt.scratch, self.trades)
+            if self.on_return is not None:
+                pending = len(buf) - min(ist[L.I_LOCAL_ROW], ist[L.I_EXCH_ROW], len(buf))
+                self.on_return(rows - pending, int(ist[L.I_NOW]))
             if code == L.RUN_NEED_DATA:
                 nxt = next(chunks, None)
                 if nxt is None:
@@ -228,6 +253,10 @@ class _Session:
                 self._grow_books(int(ist[L.I_NEED_TICK]))
             elif code == L.RUN_GROW_FILLS:
                 self.fills = np.concatenate((self.fills, np.zeros_like(self.fills)))
+            elif code == L.RUN_GROW_TRADES:
+                self.trades = np.concatenate((self.trades, np.zeros_like(self.trades)))
+            elif code == L.RUN_YIELD:
+                continue
             elif code == L.RUN_FLUSH_RECORDER:
                 self.records.append(self.rec[: ist[L.I_N_REC]].copy())
                 ist[L.I_N_REC] = 0

@@ -45,7 +45,7 @@ from .events import (
     TRADE_EVENT,
 )
 
-__all__ = ["DataError", "events_cache_dir", "iter_event_chunks", "load_events"]
+__all__ = ["DataError", "count_rows", "events_cache_dir", "iter_event_chunks", "load_events"]
 
 _KNOWN_BITS = KIND_MASK | EXCH_EVENT | LOCAL_EVENT | BUY_EVENT | SELL_EVENT
 _PRICED_KINDS = np.array([DEPTH_EVENT, TRADE_EVENT, DEPTH_SNAPSHOT_EVENT, DEPTH_BBO_EVENT])
@@ -80,21 +80,74 @@ def iter_event_chunks(
     sources: str | os.PathLike[str] | np.ndarray | Iterable[str | os.PathLike[str] | np.ndarray],
     *,
     chunk_rows: int = 1_000_000,
+    validate: bool = True,
 ) -> Iterator[np.ndarray]:
     """Yield the validated rows of ``sources``, in order, as arrays of at most ``chunk_rows`` rows.
 
     Files are read piece by piece (an ``.npz`` member is decompressed as it is read), so only one
     chunk is resident at a time, whatever the number or size of the files; a ``.gz`` recording is
     converted (or taken from the cache) first, one file at a time. A chunk never spans two
-    sources. Ordering is checked across chunk and file boundaries.
+    sources. Ordering is checked across chunk and file boundaries. ``validate=False`` skips the
+    row checks (not the layout checks): for sources a first pass has already checked.
     """
     if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
         raise ValueError(f"chunk_rows must be a positive int, got {chunk_rows!r}")
     if isinstance(sources, str | os.PathLike | np.ndarray):
         sources = [sources]
-    check = _OrderCheck()
+    check = _OrderCheck() if validate else _Unchecked()
     for source in sources:
         yield from _chunks_of(source, chunk_rows, check)
+
+
+def count_rows(
+    sources: str | os.PathLike[str] | np.ndarray | Iterable[str | os.PathLike[str] | np.ndarray],
+) -> int:
+    """Check that every source opens as event rows and return how many rows they hold in all.
+
+    Reads only headers (a raw ``.gz`` recording is converted into the cache first, as
+    :func:`iter_event_chunks` would), so a missing file, an unreadable one or a wrong layout is
+    reported before a run starts; the rows themselves are checked as they stream.
+
+    Raises
+    ------
+    DataError
+        Naming the source: no sources, not a path or array, missing, unreadable, wrong layout.
+    """
+    if isinstance(sources, str | os.PathLike | np.ndarray):
+        sources = [sources]
+    try:
+        items = list(sources)
+    except TypeError:
+        raise DataError("<data>", "expected a path, an array or a sequence of them, got "
+                                  f"{type(sources).__name__}") from None
+    if not items:
+        raise DataError("<data>", "no event sources given")
+    total = 0
+    for source in items:
+        if isinstance(source, np.ndarray):
+            _layout(source.dtype, source.shape, _ARRAY_LABEL)
+            total += len(source)
+            continue
+        if not isinstance(source, str | os.PathLike):
+            raise DataError("<data>", "an event source is a path or a numpy array, not "
+                                      f"{type(source).__name__}")
+        path = Path(source)
+        label = str(path)
+        if not path.is_file():
+            raise DataError(label, "no such file (or not a regular file)")
+        if path.suffix.lower() == ".gz":
+            cached = _converted(path)
+            if isinstance(cached, np.ndarray):
+                total += len(cached)
+                continue
+            path = cached
+        try:
+            with open_npy_stream(path) as (_stream, dtype, shape):
+                _layout(dtype, shape, label)
+                total += shape[0] if shape else 0
+        except (FileFormatError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+            raise DataError(label, f"cannot read: {exc}") from exc
+    return total
 
 
 # --- sources ----------------------------------------------------------------------------------
@@ -264,3 +317,10 @@ class _OrderCheck:
                                    f"{int(ts[k])} (row {first_row + int(index[k])})",
                             row=first_row + int(index[k + 1]), field=name)
         self._last[name] = (int(ts[-1]), self._source, label, first_row + int(index[-1]))
+
+
+class _Unchecked(_OrderCheck):
+    """No row checks (the rows passed them in an earlier pass)."""
+
+    def rows(self, rows: np.ndarray, label: str, first_row: int) -> None:
+        return

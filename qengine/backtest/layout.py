@@ -68,7 +68,8 @@ EXCHANGE_NO_PARTIAL, EXCHANGE_PARTIAL = 0, 1
     I_IN_GOTO, I_TARGET, I_RESULT, I_STOP,
     I_MODE, I_INTERVAL_NS, I_TIMEOUT_NS, I_WAKE_ON_RESP, I_QUEUE, I_EXCHANGE, I_INVERSE,
     I_ENTRY_NS, I_RESP_NS, I_LAT_ROW, I_RECORD_EVERY_NS, I_NEED_TICK, I_FINAL, I_SEEN_ROWS,
-) = range(47)
+    I_N_TRADES,
+) = range(48)
 I_SIZE = 48
 
 # Float state (float64 array ``fst``).
@@ -86,6 +87,12 @@ RUN_END, RUN_NEED_DATA, RUN_GROW_BOOK, RUN_GROW_FILLS, RUN_FLUSH_RECORDER, RUN_S
     0, 1, 2, 3, 4, 5,
 )
 RUN_FULL = 6  # a latency pipe or order table is full (a setting too small for the strategy)
+RUN_GROW_TRADES = 7  # the public-trade buffer is full
+RUN_YIELD = 8  # the strategy asked its wrapper to run between two wake-ups (e.g. to drain)
+
+#: A strategy's return value that hands control to the Python wrapper after this wake-up (its
+#: requests are sent when the run resumes); any other non-zero value stops the run.
+STRATEGY_YIELD = -1
 
 # One fill as the local side received it.
 FILL_DTYPE = np.dtype(
@@ -103,11 +110,39 @@ RECORD_DTYPE = np.dtype(
     ]
 )
 
+# One row of qengine's quoting strategy's recorder (``qengine.backtest.quoting``): the state at
+# the first wake-up of each record interval. Money in quote currency; ``balance`` is cash after
+# fees, ``fee`` the fees paid so far (negative: rebates earned), ``equity = balance + position *
+# mid * contract size``; ``bid0_tick`` / ``ask0_tick`` the best bid / ask of the ladder the last
+# cycle decided (NaN: none quoted), ``sigma_per_sqrt_s`` the volatility it used (fraction of price
+# per sqrt s), ``levels_allowed`` the levels per side it was allowed, ``risk_mask`` the breach
+# bits of the last risk check (``qengine.kernels.codes.RISK_*``).
+QUOTING_RECORD_DTYPE = np.dtype(
+    [
+        ("ts", "<i8"), ("best_bid_tick", "<i8"), ("best_ask_tick", "<i8"), ("mid_tick", "<f8"),
+        ("position_lots", "<i8"), ("balance", "<f8"), ("fee", "<f8"), ("equity", "<f8"),
+        ("traded_lots", "<i8"), ("traded_value", "<f8"), ("open_orders", "<i8"),
+        ("bid0_tick", "<f8"), ("ask0_tick", "<f8"), ("sigma_per_sqrt_s", "<f8"),
+        ("quoted_spread_ticks", "<f8"), ("levels_allowed", "<i8"), ("risk_mask", "<i8"),
+    ]
+)
+
+# One public trade as the strategy's side received it (LOCAL trade rows, collected only when
+# the run has a trade buffer), with the local book's touch at that moment (for the mid).
+PUBLIC_TRADE_DTYPE = np.dtype(
+    [
+        ("local_ts", "<i8"), ("exch_ts", "<i8"), ("side", "<i8"),  # taker side +1 buy, -1 sell
+        ("price_tick", "<i8"), ("qty", "<f8"), ("best_bid_tick", "<i8"),
+        ("best_ask_tick", "<i8"),
+    ]
+)
+
 ORDER_T = numba.from_dtype(ORDER_DTYPE)
 ORDERS = ORDER_T[::1]
 EVENTS = numba.from_dtype(EVENT_DTYPE)[::1]
 FILLS = numba.from_dtype(FILL_DTYPE)[::1]
 RECORDS = numba.from_dtype(RECORD_DTYPE)[::1]
+TRADES = numba.from_dtype(PUBLIC_TRADE_DTYPE)[::1]
 I8 = numba.types.int64
 F8 = numba.types.float64
 B1 = numba.types.boolean
@@ -116,8 +151,11 @@ F8A = numba.types.float64[::1]
 BOOK = numba.types.float64[:, ::1]
 OWN = numba.types.int64[:, ::1]
 
-#: What a strategy receives at each wake-up: the local state and its outbox.
-HANDLE = numba.types.Tuple((I8A, F8A, ORDERS, ORDERS, BOOK, I8A, F8A, F8A))
-#: A strategy: ``int64 strategy(handle)``; a non-zero return stops the run.
+#: What a strategy receives at each wake-up: the local state and its outbox, then the public
+#: trades received since its last wake-up (``trades[:ist[I_N_TRADES]]``; the strategy resets
+#: the count) and the fill log (``fills[:ist[I_N_FILL_LOG]]``, read only).
+HANDLE = numba.types.Tuple((I8A, F8A, ORDERS, ORDERS, BOOK, I8A, F8A, F8A, TRADES, FILLS))
+#: A strategy: ``int64 strategy(handle)``; ``STRATEGY_YIELD`` returns to the wrapper, any other
+#: non-zero return stops the run.
 STRATEGY_SIG = I8(HANDLE)
 STRATEGY = numba.types.FunctionType(STRATEGY_SIG)

@@ -49,6 +49,7 @@ from .layout import (
     I_N_LOCAL,
     I_N_OUTBOX,
     I_N_REC,
+    I_N_TRADES,
     I_NEED_TICK,
     I_NEXT_REC_TS,
     I_NOW,
@@ -74,13 +75,17 @@ from .layout import (
     RUN_FULL,
     RUN_GROW_BOOK,
     RUN_GROW_FILLS,
+    RUN_GROW_TRADES,
     RUN_NEED_DATA,
     RUN_STOPPED,
+    RUN_YIELD,
     ST_CANCELED,
     ST_NEW,
     ST_PARTIAL,
     ST_REPLACED,
     STRATEGY,
+    STRATEGY_YIELD,
+    TRADES,
 )
 from .local import equity_at, local_response
 from .matching import depth_orders, exch_cancel, exch_modify, exch_new, exch_trade
@@ -185,12 +190,12 @@ def _pick(t0, t1, t2, t3):
 
 
 _ARGS = (STRATEGY, EVENTS, I8A, F8A, BOOK, I8A, BOOK, I8A, OWN, ORDERS, ORDERS, ORDERS, ORDERS,
-         ORDERS, LAT, FILLS, RECORDS, F8A, F8A)
+         ORDERS, LAT, FILLS, RECORDS, F8A, F8A, TRADES)
 
 
 @kernel(I8(*_ARGS))
 def run(strategy, events, ist, fst, lbook, lbs, xbook, xbs, own, lo, xo, outbox, toex, tolo, lat,  # noqa: C901
-        fills, rec, params, scratch):
+        fills, rec, params, scratch, trades):
     """Run the backtest over ``events`` until it needs the wrapper (see the module doc).
 
     The event loop is written out here rather than in helpers: every array a numba function
@@ -201,7 +206,8 @@ def run(strategy, events, ist, fst, lbook, lbs, xbook, xbs, own, lo, xo, outbox,
     ist[I_LOCAL_ROW] = _seek(events, ist[I_LOCAL_ROW], LOCAL_EVENT)
     ist[I_EXCH_ROW] = _seek(events, ist[I_EXCH_ROW], EXCH_EVENT)
     end_ts = INVALID_MAX if ist[I_FINAL] else _NEED  # a cursor's time past the last row
-    h = (ist, fst, lo, outbox, lbook, lbs, params, scratch)
+    h = (ist, fst, lo, outbox, lbook, lbs, params, scratch, trades, fills)
+    collect = trades.shape[0] > 0  # public trades for the strategy (an empty buffer: none)
     if ist[I_NOW] == INVALID_MAX:
         t0 = events[ist[I_LOCAL_ROW]].local_ts if ist[I_LOCAL_ROW] < n else end_ts
         t2 = events[ist[I_EXCH_ROW]].exch_ts if ist[I_EXCH_ROW] < n else end_ts
@@ -262,6 +268,20 @@ def run(strategy, events, ist, fst, lbook, lbs, xbook, xbs, own, lo, xo, outbox,
                             r = RUN_GROW_BOOK
                             break
                         book_update(lbook, lbs, side < 0, tick, events[lrow].qty, lot)
+                    elif collect and code == _TRADE and side != 0:
+                        k = ist[I_N_TRADES]
+                        if k >= trades.shape[0]:
+                            r = RUN_GROW_TRADES
+                            break
+                        t = trades[k]
+                        t.local_ts = ts
+                        t.exch_ts = events[lrow].exch_ts
+                        t.side = side
+                        t.price_tick = rust_round(events[lrow].px / tick_size)
+                        t.qty = events[lrow].qty
+                        t.best_bid_tick = lbs[BS_BEST_BID]
+                        t.best_ask_tick = lbs[BS_BEST_ASK]
+                        ist[I_N_TRADES] = k + 1
                     seen += 1
                     lrow += 1
                     while lrow < n and not events[lrow].ev & LOCAL_EVENT:
@@ -329,6 +349,9 @@ def run(strategy, events, ist, fst, lbook, lbs, xbook, xbs, own, lo, xo, outbox,
                 ist[I_NEXT_REC_TS] += ((ist[I_NOW] - ist[I_NEXT_REC_TS]) // every + 1) * every
         ist[I_IN_GOTO] = 0
         ist[I_WAKE_UPS] += 1
-        if strategy(h) != 0:
+        answer = strategy(h)
+        if answer != 0:
+            if answer == STRATEGY_YIELD:
+                return RUN_YIELD  # the outbox is flushed when the run resumes
             _flush_outbox(ist, fst, outbox, toex, lat)
             return RUN_STOPPED

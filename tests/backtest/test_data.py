@@ -229,3 +229,14 @@ def test_memory_does_not_grow_with_the_number_of_files(tmp_path):
     # The chunk plus validation temporaries (about 3.3 chunks measured), never a whole file.
     assert peak_many < 5 * chunk_bytes < file_bytes
     assert peak_many < peak_few + chunk_bytes
+
+
+def test_validate_false_skips_the_row_checks_but_not_the_layout(tmp_path):
+    rows = make_rows(1_000)
+    rows["exch_ts"][500] = rows["exch_ts"][100] - 10**9
+    with pytest.raises(DataError, match="row 500"):
+        list(iter_event_chunks(rows, chunk_rows=300))
+    got = np.concatenate(list(iter_event_chunks(rows, chunk_rows=300, validate=False)))
+    np.testing.assert_array_equal(got, rows)
+    with pytest.raises(DataError, match="fields are"):
+        list(iter_event_chunks(np.zeros(3, [("a", "<i8")]), validate=False))

@@ -1,0 +1,166 @@
+"""The quoting strategy's order side: the engine's order table mirrored from the backtester's,
+and the engine's requests (diff actions, cancel-all, flatten) sent through the backtester.
+
+What the live order manager does with its table, the mirror derives from the backtester's local
+order table at each cycle: an order whose request is still travelling is in the pending state the
+manager sets before a request leaves (so the diff never sends a second request for it, "one
+request in flight per order"), a working order with nothing in flight is OPEN.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from qengine.kernels import codes
+from qengine.kernels._jit import helper
+from qengine.kernels.dtypes import ACTION_T, ORDER_T
+
+from . import local as lx
+from .layout import (
+    HANDLE,
+    I8,
+    I8A,
+    I_N_LOCAL,
+    IOC,
+    LIMIT,
+    ORDERS,
+    ST_CANCELED,
+    ST_NEW,
+    ST_NONE,
+    ST_PARTIAL,
+    ST_REPLACED,
+)
+from .quoting_layout import (
+    LEVEL_BITS,
+    LEVEL_MASK,
+    V_FLATTEN_ORDERS,
+    V_GATED_INSERTS,
+    V_NEXT_ID,
+    V_SEND_ERRORS,
+    V_TABLE_FULL,
+)
+
+
+@helper(I8(ORDERS, I8, ORDER_T, I8, I8A), inline=True)
+def mirror_orders(local, n_local, table, instrument, v):
+    """Write the live local orders into ``table`` (the kernels' ORDER rows); empty the rest.
+
+    A new order in flight is PENDING_INSERT, an amend PENDING_AMEND (its target in
+    ``pending_*``), a cancel PENDING_CANCEL; a working order with nothing in flight is OPEN.
+    Closed orders (filled, cancelled, expired) are left out. Rows beyond the table's capacity
+    are counted in ``v[V_TABLE_FULL]``. Returns the rows written."""
+    cap = table.shape[0]
+    k = 0
+    for i in range(n_local):
+        o = local[i]
+        if o.req == ST_NONE and o.status != ST_NEW and o.status != ST_PARTIAL:
+            continue
+        if k >= cap:
+            v[V_TABLE_FULL] += 1
+            continue
+        row = table[k]
+        row.client_order_id = o.order_id
+        row.order_key = o.order_id
+        row.instrument = instrument
+        row.side = codes.SIDE_BUY if o.side > 0 else codes.SIDE_SELL
+        row.level = o.order_id & LEVEL_MASK
+        row.price_ticks = o.price_tick
+        row.amount_lots = o.qty_lots
+        row.filled_lots = max(o.qty_lots - o.leaves_lots, 0)
+        row.pending_price_ticks = o.price_tick
+        row.pending_amount_lots = o.qty_lots
+        row.insert_time_ns = o.local_ts
+        row.update_time_ns = o.local_ts
+        if o.req == ST_NEW:
+            row.status = codes.ORDER_PENDING_INSERT
+            row.filled_lots = 0
+        elif o.req == ST_REPLACED:
+            row.status = codes.ORDER_PENDING_AMEND
+        elif o.req == ST_CANCELED:
+            row.status = codes.ORDER_PENDING_CANCEL
+        else:
+            row.status = codes.ORDER_OPEN
+        k += 1
+    for j in range(k, cap):
+        table[j].status = codes.ORDER_EMPTY
+    return k
+
+
+@helper(I8(HANDLE), inline=True)
+def requests_in_flight(h):
+    """Local orders with a request still travelling (the order manager's awaited replies)."""
+    lo = h[2]
+    n = 0
+    for i in range(h[0][I_N_LOCAL]):
+        if lo[i].req != ST_NONE:
+            n += 1
+    return n
+
+
+@helper(I8(HANDLE, I8A, I8), inline=True)
+def _next_id(h, v, level):
+    oid = (v[V_NEXT_ID] << LEVEL_BITS) | level
+    v[V_NEXT_ID] += 1
+    return oid
+
+
+@helper(I8(HANDLE, ACTION_T, I8, ORDER_T, I8A, I8), inline=True)
+def send_actions(h, actions, n_actions, table, v, levels_allowed):
+    """Send the first ``n_actions`` diff actions: an insert as a post-only (GTX) limit order,
+    only on a level the gate allows (asked right before it leaves, as the order manager does);
+    an amend with the size the venue keeps resting (the action's total minus what filled);
+    a cancel. Returns how many were sent; refusals are counted in ``v[V_SEND_ERRORS]``."""
+    sent = 0
+    for i in range(n_actions):
+        a = actions[i]
+        side = 1 if a.side == codes.SIDE_BUY else -1
+        if a.kind == codes.ACTION_INSERT:
+            if a.level >= levels_allowed:
+                v[V_GATED_INSERTS] += 1
+                continue
+            code = lx.submit_gtx(h, _next_id(h, v, a.level), side, a.price_ticks, a.size_lots)
+        elif a.kind == codes.ACTION_AMEND:
+            row = table[a.slot]
+            code = lx.modify(h, row.client_order_id, a.price_ticks,
+                             a.size_lots - np.int64(row.filled_lots))
+        else:
+            code = lx.cancel(h, table[a.slot].client_order_id)
+        if code == 0:
+            sent += 1
+        else:
+            v[V_SEND_ERRORS] += 1
+    return sent
+
+
+@helper(I8(HANDLE), inline=True)
+def cancel_all(h):
+    """Cancel every working order with nothing in flight (the risk monitor's cancel-all; an
+    order whose request is travelling is cancelled by the halted quoter's diff afterwards)."""
+    lo = h[2]
+    n = 0
+    for i in range(h[0][I_N_LOCAL]):
+        o = lo[i]
+        working = o.status == ST_NEW or o.status == ST_PARTIAL
+        if o.req == ST_NONE and working and lx.cancel(h, o.order_id) == 0:
+            n += 1
+    return n
+
+
+@helper(I8(HANDLE, I8A, I8, I8), inline=True)
+def flatten(h, v, signed_lots, limit_ticks):
+    """Send the risk monitor's flatten: ``signed_lots`` > 0 sells a long, < 0 buys back a
+    short, as an IOC limit at ``limit_ticks`` for exactly the size asked (it never trades
+    beyond the position it reduces: the reduce-only IOC of the live engine)."""
+    if signed_lots == 0:
+        return 0
+    side = -1 if signed_lots > 0 else 1
+    code = lx.submit(h, _next_id(h, v, codes.LEVEL_MAX), side, limit_ticks, abs(signed_lots),
+                     IOC, LIMIT)
+    if code == 0:
+        v[V_FLATTEN_ORDERS] += 1
+        return 1
+    v[V_SEND_ERRORS] += 1
+    return 0
+
+
+__all__ = ["cancel_all", "flatten", "mirror_orders", "requests_in_flight", "send_actions"]
