@@ -29,6 +29,14 @@ from typing import Any
 
 import numpy as np
 
+#: Stamp points of one sample, in path order, each as ns after the frame's socket read:
+#: ``frames`` the read's websocket frames handed to the RPC session (frame decode done),
+#: ``decoded`` the ticker reaching the listener (JSON, classification, record decode done),
+#: ``applied`` the book written (state update done), ``cycle_in`` / ``cycle_out`` the quote
+#: kernel call, ``execute`` the order manager entered, ``send`` the first order bytes handed to
+#: the socket (order encoding done; the write syscall follows before any yield).
+STAGE_POINTS = ("frames", "decoded", "applied", "cycle_in", "cycle_out", "execute", "send")
+
 
 class WireProbe:
     """Stamps and samples (ns). ``install()`` patches; ``reset()`` starts a measuring window."""
@@ -38,6 +46,15 @@ class WireProbe:
         self.from_read_ns = np.zeros(capacity, dtype=np.int64)
         #: Frame read -> ``execute`` entry: the part before the order manager starts sending.
         self.read_to_execute_ns = np.zeros(capacity, dtype=np.int64)
+        #: Per-stage stamps of each sample (ns after the read), see :data:`STAGE_POINTS`.
+        self.stages_ns = np.zeros((capacity, len(STAGE_POINTS)), dtype=np.int64)
+        #: Frame read -> send in CPU time of the engine's thread (``time.thread_time_ns``): the
+        #: wall figure minus the time the thread waited for a core (a shared machine).
+        self.cpu_from_read_ns = np.zeros(capacity, dtype=np.int64)
+        self.last_read_cpu_ns = 0
+        self.ticker_read_cpu_ns = 0
+        self.points = dict.fromkeys(STAGE_POINTS, 0)
+        self.ticker_points: dict[str, int] = {}
         self.n = 0
         self.dropped = 0
         self.last_read_ns = 0
@@ -55,10 +72,15 @@ class WireProbe:
         self.dropped = 0
 
     def samples(self) -> dict[str, np.ndarray]:
-        """This window's samples (ns): ``from_send``, ``from_read``, ``read_to_execute``."""
-        return {"from_send": self.from_send_ns[:self.n].copy(),
-                "from_read": self.from_read_ns[:self.n].copy(),
-                "read_to_execute": self.read_to_execute_ns[:self.n].copy()}
+        """This window's samples (ns): ``from_send``, ``from_read``, ``read_to_execute``, and
+        per stage point the time after the read (``at_<point>``)."""
+        out = {"from_send": self.from_send_ns[:self.n].copy(),
+               "from_read": self.from_read_ns[:self.n].copy(),
+               "read_to_execute": self.read_to_execute_ns[:self.n].copy(),
+               "cpu_from_read": self.cpu_from_read_ns[:self.n].copy()}
+        for column, point in enumerate(STAGE_POINTS):
+            out[f"at_{point}"] = self.stages_ns[:self.n, column].copy()
+        return out
 
     def _record(self, now: int) -> None:
         if self.first_action_ns == 0:
@@ -75,6 +97,13 @@ class WireProbe:
         self.from_send_ns[self.n] = now - sent if sent else -1
         self.from_read_ns[self.n] = now - read
         self.read_to_execute_ns[self.n] = execute - read
+        self.cpu_from_read_ns[self.n] = time.thread_time_ns() - self.ticker_read_cpu_ns
+        self.points["send"] = now
+        row = self.stages_ns[self.n]
+        for column, point in enumerate(STAGE_POINTS):
+            stamp = self.points[point] if point in ("cycle_in", "cycle_out", "execute",
+                                                      "send") else self.ticker_points[point]
+            row[column] = stamp - read
         self.n += 1
 
     def install(self) -> None:
@@ -83,16 +112,24 @@ class WireProbe:
 
         from qengine.engine._listener import Listener
         from qengine.engine._orders import OrderManager
+        from qengine.engine._quoter import Quoter
+        from qengine.io.rpc_session import RpcSession
 
         probe = self
         clock = time.monotonic_ns
+        cpu_clock = time.thread_time_ns
         receive_some = trio.SocketStream.receive_some
         send_all = trio.SocketStream.send_all
         on_ticker = Listener.on_ticker
         execute = OrderManager.execute
+        run_cycle = Quoter.run_cycle
+        handle_read = RpcSession.handle_read
+        points = self.points
 
         async def probed_receive_some(stream: Any, max_bytes: int | None = None) -> Any:
             data = await receive_some(stream, max_bytes)
+            # CPU first: its clock is a syscall (1-2 us on this VM), kept out of the wall figure.
+            probe.last_read_cpu_ns = cpu_clock()
             probe.last_read_ns = clock()
             return data
 
@@ -103,19 +140,35 @@ class WireProbe:
                 probe._record(clock())
             await send_all(stream, data)
 
+        async def probed_handle_read(session: Any, raw: Any) -> None:
+            points["frames"] = clock()
+            await handle_read(session, raw)
+
         def probed_on_ticker(listener: Any, notification: Any, *args: Any) -> None:
+            decoded = clock()
             on_ticker(listener, notification, *args)
             ticker = notification.records[0]
             stamp = ticker.mark_timestamp
             probe.ticker_sent_ns = int(stamp * 1e9) if stamp else 0
             probe.ticker_read_ns = probe.last_read_ns
+            probe.ticker_read_cpu_ns = probe.last_read_cpu_ns
+            probe.ticker_points = {"frames": points["frames"], "decoded": decoded,
+                                   "applied": clock()}
+
+        def probed_run_cycle(quoter: Any) -> int:
+            points["cycle_in"] = clock()
+            n = run_cycle(quoter)
+            points["cycle_out"] = clock()
+            return n
 
         async def probed_execute(manager: Any, n_actions: int, *args: Any, **kwargs: Any) -> int:
             # The engine passes ``tick_ns=None`` for cycles no fresh ticker triggered (forced
             # refresh, fill, after a rate-limit pause): like its histogram, take no sample then.
             tick_ns = args[0] if args else kwargs.get("tick_ns", 0)
             fresh = tick_ns is not None
-            probe.armed = (probe.ticker_sent_ns, probe.ticker_read_ns if fresh else 0, clock())
+            points["execute"] = clock()
+            probe.armed = (probe.ticker_sent_ns, probe.ticker_read_ns if fresh else 0,
+                           points["execute"])
             try:
                 return await execute(manager, n_actions, *args, **kwargs)
             finally:
@@ -125,3 +178,5 @@ class WireProbe:
         trio.SocketStream.send_all = probed_send_all
         Listener.on_ticker = probed_on_ticker
         OrderManager.execute = probed_execute
+        Quoter.run_cycle = probed_run_cycle
+        RpcSession.handle_read = probed_handle_read

@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from perf._harness import machine_info, progress, write_json
 
 ROOT = Path(__file__).resolve().parent.parent
-TARGET_WARM_S = 1.0
+TARGET_WARM_S = 0.5  # issue 13
 FEEDER_RATE = 1_000
 
 
@@ -121,7 +121,7 @@ def run(quick: bool) -> dict[str, Any]:
         "cold": cold,
         "warm": warm,
         "target_warm_s": TARGET_WARM_S,
-        "meets_target": warm["first_quote_s"] < TARGET_WARM_S,
+        "meets_target": warm["first_quote_s"] <= TARGET_WARM_S,
     }
 
 

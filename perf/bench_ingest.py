@@ -37,7 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from perf._harness import gc_disabled, machine_info, percentiles_ns, progress, write_json
 
-TARGET_RATE = 50_000  # msgs/s the client must sustain on one core
+TARGET_RATE = 50_000  # msgs/s of the paced latency phase
+TARGET_SUSTAINED = 150_000  # msgs/s the client must sustain on one core (issue 13)
 CHANNEL = "ticker.BTC-PERPETUAL.raw"
 # A complete Thalex ticker (thalex-protocol.md 9.3) with the send time in mark_timestamp.
 TEMPLATE = (
@@ -234,8 +235,8 @@ def run(quick: bool) -> dict[str, Any]:
         "paced_first_tenth_p50_ns": first_p50,
         "paced_last_tenth_p50_ns": last_p50,
         "backlog_growing": last_p50 > max(4 * first_p50, 2_000_000),
-        "target_msgs_per_s": TARGET_RATE,
-        "meets_target": blast["msgs_per_s"] >= TARGET_RATE,
+        "target_msgs_per_s": TARGET_SUSTAINED,
+        "meets_target": blast["msgs_per_s"] >= TARGET_SUSTAINED,
         "undecodable": blast["undecodable"] + paced["undecodable"],
         "machine": machine_info(),
     }

@@ -43,6 +43,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from perf._harness import machine_info, progress, run_child, write_json
+from perf._rss import rss_import_steps
 from qengine.kernels.dtypes import MARKET_SAMPLE, ORDER, QUOTE
 
 TARGET_REDUCTION_PCT = 90.0
@@ -190,6 +191,8 @@ def run(quick: bool) -> dict[str, Any]:
     session = measure_session_rss_growth(30.0 if quick else 600.0,
                                          warmup_s=2.0 if quick else 10.0)
     result.update(session)
+    progress("memory: RSS of a fresh interpreter after each layer of imports")
+    result["rss_import_steps_mb"] = rss_import_steps()
     result["meets_target"] = bool(result["min_reduction_pct"] >= TARGET_REDUCTION_PCT
                                   and session["rss_growth_pct"] < TARGET_RSS_GROWTH_PCT)
     return result
@@ -224,6 +227,7 @@ SESSION_STEP_S = 0.02
 async def _session(url: str, warmup_s: float, seconds: float) -> dict[str, Any]:
     import trio
 
+    from perf._rss import rss_by_mapping
     from qengine.config import config_from_mapping
     from qengine.engine import open_engine
     from qengine.io.auth import demo_credentials
@@ -243,8 +247,13 @@ async def _session(url: str, warmup_s: float, seconds: float) -> dict[str, Any]:
         gc.collect()
         after = rss_mb()
         counters = engine.telemetry.counters.snapshot()
+        by_mapping = rss_by_mapping()
+        arrays = sum(value.nbytes for value in vars(engine.state).values()
+                     if isinstance(value, np.ndarray))
     return {"rss_mb_start": start, "rss_mb_after": after, "rss_mb_max": max(series, default=after),
-            "events": {k: counters[k] - before[k] for k in counters}}
+            "events": {k: counters[k] - before[k] for k in counters},
+            # What the session's RSS is made of (perf._rss), and the engine's own state arrays.
+            "rss_by_mapping_mb": by_mapping, "state_arrays_mb": arrays / 2**20}
 
 
 def session_child(url: str, warmup_s: float, seconds: float) -> int:

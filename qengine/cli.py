@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from ._version import __version__
+from .cli_backtest import add_backtest_arguments, run_backtest_command
 from .cli_sweep import add_sweep_arguments, run_sweep_command
 from .sim.cli import add_simulate_arguments, run_simulate_command
 
@@ -153,6 +154,13 @@ def build_parser() -> argparse.ArgumentParser:
                                        "rows to Parquet, best sets, heatmaps, an HTML page.")
     add_sweep_arguments(sweep)
     sweep.set_defaults(handler=run_sweep_command)
+    backtest = sub.add_parser(
+        "backtest", help="run the quoting config on recorded data: statistics, plots, report",
+        description="Backtest qengine's own quoting (the kernels and decisions that quote live) "
+                    "on recorded market data; print the statistics, write the HTML report with "
+                    "its plots and, with --json, every statistic.")
+    add_backtest_arguments(backtest)
+    backtest.set_defaults(handler=run_backtest_command)
     return parser
 
 

@@ -46,9 +46,9 @@ def _modules(root: Path) -> list[Path]:
 def _layer(module: str) -> float:
     """Layer of a dotted module: 0 kernels, 0.5 strategy (config -> kernel arrays, shared by the
     engine and the backtester), 1 io, backtest or sim, 2 engine, 2.5 sweep (the backtester on
-    Dask), 3 cli (with ``cli_sweep``, ``run`` and ``venue``, the session's script entry and its
-    venue); lower never imports higher (io, backtest and sim are side by side, see the tests
-    below)."""
+    Dask), 3 cli (with ``cli_backtest`` and ``cli_sweep``, the backtest and sweep commands, ``run``
+    and ``venue``, the session's script entry and its venue); lower never imports higher (io,
+    backtest and sim are side by side, see the tests below)."""
     parts = module.split(".")
     if len(parts) > 1 and parts[1] == "kernels":
         return 0
@@ -58,7 +58,8 @@ def _layer(module: str) -> float:
         return 1
     if len(parts) > 1 and parts[1] == "sweep":
         return 2.5
-    if len(parts) > 1 and parts[1] in {"cli", "cli_sweep", "__main__", "run", "venue"}:
+    if len(parts) > 1 and parts[1] in {"cli", "cli_backtest", "cli_sweep", "__main__", "run",
+                                       "venue"}:
         return 3
     leaves = {"_version", "units", "errors", "config"}
     if module == "qengine" or (len(parts) > 1 and parts[1] in leaves):

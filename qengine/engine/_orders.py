@@ -25,6 +25,7 @@ import trio
 from ..clock import now_ns
 from ..io import errors as io_errors
 from ..io import messages as m
+from ..io.order_frames import OrderFrames
 from ..io.thalex import ThalexClient
 from ..kernels import codes
 from ..kernels.orders import (
@@ -80,6 +81,8 @@ class OrderManager:
         self.mm_protection_needed = False
         self.mm_protection_amounts = (0.0, 0.0)
         self._replies: trio.Nursery | None = None
+        #: The params JSON of our orders, constant parts encoded once (one ``%`` per order).
+        self.frames = OrderFrames(state.spec.name, state.config.label)
         #: Order batches whose answers are still outstanding.
         self.in_flight = 0
 
@@ -126,7 +129,7 @@ class OrderManager:
         requests = [self._request(spec, *action) for action in prepared]
         if self.state.config.telemetry.verbose_logging:
             log.debug("sending %s", requests)
-        batch = await self.client.send_order_batch(requests)
+        batch = await self.client.send_encoded_orders(requests)
         sent_ns = now_ns()
         # The cycle's orders left in one socket write: tick-to-quote ends here. The answers
         # are collected by the order manager's own task, so the quoter is free for the next
@@ -216,16 +219,13 @@ class OrderManager:
         return (kind, cid, side, price, size)
 
     def _request(self, spec: InstrumentSpec, kind: int, cid: int, side: int, price_ticks: int,
-                 size_lots: int) -> tuple[str, dict[str, Any]]:
+                 size_lots: int) -> tuple[str, bytes]:
         if kind == codes.ACTION_INSERT:
-            return ("insert", {"direction": _DIRECTION[side], "instrument_name": spec.name,
-                               "amount": spec.amount(size_lots), "price": spec.price(price_ticks),
-                               "post_only": True, "label": self.state.config.label,
-                               "client_order_id": cid})
+            return self.frames.insert(_DIRECTION[side], spec.amount(size_lots),
+                                      spec.price(price_ticks), cid)
         if kind == codes.ACTION_AMEND:
-            return ("amend", {"client_order_id": cid, "amount": spec.amount(size_lots),
-                              "price": spec.price(price_ticks)})
-        return ("cancel", {"client_order_id": cid})
+            return self.frames.amend(cid, spec.amount(size_lots), spec.price(price_ticks))
+        return self.frames.cancel(cid)
 
     def _on_error(self, kind: int, cid: int, exc: io_errors.ThalexError) -> None:
         orders = self.state.orders

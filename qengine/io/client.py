@@ -75,7 +75,8 @@ class ThalexClient:
         """:meth:`call`, then ``decode(result)``; a shape error raises ``BadResponse``."""
         return await self._session.call_decoded(method, params, decode, timeout_s=timeout_s)
 
-    async def send_batch(self, requests: Sequence[tuple[str, Mapping[str, Any] | None]], *,
+    async def send_batch(self,
+                         requests: Sequence[tuple[str, Mapping[str, Any] | bytes | None]], *,
                          timeout_s: float | None = None) -> PendingBatch:
         """Send several requests in one socket write (see :meth:`RpcSession.send_batch`)."""
         return await self._session.send_batch(requests, timeout_s=timeout_s)
@@ -363,6 +364,16 @@ class ThalexClient:
             else:
                 raise ValueError(f"unknown order request kind {kind!r}")
         return OrderBatch(await self.send_batch(calls, timeout_s=timeout_s))
+
+    async def send_encoded_orders(
+        self,
+        requests: Sequence[tuple[str, bytes]],
+        *,
+        timeout_s: float | None = None,
+    ) -> OrderBatch:
+        """Like :meth:`send_order_batch` for requests already encoded by
+        :class:`~qengine.io.order_frames.OrderFrames`: ``(method, params JSON)`` pairs."""
+        return OrderBatch(await self.send_batch(requests, timeout_s=timeout_s))
 
     async def order_batch(
         self,

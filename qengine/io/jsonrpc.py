@@ -34,19 +34,23 @@ __all__ = [
     "parse_frame",
 ]
 
+#: ``{"method":<method>,"params":`` per method, for requests with pre-encoded params.
+_HEADS: dict[str, bytes] = {}
 # Ids wrap inside unsigned 53 bits so any JSON parser (even one using doubles) reads them exactly.
 _MAX_REQUEST_ID = (1 << 53) - 1
 
 
-def encode_request(method: str, params: Mapping[str, Any] | None, request_id: int | None) -> bytes:
+def encode_request(method: str, params: Mapping[str, Any] | bytes | None,
+                   request_id: int | None) -> bytes:
     """Encode one request frame as UTF-8 JSON bytes.
 
     Parameters
     ----------
     method : str
         JSON-RPC method, e.g. ``"private/insert"``.
-    params : Mapping or None
-        Parameters; keys whose value is ``None`` are dropped; ``None`` sends ``{}``.
+    params : Mapping or bytes or None
+        Parameters; keys whose value is ``None`` are dropped; ``None`` sends ``{}``. ``bytes``
+        are taken as the params object already encoded (``order_frames.OrderFrames``).
     request_id : int or None
         Request id; ``None`` omits the ``id`` key (the server then answers with ``id: null``).
 
@@ -55,6 +59,15 @@ def encode_request(method: str, params: Mapping[str, Any] | None, request_id: in
     bytes
         The frame payload.
     """
+    if type(params) is bytes:
+        head = _HEADS.get(method)
+        if head is None:
+            head = b'{"method":' + orjson.dumps(method) + b',"params":'
+            if len(_HEADS) < 256:
+                _HEADS[method] = head
+        if request_id is None:
+            return head + params + b"}"
+        return b'%b%b,"id":%d}' % (head, params, request_id)
     clean = {} if params is None else {k: v for k, v in params.items() if v is not None}
     if request_id is None:
         return orjson.dumps({"method": method, "params": clean})
@@ -235,7 +248,7 @@ class RpcProtocol:
     def start_request(
         self,
         method: str,
-        params: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | bytes | None = None,
         *,
         now_s: float = 0.0,
         timeout_s: float = float("inf"),
@@ -247,8 +260,8 @@ class RpcProtocol:
         ----------
         method : str
             JSON-RPC method.
-        params : Mapping or None
-            Parameters (``None`` values dropped).
+        params : Mapping or bytes or None
+            Parameters (``None`` values dropped), or the params object already encoded.
         now_s : float
             Current time in seconds (only used for ``sent_at_s`` and the deadline).
         timeout_s : float

@@ -8,7 +8,8 @@ specific text; :func:`decode_notification` never raises: it counts every rejecti
 
 Records keep exchange units (quote-currency prices, base-currency amounts, Unix seconds as float);
 ``qengine.units`` converts them to ticks, lots and nanoseconds. The record classes and decoders live
-in ``messages_market``, ``messages_account`` and ``messages_encode`` and are re-exported here.
+in ``messages_market``, ``messages_orders``, ``messages_account`` and ``messages_encode`` and are
+re-exported here.
 """
 
 from __future__ import annotations
@@ -19,25 +20,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .messages_account import (
-    DIRECTIONS,
     FILL_TRADE_TYPES,
-    LIVE_STATUSES,
-    ORDER_STATUSES,
     AccountSummary,
     CashBalance,
-    Fill,
     MassQuoteError,
     MassQuoteResult,
     MmProtectionUpdate,
-    OrderUpdate,
     PortfolioEntry,
     SystemEvent,
     Trade,
     decode_account_summary,
-    decode_fill,
     decode_mass_quote_result,
     decode_mm_protection,
-    decode_order,
     decode_portfolio_entry,
     decode_portfolio_row,
     decode_system_event,
@@ -73,6 +67,15 @@ from .messages_market import (
     decode_lwt,
     decode_public_trade,
     decode_ticker,
+)
+from .messages_orders import (
+    DIRECTIONS,
+    LIVE_STATUSES,
+    ORDER_STATUSES,
+    Fill,
+    OrderUpdate,
+    decode_fill,
+    decode_order,
 )
 
 __all__ = [
@@ -152,6 +155,9 @@ _FIXED_CHANNELS = frozenset(
     }
 )
 _MAX_REASON = 200  # characters kept per sampled rejection reason
+#: channel_kind per channel name seen (names come from the server: bounded).
+_KINDS: dict[str, tuple[str, str | None]] = {}
+_MAX_KINDS = 4096
 # A decoder bug must not kill the listener either; these are counted like malformed payloads.
 _DECODE_ERRORS = (
     MessageError,
@@ -347,7 +353,12 @@ def decode_notification(
     """
     if stats is None:
         stats = DecodeStats(sample_size=1)
-    kind, key = channel_kind(channel_name)
+    kind_key = _KINDS.get(channel_name) if type(channel_name) is str else None
+    if kind_key is None:
+        kind_key = channel_kind(channel_name)
+        if type(channel_name) is str and len(_KINDS) < _MAX_KINDS:
+            _KINDS[channel_name] = kind_key
+    kind, key = kind_key
     if kind == UNKNOWN:
         stats.unknown_channels += 1
         stats.note_rejection(channel_name, "unknown channel")

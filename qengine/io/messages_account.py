@@ -1,4 +1,5 @@
-"""Account records and their decoders: orders and fills, portfolio, trades, summary, mm protection.
+"""Account records and their decoders: portfolio, trades, summary, mm protection, mass quotes
+(orders and fills: ``messages_orders``).
 
 Values stay in exchange units (prices in quote currency, amounts in base currency, times in Unix
 seconds as floats). Money-relevant enums (``direction``, ``status``, ``maker_taker``) are checked
@@ -24,33 +25,26 @@ from .messages_base import (
     opt_int,
     opt_num,
     opt_string,
-    positive,
     req,
     skipped_row,
     string,
     to_int,
 )
+from .messages_orders import DIRECTIONS, MAKER_TAKER
 
 __all__ = [
-    "DIRECTIONS",
     "FILL_TRADE_TYPES",
-    "LIVE_STATUSES",
-    "ORDER_STATUSES",
     "AccountSummary",
     "CashBalance",
-    "Fill",
     "MassQuoteError",
     "MassQuoteResult",
     "MmProtectionUpdate",
-    "OrderUpdate",
     "PortfolioEntry",
     "SystemEvent",
     "Trade",
     "decode_account_summary",
-    "decode_fill",
     "decode_mass_quote_result",
     "decode_mm_protection",
-    "decode_order",
     "decode_portfolio_entry",
     "decode_portfolio_row",
     "decode_system_event",
@@ -59,63 +53,9 @@ __all__ = [
     "decode_trade_row",
 ]
 
-DIRECTIONS = frozenset({"buy", "sell"})
-MAKER_TAKER = frozenset({"maker", "taker"})
-ORDER_STATUSES = frozenset(
-    {"open", "partially_filled", "cancelled", "cancelled_partially_filled", "filled"}
-)
-LIVE_STATUSES = frozenset({"open", "partially_filled"})  # the only statuses of a resting order
 #: ``trade_type`` values of executions of an order; the schema's others (amend, delete,
 #: internal_transfer, expiration, daily_mark) are bookkeeping rows, not fills.
 FILL_TRADE_TYPES = frozenset({"normal", "block", "combo", "rfq", "liquidation"})
-
-
-@dataclass(frozen=True, slots=True)
-class Fill:
-    """An OrderFill: price (quote ccy), amount (base ccy, > 0), time (Unix s, may be None)."""
-
-    trade_id: str
-    price: float
-    amount: float
-    time: float | None
-    maker_taker: str
-    leg_index: int
-
-
-@dataclass(frozen=True, slots=True)
-class OrderUpdate:
-    """An OrderStatus (4.5), from the order channels or an insert/amend/cancel result.
-
-    ``fills`` holds only this update's new fills, except for ``change_reason == "existing"``.
-    Amounts are in base currency, prices in quote currency (None for market orders), times in
-    Unix seconds; ``instrument_name`` is None for combination orders.
-    """
-
-    order_id: str
-    client_order_id: int | None
-    instrument_name: str | None
-    direction: str
-    order_type: str
-    time_in_force: str
-    price: float | None
-    amount: float
-    filled_amount: float
-    remaining_amount: float
-    status: str
-    change_reason: str
-    delete_reason: str | None
-    insert_reason: str | None
-    label: str | None
-    create_time: float | None
-    close_time: float | None
-    persistent: bool | None
-    reduce_only: bool
-    fills: tuple[Fill, ...]
-
-    @property
-    def is_live(self) -> bool:
-        """True while the order rests on the book (``open`` or ``partially_filled``)."""
-        return self.status in LIVE_STATUSES
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,54 +159,6 @@ class MassQuoteResult:
     n_success: int
     n_fail: int
     errors: tuple[MassQuoteError, ...]
-
-
-def decode_fill(obj: Any) -> Fill:
-    """Decode an OrderFill object."""
-    obj = as_dict(obj, "fill")
-    return Fill(
-        trade_id=string(obj, "trade_id"),
-        price=num(obj, "price"),
-        amount=positive(obj, "amount"),
-        time=opt_num(obj, "time"),
-        maker_taker=choice(obj, "maker_taker", MAKER_TAKER),
-        leg_index=to_int(req(obj, "leg_index"), "leg_index"),
-    )
-
-
-def decode_order(obj: Any) -> OrderUpdate:
-    """Decode an OrderStatus object (order channels, insert/amend/cancel/open_orders results)."""
-    obj = as_dict(obj, "order")
-    amount = non_negative(obj, "amount")
-    filled = non_negative(obj, "filled_amount")
-    remaining = non_negative(obj, "remaining_amount")
-    if filled > amount or remaining > amount:
-        raise MessageError("order filled_amount or remaining_amount exceeds amount")
-    instrument_name = opt_string(obj, "instrument_name")
-    if instrument_name is None and "legs" not in obj:
-        raise MessageError("missing required field 'instrument_name'")
-    return OrderUpdate(
-        order_id=string(obj, "order_id"),
-        client_order_id=opt_int(obj, "client_order_id"),
-        instrument_name=instrument_name,
-        direction=choice(obj, "direction", DIRECTIONS),
-        order_type=string(obj, "order_type"),
-        time_in_force=string(obj, "time_in_force"),
-        price=opt_num(obj, "price"),
-        amount=amount,
-        filled_amount=filled,
-        remaining_amount=remaining,
-        status=choice(obj, "status", ORDER_STATUSES),
-        change_reason=string(obj, "change_reason"),
-        delete_reason=opt_string(obj, "delete_reason"),
-        insert_reason=opt_string(obj, "insert_reason"),
-        label=label(obj, "label"),
-        create_time=opt_num(obj, "create_time"),
-        close_time=opt_num(obj, "close_time"),
-        persistent=opt_bool(obj, "persistent", None),
-        reduce_only=bool(opt_bool(obj, "reduce_only", False)),
-        fills=tuple(decode_fill(item) for item in as_list(req(obj, "fills"), "fills")),
-    )
 
 
 def decode_portfolio_entry(obj: Any) -> PortfolioEntry:

@@ -9,7 +9,8 @@
 - Every socket read is handled in the reader task: responses wake their callers; notifications
   are decoded once (``messages.decode_notification``) and handed to the one consumer as one
   :class:`Inbound` batch: the arrival time, the newest push per channel of the conflated
-  prefixes (market data: older ones in the same read are never decoded), and every other push
+  prefixes (market data: older ones in the same read are never decoded, and those that start
+  the Thalex way, ``{"channel_name":"...``, never even JSON-parsed), and every other push
   in arrival order (orders, portfolio, trades: never dropped). The reader awaits the consumer,
   so a slow consumer slows reading (back-pressure) and nothing piles up.
 """
@@ -29,6 +30,9 @@ from .messages import Notification as Decoded
 from .transport import Transport, TransportStatistics
 
 __all__ = ["Inbound", "InboundHandler", "RpcSession", "SessionStatistics"]
+
+#: How a Thalex push starts on the wire (its channel name follows up to the next quote).
+_PUSH_HEAD = b'{"channel_name":"'
 
 
 @dataclass(slots=True)
@@ -127,6 +131,7 @@ class RpcSession:
         self._conflated_in_batch = 0
         self._batches = 0
         self._conflate: tuple[str, ...] = ()
+        self._conflate_bytes: tuple[bytes, ...] = ()
         self._on_inbound: InboundHandler | None = None
         self._inbound: Inbound | None = None
 
@@ -144,6 +149,7 @@ class RpcSession:
             raise RuntimeError("the pushes already have a consumer")
         self._on_inbound = on_inbound
         self._conflate = tuple(conflate)
+        self._conflate_bytes = tuple(prefix.encode() for prefix in self._conflate)
         self._rpc.route("", self._collect, prefix=True)
 
     def attach(self, transport: Transport) -> None:
@@ -159,13 +165,16 @@ class RpcSession:
         """Process one socket read (the transport's ``on_batch`` hook): wake the callers whose
         answers came, then hand the read's pushes to the consumer as one :class:`Inbound`."""
         now_s = trio.current_time()
-        frames = [parse_frame(data) for data in raw]
-        skip = self._superseded(frames) if len(frames) > 1 and self._conflate else ()
+        if len(raw) > 1 and self._conflate:
+            frames = self._parse_newest(raw)
+            skip = self._superseded(frames)
+        else:
+            frames, skip = [parse_frame(data) for data in raw], ()
         inbound = self._inbound = Inbound(int(now_s * 1e9))
         receive = self._rpc.receive
         try:
             for index, frame in enumerate(frames):
-                if index in skip:
+                if frame is None or index in skip:
                     continue
                 done = receive(frame)
                 if done is not None:
@@ -189,6 +198,32 @@ class RpcSession:
             inbound.market.append(record)
         else:
             inbound.events.append(record)
+
+    def _parse_newest(self, raw: list[bytes]) -> list[Any]:
+        # Parse a read's frames, except market pushes older than a valid one of the same
+        # channel later in the read: those are recognised from their first bytes
+        # ({"channel_name":"ticker....) and skipped unparsed (None). Newest first, so a broken
+        # newest frame lets the one before it through. Frames of another shape (other key
+        # order, a snapshot flag, escapes in the name) are parsed and go through _superseded.
+        frames: list[Any] = [None] * len(raw)
+        served: set[bytes] = set()
+        prefixes = self._conflate_bytes
+        for index in range(len(raw) - 1, -1, -1):
+            data = raw[index]
+            name = None
+            if type(data) is bytes and data.startswith(_PUSH_HEAD):
+                end = data.find(b'"', len(_PUSH_HEAD))
+                name = data[len(_PUSH_HEAD):end] if end > 0 else b""
+                if not name.startswith(prefixes) or b"\\" in name or b'"snapshot"' in data:
+                    name = None
+            if name is not None and name in served:
+                self._conflated_in_batch += 1
+                continue
+            frame = frames[index] = parse_frame(data)
+            if name is not None and type(frame) is Notification and not frame.snapshot and \
+                    frame.channel_name.encode() == name:
+                served.add(name)
+        return frames
 
     def _superseded(self, frames: list[Any]) -> set[int]:
         newest: dict[str, int] = {}
@@ -269,11 +304,14 @@ class RpcSession:
 
     async def send_batch(
         self,
-        requests: Sequence[tuple[str, Mapping[str, Any] | None]],
+        requests: Sequence[tuple[str, Mapping[str, Any] | bytes | None]],
         *,
         timeout_s: float | None = None,
     ) -> PendingBatch:
         """Send several requests in one socket write; return without waiting for the answers.
+
+        A request's params may be ``bytes``: the params object already encoded as JSON
+        (``order_frames.OrderFrames`` builds them for the engine's orders).
 
         ``await batch.wait()`` then yields, per request in order, the ``result`` or the
         exception :meth:`call` would have raised for it (``ThalexError`` subclass,

@@ -78,3 +78,42 @@ async def test_call_batch_without_a_connection_returns_connection_lost_for_each(
     session = RpcSession()
     results = await session.call_batch([("private/insert", {}), ("private/amend", {})])
     assert [type(r) for r in results] == [ConnectionLost, ConnectionLost]
+
+
+async def _one_read(batch: list[bytes]) -> tuple[Inbound, RpcSession]:
+    reads: list[Inbound] = []
+
+    async def consume(inbound: Inbound) -> None:
+        reads.append(inbound)
+
+    session = RpcSession()
+    session.deliver_to(consume, conflate=("ticker.",))
+    await session.handle_read(batch)
+    (inbound,) = reads
+    return inbound, session
+
+
+async def test_a_broken_newest_ticker_lets_the_one_before_it_through(autojump_clock):
+    broken = b'{"channel_name":"ticker.A.raw","notification":{"mark_price":'
+    inbound, session = await _one_read([_push("ticker.A.raw", 1.0), _push("ticker.A.raw", 2.0),
+                                        broken])
+    assert [(n.key, n.records[0].mark_price) for n in inbound.market] == [("A", 2.0)]
+    stats = session.statistics()
+    assert stats.rpc.unknown_frames == 1
+    assert stats.conflated_in_batch == 1
+
+
+async def test_other_key_orders_snapshots_and_other_channels_are_still_conflated_right(
+        autojump_clock):
+    reordered = orjson.dumps({"notification": {**TICKER, "mark_price": 9.0},
+                              "channel_name": "ticker.A.raw"})
+    snapshot = orjson.dumps({"channel_name": "ticker.A.raw", "snapshot": True,
+                             "notification": {**TICKER, "mark_price": 7.0}})
+    order_push = orjson.dumps({"channel_name": "session.orders", "notification": []})
+    inbound, session = await _one_read([_push("ticker.A.raw", 1.0), reordered, order_push,
+                                        snapshot, _push("ticker.A.raw", 3.0)])
+    # The snapshot is never dropped; of the rest only the newest ticker of A is delivered.
+    assert [(n.records[0].mark_price, n.snapshot) for n in inbound.market] == [
+        (7.0, True), (3.0, False)]
+    assert [n.kind for n in inbound.events] == ["session.orders"]
+    assert session.statistics().conflated_in_batch == 2

@@ -23,7 +23,13 @@ import trio_websocket
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qengine.io._websocket import ConnectionClosed, _mask, connect_websocket, encode_frame
+from qengine.io._websocket import (
+    ConnectionClosed,
+    _mask,
+    _MaskKeys,
+    connect_websocket,
+    encode_frame,
+)
 from qengine.io.errors import ConnectionLost, OrderNotFound, ProtocolViolation, RequestTimeout
 from qengine.io.rpc_session import Inbound, RpcSession
 from qengine.io.transport import ReconnectPolicy, TransportConfig, open_transport
@@ -608,3 +614,35 @@ async def test_pending_calls_fail_with_connection_lost_and_errors_are_typed(auto
     assert outcomes[-1] == "RequestTimeout"
     assert [orjson.loads(f)["method"] for f in transport.sent] == ["a", "b", "c"]
     assert session.statistics().rpc.pending == 0
+
+
+async def test_a_batch_of_texts_arrives_as_masked_frames_in_order(autojump_clock):
+    got = []
+    all_read = trio.Event()
+
+    async def script(peer: RawPeer):
+        await peer.handshake()
+        for _ in range(300):  # more keys than one pool holds: the pool refills in between
+            got.append(await peer.read_frame())
+        all_read.set()
+        await trio.sleep_forever()
+
+    payloads = [b'{"n":%d}' % i for i in range(100)]
+    with trio.fail_after(5):
+        async with trio.open_nursery() as nursery:
+            port = await start_raw_server(nursery, script)
+            ws = await connect_websocket(f"ws://127.0.0.1:{port}/ws/api/v2")
+            for _ in range(3):
+                await ws.send_texts(payloads)
+            await all_read.wait()
+            await ws.aclose()
+            nursery.cancel_scope.cancel()
+    assert got == [(0x1, True, True, p) for p in payloads] * 3
+
+
+def test_mask_keys_are_never_handed_out_twice_and_the_pool_refills():
+    keys = _MaskKeys()
+    taken = [keys.take(4) for _ in range(5000)]  # several pools' worth
+    assert all(len(k) == 4 for k in taken)
+    assert len(set(taken)) > 4990  # 32-bit random keys: a few collisions at most
+    assert len(keys.take(10_000)) == 10_000  # larger than a pool

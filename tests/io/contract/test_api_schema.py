@@ -17,6 +17,7 @@ import pytest
 import trio
 
 from qengine.io.messages import QuoteLevel, QuoteRequest
+from qengine.io.order_frames import OrderFrames
 from qengine.io.thalex import ThalexClient, open_thalex_client, url_for_network
 from qengine.sim import SimulatorConfig, serve_simulator
 
@@ -70,6 +71,10 @@ async def _exercise_every_method(c: ThalexClient, sim: Any, credentials: Any) ->
                                          "price": bid - 31}),
                               ("cancel", {"order_id": "no-such-order"})])
     batch = await use("send_order_batch", [("cancel", {"client_order_id": 8})])
+    await batch.wait()
+    frames = OrderFrames(BTC, "frames")
+    batch = await use("send_encoded_orders", [frames.insert("buy", 0.01, bid - 40, 9),
+                                              frames.amend(9, 0.02, bid - 41), frames.cancel(9)])
     await batch.wait()
     await use("buy", BTC, 0.01, None, order_type="market")  # a taker fill
     await use("buy", BTC, 0.01, bid - 1, label="contract")
