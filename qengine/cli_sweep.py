@@ -23,14 +23,14 @@ def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true",
                         help="keep the rows in --out and run only the missing tasks")
     parser.add_argument("--metric", metavar="NAME",
-                        help="statistic that ranks the sets (default: the grid's, else pnl)")
+                        help="statistic that ranks the sets (default: the grid's, else pnl_quote)")
     parser.add_argument("--minimize", action="store_true", help="lower --metric is better")
     parser.add_argument("--no-plots", action="store_true", help="no heatmaps, no HTML page")
 
 
 def run_sweep_command(args: argparse.Namespace) -> int:
     try:
-        from .sweep.api import plan_sweep, run_planned
+        from .sweep.api import check_quoting, plan_sweep, run_planned
         from .sweep.runner import open_client
         from .sweep.summary import best_table, text_table, walk_forward_table
     except ImportError as exc:
@@ -44,6 +44,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
         return 2
     try:
         plan = plan_sweep(args.config, args.data, args.grid)
+        metric = check_quoting(plan, args.metric)
     except (ConfigError, ValueError) as exc:
         print(f"qengine sweep: {exc}", file=sys.stderr)
         return 2
@@ -52,7 +53,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
           f"{args.scheduler or f'{args.workers} local worker processes'}")
     try:
         with open_client(args.scheduler, workers=args.workers) as client:
-            result = run_planned(plan, client, args.out, resume=args.resume, metric=args.metric,
+            result = run_planned(plan, client, args.out, resume=args.resume, metric=metric,
                                  minimize=True if args.minimize else None,
                                  plots=not args.no_plots)
     except (ValueError, OSError) as exc:

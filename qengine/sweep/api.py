@@ -10,7 +10,8 @@ from typing import Any
 
 from distributed import Client
 
-from qengine.config import config_from_mapping, read_toml
+from qengine.config import EngineConfig, config_from_mapping, read_toml
+from qengine.errors import ConfigError
 
 from . import summary as S
 from .grid import GridSpec, load_grid
@@ -19,7 +20,7 @@ from .store import ResultStore
 from .tasks import TaskFn, TaskSpec, plan_tasks, run_task, splits_for
 
 #: Ranks parameter sets when neither --metric nor the grid's [summary] metric says otherwise.
-DEFAULT_METRIC = "pnl"
+DEFAULT_METRIC = "pnl_quote"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -79,6 +80,28 @@ def plan_sweep(config: str | Path | None, data: Sequence[str | Path], grid: str 
         files.append(str(path.resolve()))
     tasks = plan_tasks(spec, base, splits_for(spec, files))
     return SweepPlan(base=base, grid=spec, files=tuple(files), tasks=tuple(tasks))
+
+
+def check_quoting(plan: SweepPlan, metric: str | None) -> str:
+    """For qengine's own quoting (``run_task``): every instrument is in the instrument table and
+    the metric is one of ``compute_stats``'s; returns the metric to rank by.
+
+    Raises ``ConfigError`` naming the instrument or the metric (and the known ones).
+    """
+    from qengine.backtest.instruments import resolve_instrument
+    from qengine.backtest.stats import STAT_KEYS
+
+    default = EngineConfig().instrument
+    for name in sorted({t.instrument or t.config.get("instrument", default) for t in plan.tasks}):
+        try:
+            resolve_instrument(name)
+        except ConfigError as exc:
+            raise ConfigError(f"backtest.instrument: {exc}") from None
+    chosen = metric or plan.grid.metric or DEFAULT_METRIC
+    if chosen not in STAT_KEYS:
+        raise ConfigError(f"metric {chosen!r} (--metric or summary.metric) is not a statistic; "
+                          f"one of {', '.join(STAT_KEYS)}")
+    return chosen
 
 
 def run_planned(plan: SweepPlan, client: Client, out_dir: str | Path, *,

@@ -16,9 +16,10 @@
     queue = "riskaverse"          # or "powerprob:N"
     partial_fills = false
     record_interval_ms = 100.0
+    # wake_interval_ms = 100.0    # wake at a fixed cadence (default: on every row and reply)
 
     [summary]                     # optional
-    metric = "pnl"                # the statistic that ranks parameter sets
+    metric = "pnl_quote"          # the statistic that ranks parameter sets
     minimize = false
     top = 10
 
@@ -260,13 +261,15 @@ def _split(table: Mapping[str, Any]) -> SplitSpec:
 
 def _backtest_options(table: Mapping[str, Any],
                       ) -> tuple[str | tuple[tuple[str, str], ...] | None, dict[str, Any]]:
-    _only(table, {"instrument", *_BACKTEST_DEFAULTS}, "backtest")
+    _only(table, {"instrument", "wake_interval_ms", *_BACKTEST_DEFAULTS}, "backtest")
     options = {**_BACKTEST_DEFAULTS, **{k: v for k, v in table.items() if k != "instrument"}}
-    for name in ("latency_ms", "record_interval_ms"):
-        v = options[name]
-        _expect(_is_number(v) and v >= 0 and (name == "latency_ms" or v > 0), f"backtest.{name}",
-                v, "a number of milliseconds" + (" > 0" if name != "latency_ms" else " >= 0"))
-        options[name] = float(v)
+    for name in ("latency_ms", "record_interval_ms", "wake_interval_ms"):
+        if name in options:
+            v = options[name]
+            positive = name != "latency_ms"
+            _expect(_is_number(v) and (v > 0 if positive else v >= 0), f"backtest.{name}", v,
+                    "a number of milliseconds" + (" > 0" if positive else " >= 0"))
+            options[name] = float(v)
     _expect(isinstance(options["partial_fills"], bool), "backtest.partial_fills",
             options["partial_fills"], "true or false")
     _check_queue(options["queue"])

@@ -10,8 +10,8 @@ error outcome that names the parameters, so one bad set never stops the sweep.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
+import importlib
 import json
 import os
 import socket
@@ -102,12 +102,12 @@ def run_task(spec: TaskSpec, rows: list[np.ndarray]) -> dict[str, Any]:
 def warm_backtest() -> int:
     """Load every kernel a backtest task runs (from numba's disk cache, compiling once if the
     cache is cold); returns how many kernels are loaded."""
-    import qengine.backtest.api
-    import qengine.backtest.strategies
     from qengine import kernels
 
-    with contextlib.suppress(ImportError):
-        import qengine.backtest.quoting  # noqa: F401  (qengine's strategy, issue 12)
+    # Their kernels compile (or load) at import; binance converts a raw .gz on first load.
+    for module in ("qengine.backtest.quoting", "qengine.backtest.stats",
+                   "qengine.backtest.binance"):
+        importlib.import_module(module)
     return kernels.warm_up().kernels
 
 
