@@ -10,6 +10,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "data" / "binance-usdm"
 BTC = DATA / "btcusdt_20240808.gz"
 ETH = DATA / "ethusdt_20240808.gz"
+CONFIG = ROOT / "examples" / "backtest.toml"
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,8 @@ from qengine.cli import main
 from qengine.errors import ConfigError
 from qengine.sweep.grid import grid_from_mapping, load_grid
 
+from .conftest import BTC, CONFIG
+
 
 def grid(params, **tables):
     return grid_from_mapping({"params": params, **tables}, {})
@@ -102,3 +104,22 @@ def test_the_command_rejects_a_missing_data_file(tmp_path, capsys):
     code = main(["sweep", "--data", str(tmp_path / "nope.npz"), "--grid", str(grid_file)])
     assert code == 2
     assert "no such file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("grid_text", "extra", "message"), [
+    ('[params]\n"quote.levels" = [1]\n[backtest]\ninstrument = "BTCUSD"\n', [],
+     "backtest.instrument: unknown instrument 'BTCUSD'"),
+    ('[params]\n"quote.levels" = [1]\n', ["--metric", "pnl"],
+     "metric 'pnl' (--metric or summary.metric) is not a statistic; one of duration_s, "),
+    ('[params]\n"quote.levels" = [1]\n[summary]\nmetric = "profit"\n', [],
+     "metric 'profit'"),
+])
+def test_the_command_checks_instruments_and_the_metric_before_starting(tmp_path, capsys,
+                                                                      grid_text, extra, message):
+    grid_file = tmp_path / "grid.toml"
+    grid_file.write_text(grid_text)
+    code = main(["sweep", "--config", str(CONFIG), "--data", str(BTC), "--grid", str(grid_file),
+                 "--out", str(tmp_path / "out"), *extra])
+    assert code == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
