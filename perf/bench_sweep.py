@@ -39,7 +39,7 @@ DATA = ROOT / "data" / "binance-usdm"
 FILES = [DATA / "btcusdt_20240808.gz", DATA / "ethusdt_20240808.gz"]
 GRID = """
 [params]
-"quote.gamma" = [0.0005, 0.001, 0.002, 0.004]
+"quote.gamma" = [0.01, 0.02, 0.05, 0.1]
 "quote.levels" = [1, 2, 3, 4]
 
 [split]
@@ -48,7 +48,7 @@ mode = "per_file"
 [backtest]
 instrument = { "btc*" = "BTCUSDT", "eth*" = "ETHUSDT" }
 """
-QUICK_GRID = GRID.replace("[0.0005, 0.001, 0.002, 0.004]", "[0.001, 0.002]").replace(
+QUICK_GRID = GRID.replace("[0.01, 0.02, 0.05, 0.1]", "[0.02, 0.05]").replace(
     "[1, 2, 3, 4]", "[1, 2]")
 DEFAULT_TASK = "qengine.sweep.tasks:run_task"
 

@@ -155,7 +155,8 @@ def write_heatmaps(rows: Sequence[Row], names: Sequence[str], metric: str,
             ax.set_xlabel(x)
             ax.set_ylabel(y)
             others = ", ".join(f"{n}={_fmt(best[n])}" for n in names if n not in (x, y))
-            ax.set_title(f"{metric}" + (f" ({others})" if others else ""), fontsize=9)
+            ax.set_title(f"{metric}, mean over splits" + (f"\n({others})" if others else ""),
+                         fontsize=9)
             for r, line in enumerate(matrix):
                 for c, value in enumerate(line):
                     red, green, blue, _ = image.cmap(image.norm(value))
