@@ -1,5 +1,8 @@
 """``qengine sweep`` scaling: a 16-point grid over the shared Binance files, 1 and 2 workers.
 
+The grid (``quote.gamma`` x ``quote.levels`` on ``examples/backtest.toml``, one backtest per file)
+is the README's.
+
 Each run starts an embedded cluster (``LocalCluster`` of processes, one thread each, every worker
 warmed by the sweep's plugin before it takes a task), then times the sweep from the first submit
 to the last row written (cluster start is reported apart). Per run it reports:
@@ -64,7 +67,7 @@ def sweep_once(workers: int, grid: Path, files: list[Path], task: Any) -> dict[s
     from qengine.sweep.runner import open_client, run_sweep
     from qengine.sweep.store import ResultStore
 
-    plan = plan_sweep(None, files, grid)
+    plan = plan_sweep(ROOT / "examples" / "backtest.toml", files, grid)
     started = time.perf_counter()
     with open_client(workers=workers) as client, tempfile.TemporaryDirectory() as out:
         client.wait_for_workers(workers)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -74,7 +75,7 @@ class ResultStore:
         if not fresh:
             return 0
         self._seq += 1
-        path = self.parts / f"part-{self._seq:06d}-{os.getpid()}.parquet"
+        path = self.parts / f"part-{self._seq:06d}-{uuid.uuid4().hex[:8]}.parquet"
         _write_table_atomic(pa.Table.from_pylist(fresh), path)
         self.keys |= seen
         return len(fresh)
