@@ -21,11 +21,11 @@ from typing import Any
 from distributed import Client, LocalCluster, WorkerPlugin, as_completed
 
 from .store import ResultStore
-from .tasks import TaskFn, TaskSpec, execute, run_task, warm_backtest
+from .tasks import TaskFn, TaskSpec, error_outcome, execute, run_task, warm_backtest
 
 log = logging.getLogger("qengine.sweep")
 #: Times Dask reruns a task whose worker died (or that raised outside the task function).
-RETRIES = 3
+RETRIES = 2
 
 
 class WarmKernels(WorkerPlugin):
@@ -130,9 +130,7 @@ def _outcome(future: Any, spec: TaskSpec) -> dict[str, Any]:
     try:
         return future.result()
     except Exception as exc:  # retries exhausted (e.g. KilledWorker): reported, the sweep goes on
-        return {"key": spec.key, "status": "error", "params": spec.params,
-                "split": spec.split.name, "error": f"{type(exc).__name__}: {exc}",
-                "traceback": "", "worker": ""}
+        return error_outcome(spec, exc)
 
 
 def _row(spec: TaskSpec, outcome: dict[str, Any]) -> dict[str, Any]:

@@ -142,11 +142,16 @@ def execute(task_fn: TaskFn, spec: TaskSpec) -> dict[str, Any]:
             loaded = time.perf_counter()
             stats = _plain_stats(task_fn(spec, rows))
     except Exception as exc:  # reported with its parameters; the sweep goes on
-        return {"key": spec.key, "status": "error", "params": spec.params,
-                "split": spec.split.name, "error": f"{type(exc).__name__}: {exc}",
-                "traceback": traceback.format_exc(), "worker": where}
+        return error_outcome(spec, exc, traceback.format_exc(), where)
     return {"key": spec.key, "status": "ok", "stats": stats, "load_s": loaded - started,
             "run_s": time.perf_counter() - loaded, "compiles": compiles.count, "worker": where}
+
+
+def error_outcome(spec: TaskSpec, exc: BaseException, trace: str = "", worker: str = "",
+                  ) -> dict[str, Any]:
+    """The outcome of a failed task: its key, parameters and split, and the error."""
+    return {"key": spec.key, "status": "error", "params": spec.params, "split": spec.split.name,
+            "error": f"{type(exc).__name__}: {exc}", "traceback": trace, "worker": worker}
 
 
 def _plain_stats(stats: Mapping[str, Any]) -> dict[str, float | int]:
