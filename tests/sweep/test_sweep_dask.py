@@ -213,3 +213,20 @@ def test_walk_forward_chooses_on_one_window_and_reports_the_next(cluster_client,
         assert step.params == {"quote.levels": chosen}
         assert step.test_metric == rows[(step.test_window, chosen)]["pnl_quote"]
     assert "Walk-forward" in result.html.read_text()
+
+
+def test_the_command_submits_to_a_running_scheduler(dask_processes, cluster_client, tmp_path,
+                                                    capsys):
+    grid = tmp_path / "grid.toml"
+    grid.write_text('[params]\n"quote.levels" = [1, 2]\n[backtest]\ninstrument = "ETHUSDT"\n')
+    out = tmp_path / "out"
+    code = main(["sweep", "--scheduler", dask_processes.address, "--config", str(CONFIG),
+                 "--data", str(ETH), "--grid", str(grid), "--out", str(out), "--no-plots"])
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert f"2 tasks on {dask_processes.address}" in printed
+    rows = read_results(out).to_pylist()
+    assert sorted(r["quote.levels"] for r in rows) == [1, 2]
+    workers = set(cluster_client.run(os.getpid).values())
+    assert {int(r["task_worker"].rsplit(":", 1)[1]) for r in rows} <= workers
+    assert not (out / "index.html").exists()
