@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -91,39 +92,58 @@ def data_span_ns(files: Sequence[str]) -> tuple[int, int]:
     return first, last
 
 
-_cache: OrderedDict[tuple[str, int, int], np.ndarray] = OrderedDict()
+class _LastUsed:
+    """A few values kept by this process; the least recently used goes first."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.values: OrderedDict[Any, Any] = OrderedDict()
+
+    def get(self, key: Any, make: Callable[[], Any]) -> Any:
+        if key in self.values:
+            self.values.move_to_end(key)
+            return self.values[key]
+        value = self.values[key] = make()
+        while len(self.values) > self.size:
+            self.values.popitem(last=False)
+        return value
+
+
+_files = _LastUsed(_CACHED_SOURCES)
+_windows = _LastUsed(_CACHED_SOURCES)
+
+
+def _file_key(path: str) -> tuple[str, int, int]:
+    st = os.stat(path)
+    return (os.path.abspath(path), st.st_mtime_ns, st.st_size)
 
 
 def load_rows(path: str) -> np.ndarray:
-    """The validated rows of one file, from this process's small LRU cache when unchanged."""
-    st = os.stat(path)
-    key = (os.path.abspath(path), st.st_mtime_ns, st.st_size)
-    rows = _cache.get(key)
-    if rows is None:
-        rows = load_events(path)
-        _cache[key] = rows
-        while len(_cache) > _CACHED_SOURCES:
-            _cache.popitem(last=False)
-    else:
-        _cache.move_to_end(key)
-    return rows
+    """The validated rows of one file, from this process's cache while the file is unchanged."""
+    return _files.get(_file_key(path), lambda: load_events(path))
 
 
 def load_split(split: Split) -> list[np.ndarray]:
-    """The rows a task of ``split`` replays, as C-contiguous ``EVENT_DTYPE`` arrays."""
-    arrays = [load_rows(f) for f in split.files]
+    """The rows a task of ``split`` replays, as C-contiguous ``EVENT_DTYPE`` arrays (a window
+    is cut and its book rebuilt once per process, then kept for the next task)."""
     if split.start_ns is None:
-        return arrays
+        return [load_rows(f) for f in split.files]
+    key = (split, tuple(_file_key(f) for f in split.files))
+    return _windows.get(key, lambda: [_window_rows(split)])
+
+
+def _window_rows(split: Split) -> np.ndarray:
+    arrays = [load_rows(f) for f in split.files]
     rows = arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
     ts = np.maximum.accumulate(_row_time(rows))
     i0 = int(np.searchsorted(ts, split.start_ns, side="left"))
     i1 = int(np.searchsorted(ts, split.end_ns, side="left"))
     window = rows[i0:i1]
     if not len(window):
-        return [window]
+        return np.ascontiguousarray(window)
     snapshot = book_snapshot_rows(rows[:i0], _first(window, "exch_ts", EXCH_EVENT),
                                   _first(window, "local_ts", LOCAL_EVENT))
-    return [np.ascontiguousarray(np.concatenate((snapshot, window)))]
+    return np.ascontiguousarray(np.concatenate((snapshot, window)))
 
 
 def _local_ts(rows: np.ndarray) -> np.ndarray:
@@ -163,18 +183,19 @@ def _book_after(rows: np.ndarray) -> tuple[dict[float, float], dict[float, float
     kind = ev & np.uint64(KIND_MASK)
     buy = (ev & np.uint64(BUY_EVENT)) != 0
     sell = (ev & np.uint64(SELL_EVENT)) != 0
-    sets = local & ((kind == DEPTH_EVENT) | (kind == DEPTH_SNAPSHOT_EVENT)) & (buy | sell)
+    sets = local & ((kind == DEPTH_EVENT) | (kind == DEPTH_SNAPSHOT_EVENT))
+    sides = (sets & buy, sets & sell & ~buy)
     clears = np.flatnonzero(local & (kind == DEPTH_CLEAR_EVENT))
     books: tuple[dict[float, float], dict[float, float]] = ({}, {})
     begin = 0
     for end in (*clears.tolist(), len(rows)):
-        idx = begin + np.flatnonzero(sets[begin:end])
-        # The last write of each (side, price) wins: bids keyed +px, asks -px (prices are > 0).
-        signed = np.where(buy[idx], rows["px"][idx], -rows["px"][idx])
-        _, last = np.unique(signed[::-1], return_index=True)
-        for i in idx[::-1][last]:
-            book = books[0] if buy[i] else books[1]
-            book[float(rows["px"][i])] = float(rows["qty"][i])
+        for side, book in zip(sides, books, strict=True):
+            idx = begin + np.flatnonzero(side[begin:end])
+            # The last write of each price wins: first occurrence in reversed order.
+            _, last = np.unique(rows["px"][idx][::-1], return_index=True)
+            chosen = idx[::-1][last]
+            book.update(zip(rows["px"][chosen].tolist(), rows["qty"][chosen].tolist(),
+                            strict=True))
         if end < len(rows):
             _clear(books, rows[end], buy[end], sell[end])
         begin = end + 1
