@@ -144,7 +144,6 @@ def test_a_worker_killed_mid_sweep_loses_and_duplicates_nothing(plan, expected, 
 SWEEP_SCRIPT = textwrap.dedent("""
     import sys
     from qengine.sweep.api import plan_sweep, run_planned
-from qengine.sweep.data import load_split
     from qengine.sweep.runner import open_client
     from tests.sweep.tasks import slow_task
 
