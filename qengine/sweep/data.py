@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from qengine.backtest.data import load_events
+from qengine.backtest.data import converted_path, load_events
 from qengine.backtest.events import (
     BUY_EVENT,
     DEPTH_CLEAR_EVENT,
@@ -120,7 +120,24 @@ def _file_key(path: str) -> tuple[str, int, int]:
 
 def load_rows(path: str) -> np.ndarray:
     """The validated rows of one file, from this process's cache while the file is unchanged."""
-    return _files.get(_file_key(path), lambda: load_events(path))
+    return _files.get(_file_key(path), lambda: _read_rows(path))
+
+
+def _read_rows(path: str) -> np.ndarray:
+    """An ``.npy`` (or a ``.gz``'s converted ``.npy`` in the events cache) is memory-mapped
+    copy-on-write: workers on one machine share the page cache instead of each reading a private
+    copy. Anything else, or a file that does not map as event rows, goes through
+    ``load_events``, whose errors name the file."""
+    suffix = Path(path).suffix.lower()
+    npy = converted_path(path) if suffix == ".gz" else Path(path) if suffix == ".npy" else None
+    if npy is not None:
+        try:
+            mapped = np.load(npy, mmap_mode="c")
+            if mapped.dtype == EVENT_DTYPE and mapped.ndim == 1 and len(mapped):
+                return load_events(mapped)  # validated, not copied
+        except (OSError, ValueError):  # DataError is a ValueError: the file's own error below
+            pass
+    return load_events(path)
 
 
 def load_split(split: Split) -> list[np.ndarray]:

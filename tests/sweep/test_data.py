@@ -86,3 +86,21 @@ def test_per_file_splits_name_the_files():
     splits = per_file_splits([str(BTC), str(ETH)])
     assert [s.name for s in splits] == [BTC.name, ETH.name]
     assert [s.files for s in splits] == [(str(BTC),), (str(ETH),)]
+
+
+def test_rows_are_mapped_from_the_events_cache_and_equal_the_loaded_rows(btc_rows, tmp_path):
+    from qengine.backtest.data import DataError
+    from qengine.sweep.data import load_rows
+
+    rows = load_rows(str(BTC))
+    assert np.array_equal(rows, btc_rows)
+    assert rows.flags.writeable
+    assert rows.flags.c_contiguous
+    base = rows
+    while getattr(base, "base", None) is not None and not isinstance(base, np.memmap):
+        base = base.base
+    assert isinstance(base, np.memmap)  # shared page cache, not a private copy
+    bad = tmp_path / "bad.npy"
+    np.save(bad, np.arange(3))
+    with pytest.raises(DataError, match=r"bad\.npy"):
+        load_rows(str(bad))
