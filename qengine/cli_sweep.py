@@ -32,7 +32,9 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     try:
         from .sweep.api import check_quoting, plan_sweep, run_planned
         from .sweep.runner import open_client
+        from .sweep.store import check_manifest
         from .sweep.summary import best_table, text_table, walk_forward_table
+        from .sweep.tasks import run_task
     except ImportError as exc:
         print(f"qengine sweep: needs the sweep extra (pip install 'qengine[sweep]'): {exc}",
               file=sys.stderr)
@@ -45,6 +47,8 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     try:
         plan = plan_sweep(args.config, args.data, args.grid)
         metric = check_quoting(plan, args.metric)
+        if args.resume:
+            check_manifest(args.out, plan.manifest(run_task))
     except (ConfigError, ValueError) as exc:
         print(f"qengine sweep: {exc}", file=sys.stderr)
         return 2

@@ -49,16 +49,10 @@ class ResultStore:
             self._clear()
 
     def _check_manifest(self, manifest: dict[str, Any], resume: bool) -> None:
-        path = self.out / MANIFEST
+        if resume:
+            check_manifest(self.out, manifest)
         text = json.dumps(manifest, indent=2, sort_keys=True, default=str)
-        if resume and path.is_file():
-            found = json.loads(path.read_text())
-            if found != json.loads(text):
-                changed = sorted(k for k in set(found) | set(manifest)
-                                 if found.get(k) != json.loads(text).get(k))
-                raise ValueError(f"--resume: {self.out} holds a different sweep "
-                                 f"({', '.join(changed)} changed); use a new --out directory")
-        _write_atomic(path, text.encode())
+        _write_atomic(self.out / MANIFEST, text.encode())
 
     def _clear(self) -> None:
         for stale in [*self.parts.glob("part-*.parquet"), self.out / RESULTS, self.out / ERRORS]:
@@ -94,6 +88,20 @@ class ResultStore:
         for part in self.parts.glob("part-*.parquet"):
             part.unlink()
         return table
+
+
+def check_manifest(out_dir: str | Path, manifest: Mapping[str, Any]) -> None:
+    """Raise ``ValueError`` if ``out_dir`` holds the rows of a different sweep (what changed is
+    named); nothing is written."""
+    path = Path(out_dir) / MANIFEST
+    if not path.is_file():
+        return
+    found = json.loads(path.read_text())
+    wanted = json.loads(json.dumps(dict(manifest), default=str))
+    changed = sorted(k for k in set(found) | set(wanted) if found.get(k) != wanted.get(k))
+    if changed:
+        raise ValueError(f"--resume: {out_dir} holds a different sweep ({', '.join(changed)} "
+                         "changed); use a new --out directory")
 
 
 def read_results(out_dir: str | Path) -> pa.Table:

@@ -123,3 +123,16 @@ def test_the_command_checks_instruments_and_the_metric_before_starting(tmp_path,
     assert code == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_the_command_refuses_to_resume_another_sweep_before_starting(tmp_path, capsys):
+    grid_file = tmp_path / "grid.toml"
+    grid_file.write_text('[params]\n"quote.levels" = [1]\n[backtest]\ninstrument = "BTCUSDT"\n')
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "sweep.json").write_text('{"files": ["elsewhere.npz"]}')
+    code = main(["sweep", "--config", str(CONFIG), "--data", str(BTC), "--grid", str(grid_file),
+                 "--out", str(out), "--resume"])
+    assert code == 2
+    assert "holds a different sweep" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["sweep.json"]  # nothing started or written
