@@ -185,12 +185,15 @@ def sweep_rows(sw: dict[str, Any]) -> list[str]:
              f"x{fmt(get(sw, 'speedup'), digits=2)} (goal >= 1.8), overhead "
              f"{fmt(get(sw, 'overhead_pct'), ' %', digits=1)} of task time with 1 worker "
              "(goal < 5 %).", "",
-             "| workers | tasks | wall s | mean task s | load % | scheduling % | overhead % "
-             "| compilations | cluster start s |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| workers | tasks | wall s | mean task s | task CPU/wall % | load % | scheduling % "
+             "| overhead % | compilations | cluster start s |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for n in (1, 2):
         w = sw.get(f"workers_{n}", {})
         lines.append(f"| {n} | {fmt(get(w, 'tasks'))} | {fmt(get(w, 'wall_s'), digits=2)} | "
-                     f"{fmt(get(w, 'mean_task_s'), digits=3)} | {fmt(get(w, 'load_pct'), digits=1)}"
+                     f"{fmt(get(w, 'mean_task_s'), digits=3)} | "
+                     f"{fmt(get(w, 'cpu_per_wall_pct'), digits=0)} | "
+                     f"{fmt(get(w, 'load_pct'), digits=1)}"
                      f" | {fmt(get(w, 'scheduling_pct'), digits=1)} | "
                      f"{fmt(get(w, 'overhead_pct'), digits=1)} | {fmt(get(w, 'compiles'))} | "
                      f"{fmt(get(w, 'cluster_start_s'), digits=1)} |")

@@ -8,6 +8,8 @@ warmed by the sweep's plugin before it takes a task), then times the sweep from 
 to the last row written (cluster start is reported apart). Per run it reports:
 
 - ``wall_s``, ``tasks``, ``task_run_s`` (sum of the backtests' own time on the workers),
+  ``task_cpu_s`` and ``cpu_per_wall_pct`` (the CPU the workers got during those runs: well
+  under 100 % means the cores were shared with other processes),
   ``task_load_s`` (sum of the time tasks spent getting their rows: the first task of a file on a
   worker reads it, the others hit the worker's cache), ``compiles`` (numba compilations inside
   tasks: 0 when the warm-up did its job);
@@ -80,7 +82,8 @@ def sweep_once(workers: int, grid: Path, files: list[Path], task: Any) -> dict[s
     return {
         "workers": workers, "tasks": report.total, "wall_s": report.wall_s,
         "cluster_start_s": ready, "task_run_s": busy, "task_load_s": report.load_s,
-        "mean_task_s": busy / report.total, "compiles": report.compiles,
+        "mean_task_s": busy / report.total, "task_cpu_s": report.cpu_s,
+        "cpu_per_wall_pct": 100.0 * report.cpu_s / busy, "compiles": report.compiles,
         "overhead_pct": 100.0 * (workers * report.wall_s - busy) / busy,
         "load_pct": 100.0 * report.load_s / busy,
         "scheduling_pct": 100.0 * (workers * report.wall_s - busy - report.load_s) / busy,

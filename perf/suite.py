@@ -73,7 +73,8 @@ REQUIRED_FIELDS: dict[str, list[str]] = {
     "sweep": ["speedup", "overhead_pct", "overhead_pct_2_workers",
               *(f"workers_{n}.{field}" for n in (1, 2)
                 for field in ("wall_s", "tasks", "task_run_s", "task_load_s", "mean_task_s",
-                              "compiles", "load_pct", "scheduling_pct", "cluster_start_s"))],
+                              "compiles", "load_pct", "scheduling_pct", "cluster_start_s",
+                              "cpu_per_wall_pct"))],
     "backtest_quoting": [
         "events", "min_feed_events_per_s",
         *(f"{run}_{cadence}.events_per_s" for run in ("as", "glft", "legacy", "reference_glft")

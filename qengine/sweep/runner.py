@@ -74,6 +74,7 @@ class SweepReport:
     compiles: int = 0
     load_s: float = 0.0
     run_s: float = 0.0
+    cpu_s: float = 0.0
     wall_s: float = 0.0
     workers: set[str] = field(default_factory=set)
 
@@ -112,6 +113,7 @@ def run_sweep(client: Client, tasks: Sequence[TaskSpec], store: ResultStore, *,
                     report.compiles += outcome["compiles"]
                     report.load_s += outcome["load_s"]
                     report.run_s += outcome["run_s"]
+                    report.cpu_s += outcome["cpu_s"]
                     report.workers.add(outcome["worker"])
                 else:
                     report.errors.append(outcome)
@@ -140,6 +142,7 @@ def _row(spec: TaskSpec, outcome: dict[str, Any]) -> dict[str, Any]:
         "window_start_ns": split.start_ns, "window_end_ns": split.end_ns,
         "instrument": spec.instrument or "", **spec.params, **outcome["stats"],
         "task_load_s": outcome["load_s"], "task_run_s": outcome["run_s"],
+        "task_cpu_s": outcome["cpu_s"],
         "task_compiles": outcome["compiles"], "task_worker": outcome["worker"],
     }
 

@@ -3,7 +3,8 @@
 ``plan_tasks`` turns a grid and the data files into :class:`TaskSpec` values (small: a config
 mapping, file paths, options). On a worker, :func:`execute` loads the split's rows itself,
 calls the task function (``run_task`` by default: ``qengine.backtest.run`` then
-``qengine.backtest.stats.compute_stats``), times the load and the run, counts numba compilations
+``qengine.backtest.stats.compute_stats``), times the load and the run (wall and this process's
+CPU: a run that got less CPU than wall time shared its core), counts numba compilations
 during the task (there should be none: the worker was warmed) and turns an exception into an
 error outcome that names the parameters, so one bad set never stops the sweep.
 """
@@ -140,11 +141,13 @@ def execute(task_fn: TaskFn, spec: TaskSpec) -> dict[str, Any]:
         with count_compilations() as compiles:
             rows = load_split(spec.split)
             loaded = time.perf_counter()
+            cpu = time.process_time()
             stats = _plain_stats(task_fn(spec, rows))
     except Exception as exc:  # reported with its parameters; the sweep goes on
         return error_outcome(spec, exc, traceback.format_exc(), where)
     return {"key": spec.key, "status": "ok", "stats": stats, "load_s": loaded - started,
-            "run_s": time.perf_counter() - loaded, "compiles": compiles.count, "worker": where}
+            "run_s": time.perf_counter() - loaded, "cpu_s": time.process_time() - cpu,
+            "compiles": compiles.count, "worker": where}
 
 
 def error_outcome(spec: TaskSpec, exc: BaseException, trace: str = "", worker: str = "",
