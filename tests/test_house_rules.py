@@ -61,7 +61,9 @@ def _layer(module: str) -> float:
     if len(parts) > 1 and parts[1] in {"cli", "cli_backtest", "cli_sweep", "__main__", "run",
                                        "venue"}:
         return 3
-    leaves = {"_version", "units", "errors", "config"}
+    # event_rows: the recorded-market-data row format, written by the simulator's recorder and
+    # read by the backtester (numpy only), so neither imports the other.
+    leaves = {"_version", "units", "errors", "config", "event_rows"}
     if module == "qengine" or (len(parts) > 1 and parts[1] in leaves):
         return -1  # leaf helpers anyone may use
     return 2
@@ -239,7 +241,7 @@ ENGINE_ORDER = ("_state", "_gate", "_listener", "_token_bucket", "_our_orders", 
                 "_quoter", "_services", "_session", "_status", "__init__")
 #: Leaf modules: anyone may import them; they import no qengine module but each other.
 LEAVES = {"qengine._version", "qengine.errors", "qengine.units", "qengine.clock",
-          "qengine.config", "qengine.telemetry"}
+          "qengine.config", "qengine.telemetry", "qengine.event_rows"}
 
 
 def import_graph() -> dict[str, set[str]]:
@@ -405,9 +407,10 @@ def test_every_backtest_kernel_has_a_reference_twin_or_a_differential_test():
 
 
 def test_backtest_imports_only_kernels_and_itself():
-    # (and the strategy setup and the config it translates, shared with the engine)
+    # (and the strategy setup and the config it translates, shared with the engine, and the
+    # event row format, a leaf shared with the simulator's recorder)
     allowed = ("qengine.backtest", "qengine.kernels", "qengine.errors", "qengine.units",
-               "qengine.strategy", "qengine.config")
+               "qengine.strategy", "qengine.config", "qengine.event_rows")
     offenders = [
         f"{path.name}: {target}"
         for path in _modules(BACKTEST)
@@ -496,8 +499,9 @@ def test_public_api_lists_are_pinned():
     import qengine.sim
 
     assert sorted(qengine.sim.__all__) == [
-        "AccountState", "FaultConfig", "IndexSpec", "InstrumentSpec", "Simulator",
-        "SimulatorConfig", "WireTap", "serve_simulator", "thalex_instruments",
+        "AccountState", "FaultConfig", "IndexSpec", "InstrumentSpec", "MarketRecorder",
+        "MarketTap", "Simulator", "SimulatorConfig", "WireTap", "serve_simulator",
+        "thalex_instruments",
     ]
     assert all(hasattr(qengine.sim, name) for name in qengine.sim.__all__)
 

@@ -1,43 +1,28 @@
-"""The event row of recorded market data: hftbacktest's 64-byte layout and flag bits.
-
-qengine reads and writes the same rows as hftbacktest (``ev, exch_ts, local_ts, px, qty,
-order_id, ival, fval``), so every converter hftbacktest's users have (Binance, Bybit, Tardis,
-Databento, ...) feeds qengine's backtester too. Times are integer nanoseconds.
-"""
+"""The event row of recorded market data (hftbacktest's 64-byte layout and flag bits), as the
+backtester reads it. The definitions live in the leaf module :mod:`qengine.event_rows`, shared
+with the simulator's recorder, which writes the same rows."""
 
 from __future__ import annotations
 
-import numpy as np
-
-EVENT_DTYPE = np.dtype(
-    [
-        ("ev", "<u8"),
-        ("exch_ts", "<i8"),
-        ("local_ts", "<i8"),
-        ("px", "<f8"),
-        ("qty", "<f8"),
-        ("order_id", "<u8"),
-        ("ival", "<i8"),
-        ("fval", "<f8"),
-    ],
-    align=True,
+from ..event_rows import (
+    ADD_ORDER_EVENT,
+    BUY_EVENT,
+    CANCEL_ORDER_EVENT,
+    DEPTH_BBO_EVENT,
+    DEPTH_CLEAR_EVENT,
+    DEPTH_EVENT,
+    DEPTH_SNAPSHOT_EVENT,
+    EVENT_DTYPE,
+    EXCH_EVENT,
+    FILL_EVENT,
+    KIND_MASK,
+    LOCAL_EVENT,
+    MODIFY_ORDER_EVENT,
+    SELL_EVENT,
+    TRADE_EVENT,
 )
-assert EVENT_DTYPE.itemsize == 64
 
-# Event kinds (the low byte of ``ev``).
-DEPTH_EVENT = 1
-TRADE_EVENT = 2
-DEPTH_CLEAR_EVENT = 3
-DEPTH_SNAPSHOT_EVENT = 4
-DEPTH_BBO_EVENT = 5
-ADD_ORDER_EVENT = 10
-CANCEL_ORDER_EVENT = 11
-MODIFY_ORDER_EVENT = 12
-FILL_EVENT = 13
-KIND_MASK = 0xFF
-
-# Flag bits: which side of the simulation sees the row, and the book side / taker side.
-EXCH_EVENT = 1 << 31
-LOCAL_EVENT = 1 << 30
-BUY_EVENT = 1 << 29
-SELL_EVENT = 1 << 28
+__all__ = ["ADD_ORDER_EVENT", "BUY_EVENT", "CANCEL_ORDER_EVENT", "DEPTH_BBO_EVENT",
+           "DEPTH_CLEAR_EVENT", "DEPTH_EVENT", "DEPTH_SNAPSHOT_EVENT", "EVENT_DTYPE", "EXCH_EVENT",
+           "FILL_EVENT", "KIND_MASK", "LOCAL_EVENT", "MODIFY_ORDER_EVENT", "SELL_EVENT",
+           "TRADE_EVENT"]

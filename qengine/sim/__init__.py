@@ -27,10 +27,12 @@ from .accounts import AccountState
 from .config import FaultConfig, IndexSpec, InstrumentSpec, SimulatorConfig
 from .handle import Simulator
 from .listing import thalex_instruments
-from .server import WireTap, start_server
+from .recorder import MarketRecorder
+from .server import MarketTap, WireTap, start_server
 
-__all__ = ["AccountState", "FaultConfig", "IndexSpec", "InstrumentSpec", "Simulator",
-           "SimulatorConfig", "WireTap", "serve_simulator", "thalex_instruments"]
+__all__ = ["AccountState", "FaultConfig", "IndexSpec", "InstrumentSpec", "MarketRecorder",
+           "MarketTap", "Simulator", "SimulatorConfig", "WireTap", "serve_simulator",
+           "thalex_instruments"]
 
 
 async def _public_keys(config: SimulatorConfig) -> dict[str, str]:
@@ -45,6 +47,7 @@ async def _public_keys(config: SimulatorConfig) -> dict[str, str]:
 
 async def serve_simulator(config: SimulatorConfig | None = None, *,
                           wire_tap: WireTap | None = None,
+                          market_tap: MarketTap | None = None,
                           task_status: trio.TaskStatus[Simulator] = trio.TASK_STATUS_IGNORED
                           ) -> None:
     """Run the simulator until cancelled.
@@ -56,6 +59,10 @@ async def serve_simulator(config: SimulatorConfig | None = None, *,
     wire_tap : callable(session_id, direction, text), optional
         Sees every text frame as it is received (``"in"``) or sent (``"out"``): recording,
         e.g. for checking the frames against Thalex's API description. Must not block.
+    market_tap : callable(exchange), optional
+        Called when the market starts and after every market step, before the step is
+        published: e.g. a :class:`MarketRecorder`, which records an instrument's book and trades
+        as backtester event rows (``qengine simulate --record``). Must not block.
     task_status : trio.TaskStatus
         ``nursery.start`` protocol: reports a ``Simulator`` (an int equal to the bound port,
         with ``url`` and in-process accessors).
@@ -63,6 +70,6 @@ async def serve_simulator(config: SimulatorConfig | None = None, *,
     config = config if config is not None else SimulatorConfig()
     keys = await _public_keys(config)
     async with trio.open_nursery() as nursery:
-        ex, server, port = await start_server(config, keys, nursery, wire_tap)
+        ex, server, port = await start_server(config, keys, nursery, wire_tap, market_tap)
         task_status.started(Simulator(port, exchange=ex, server=server, host=config.host,
                                       cancel_scope=nursery.cancel_scope))

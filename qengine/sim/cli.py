@@ -21,8 +21,9 @@ from pathlib import Path
 
 import trio
 
-from . import FaultConfig, SimulatorConfig, serve_simulator
+from . import FaultConfig, MarketRecorder, SimulatorConfig, serve_simulator
 from .presets import MARKETS, market_instruments
+from .recorder import recording_path
 
 
 def _number(kind: type, low: float, high: float = math.inf, *, above: bool = False
@@ -67,7 +68,7 @@ _FAULT_FLAGS = (
 
 def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``--host --port --seed --key --time-scale --market --stop-on-stdin-eof
-    --perpetuals-only`` and the fault flags."""
+    --perpetuals-only --record --record-instrument`` and the fault flags."""
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="TCP port; 0 picks a free one")
     parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic market")
@@ -85,6 +86,12 @@ def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--perpetuals-only", action="store_true",
                         help="list only BTC-PERPETUAL and ETH-PERPETUAL (default: also dated "
                              "futures and their rolls)")
+    parser.add_argument("--record", metavar="FILE.npz", type=Path, default=None,
+                        help="record the market of --record-instrument (full book and public "
+                             "trades) as backtester event rows, written to FILE (.npz or .npy) "
+                             "when the simulator stops; replay it with qengine backtest")
+    parser.add_argument("--record-instrument", metavar="NAME", default="BTC-PERPETUAL",
+                        help="the instrument --record records (default BTC-PERPETUAL)")
     faults = parser.add_argument_group("fault injection (seeded by --seed; all off by default)")
     for flag, metavar, _field, kind, _scale, text in _FAULT_FLAGS:
         faults.add_argument(flag, metavar=metavar, type=kind, default=None, help=text)
@@ -110,10 +117,23 @@ def _keys(specs: Sequence[str]) -> dict[str, str]:
     return keys
 
 
-async def _serve(config: SimulatorConfig, *, stop_on_stdin_eof: bool = False) -> None:
+def _recorder(args: argparse.Namespace, config: SimulatorConfig) -> MarketRecorder | None:
+    """The recorder of ``--record``, checked before the simulator starts."""
+    if args.record is None:
+        return None
+    recording_path(args.record)
+    listed = [spec.instrument_name for spec in config.instruments]
+    if args.record_instrument not in listed:
+        raise ValueError(f"--record-instrument {args.record_instrument!r} is not listed; "
+                         f"the simulator lists {', '.join(listed)}")
+    return MarketRecorder(args.record_instrument)
+
+
+async def _serve(config: SimulatorConfig, *, stop_on_stdin_eof: bool = False,
+                 recorder: MarketRecorder | None = None) -> None:
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
-            sim = await nursery.start(serve_simulator, config)
+            sim = await nursery.start(partial(serve_simulator, config, market_tap=recorder))
             sys.stdout.write(f"listening on {sim.url}\n")
             sys.stdout.flush()
             if stop_on_stdin_eof:
@@ -139,10 +159,18 @@ def run_simulate_command(args: argparse.Namespace) -> int:
                                  time_scale=args.time_scale, api_keys=_keys(args.key),
                                  faults=fault_config(args), instruments=instruments,
                                  start_time_s=start_s)
+        recorder = _recorder(args, config)
     except (ValueError, OSError) as exc:
         sys.stderr.write(f"qengine simulate: {exc}\n")
         return 2
-    trio.run(partial(_serve, config, stop_on_stdin_eof=args.stop_on_stdin_eof))
+    try:
+        trio.run(partial(_serve, config, stop_on_stdin_eof=args.stop_on_stdin_eof,
+                         recorder=recorder))
+    finally:
+        if recorder is not None:  # keep what was recorded, also when the run failed
+            rows = recorder.save(args.record)
+            sys.stdout.write(f"recorded {rows} event rows of {recorder.instrument} "
+                             f"({recorder.steps} market steps) to {args.record}\n")
     return 0
 
 

@@ -30,6 +30,9 @@ _HARD_FRAME_LIMIT = 4 * 1024 * 1024
 _MALFORMED_FRAMES = ('{"channel_name":"ticker.', "\x00not json", "[1,2", '{"id":}')
 #: ``(session_id, "in" | "out", text)`` for every text frame received or sent.
 WireTap = Callable[[int, str, str], None]
+#: Called with the exchange when the market starts and after every market step, before the
+#: step is published (e.g. ``recorder.MarketRecorder``). Must not block.
+MarketTap = Callable[[Exchange], None]
 
 
 def _no_tap(_session_id: int, _direction: str, _text: str) -> None:
@@ -196,14 +199,19 @@ class Server:
                 return
 
 
-async def market_loop(ex: Exchange, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+async def market_loop(ex: Exchange, market_tap: MarketTap | None = None, *,
+                      task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
     """Step the market every ``step_s`` trio seconds and publish; fixed simulated dt per step."""
     step = ex.config.step_s
     next_t = trio.current_time() + step
+    if market_tap is not None:
+        market_tap(ex)  # the market as it starts (a bad tap fails here, before start-up ends)
     task_status.started()
     while True:
         await trio.sleep_until(next_t)
         ex.step_market()
+        if market_tap is not None:
+            market_tap(ex)
         ex.publisher.publish_step(trio.current_time())
         next_t += step
         now = trio.current_time()
@@ -223,8 +231,8 @@ async def throttle_loop(ex: Exchange, *, task_status: Any = trio.TASK_STATUS_IGN
 
 
 async def start_server(config: SimulatorConfig, public_keys: dict[str, str],
-                       nursery: trio.Nursery, wire_tap: WireTap | None = None
-                       ) -> tuple[Exchange, Server, int]:
+                       nursery: trio.Nursery, wire_tap: WireTap | None = None,
+                       market_tap: MarketTap | None = None) -> tuple[Exchange, Server, int]:
     """Bind, start the websocket server and the market loop in ``nursery``."""
     ex = Exchange(config, public_keys)
     ex.publisher = Publisher(ex)
@@ -238,6 +246,6 @@ async def start_server(config: SimulatorConfig, public_keys: dict[str, str],
                                 max_message_size=max(_HARD_FRAME_LIMIT,
                                                      config.max_request_bytes * 4))
     await nursery.start(ws_server.run)
-    await nursery.start(market_loop, ex)
+    await nursery.start(market_loop, ex, market_tap)
     await nursery.start(throttle_loop, ex)
     return ex, server, port

@@ -29,6 +29,7 @@ from qengine.sim import (
     FaultConfig,
     IndexSpec,
     InstrumentSpec,
+    MarketTap,
     Simulator,
     SimulatorConfig,
     serve_simulator,
@@ -99,9 +100,10 @@ def engine_config(url: str, **dotted: Any) -> EngineConfig:
 
 
 @asynccontextmanager
-async def running(sim_cfg: SimulatorConfig | None = None, **dotted: Any
-                  ) -> AsyncIterator[tuple[Simulator, Engine]]:
-    """Start a simulator and an engine on it; stop both when the block exits.
+async def running(sim_cfg: SimulatorConfig | None = None, *, market_tap: MarketTap | None = None,
+                  **dotted: Any) -> AsyncIterator[tuple[Simulator, Engine]]:
+    """Start a simulator (with ``market_tap``, e.g. a ``MarketRecorder``) and an engine on it;
+    stop both when the block exits.
 
     Every frame of the session is recorded; after a block that ended normally, each must
     conform to Thalex's API description (``tests/io/contract/schema.py``).
@@ -109,7 +111,7 @@ async def running(sim_cfg: SimulatorConfig | None = None, **dotted: Any
     recorder = FrameRecorder(thalex_schema())
     async with trio.open_nursery() as nursery:
         sim = await nursery.start(partial(serve_simulator, sim_cfg or sim_config(),
-                                          wire_tap=recorder))
+                                          wire_tap=recorder, market_tap=market_tap))
         async with open_engine(engine_config(sim.url, **dotted), url=sim.url,
                                credentials=demo_credentials()) as engine:
             yield sim, engine
