@@ -178,6 +178,28 @@ def scale_rows(sc: dict[str, Any]) -> list[str]:
     ]
 
 
+def sweep_rows(sw: dict[str, Any]) -> list[str]:
+    """The 1- and 2-worker sweeps of ``perf.bench_sweep`` (markdown lines)."""
+    lines = [f"{fmt(get(sw, 'points'))}-point grid over {', '.join(sw.get('files', []))} "
+             f"(task `{sw.get('task')}`) on an embedded cluster: speed-up 1 -> 2 workers "
+             f"x{fmt(get(sw, 'speedup'), digits=2)} (goal >= 1.8), overhead "
+             f"{fmt(get(sw, 'overhead_pct'), ' %', digits=1)} of task time with 1 worker "
+             "(goal < 5 %).", "",
+             "| workers | tasks | wall s | mean task s | task CPU/wall % | load % | scheduling % "
+             "| overhead % | compilations | cluster start s |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for n in (1, 2):
+        w = sw.get(f"workers_{n}", {})
+        lines.append(f"| {n} | {fmt(get(w, 'tasks'))} | {fmt(get(w, 'wall_s'), digits=2)} | "
+                     f"{fmt(get(w, 'mean_task_s'), digits=3)} | "
+                     f"{fmt(get(w, 'cpu_per_wall_pct'), digits=0)} | "
+                     f"{fmt(get(w, 'load_pct'), digits=1)}"
+                     f" | {fmt(get(w, 'scheduling_pct'), digits=1)} | "
+                     f"{fmt(get(w, 'overhead_pct'), digits=1)} | {fmt(get(w, 'compiles'))} | "
+                     f"{fmt(get(w, 'cluster_start_s'), digits=1)} |")
+    return lines
+
+
 def quoting_rows(bq: dict[str, Any]) -> list[str]:
     """qengine's own quoting in the backtester (``perf.bench_backtest_quoting``, markdown)."""
     lines = [
@@ -225,6 +247,8 @@ def markdown(payload: dict[str, Any]) -> str:
         lines += ["", "## Backtester vs hftbacktest 2.4.4", "", *backtest_rows(r["backtest"])]
     if "error" not in r.get("backtest_scale", {"error": ""}):
         lines += ["", "## Backtester scale run", "", *scale_rows(r["backtest_scale"])]
+    if "error" not in r.get("sweep", {"error": ""}):
+        lines += ["", "## Parameter sweep on Dask", "", *sweep_rows(r["sweep"])]
     if "error" not in r.get("backtest_quoting", {"error": ""}):
         lines += ["", "## qengine's quoting in the backtester", "",
                   *quoting_rows(r["backtest_quoting"])]

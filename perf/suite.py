@@ -70,6 +70,11 @@ REQUIRED_FIELDS: dict[str, list[str]] = {
     ],
     "backtest_scale": ["events_per_s", "peak_rss_mb", "rss_growth_pct", "peak_growth_pct",
                        "rss_mb_start", "events"],
+    "sweep": ["speedup", "overhead_pct", "overhead_pct_2_workers",
+              *(f"workers_{n}.{field}" for n in (1, 2)
+                for field in ("wall_s", "tasks", "task_run_s", "task_load_s", "mean_task_s",
+                              "compiles", "load_pct", "scheduling_pct", "cluster_start_s",
+                              "cpu_per_wall_pct"))],
     "backtest_quoting": [
         "events", "min_feed_events_per_s",
         *(f"{run}_{cadence}.events_per_s" for run in ("as", "glft", "legacy", "reference_glft")
@@ -139,6 +144,10 @@ def _backtest_scale(quick: bool, results: dict[str, Any]) -> dict[str, Any]:
     return {"backtest_scale": bench_backtest_scale.run(quick)}
 
 
+def _sweep(quick: bool, results: dict[str, Any]) -> dict[str, Any]:
+    from perf import bench_sweep
+
+    return {"sweep": bench_sweep.run(quick)}
 def _backtest_quoting(quick: bool, results: dict[str, Any]) -> dict[str, Any]:
     from perf import bench_backtest_quoting
 
@@ -157,6 +166,7 @@ BENCHES: list[tuple[str, Callable[[bool, dict[str, Any]], dict[str, Any]], str]]
     ("cold_start", _cold_start, "cold_start"),
     ("backtest", _backtest, "backtest"),
     ("backtest_scale", _backtest_scale, "backtest_scale"),
+    ("sweep", _sweep, "sweep"),
     ("backtest_quoting", _backtest_quoting, "backtest_quoting"),
 ]
 

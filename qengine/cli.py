@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from ._version import __version__
 from .cli_backtest import add_backtest_arguments, run_backtest_command
+from .cli_sweep import add_sweep_arguments, run_sweep_command
 from .sim.cli import add_simulate_arguments, run_simulate_command
 
 
@@ -147,6 +148,12 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.set_defaults(handler=run_simulate_command)
     convert = sub.add_parser("convert", help="convert recorded market data to event rows")
     _add_convert_arguments(convert)
+    sweep = sub.add_parser("sweep", help="backtest a grid of parameter sets on Dask",
+                           description="Backtest every parameter set of a grid on every data "
+                                       "split, on an embedded Dask cluster or a running one; "
+                                       "rows to Parquet, best sets, heatmaps, an HTML page.")
+    add_sweep_arguments(sweep)
+    sweep.set_defaults(handler=run_sweep_command)
     backtest = sub.add_parser(
         "backtest", help="run the quoting config on recorded data: statistics, plots, report",
         description="Backtest qengine's own quoting (the kernels and decisions that quote live) "

@@ -333,6 +333,16 @@ def config_from_mapping(data: Mapping[str, Any]) -> EngineConfig:
     return dataclasses.replace(base, **sections)
 
 
+def read_toml(path: str | Path, what: str = "config file") -> dict[str, Any]:
+    """The tables of a TOML file; ``ConfigError`` if it is missing or not valid TOML."""
+    try:
+        return tomllib.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{what} not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
 def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | None = None,
                 ) -> EngineConfig:
     """Read a TOML file (optional) and apply dotted ``overrides`` such as ``{"quote.gamma": 0.1}``.
@@ -342,14 +352,7 @@ def load_config(path: str | Path | None = None, overrides: Mapping[str, Any] | N
     ConfigError
         If the file is missing or not valid TOML, or any key is unknown or invalid.
     """
-    data: dict[str, Any] = {}
-    if path is not None:
-        try:
-            data = tomllib.loads(Path(path).read_text())
-        except FileNotFoundError:
-            raise ConfigError(f"config file not found: {path}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    data = read_toml(path) if path is not None else {}
     for dotted, value in (overrides or {}).items():
         if value is None:
             continue

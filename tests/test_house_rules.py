@@ -1,7 +1,8 @@
 """House rules that keep the codebase in shape, enforced as tests.
 
 - imports only point down the layers (kernels <- strategy <- io <- engine <- cli, and strategy <-
-  backtest <- cli: the backtester sits beside io and never sees io, the engine or the simulator;
+  backtest <- sweep <- cli: the backtester sits beside io and never sees io, the engine or the
+  simulator, the sweep runs the backtester on Dask just below the command line;
   io <- sim <- cli: the simulator is a venue beside io that nothing below the command line imports);
 - inside the engine, imports point down its own order of modules (``ENGINE_ORDER``), nothing
   outside it imports its private modules, the leaf modules import only leaves, and the whole
@@ -44,9 +45,10 @@ def _modules(root: Path) -> list[Path]:
 
 def _layer(module: str) -> float:
     """Layer of a dotted module: 0 kernels, 0.5 strategy (config -> kernel arrays, shared by the
-    engine and the backtester), 1 io, backtest or sim, 2 engine, 3 cli (with ``cli_backtest``,
-    ``run`` and ``venue``: the backtest command, the session's script entry and its venue); lower
-    never imports higher (io, backtest and sim are side by side, see the tests below)."""
+    engine and the backtester), 1 io, backtest or sim, 2 engine, 2.5 sweep (the backtester on
+    Dask), 3 cli (with ``cli_backtest`` and ``cli_sweep``, the backtest and sweep commands, ``run``
+    and ``venue``, the session's script entry and its venue); lower never imports higher (io,
+    backtest and sim are side by side, see the tests below)."""
     parts = module.split(".")
     if len(parts) > 1 and parts[1] == "kernels":
         return 0
@@ -54,7 +56,10 @@ def _layer(module: str) -> float:
         return 0.5  # the quoting setup shared by the engine and the backtester
     if len(parts) > 1 and parts[1] in {"io", "backtest", "sim"}:
         return 1
-    if len(parts) > 1 and parts[1] in {"cli", "cli_backtest", "__main__", "run", "venue"}:
+    if len(parts) > 1 and parts[1] == "sweep":
+        return 2.5
+    if len(parts) > 1 and parts[1] in {"cli", "cli_backtest", "cli_sweep", "__main__", "run",
+                                       "venue"}:
         return 3
     # event_rows: the recorded-market-data row format, written by the simulator's recorder and
     # read by the backtester (numpy only), so neither imports the other.
@@ -132,12 +137,14 @@ def _imports_beyond(subpackage: str, layers: set[int], packages: tuple[str, ...]
     ]
 
 
-def _importers_below_the_cli(subpackage: str) -> list[str]:
-    """Modules outside ``qengine.<subpackage>`` and the cli layer that import it."""
+def _importers_below_the_cli(subpackage: str, also: tuple[str, ...] = ()) -> list[str]:
+    """Modules outside ``qengine.<subpackage>``, the cli layer and the ``also`` subpackages that
+    import it."""
     return [
         f"{path.relative_to(ROOT)} -> {target}"
         for path in _modules(PACKAGE)
         if subpackage not in path.relative_to(PACKAGE).parts and _layer(_module_name(path)) != 3
+        and path.relative_to(PACKAGE).parts[0] not in also
         for target in _imports(path)
         if _within(target, f"qengine.{subpackage}")
     ]
@@ -151,8 +158,16 @@ def test_strategy_imports_only_kernels_and_leaf_helpers():
     assert _imports_beyond("strategy", {-1, 0}, ("qengine.strategy",)) == []
 
 
-def test_only_the_cli_imports_the_backtester():
-    assert _importers_below_the_cli("backtest") == []
+def test_only_the_cli_and_the_sweep_import_the_backtester():
+    assert _importers_below_the_cli("backtest", also=("sweep",)) == []
+
+
+def test_sweep_imports_only_the_backtester_strategy_kernels_leaf_helpers_and_itself():
+    assert _imports_beyond("sweep", {-1, 0, 0.5}, ("qengine.sweep", "qengine.backtest")) == []
+
+
+def test_only_the_cli_imports_the_sweep():
+    assert _importers_below_the_cli("sweep") == []
 
 
 def test_simulator_imports_only_io_leaf_helpers_and_itself():

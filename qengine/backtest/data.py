@@ -45,7 +45,8 @@ from .events import (
     TRADE_EVENT,
 )
 
-__all__ = ["DataError", "count_rows", "events_cache_dir", "iter_event_chunks", "load_events"]
+__all__ = ["DataError", "converted_path", "count_rows", "events_cache_dir", "iter_event_chunks",
+           "load_events"]
 
 _KNOWN_BITS = KIND_MASK | EXCH_EVENT | LOCAL_EVENT | BUY_EVENT | SELL_EVENT
 _PRICED_KINDS = np.array([DEPTH_EVENT, TRADE_EVENT, DEPTH_SNAPSHOT_EVENT, DEPTH_BBO_EVENT])
@@ -200,6 +201,13 @@ def _file_chunks(path: Path, chunk_rows: int | None, check: _OrderCheck) -> Iter
                 yield np.empty(0, EVENT_DTYPE)
     except (FileFormatError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         raise DataError(label, f"cannot read: {exc}") from exc
+
+
+def converted_path(source: str | os.PathLike[str]) -> Path | None:
+    """The events-cache ``.npy`` of a raw Binance ``.gz`` recording (converted on first use), or
+    None when the cache cannot be written. Processes on one machine can then map the same file."""
+    cached = _converted(Path(source))
+    return cached if isinstance(cached, Path) else None
 
 
 def _converted(path: Path) -> Path | np.ndarray:
