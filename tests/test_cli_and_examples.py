@@ -106,3 +106,13 @@ def test_verbose_logs_every_event_and_the_default_mode_counts_them(tmp_path):
     assert "DEBUG" not in default.stderr
     assert "qengine quoting BTC-PERPETUAL" in default.stderr  # start-up line
     assert "shutdown:" in default.stderr  # one shutdown summary line
+
+
+def test_example_grid_validates_against_the_example_backtest_config():
+    """The README's sweep command uses these two files: they must load and agree."""
+    from qengine.config import read_toml
+    from qengine.sweep.grid import load_grid
+
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    spec = load_grid(examples / "grid.toml", read_toml(examples / "backtest.toml", "config"))
+    assert spec.params == {"quote.gamma": (0.01, 0.02, 0.05, 0.1), "quote.levels": (1, 2, 3, 4)}
