@@ -143,7 +143,14 @@ from .quoting_layout import (
     region,
 )
 from .quoting_listener import book_fills, feed_trades, observe_book
-from .quoting_orders import cancel_all, flatten, mirror_orders, requests_in_flight, send_actions
+from .quoting_orders import (
+    cancel_after_replies,
+    cancel_all,
+    flatten,
+    mirror_orders,
+    requests_in_flight,
+    send_actions,
+)
 
 _I64 = np.dtype(np.int64)
 _F64 = np.dtype(np.float64)
@@ -203,7 +210,7 @@ def risk(h, v):
         v[V_RISK_MASK] = a.mask
         sent = 0
         if a.cancel_all != 0:
-            sent += cancel_all(h)
+            sent += cancel_all(h, v)
         if a.flatten_lots != 0:
             sent += flatten(h, v, a.flatten_lots, a.flatten_limit_ticks)
         if a.wake_quoter != 0:
@@ -338,6 +345,7 @@ def quote_strategy(h):
     flags = codes.PACE_FLAG_FILL if book_fills(h, v) > 0 else 0
     feed_trades(h)
     lx.clear_inactive(h)
+    cancel_after_replies(h, v)  # a cancel-all still waiting for replies
     updated = observe_book(h, v)
     flags |= rung_by_replies(h, v)
     flags |= risk(h, v)

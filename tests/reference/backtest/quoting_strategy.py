@@ -155,6 +155,19 @@ def _observe_book(h, v):
     return True
 
 
+def _cancel_after_replies(v, local):
+    """Cancel the orders whose insert/amend left before the cancel-all once their reply is in."""
+    since = int(v[ql.V_CANCEL_ALL_NS])
+    if since == 0:
+        return
+    before = [o for o in local.orders if o["local_ts"] < since]
+    for o in before:
+        if o["req"] == L.ST_NONE and o["status"] in (L.ST_NEW, L.ST_PARTIAL):
+            local.cancel(o["order_id"])
+    if not any(o["req"] in (L.ST_NEW, L.ST_REPLACED) for o in before):
+        v[ql.V_CANCEL_ALL_NS] = 0
+
+
 def _risk(h, v, local):
     now = int(h[0][L.I_NOW])
     action = _region(h, "risk_action")
@@ -190,6 +203,8 @@ def _risk(h, v, local):
             for o in list(local.orders):
                 if o["req"] == L.ST_NONE and o["status"] in (L.ST_NEW, L.ST_PARTIAL):
                     sent += local.cancel(o["order_id"]) == 0
+            v[ql.V_CANCEL_ALL_NS] = now
+            _cancel_after_replies(v, local)
         if a["flatten_lots"]:
             lots = int(a["flatten_lots"])
             oid = (int(v[ql.V_NEXT_ID]) << ql.LEVEL_BITS) | codes.LEVEL_MAX
@@ -322,6 +337,7 @@ def quote_strategy(h):
     _feed_trades(h)
     local = _Local(h)
     local.clear_inactive()
+    _cancel_after_replies(v, local)
     updated = _observe_book(h, v)
     in_flight = local.in_flight()
     if in_flight < v[ql.V_IN_FLIGHT] or ist[L.I_REJECTS] != v[ql.V_REJECTS_SEEN]:
