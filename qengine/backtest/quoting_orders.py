@@ -22,6 +22,7 @@ from .layout import (
     I8A,
     I_N_LOCAL,
     I_NOW,
+    I_POS_LOTS,
     IOC,
     LIMIT,
     ORDERS,
@@ -182,13 +183,16 @@ def cancel_all(h, v):
 @helper(I8(HANDLE, I8A, I8, I8), inline=True)
 def flatten(h, v, signed_lots, limit_ticks):
     """Send the risk monitor's flatten: ``signed_lots`` > 0 sells a long, < 0 buys back a
-    short, as an IOC limit at ``limit_ticks`` for exactly the size asked (it never trades
-    beyond the position it reduces: the reduce-only IOC of the live engine)."""
-    if signed_lots == 0:
+    short, as an IOC limit at ``limit_ticks``. Reduce-only as live: the size is capped at the
+    position at send time, and nothing is sent when that leaves nothing to reduce or when
+    ``limit_ticks <= 0``. (The venue caps a reduce-only order at the position when it executes;
+    the backtester's matching has no reduce-only, so fills still in flight are not netted.)"""
+    position = h[0][I_POS_LOTS]
+    lots = min(abs(signed_lots), position if signed_lots > 0 else -position)
+    if signed_lots == 0 or limit_ticks <= 0 or lots <= 0:
         return 0
     side = -1 if signed_lots > 0 else 1
-    code = lx.submit(h, _next_id(h, v, codes.LEVEL_MAX), side, limit_ticks, abs(signed_lots),
-                     IOC, LIMIT)
+    code = lx.submit(h, _next_id(h, v, codes.LEVEL_MAX), side, limit_ticks, lots, IOC, LIMIT)
     if code == 0:
         v[V_FLATTEN_ORDERS] += 1
         return 1

@@ -9,6 +9,7 @@ import pytest
 from qengine.backtest import layout as L
 from qengine.backtest import quoting_layout as ql
 from qengine.backtest.instruments import INSTRUMENTS
+from qengine.backtest.quoting_orders import flatten
 from qengine.backtest.quoting_state import QuotingState
 from qengine.backtest.quoting_strategy import quote_strategy
 from qengine.kernels import codes
@@ -77,3 +78,23 @@ def test_cancel_all_cancels_an_order_in_flight_when_its_reply_lands(name):
     row = _local(h)[_local(h)["order_id"] == late][0]
     assert row["req"] == L.ST_CANCELED
     assert _region(h, ql.R_VARS)[ql.V_CANCEL_ALL_NS] == 0  # the cancel-all is complete
+
+
+@pytest.mark.parametrize(("position", "asked", "limit", "sent"), [
+    (20, 50, 618_000, -20),    # a long: sell at most the position (never goes short)
+    (-7, -30, 618_000, 7),     # a short: buy back at most the position
+    (20, 12, 618_000, -12),    # less than the position: as asked
+    (20, -5, 618_000, 0),      # buying more of a long reduces nothing: not sent
+    (0, 5, 618_000, 0),        # flat: nothing to reduce
+    (20, 20, 0, 0),            # no usable limit price: not sent, as live
+])
+def test_flatten_is_reduce_only_at_send_time(position, asked, limit, sent):
+    h = _handle(_state())
+    h[0][L.I_POS_LOTS] = position
+    v = _region(h, ql.R_VARS)
+    assert flatten(tuple(h), v, asked, limit) == (1 if sent else 0)
+    box = h[3][: int(h[0][L.I_N_OUTBOX])]
+    assert int(np.sum(box["side"] * box["qty_lots"])) == sent
+    assert v[ql.V_FLATTEN_ORDERS] == (1 if sent else 0) and v[ql.V_SEND_ERRORS] == 0
+    if sent:
+        assert box[0]["tif"] == L.IOC and box[0]["price_tick"] == limit

@@ -205,11 +205,13 @@ def _risk(h, v, local):
                     sent += local.cancel(o["order_id"]) == 0
             v[ql.V_CANCEL_ALL_NS] = now
             _cancel_after_replies(v, local)
-        if a["flatten_lots"]:
-            lots = int(a["flatten_lots"])
+        lots = int(a["flatten_lots"])
+        held = int(h[0][L.I_POS_LOTS])
+        size = min(abs(lots), held if lots > 0 else -held)  # reduce-only
+        if lots and size > 0 and a["flatten_limit_ticks"] > 0:
             oid = (int(v[ql.V_NEXT_ID]) << ql.LEVEL_BITS) | codes.LEVEL_MAX
             v[ql.V_NEXT_ID] += 1
-            if local.submit(oid, -1 if lots > 0 else 1, int(a["flatten_limit_ticks"]), abs(lots),
+            if local.submit(oid, -1 if lots > 0 else 1, int(a["flatten_limit_ticks"]), size,
                             L.IOC) == 0:
                 v[ql.V_FLATTEN_ORDERS] += 1
                 sent += 1
