@@ -115,8 +115,9 @@ def backtest_config(instrument: Instrument, *, latency_ms: float = 10.0,
     feed = wake_interval_ms is None
     interval_ns = record_ns if feed else _ms_to_ns("wake_interval_ms", wake_interval_ms,
                                                      allow_zero=False)
-    # Per feed, a quiet market still wakes the strategy (the quoter's timers, the risk checks).
-    timeout_ns = min(record_ns, MAX_QUIET_NS)
+    # Per feed the strategy asks for its own timers (quoter, risk monitor, recorder); a quiet
+    # market still wakes it every MAX_QUIET_NS as a backstop.
+    timeout_ns = MAX_QUIET_NS
     return BacktestConfig(
         tick_size=instrument.tick_size, lot_size=instrument.lot_size,
         entry_latency_ns=latency_ns, response_latency_ns=latency_ns, queue=queue_name,
@@ -156,8 +157,10 @@ def run(config: EngineConfig, data: Any, *, instrument: str | Instrument | None 
         ``CHUNK_ROWS`` rows and at the end), never per event.
     wake_interval_ms : float, optional
         None (default): the strategy wakes on every market-data row and order response, as the
-        engine reacts to each ticker and reply, and at least every 100 ms (or
-        ``record_interval_ms`` if shorter). A number: it wakes at that fixed cadence instead.
+        engine reacts to each ticker and reply, at each of its timers (the quoter's pacing and
+        forced refresh, the risk monitor's checks and book deadline, the next recorder row)
+        and at least every 100 ms; the trading does not depend on ``record_interval_ms``.
+        A number: it wakes at that fixed cadence instead (timers are served on that grid).
     decision_log : bool
         Keep one :data:`DECISION_DTYPE` row per quote cycle in ``QuotingResult.decisions``
         (what the cycle's kernel was given and decided; for comparing with the live engine).

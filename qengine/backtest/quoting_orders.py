@@ -35,9 +35,9 @@ from .layout import (
 from .quoting_layout import (
     LEVEL_BITS,
     LEVEL_MASK,
+    V_CANCEL_ALL_NS,
     V_FLATTEN_ORDERS,
     V_GATED_INSERTS,
-    V_CANCEL_ALL_NS,
     V_NEXT_ID,
     V_SEND_ERRORS,
     V_TABLE_FULL,
@@ -200,4 +200,5 @@ def flatten(h, v, signed_lots, limit_ticks):
     return 0
 
 
-__all__ = ["cancel_after_replies", "cancel_all", "flatten", "mirror_orders", "requests_in_flight", "send_actions"]
+__all__ = ["cancel_after_replies", "cancel_all", "flatten", "mirror_orders", "requests_in_flight",
+           "send_actions"]

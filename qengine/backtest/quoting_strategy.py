@@ -79,6 +79,7 @@ from .layout import (
     I_NOW,
     I_POS_LOTS,
     I_REJECTS,
+    I_WAKE_AT,
     INVALID_MAX,
     INVALID_MIN,
     QUOTING_RECORD_DTYPE,
@@ -335,6 +336,27 @@ def rung_by_replies(h, v):
     return ring
 
 
+@helper(I8(HANDLE, I8A), inline=True)
+def request_wake(h, v):
+    """Ask the runner to wake the strategy at its next timer (``ist[I_WAKE_AT]``): the quoter's
+    wake time or forced refresh, the risk monitor's next check or its wait-for-book deadline,
+    the next recorder row. Every timer is then served at its own time, whatever the data rate
+    or the record interval."""
+    ist, params, scratch = h[0], h[6], h[7]
+    now = ist[I_NOW]
+    pacing = region(scratch, params, R_PACING, WORDS[R_PACING], PACING_STATE)
+    action = region(scratch, params, R_RISK_ACTION, WORDS[R_RISK_ACTION], RISK_ACTION)
+    call = v[V_RISK_CALL]
+    risk_at = (v[V_NEXT_CHECK_NS] if call == codes.RISK_CALL_NEXT_CHECK
+               else action[0].deadline_ns if call == codes.RISK_CALL_AFTER_BOOK else 0)
+    wake = v[V_NEXT_REC_NS]
+    for t in (pacing[0].wake_ns, pacing[0].refresh_due_ns, risk_at):
+        if now < t < wake or wake <= now:
+            wake = t
+    ist[I_WAKE_AT] = wake if wake > now else 0
+    return ist[I_WAKE_AT]
+
+
 @kernel(STRATEGY_SIG)
 def quote_strategy(h):
     """One wake-up of qengine's quoting (see the module doc); ``STRATEGY_YIELD`` when the
@@ -370,12 +392,15 @@ def quote_strategy(h):
             v[V_PACE_FLAGS] = 0  # a cycle takes what was rung before it
             quote(h, v, now)
     v[V_IN_FLIGHT] = requests_in_flight(h)  # (this wake-up's requests included)
+    full = False
     if now >= v[V_NEXT_REC_NS]:
         every = np.int64(params[P_RECORD_EVERY_NS])
         record(h, v)
         v[V_NEXT_REC_NS] = (now // every + 1) * every
-        if v[V_N_REC] >= np.int64(params[2 * R_RECORDS + 1]):
-            return STRATEGY_YIELD
+        full = v[V_N_REC] >= np.int64(params[2 * R_RECORDS + 1])
+    request_wake(h, v)
+    if full:
+        return STRATEGY_YIELD
     if v[V_N_DECISIONS] > 0 and v[V_N_DECISIONS] >= np.int64(params[2 * R_DECISIONS + 1]):
         return STRATEGY_YIELD  # the log is full: the wrapper drains it (one cycle a wake-up)
     return 0

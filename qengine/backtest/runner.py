@@ -61,6 +61,7 @@ from .layout import (
     I_TOEX_HEAD,
     I_TOLO_COUNT,
     I_VERSION,
+    I_WAKE_AT,
     I_WAKE_ON_RESP,
     I_WAKE_UPS,
     INVALID_MAX,
@@ -235,6 +236,9 @@ def run(strategy, events, ist, fst, lbook, lbs, xbook, xbs, own, lo, xo, outbox,
                 t3 = pipe_head_ts(toex, ist, 0)
             step = ist[I_TIMEOUT_NS] if feed else ist[I_INTERVAL_NS]
             ist[I_TARGET] = ist[I_NOW] + step
+            # A feed-mode strategy may ask for an earlier wake-up (its own timers).
+            if feed and ist[I_NOW] < ist[I_WAKE_AT] < ist[I_TARGET]:
+                ist[I_TARGET] = ist[I_WAKE_AT]
             ist[I_IN_GOTO] = 1
         if ist[I_IN_GOTO] == 1:
             # Process events up to the target (which a feed row or a response can pull in);

@@ -58,7 +58,8 @@ def test_cancel_all_cancels_an_order_in_flight_when_its_reply_lands(name):
     h = _handle(_state())
     _wake(strategy, h, T0 + MS)
     lo = _local(h)
-    assert len(lo) >= 2 and np.all(lo["req"] == L.ST_NEW)
+    assert len(lo) >= 2
+    assert np.all(lo["req"] == L.ST_NEW)
     # Every insert is acknowledged but the last; the first buy fills far past max_position.
     for o in lo[:-1]:
         o["status"], o["req"] = L.ST_NEW, L.ST_NONE
@@ -72,7 +73,8 @@ def test_cancel_all_cancels_an_order_in_flight_when_its_reply_lands(name):
     in_flight = lo[int(np.flatnonzero(lo["order_id"] == late)[0])]
     assert in_flight["req"] == L.ST_NEW  # its insert is still travelling: no request yet
     quotes = lo[(lo["order_id"] != late) & (lo["order_id"] & ql.LEVEL_MASK != codes.LEVEL_MAX)]
-    assert len(quotes) and np.all(quotes["req"] == L.ST_CANCELED)
+    assert len(quotes)
+    assert np.all(quotes["req"] == L.ST_CANCELED)
     in_flight["status"], in_flight["req"] = L.ST_NEW, L.ST_NONE  # the reply lands
     _wake(strategy, h, T0 + 610 * MS)  # well inside the quoter's 0.5 s pacing
     row = _local(h)[_local(h)["order_id"] == late][0]
@@ -95,6 +97,8 @@ def test_flatten_is_reduce_only_at_send_time(position, asked, limit, sent):
     assert flatten(tuple(h), v, asked, limit) == (1 if sent else 0)
     box = h[3][: int(h[0][L.I_N_OUTBOX])]
     assert int(np.sum(box["side"] * box["qty_lots"])) == sent
-    assert v[ql.V_FLATTEN_ORDERS] == (1 if sent else 0) and v[ql.V_SEND_ERRORS] == 0
+    assert v[ql.V_FLATTEN_ORDERS] == (1 if sent else 0)
+    assert v[ql.V_SEND_ERRORS] == 0
     if sent:
-        assert box[0]["tif"] == L.IOC and box[0]["price_tick"] == limit
+        assert box[0]["tif"] == L.IOC
+        assert box[0]["price_tick"] == limit

@@ -331,6 +331,18 @@ def _record(h, v, local):
     v[ql.V_N_REC] += 1
 
 
+def _request_wake(h, v, now):
+    """The earliest timer after now: quoter wake/refresh, risk check or deadline, recorder."""
+    pacing = _region(h, "pacing")[0]
+    call = int(v[ql.V_RISK_CALL])
+    risk_at = {codes.RISK_CALL_NEXT_CHECK: int(v[ql.V_NEXT_CHECK_NS]),
+               codes.RISK_CALL_AFTER_BOOK: int(_region(h, "risk_action")[0]["deadline_ns"]),
+               }.get(call, 0)
+    timers = [int(v[ql.V_NEXT_REC_NS]), int(pacing["wake_ns"]), int(pacing["refresh_due_ns"]),
+              risk_at]
+    h[0][L.I_WAKE_AT] = min((t for t in timers if t > now), default=0)
+
+
 def quote_strategy(h):
     ist = h[0]
     v = _region(h, "vars")
@@ -368,12 +380,15 @@ def quote_strategy(h):
             _quote(h, v, local, now)
     v[ql.V_IN_FLIGHT] = local.in_flight()
     local.write()
+    full = False
     if now >= v[ql.V_NEXT_REC_NS]:
         every = int(h[6][ql.P_RECORD_EVERY_NS])
         _record(h, v, local)
         v[ql.V_NEXT_REC_NS] = (now // every + 1) * every
-        if v[ql.V_N_REC] >= int(h[6][2 * ql.R_RECORDS + 1]):
-            return L.STRATEGY_YIELD
+        full = v[ql.V_N_REC] >= int(h[6][2 * ql.R_RECORDS + 1])
+    _request_wake(h, v, now)
+    if full:
+        return L.STRATEGY_YIELD
     if 0 < v[ql.V_N_DECISIONS] >= int(h[6][2 * ql.R_DECISIONS + 1]):
         return L.STRATEGY_YIELD
     return 0
