@@ -88,6 +88,10 @@ def add_backtest_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", metavar="PATH", help="write every statistic here as JSON")
     parser.add_argument("--no-plots", action="store_true",
                         help="write the HTML table only (no matplotlib needed)")
+    parser.add_argument("--as-orders", action="store_true",
+                        help="run an order_mode = \"mass_quote\" config as single orders (the "
+                             "backtester simulates single orders only; without this flag such "
+                             "a config is refused)")
 
 
 def _check_paths(args: argparse.Namespace) -> None:
@@ -186,7 +190,8 @@ def backtest_command(args: argparse.Namespace, *, run: Callable[..., Any],
     try:
         result = run(config, data, instrument=args.instrument, latency_ms=args.latency_ms,
                      queue=args.queue, partial_fills=args.partial_fills,
-                     record_interval_ms=args.record_interval_ms, progress=bar)
+                     record_interval_ms=args.record_interval_ms, progress=bar,
+                     order_mode_override="orders" if args.as_orders else None)
     except ConfigError as exc:
         return fail(f"invalid config: {exc}")
     except DataError as exc:

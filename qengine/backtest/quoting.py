@@ -90,6 +90,17 @@ def _queue(queue: Any) -> tuple[str, float]:
                       f"got {queue!r}")
 
 
+def _check_order_mode(config: EngineConfig, override: Any) -> None:
+    """Single orders only: a ``mass_quote`` config runs only when the caller says so."""
+    if override not in (None, "orders"):
+        raise ConfigError(f"order_mode_override must be None or 'orders', got {override!r}")
+    if config.order_mode != "orders" and override is None:
+        raise ConfigError(f"order_mode = {config.order_mode!r} is not simulated: the backtester "
+                          "sends single orders (insert/amend/cancel); pass "
+                          "order_mode_override='orders' (qengine backtest --as-orders) to run "
+                          "this config as single orders")
+
+
 def _ms_to_ns(name: str, value: Any, *, allow_zero: bool) -> int:
     ok = (not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
           and (value >= 0 if allow_zero else value > 0))
@@ -132,7 +143,8 @@ def run(config: EngineConfig, data: Any, *, instrument: str | Instrument | None 
         latency_ms: float = 10.0, queue: str = "riskaverse", partial_fills: bool = False,
         record_interval_ms: float = 100.0,
         progress: Callable[[Progress], None] | None = None,
-        wake_interval_ms: float | None = None, decision_log: bool = False) -> QuotingResult:
+        wake_interval_ms: float | None = None, decision_log: bool = False,
+        order_mode_override: str | None = None) -> QuotingResult:
     """Run qengine's quoting with ``config`` over ``data`` in the backtester.
 
     Parameters
@@ -164,6 +176,9 @@ def run(config: EngineConfig, data: Any, *, instrument: str | Instrument | None 
     decision_log : bool
         Keep one :data:`DECISION_DTYPE` row per quote cycle in ``QuotingResult.decisions``
         (what the cycle's kernel was given and decided; for comparing with the live engine).
+    order_mode_override : {None, "orders"}
+        The backtester sends single orders only. A config with ``order_mode = "mass_quote"``
+        is refused (ConfigError) unless this is ``"orders"``: then it runs as single orders.
 
     Raises
     ------
@@ -176,6 +191,7 @@ def run(config: EngineConfig, data: Any, *, instrument: str | Instrument | None 
     if not isinstance(config, EngineConfig):
         raise ConfigError(f"config must be an EngineConfig (qengine.config.load_config), got "
                           f"{type(config).__name__}")
+    _check_order_mode(config, order_mode_override)
     spec = resolve_instrument(config.instrument if instrument is None else instrument)
     bt_config = backtest_config(spec, latency_ms=latency_ms, queue=queue,
                                 partial_fills=partial_fills,
