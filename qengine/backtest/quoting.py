@@ -23,10 +23,11 @@ from ..errors import ConfigError
 from . import layout as L
 from . import quoting_layout as ql
 from .api import Backtest, BacktestConfig
-from .data import DataError, count_rows, iter_event_chunks
+from .data import count_rows, iter_event_chunks
 from .events import EXCH_EVENT, LOCAL_EVENT
 from .instruments import Instrument, resolve_instrument
 from .layout import QUOTING_RECORD_DTYPE
+from .quoting_data import scan_for_quoting
 from .quoting_decisions import DECISION_DTYPE
 from .quoting_state import QuotingState
 from .quoting_strategy import quote_strategy
@@ -203,9 +204,7 @@ def run(config: EngineConfig, data: Any, *, instrument: str | Instrument | None 
     if not isinstance(decision_log, bool):
         raise ConfigError(f"decision_log must be a bool, got {decision_log!r}")
     count_rows(sources)  # every source opens (headers only): a missing last file fails first
-    total = sum(len(rows) for rows in iter_event_chunks(sources, chunk_rows=CHUNK_ROWS))
-    if total == 0:
-        raise DataError(", ".join(map(str, sources)), "no event rows to backtest")
+    total = scan_for_quoting(sources, spec, chunk_rows=CHUNK_ROWS)
     state = QuotingState(config, spec, record_every_ns=bt_config.record_every_ns,
                          decision_rows=DECISION_ROWS if decision_log else 0)
     decisions: list[np.ndarray] = []
