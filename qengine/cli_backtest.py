@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -104,6 +105,16 @@ def _check_paths(args: argparse.Namespace) -> None:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise _UsageError(f"--out: {args.out}: exists and is not a directory")
+    # Checked before the run (a run's result is never lost to an unwritable --out), created
+    # only when the report is written.
+    if out.is_dir():
+        if not os.access(out, os.W_OK | os.X_OK):
+            raise _UsageError(f"--out: {args.out}: directory is not writable")
+    else:
+        parent = next(p for p in out.absolute().parents if p.exists())
+        if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+            raise _UsageError(f"--out: {args.out}: cannot create the directory ({parent} is "
+                              "not a writable directory)")
     if args.json is not None:
         target = Path(args.json)
         if target.is_dir():

@@ -160,6 +160,7 @@ def test_progress_without_an_event_total_estimates_from_simulated_time(files, tm
     (["--data", "{missing}"], "--data: {missing}: no such file"),
     (["--data", "{config}"], "expected a .npz, .npy or .gz file"),
     (["--out", "{config}"], "--out: {config}: exists and is not a directory"),
+    (["--out", "{config}/sub"], "--out: {config}/sub: cannot create the directory"),
     (["--json", "{tmp}/nowhere/s.json"], "--json: {tmp}/nowhere/s.json: directory"),
     (["--json", "{tmp}"], "--json: {tmp}: is a directory"),
 ])
