@@ -108,7 +108,10 @@ def _ms_to_ns(name: str, value: Any, *, allow_zero: bool) -> int:
     if not ok:
         raise ConfigError(f"{name} must be a finite number {'>= 0' if allow_zero else '> 0'}, "
                           f"got {value!r}")
-    return round(value * _NS_PER_MS)
+    ns = round(value * _NS_PER_MS)
+    if ns == 0 and not allow_zero:
+        raise ConfigError(f"{name} must be at least 1 ns (1e-6 ms), got {value!r}")
+    return ns
 
 
 def backtest_config(instrument: Instrument, *, latency_ms: float = 10.0,
