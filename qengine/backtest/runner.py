@@ -7,8 +7,8 @@ goes first; ties go in that order. Rows are consumed in file order by two cursor
 A wake-up waits for ``now + interval`` (interval mode) or for the next local row (feed mode,
 with ``timeout`` or the strategy's own ``ist[I_WAKE_AT]`` if sooner; optionally also for an
 order response), processing every event at or before that time; then the recorder and the
-strategy run, and the strategy's requests enter the entry pipe. Reaching the end of the data is not a wake-up; everything in flight is processed
-first.
+strategy run, and the strategy's requests enter the entry pipe. Reaching the end of the data
+is not a wake-up; everything in flight is processed first.
 
 ``run`` returns to its Python wrapper only to get more rows (streaming), to grow an array, or
 at the end; all its state is in the arrays, so the next call resumes exactly where it stopped.
