@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -88,6 +89,10 @@ def add_backtest_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", metavar="PATH", help="write every statistic here as JSON")
     parser.add_argument("--no-plots", action="store_true",
                         help="write the HTML table only (no matplotlib needed)")
+    parser.add_argument("--as-orders", action="store_true",
+                        help="run an order_mode = \"mass_quote\" config as single orders (the "
+                             "backtester simulates single orders only; without this flag such "
+                             "a config is refused)")
 
 
 def _check_paths(args: argparse.Namespace) -> None:
@@ -100,6 +105,16 @@ def _check_paths(args: argparse.Namespace) -> None:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise _UsageError(f"--out: {args.out}: exists and is not a directory")
+    # Checked before the run (a run's result is never lost to an unwritable --out), created
+    # only when the report is written.
+    if out.is_dir():
+        if not os.access(out, os.W_OK | os.X_OK):
+            raise _UsageError(f"--out: {args.out}: directory is not writable")
+    else:
+        parent = next(p for p in out.absolute().parents if p.exists())
+        if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+            raise _UsageError(f"--out: {args.out}: cannot create the directory ({parent} is "
+                              "not a writable directory)")
     if args.json is not None:
         target = Path(args.json)
         if target.is_dir():
@@ -186,7 +201,8 @@ def backtest_command(args: argparse.Namespace, *, run: Callable[..., Any],
     try:
         result = run(config, data, instrument=args.instrument, latency_ms=args.latency_ms,
                      queue=args.queue, partial_fills=args.partial_fills,
-                     record_interval_ms=args.record_interval_ms, progress=bar)
+                     record_interval_ms=args.record_interval_ms, progress=bar,
+                     order_mode_override="orders" if args.as_orders else None)
     except ConfigError as exc:
         return fail(f"invalid config: {exc}")
     except DataError as exc:

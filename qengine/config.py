@@ -10,6 +10,7 @@ or an out-of-range value fails before anything connects, with a message naming t
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import tomllib
 from collections.abc import Mapping
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 from .errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 MODELS = ("as", "glft", "legacy")
 HORIZONS = ("fixed", "session_end", "rolling")
@@ -330,7 +333,20 @@ def config_from_mapping(data: Mapping[str, Any]) -> EngineConfig:
     sections = {k: v for k, v in top.items() if k in _SECTIONS}
     plain = {k: v for k, v in top.items() if k not in _SECTIONS}
     base = _build(EngineConfig, plain, "")
-    return dataclasses.replace(base, **sections)
+    config = dataclasses.replace(base, **sections)
+    _warn_position_bands(config.risk)
+    return config
+
+
+def _warn_position_bands(r: RiskConfig) -> None:
+    """The adaptive risk check uses its fast interval above ``large_position`` and its slow one
+    below ``small_position``: bands at or above ``max_position`` are legal but mostly unused."""
+    if r.large_position > r.max_position:
+        log.warning("risk.large_position (%g) > risk.max_position (%g): the risk monitor's fast "
+                    "check (above risk.large_position) never runs within the limit, and below "
+                    "risk.small_position (%g) it checks only every risk.monitor_slow_interval_s; "
+                    "set risk.small_position and risk.large_position below risk.max_position",
+                    r.large_position, r.max_position, r.small_position)
 
 
 def read_toml(path: str | Path, what: str = "config file") -> dict[str, Any]:

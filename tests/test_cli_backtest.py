@@ -160,6 +160,7 @@ def test_progress_without_an_event_total_estimates_from_simulated_time(files, tm
     (["--data", "{missing}"], "--data: {missing}: no such file"),
     (["--data", "{config}"], "expected a .npz, .npy or .gz file"),
     (["--out", "{config}"], "--out: {config}: exists and is not a directory"),
+    (["--out", "{config}/sub"], "--out: {config}/sub: cannot create the directory"),
     (["--json", "{tmp}/nowhere/s.json"], "--json: {tmp}/nowhere/s.json: directory"),
     (["--json", "{tmp}"], "--json: {tmp}: is a directory"),
 ])
@@ -296,3 +297,13 @@ def test_backtest_command_on_the_shared_btcusdt_recording(tmp_path):
         png = out_dir / f"{name}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert imread(png).shape[:2] == (450, 1000)
+
+
+def test_as_orders_flag_reaches_the_run(files, tmp_path):
+    config, data = files
+    for extra, want in (([], None), (["--as-orders"], "orders")):
+        run = FakeRun()
+        code, _, err = _call(["--config", str(config), "--data", str(data), "--no-plots",
+                              "--out", str(tmp_path / "o"), *extra], run)
+        assert (code, err) == (0, "")
+        assert run.calls[0][1]["order_mode_override"] == want

@@ -83,3 +83,21 @@ def test_mm_protection_trade_amount_may_not_exceed_the_quote_amount():
     config = load_config(None, {"risk.mm_protection_trade_amount": 0.1,
                                 "risk.mm_protection_quote_amount": 0.1})
     assert config.risk.mm_protection_quote_amount == 0.1
+
+
+def test_position_bands_above_max_position_are_warned_at_load(caplog):
+    with caplog.at_level("WARNING", logger="qengine.config"):
+        load_config(None, {"risk.max_position": 0.1})  # defaults: small 0.1, large 0.5
+    assert len(caplog.records) == 1
+    message = caplog.records[0].getMessage()
+    assert "risk.large_position (0.5) > risk.max_position (0.1)" in message
+
+
+def test_shipped_example_sets_its_position_bands_below_max_position(caplog):
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "backtest.toml"
+    with caplog.at_level("WARNING", logger="qengine.config"):
+        r = load_config(example).risk
+    assert caplog.records == []
+    assert r.small_position < r.large_position < r.max_position

@@ -68,9 +68,9 @@ EXCHANGE_NO_PARTIAL, EXCHANGE_PARTIAL = 0, 1
     I_IN_GOTO, I_TARGET, I_RESULT, I_STOP,
     I_MODE, I_INTERVAL_NS, I_TIMEOUT_NS, I_WAKE_ON_RESP, I_QUEUE, I_EXCHANGE, I_INVERSE,
     I_ENTRY_NS, I_RESP_NS, I_LAT_ROW, I_RECORD_EVERY_NS, I_NEED_TICK, I_FINAL, I_SEEN_ROWS,
-    I_N_TRADES,
-) = range(48)
-I_SIZE = 48
+    I_N_TRADES, I_WAKE_AT,
+) = range(49)
+I_SIZE = 49
 
 # Float state (float64 array ``fst``).
 (
@@ -153,7 +153,8 @@ OWN = numba.types.int64[:, ::1]
 
 #: What a strategy receives at each wake-up: the local state and its outbox, then the public
 #: trades received since its last wake-up (``trades[:ist[I_N_TRADES]]``; the strategy resets
-#: the count) and the fill log (``fills[:ist[I_N_FILL_LOG]]``, read only).
+#: the count) and the fill log (``fills[:ist[I_N_FILL_LOG]]``, read only). In feed mode a
+#: strategy may set ``ist[I_WAKE_AT]`` (local ns, 0: none) to be woken by then at the latest.
 HANDLE = numba.types.Tuple((I8A, F8A, ORDERS, ORDERS, BOOK, I8A, F8A, F8A, TRADES, FILLS))
 #: A strategy: ``int64 strategy(handle)``; ``STRATEGY_YIELD`` returns to the wrapper, any other
 #: non-zero return stops the run.

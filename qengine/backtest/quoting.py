@@ -23,10 +23,11 @@ from ..errors import ConfigError
 from . import layout as L
 from . import quoting_layout as ql
 from .api import Backtest, BacktestConfig
-from .data import DataError, count_rows, iter_event_chunks
+from .data import count_rows, iter_event_chunks
 from .events import EXCH_EVENT, LOCAL_EVENT
 from .instruments import Instrument, resolve_instrument
 from .layout import QUOTING_RECORD_DTYPE
+from .quoting_data import scan_for_quoting
 from .quoting_decisions import DECISION_DTYPE
 from .quoting_state import QuotingState
 from .quoting_strategy import quote_strategy
@@ -90,13 +91,27 @@ def _queue(queue: Any) -> tuple[str, float]:
                       f"got {queue!r}")
 
 
+def _check_order_mode(config: EngineConfig, override: Any) -> None:
+    """Single orders only: a ``mass_quote`` config runs only when the caller says so."""
+    if override not in (None, "orders"):
+        raise ConfigError(f"order_mode_override must be None or 'orders', got {override!r}")
+    if config.order_mode != "orders" and override is None:
+        raise ConfigError(f"order_mode = {config.order_mode!r} is not simulated: the backtester "
+                          "sends single orders (insert/amend/cancel); pass "
+                          "order_mode_override='orders' (qengine backtest --as-orders) to run "
+                          "this config as single orders")
+
+
 def _ms_to_ns(name: str, value: Any, *, allow_zero: bool) -> int:
     ok = (not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
           and (value >= 0 if allow_zero else value > 0))
     if not ok:
         raise ConfigError(f"{name} must be a finite number {'>= 0' if allow_zero else '> 0'}, "
                           f"got {value!r}")
-    return round(value * _NS_PER_MS)
+    ns = round(value * _NS_PER_MS)
+    if ns == 0 and not allow_zero:
+        raise ConfigError(f"{name} must be at least 1 ns (1e-6 ms), got {value!r}")
+    return ns
 
 
 def backtest_config(instrument: Instrument, *, latency_ms: float = 10.0,
@@ -115,8 +130,9 @@ def backtest_config(instrument: Instrument, *, latency_ms: float = 10.0,
     feed = wake_interval_ms is None
     interval_ns = record_ns if feed else _ms_to_ns("wake_interval_ms", wake_interval_ms,
                                                      allow_zero=False)
-    # Per feed, a quiet market still wakes the strategy (the quoter's timers, the risk checks).
-    timeout_ns = min(record_ns, MAX_QUIET_NS)
+    # Per feed the strategy asks for its own timers (quoter, risk monitor, recorder); a quiet
+    # market still wakes it every MAX_QUIET_NS as a backstop.
+    timeout_ns = MAX_QUIET_NS
     return BacktestConfig(
         tick_size=instrument.tick_size, lot_size=instrument.lot_size,
         entry_latency_ns=latency_ns, response_latency_ns=latency_ns, queue=queue_name,
@@ -131,7 +147,8 @@ def run(config: EngineConfig, data: Any, *, instrument: str | Instrument | None 
         latency_ms: float = 10.0, queue: str = "riskaverse", partial_fills: bool = False,
         record_interval_ms: float = 100.0,
         progress: Callable[[Progress], None] | None = None,
-        wake_interval_ms: float | None = None, decision_log: bool = False) -> QuotingResult:
+        wake_interval_ms: float | None = None, decision_log: bool = False,
+        order_mode_override: str | None = None) -> QuotingResult:
     """Run qengine's quoting with ``config`` over ``data`` in the backtester.
 
     Parameters
@@ -156,11 +173,16 @@ def run(config: EngineConfig, data: Any, *, instrument: str | Instrument | None 
         ``CHUNK_ROWS`` rows and at the end), never per event.
     wake_interval_ms : float, optional
         None (default): the strategy wakes on every market-data row and order response, as the
-        engine reacts to each ticker and reply, and at least every 100 ms (or
-        ``record_interval_ms`` if shorter). A number: it wakes at that fixed cadence instead.
+        engine reacts to each ticker and reply, at each of its timers (the quoter's pacing and
+        forced refresh, the risk monitor's checks and book deadline, the next recorder row)
+        and at least every 100 ms; the trading does not depend on ``record_interval_ms``.
+        A number: it wakes at that fixed cadence instead (timers are served on that grid).
     decision_log : bool
         Keep one :data:`DECISION_DTYPE` row per quote cycle in ``QuotingResult.decisions``
         (what the cycle's kernel was given and decided; for comparing with the live engine).
+    order_mode_override : {None, "orders"}
+        The backtester sends single orders only. A config with ``order_mode = "mass_quote"``
+        is refused (ConfigError) unless this is ``"orders"``: then it runs as single orders.
 
     Raises
     ------
@@ -173,6 +195,7 @@ def run(config: EngineConfig, data: Any, *, instrument: str | Instrument | None 
     if not isinstance(config, EngineConfig):
         raise ConfigError(f"config must be an EngineConfig (qengine.config.load_config), got "
                           f"{type(config).__name__}")
+    _check_order_mode(config, order_mode_override)
     spec = resolve_instrument(config.instrument if instrument is None else instrument)
     bt_config = backtest_config(spec, latency_ms=latency_ms, queue=queue,
                                 partial_fills=partial_fills,
@@ -184,9 +207,7 @@ def run(config: EngineConfig, data: Any, *, instrument: str | Instrument | None 
     if not isinstance(decision_log, bool):
         raise ConfigError(f"decision_log must be a bool, got {decision_log!r}")
     count_rows(sources)  # every source opens (headers only): a missing last file fails first
-    total = sum(len(rows) for rows in iter_event_chunks(sources, chunk_rows=CHUNK_ROWS))
-    if total == 0:
-        raise DataError(", ".join(map(str, sources)), "no event rows to backtest")
+    total = scan_for_quoting(sources, spec, chunk_rows=CHUNK_ROWS)
     state = QuotingState(config, spec, record_every_ns=bt_config.record_every_ns,
                          decision_rows=DECISION_ROWS if decision_log else 0)
     decisions: list[np.ndarray] = []

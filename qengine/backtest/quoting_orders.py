@@ -21,6 +21,8 @@ from .layout import (
     I8,
     I8A,
     I_N_LOCAL,
+    I_NOW,
+    I_POS_LOTS,
     IOC,
     LIMIT,
     ORDERS,
@@ -33,6 +35,7 @@ from .layout import (
 from .quoting_layout import (
     LEVEL_BITS,
     LEVEL_MASK,
+    V_CANCEL_ALL_NS,
     V_FLATTEN_ORDERS,
     V_GATED_INSERTS,
     V_NEXT_ID,
@@ -132,10 +135,39 @@ def send_actions(h, actions, n_actions, table, v, levels_allowed):
     return sent
 
 
-@helper(I8(HANDLE), inline=True)
-def cancel_all(h):
-    """Cancel every working order with nothing in flight (the risk monitor's cancel-all; an
-    order whose request is travelling is cancelled by the halted quoter's diff afterwards)."""
+@helper(I8(HANDLE, I8A), inline=True)
+def cancel_after_replies(h, v):
+    """Finish a cancel-all (``v[V_CANCEL_ALL_NS]``, 0: none): cancel each order whose insert or
+    amend left before it and whose reply has landed with the order working; the cancel-all is
+    done when no such request is left in flight. Returns the cancels sent."""
+    since = v[V_CANCEL_ALL_NS]
+    if since == 0:
+        return 0
+    lo = h[2]
+    n = 0
+    waiting = 0
+    for i in range(h[0][I_N_LOCAL]):
+        o = lo[i]
+        if o.local_ts >= since:
+            continue
+        if o.req == ST_NEW or o.req == ST_REPLACED:
+            waiting += 1
+        elif (o.req == ST_NONE and (o.status == ST_NEW or o.status == ST_PARTIAL)
+              and lx.cancel(h, o.order_id) == 0):
+            n += 1
+    if waiting == 0:
+        v[V_CANCEL_ALL_NS] = 0
+    return n
+
+
+@helper(I8(HANDLE, I8A), inline=True)
+def cancel_all(h, v):
+    """The risk monitor's cancel-all: cancel every working order with nothing in flight now,
+    and remember the time so that :func:`cancel_after_replies` cancels the orders whose insert
+    or amend is still travelling as soon as their reply lands. (Live, ``cancel_session``
+    reaches those at the exchange at once; the local model cannot send a second request for
+    an order before its reply, so they rest one round trip longer here.) Returns the cancels
+    sent now."""
     lo = h[2]
     n = 0
     for i in range(h[0][I_N_LOCAL]):
@@ -143,19 +175,24 @@ def cancel_all(h):
         working = o.status == ST_NEW or o.status == ST_PARTIAL
         if o.req == ST_NONE and working and lx.cancel(h, o.order_id) == 0:
             n += 1
+    v[V_CANCEL_ALL_NS] = h[0][I_NOW]
+    cancel_after_replies(h, v)
     return n
 
 
 @helper(I8(HANDLE, I8A, I8, I8), inline=True)
 def flatten(h, v, signed_lots, limit_ticks):
     """Send the risk monitor's flatten: ``signed_lots`` > 0 sells a long, < 0 buys back a
-    short, as an IOC limit at ``limit_ticks`` for exactly the size asked (it never trades
-    beyond the position it reduces: the reduce-only IOC of the live engine)."""
-    if signed_lots == 0:
+    short, as an IOC limit at ``limit_ticks``. Reduce-only as live: the size is capped at the
+    position at send time, and nothing is sent when that leaves nothing to reduce or when
+    ``limit_ticks <= 0``. (The venue caps a reduce-only order at the position when it executes;
+    the backtester's matching has no reduce-only, so fills still in flight are not netted.)"""
+    position = h[0][I_POS_LOTS]
+    lots = min(abs(signed_lots), position if signed_lots > 0 else -position)
+    if signed_lots == 0 or limit_ticks <= 0 or lots <= 0:
         return 0
     side = -1 if signed_lots > 0 else 1
-    code = lx.submit(h, _next_id(h, v, codes.LEVEL_MAX), side, limit_ticks, abs(signed_lots),
-                     IOC, LIMIT)
+    code = lx.submit(h, _next_id(h, v, codes.LEVEL_MAX), side, limit_ticks, lots, IOC, LIMIT)
     if code == 0:
         v[V_FLATTEN_ORDERS] += 1
         return 1
@@ -163,4 +200,5 @@ def flatten(h, v, signed_lots, limit_ticks):
     return 0
 
 
-__all__ = ["cancel_all", "flatten", "mirror_orders", "requests_in_flight", "send_actions"]
+__all__ = ["cancel_after_replies", "cancel_all", "flatten", "mirror_orders", "requests_in_flight",
+           "send_actions"]

@@ -79,6 +79,7 @@ from .layout import (
     I_NOW,
     I_POS_LOTS,
     I_REJECTS,
+    I_WAKE_AT,
     INVALID_MAX,
     INVALID_MIN,
     QUOTING_RECORD_DTYPE,
@@ -143,7 +144,14 @@ from .quoting_layout import (
     region,
 )
 from .quoting_listener import book_fills, feed_trades, observe_book
-from .quoting_orders import cancel_all, flatten, mirror_orders, requests_in_flight, send_actions
+from .quoting_orders import (
+    cancel_after_replies,
+    cancel_all,
+    flatten,
+    mirror_orders,
+    requests_in_flight,
+    send_actions,
+)
 
 _I64 = np.dtype(np.int64)
 _F64 = np.dtype(np.float64)
@@ -203,7 +211,7 @@ def risk(h, v):
         v[V_RISK_MASK] = a.mask
         sent = 0
         if a.cancel_all != 0:
-            sent += cancel_all(h)
+            sent += cancel_all(h, v)
         if a.flatten_lots != 0:
             sent += flatten(h, v, a.flatten_lots, a.flatten_limit_ticks)
         if a.wake_quoter != 0:
@@ -328,6 +336,27 @@ def rung_by_replies(h, v):
     return ring
 
 
+@helper(I8(HANDLE, I8A), inline=True)
+def request_wake(h, v):
+    """Ask the runner to wake the strategy at its next timer (``ist[I_WAKE_AT]``): the quoter's
+    wake time or forced refresh, the risk monitor's next check or its wait-for-book deadline,
+    the next recorder row. Every timer is then served at its own time, whatever the data rate
+    or the record interval."""
+    ist, params, scratch = h[0], h[6], h[7]
+    now = ist[I_NOW]
+    pacing = region(scratch, params, R_PACING, WORDS[R_PACING], PACING_STATE)
+    action = region(scratch, params, R_RISK_ACTION, WORDS[R_RISK_ACTION], RISK_ACTION)
+    call = v[V_RISK_CALL]
+    risk_at = (v[V_NEXT_CHECK_NS] if call == codes.RISK_CALL_NEXT_CHECK
+               else action[0].deadline_ns if call == codes.RISK_CALL_AFTER_BOOK else 0)
+    wake = v[V_NEXT_REC_NS]
+    for t in (pacing[0].wake_ns, pacing[0].refresh_due_ns, risk_at):
+        if now < t < wake or wake <= now:
+            wake = t
+    ist[I_WAKE_AT] = wake if wake > now else 0
+    return ist[I_WAKE_AT]
+
+
 @kernel(STRATEGY_SIG)
 def quote_strategy(h):
     """One wake-up of qengine's quoting (see the module doc); ``STRATEGY_YIELD`` when the
@@ -338,6 +367,7 @@ def quote_strategy(h):
     flags = codes.PACE_FLAG_FILL if book_fills(h, v) > 0 else 0
     feed_trades(h)
     lx.clear_inactive(h)
+    cancel_after_replies(h, v)  # a cancel-all still waiting for replies
     updated = observe_book(h, v)
     flags |= rung_by_replies(h, v)
     flags |= risk(h, v)
@@ -362,12 +392,15 @@ def quote_strategy(h):
             v[V_PACE_FLAGS] = 0  # a cycle takes what was rung before it
             quote(h, v, now)
     v[V_IN_FLIGHT] = requests_in_flight(h)  # (this wake-up's requests included)
+    full = False
     if now >= v[V_NEXT_REC_NS]:
         every = np.int64(params[P_RECORD_EVERY_NS])
         record(h, v)
         v[V_NEXT_REC_NS] = (now // every + 1) * every
-        if v[V_N_REC] >= np.int64(params[2 * R_RECORDS + 1]):
-            return STRATEGY_YIELD
+        full = v[V_N_REC] >= np.int64(params[2 * R_RECORDS + 1])
+    request_wake(h, v)
+    if full:
+        return STRATEGY_YIELD
     if v[V_N_DECISIONS] > 0 and v[V_N_DECISIONS] >= np.int64(params[2 * R_DECISIONS + 1]):
         return STRATEGY_YIELD  # the log is full: the wrapper drains it (one cycle a wake-up)
     return 0

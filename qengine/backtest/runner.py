@@ -4,11 +4,11 @@ Queues (hftbacktest's scheduler): local data rows (at ``local_ts``), responses a
 strategy, exchange data rows (at ``exch_ts``) and requests arriving at the exchange. The earliest
 goes first; ties go in that order. Rows are consumed in file order by two cursors, one per side.
 
-A wake-up waits for ``now + interval`` (interval mode) or for the next local row
-(feed mode, with ``timeout``; optionally also for an order response), processing every event at
-or before that time; then the recorder and the strategy run, and the strategy's requests enter
-the entry pipe. Reaching the end of the data is not a wake-up; everything in flight is processed
-first.
+A wake-up waits for ``now + interval`` (interval mode) or for the next local row (feed mode,
+with ``timeout`` or the strategy's own ``ist[I_WAKE_AT]`` if sooner; optionally also for an
+order response), processing every event at or before that time; then the recorder and the
+strategy run, and the strategy's requests enter the entry pipe. Reaching the end of the data
+is not a wake-up; everything in flight is processed first.
 
 ``run`` returns to its Python wrapper only to get more rows (streaming), to grow an array, or
 at the end; all its state is in the arrays, so the next call resumes exactly where it stopped.
@@ -61,6 +61,7 @@ from .layout import (
     I_TOEX_HEAD,
     I_TOLO_COUNT,
     I_VERSION,
+    I_WAKE_AT,
     I_WAKE_ON_RESP,
     I_WAKE_UPS,
     INVALID_MAX,
@@ -235,6 +236,9 @@ def run(strategy, events, ist, fst, lbook, lbs, xbook, xbs, own, lo, xo, outbox,
                 t3 = pipe_head_ts(toex, ist, 0)
             step = ist[I_TIMEOUT_NS] if feed else ist[I_INTERVAL_NS]
             ist[I_TARGET] = ist[I_NOW] + step
+            # A feed-mode strategy may ask for an earlier wake-up (its own timers).
+            if feed and ist[I_NOW] < ist[I_WAKE_AT] < ist[I_TARGET]:
+                ist[I_TARGET] = ist[I_WAKE_AT]
             ist[I_IN_GOTO] = 1
         if ist[I_IN_GOTO] == 1:
             # Process events up to the target (which a feed row or a response can pull in);

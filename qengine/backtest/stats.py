@@ -144,7 +144,11 @@ def _time_mean(values: np.ndarray, weights: np.ndarray, mask: np.ndarray) -> flo
 def markouts(rec: np.ndarray, fills: np.ndarray, instrument: Any, horizons_s: Sequence[float],
              ) -> dict[float, tuple[np.ndarray, np.ndarray]]:
     """Per-fill markouts: horizon -> (ticks, quote) arrays, one entry per fill whose horizon
-    ends within the record rows (other fills are left out). Resolution: the record interval."""
+    ends within the record rows (other fills are left out). Resolution: the record interval.
+
+    The fill's exchange time plus the horizon is looked up on the record rows, which are on the
+    strategy's local clock: the local book lags the exchange by the feed latency, so the mid
+    used is the exchange's about that latency (milliseconds) earlier."""
     out: dict[float, tuple[np.ndarray, np.ndarray]] = {}
     tick = instrument.tick_size
     qty = fills["qty_lots"] * instrument.lot_size

@@ -274,6 +274,8 @@ def test_the_strategy_gets_every_public_trade_since_its_last_wake_up(btc_rows):
     ({"queue": "fifo"}, "queue must be"),
     ({"queue": "powerprob:-2"}, "queue must be"),
     ({"record_interval_ms": 0}, "record_interval_ms"),
+    ({"record_interval_ms": 1e-7}, "record_interval_ms must be at least 1 ns"),
+    ({"wake_interval_ms": 1e-7}, "wake_interval_ms must be at least 1 ns"),
     ({"partial_fills": "yes"}, "partial_fills"),
     ({"progress": 5}, "progress"),
     ({"wake_interval_ms": 0.0}, "wake_interval_ms"),

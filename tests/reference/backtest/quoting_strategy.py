@@ -155,6 +155,19 @@ def _observe_book(h, v):
     return True
 
 
+def _cancel_after_replies(v, local):
+    """Cancel the orders whose insert/amend left before the cancel-all once their reply is in."""
+    since = int(v[ql.V_CANCEL_ALL_NS])
+    if since == 0:
+        return
+    before = [o for o in local.orders if o["local_ts"] < since]
+    for o in before:
+        if o["req"] == L.ST_NONE and o["status"] in (L.ST_NEW, L.ST_PARTIAL):
+            local.cancel(o["order_id"])
+    if not any(o["req"] in (L.ST_NEW, L.ST_REPLACED) for o in before):
+        v[ql.V_CANCEL_ALL_NS] = 0
+
+
 def _risk(h, v, local):
     now = int(h[0][L.I_NOW])
     action = _region(h, "risk_action")
@@ -190,11 +203,15 @@ def _risk(h, v, local):
             for o in list(local.orders):
                 if o["req"] == L.ST_NONE and o["status"] in (L.ST_NEW, L.ST_PARTIAL):
                     sent += local.cancel(o["order_id"]) == 0
-        if a["flatten_lots"]:
-            lots = int(a["flatten_lots"])
+            v[ql.V_CANCEL_ALL_NS] = now
+            _cancel_after_replies(v, local)
+        lots = int(a["flatten_lots"])
+        held = int(h[0][L.I_POS_LOTS])
+        size = min(abs(lots), held if lots > 0 else -held)  # reduce-only
+        if lots and size > 0 and a["flatten_limit_ticks"] > 0:
             oid = (int(v[ql.V_NEXT_ID]) << ql.LEVEL_BITS) | codes.LEVEL_MAX
             v[ql.V_NEXT_ID] += 1
-            if local.submit(oid, -1 if lots > 0 else 1, int(a["flatten_limit_ticks"]), abs(lots),
+            if local.submit(oid, -1 if lots > 0 else 1, int(a["flatten_limit_ticks"]), size,
                             L.IOC) == 0:
                 v[ql.V_FLATTEN_ORDERS] += 1
                 sent += 1
@@ -314,6 +331,18 @@ def _record(h, v, local):
     v[ql.V_N_REC] += 1
 
 
+def _request_wake(h, v, now):
+    """The earliest timer after now: quoter wake/refresh, risk check or deadline, recorder."""
+    pacing = _region(h, "pacing")[0]
+    call = int(v[ql.V_RISK_CALL])
+    risk_at = {codes.RISK_CALL_NEXT_CHECK: int(v[ql.V_NEXT_CHECK_NS]),
+               codes.RISK_CALL_AFTER_BOOK: int(_region(h, "risk_action")[0]["deadline_ns"]),
+               }.get(call, 0)
+    timers = [int(v[ql.V_NEXT_REC_NS]), int(pacing["wake_ns"]), int(pacing["refresh_due_ns"]),
+              risk_at]
+    h[0][L.I_WAKE_AT] = min((t for t in timers if t > now), default=0)
+
+
 def quote_strategy(h):
     ist = h[0]
     v = _region(h, "vars")
@@ -322,6 +351,7 @@ def quote_strategy(h):
     _feed_trades(h)
     local = _Local(h)
     local.clear_inactive()
+    _cancel_after_replies(v, local)
     updated = _observe_book(h, v)
     in_flight = local.in_flight()
     if in_flight < v[ql.V_IN_FLIGHT] or ist[L.I_REJECTS] != v[ql.V_REJECTS_SEEN]:
@@ -350,12 +380,15 @@ def quote_strategy(h):
             _quote(h, v, local, now)
     v[ql.V_IN_FLIGHT] = local.in_flight()
     local.write()
+    full = False
     if now >= v[ql.V_NEXT_REC_NS]:
         every = int(h[6][ql.P_RECORD_EVERY_NS])
         _record(h, v, local)
         v[ql.V_NEXT_REC_NS] = (now // every + 1) * every
-        if v[ql.V_N_REC] >= int(h[6][2 * ql.R_RECORDS + 1]):
-            return L.STRATEGY_YIELD
+        full = v[ql.V_N_REC] >= int(h[6][2 * ql.R_RECORDS + 1])
+    _request_wake(h, v, now)
+    if full:
+        return L.STRATEGY_YIELD
     if 0 < v[ql.V_N_DECISIONS] >= int(h[6][2 * ql.R_DECISIONS + 1]):
         return L.STRATEGY_YIELD
     return 0
