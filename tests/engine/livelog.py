@@ -36,9 +36,10 @@ class CycleLog:
         run_cycle = quoter.run_cycle
         update = listener_module.intensity_update
 
-        def logged() -> int:
-            n_actions = run_cycle()
-            self._log(n_actions)
+        def logged(inline: bool = False) -> int:
+            n_actions = run_cycle(inline)
+            if n_actions >= 0:  # < 0: the reader's pacing check said no cycle ran
+                self._log(n_actions)
             return n_actions
 
         def fed(*args: Any) -> int:
