@@ -90,6 +90,8 @@ from .layout import (
 )
 from .quoting_decisions import DECISION_DTYPE, log_decision
 from .quoting_layout import (
+    _F64,
+    _I64,
     P_AMEND_THRESHOLD_TICKS,
     P_DRAWDOWN_BASE_QUOTE,
     P_LOT_TICK_VALUE,
@@ -153,8 +155,6 @@ from .quoting_orders import (
     send_actions,
 )
 
-_I64 = np.dtype(np.int64)
-_F64 = np.dtype(np.float64)
 SIDE_BUY, SIDE_SELL = codes.SIDE_BUY, codes.SIDE_SELL
 #: Risk steps one wake-up may take while each asks to be called again at once.
 _MAX_RISK_STEPS = 8
