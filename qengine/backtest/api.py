@@ -20,6 +20,7 @@ import numpy as np
 from qengine.errors import ConfigError
 
 from . import layout as L
+from . import strategies
 from .book import price_range
 from .data import iter_event_chunks
 from .events import EVENT_DTYPE
@@ -124,17 +125,22 @@ class Backtest:
     """One backtest: ``Backtest(config, strategy, params=...).run(sources)``.
 
     ``strategy`` is a numba function compiled with ``layout.STRATEGY_SIG`` (for example
-    ``qengine.backtest.strategies.glft_grid``); ``params`` is its float64 parameter array and
-    ``scratch_size`` the length of the float64 array it may keep state in (NaN-filled), or
-    ``scratch`` that array itself, prepared by the caller (used in place). ``public_trades``
-    gives the strategy the public trades received since its last wake-up (``layout.HANDLE``).
+    ``qengine.backtest.strategies.glft_grid``), or ``None`` / ``strategies.idle`` for a pure
+    replay (wake-ups are counted and recorded, no strategy is called); ``params`` is its float64
+    parameter array and ``scratch_size`` the length of the float64 array it may keep state in
+    (NaN-filled), or ``scratch`` that array itself, prepared by the caller (used in place).
+    ``public_trades`` gives the strategy the public trades received since its last wake-up
+    (``layout.HANDLE``).
     """
 
-    def __init__(self, config: BacktestConfig, strategy: Any, *, params: Iterable[float] = (),
-                 scratch_size: int = 64, scratch: np.ndarray | None = None,
-                 public_trades: bool = False) -> None:
+    def __init__(self, config: BacktestConfig, strategy: Any | None, *,
+                 params: Iterable[float] = (), scratch_size: int = 64,
+                 scratch: np.ndarray | None = None, public_trades: bool = False) -> None:
         if not isinstance(config, BacktestConfig):
             raise ConfigError("config must be a BacktestConfig")
+        #: A replay calls no strategy (the kernel still takes a function of the right type).
+        self.replay = strategy is None or strategy is strategies.idle
+        strategy = strategies.idle if strategy is None else strategy
         sigs = getattr(strategy, "signatures", None)
         if not sigs or L.STRATEGY_SIG.args not in [tuple(s) for s in sigs]:
             raise ConfigError("strategy must be a numba function compiled with STRATEGY_SIG")
@@ -190,6 +196,7 @@ class _Session:
         self.fst = np.zeros(L.F_SIZE, np.float64)
         ist, fst = self.ist, self.fst
         ist[L.I_NOW] = L.INVALID_MAX
+        ist[L.I_NO_STRATEGY] = int(bt.replay)
         ist[L.I_MODE] = L.MODE_FEED if c.wake_on_feed else L.MODE_INTERVAL
         ist[L.I_INTERVAL_NS] = c.wake_interval_ns
         ist[L.I_TIMEOUT_NS] = c.feed_timeout_ns

@@ -68,9 +68,11 @@ EXCHANGE_NO_PARTIAL, EXCHANGE_PARTIAL = 0, 1
     I_IN_GOTO, I_TARGET, I_RESULT, I_STOP,
     I_MODE, I_INTERVAL_NS, I_TIMEOUT_NS, I_WAKE_ON_RESP, I_QUEUE, I_EXCHANGE, I_INVERSE,
     I_ENTRY_NS, I_RESP_NS, I_LAT_ROW, I_RECORD_EVERY_NS, I_NEED_TICK, I_FINAL, I_SEEN_ROWS,
-    I_N_TRADES, I_WAKE_AT,
-) = range(49)
-I_SIZE = 49
+    I_N_TRADES, I_WAKE_AT, I_NO_STRATEGY,
+) = range(50)
+I_SIZE = 50
+# ``ist[I_NO_STRATEGY]`` 1: a replay without a strategy; the runner counts and records wake-ups
+# but calls nothing (a call passes the ~70 words of ``HANDLE``: most of an idle wake-up's cost).
 
 # Float state (float64 array ``fst``).
 (

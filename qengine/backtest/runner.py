@@ -7,8 +7,9 @@ goes first; ties go in that order. Rows are consumed in file order by two cursor
 A wake-up waits for ``now + interval`` (interval mode) or for the next local row (feed mode,
 with ``timeout`` or the strategy's own ``ist[I_WAKE_AT]`` if sooner; optionally also for an
 order response), processing every event at or before that time; then the recorder and the
-strategy run, and the strategy's requests enter the entry pipe. Reaching the end of the data
-is not a wake-up; everything in flight is processed first.
+strategy run (a replay, ``ist[I_NO_STRATEGY]``, calls none), and the strategy's requests enter
+the entry pipe. Reaching the end of the data is not a wake-up; everything in flight is
+processed first.
 
 ``run`` returns to its Python wrapper only to get more rows (streaming), to grow an array, or
 at the end; all its state is in the arrays, so the next call resumes exactly where it stopped.
@@ -52,6 +53,7 @@ from .layout import (
     I_N_TRADES,
     I_NEED_TICK,
     I_NEXT_REC_TS,
+    I_NO_STRATEGY,
     I_NOW,
     I_POS_LOTS,
     I_RECORD_EVERY_NS,
@@ -223,6 +225,7 @@ def run(strategy, events, ist, fst, lbook, lbs, xbook, xbs, own, lo, xo, outbox,
     every = ist[I_RECORD_EVERY_NS]
     feed = ist[I_MODE] == MODE_FEED
     on_resp = ist[I_WAKE_ON_RESP] != 0
+    call = ist[I_NO_STRATEGY] == 0
     tick_size = fst[F_TICK]
     lot = fst[F_LOT]
     width = lbook.shape[1]  # both books have the same columns
@@ -353,6 +356,8 @@ def run(strategy, events, ist, fst, lbook, lbs, xbook, xbs, own, lo, xo, outbox,
                 ist[I_NEXT_REC_TS] += ((ist[I_NOW] - ist[I_NEXT_REC_TS]) // every + 1) * every
         ist[I_IN_GOTO] = 0
         ist[I_WAKE_UPS] += 1
+        if not call:
+            continue
         answer = strategy(h)
         if answer != 0:
             if answer == STRATEGY_YIELD:
