@@ -70,15 +70,15 @@ class OrderWire:
         self._steps = np.array(steps if self.enabled else (1, 0, 1, 0), np.int64)
         self._scratch = np.zeros(longest + wire.NUMBER_BYTES, np.uint8)
         self._out = np.zeros(len(batch) * (longest + _FRAME_OVERHEAD), np.uint8)
-        self._ends = np.zeros(len(batch), np.int64)
+        self._kinds = batch["kind"]
         self._encode = entry_point(wire.order_wire_encode, batch, 0, self._segments, table,
-                                   self._steps, 0, np.frombuffer(bytes(4 * len(batch)), np.uint8),
-                                   self._scratch, self._out, self._ends)
+                                   self._steps, 0, bytes(4 * len(batch)), self._scratch,
+                                   self._out)
 
     def methods(self, n: int) -> list[str]:
         """The JSON-RPC method of each of the first ``n`` rows."""
         method_of_kind = self.method_of_kind
-        return [method_of_kind[kind] for kind in self._batch["kind"][:n].tolist()]
+        return [method_of_kind[kind] for kind in self._kinds[:n].tolist()]
 
     def build(self, n: int, first_id: int, mask_keys: bytes) -> bytes | None:
         """The frames of the first ``n`` rows, request ``i`` with id ``first_id + i`` and mask
@@ -87,8 +87,7 @@ class OrderWire:
         if not self.enabled:
             return None
         written = self._encode(self._batch, n, self._segments, self._templates, self._steps,
-                               first_id, np.frombuffer(mask_keys, np.uint8), self._scratch,
-                               self._out, self._ends)
+                               first_id, mask_keys, self._scratch, self._out)
         if written < 0:
             return None
         return self._out[:written].tobytes()

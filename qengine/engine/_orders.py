@@ -134,8 +134,10 @@ class OrderManager:
             log.debug("sending %s", self._batch[:n].tolist())
         # One kernel call writes every request's masked frame (ids and mask keys from io);
         # numbers it cannot spell exactly go the general way, through OrderFrames.
-        batch = await self.client.send_order_frames(self.wire.methods(n),
-                                                    partial(self.wire.build, n))
+        batch = None
+        if self.wire.enabled:
+            batch = await self.client.send_order_frames(self.wire.methods(n),
+                                                        partial(self.wire.build, n))
         if batch is None:
             batch = await self.client.send_encoded_orders(
                 [self._request(*row) for row in self._batch[:n].tolist()])

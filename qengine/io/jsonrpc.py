@@ -244,6 +244,8 @@ class RpcProtocol:
     _prefixes: list[tuple[str, Handler]] = field(init=False, default_factory=list)
     _route_cache: dict[str, tuple[Handler, ...]] = field(init=False, default_factory=dict)
     _counters: _Counters = field(init=False, default_factory=_Counters)
+    #: Whether the ids wrapped at least once (only then can a new id still be pending).
+    _wrapped: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
         if not 0 <= self.first_request_id <= _MAX_REQUEST_ID:
@@ -257,6 +259,7 @@ class RpcProtocol:
         while request_id in self._pending:  # only possible after a full wrap
             request_id = (request_id + 1) & _MAX_REQUEST_ID
         self._next_id = (request_id + 1) & _MAX_REQUEST_ID
+        self._wrapped = self._wrapped or self._next_id == 0
         return request_id
 
     def start_request(
@@ -305,21 +308,25 @@ class RpcProtocol:
         """
         if not 0 < count <= _MAX_BATCH:
             raise ValueError(f"a batch has 1..{_MAX_BATCH} requests, got {count}")
-        batch = PendingRequests.new(self._reserve_ids(count), count, now_s, timeout_s, waiter)
-        self._pending.update(dict.fromkeys(batch.ids(), batch))
+        first = self._reserve_ids(count)
+        batch = PendingRequests(first, count, now_s, now_s + timeout_s, waiter, [None] * count,
+                                count)
+        self._pending.update(dict.fromkeys(range(first, first + count), batch))
         self._counters.requests_sent += count
         return batch
 
     def _reserve_ids(self, count: int) -> int:
         first = self._next_id
-        while True:
+        if first + count - 1 > _MAX_REQUEST_ID:
+            first = 0  # ids of a batch are consecutive: wrap before, not inside, it
+            self._wrapped = True
+        # Until the ids wrapped once, every pending id is below the next one.
+        while self._wrapped and not self._pending.keys().isdisjoint(range(first, first + count)):
+            first = max(i for i in range(first, first + count) if i in self._pending) + 1
             if first + count - 1 > _MAX_REQUEST_ID:
-                first = 0  # ids of a batch are consecutive: wrap before, not inside, it
-            span = range(first, first + count)
-            if self._pending.keys().isdisjoint(span):
-                break
-            first = max(i for i in span if i in self._pending) + 1  # only after a full wrap
+                first = 0
         self._next_id = (first + count) & _MAX_REQUEST_ID
+        self._wrapped = self._wrapped or self._next_id == 0
         return first
 
     def abandon(self, request_id: int) -> PendingRequest | PendingRequests | None:

@@ -18,10 +18,13 @@ class PendingBatch:
     """Requests sent together (``RpcSession.send_batch``), answers still to come: one
     pending entry and one ``trio.Event`` for the whole batch."""
 
-    def __init__(self, rpc: RpcProtocol, timeout_s: float, methods: Sequence[str]) -> None:
+    def __init__(self, rpc: RpcProtocol, timeout_s: float, methods: Sequence[str],
+                 sent_s: float) -> None:
         self._rpc = rpc
         self.timeout_s = timeout_s
-        self.sent_s = trio.current_time()
+        #: When the batch was sent (trio clock, seconds): its answers are due by
+        #: ``sent_s + timeout_s``.
+        self.sent_s = sent_s
         #: The method of each request, in order.
         self.methods = methods
         #: The batch's pending entry (``None`` when nothing was registered).

@@ -43,12 +43,6 @@ class PendingRequests:
     outcomes: list[Any]
     remaining: int
 
-    @classmethod
-    def new(cls, first_id: int, count: int, now_s: float, timeout_s: float,
-            waiter: Any) -> PendingRequests:
-        """``count`` requests from ``first_id``, none answered yet."""
-        return cls(first_id, count, now_s, now_s + timeout_s, waiter, [None] * count, count)
-
     def ids(self) -> range:
         """The request ids of the batch."""
         return range(self.first_id, self.first_id + self.count)

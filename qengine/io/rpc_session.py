@@ -329,15 +329,16 @@ class RpcSession:
         # The batch, registered as pending, and the transport to send it with (None: the batch
         # is already settled, not sent or empty).
         timeout = self.request_timeout_s if timeout_s is None else timeout_s
-        batch = PendingBatch(self._rpc, timeout, methods)
+        now_s = trio.current_time()
+        batch = PendingBatch(self._rpc, timeout, methods, now_s)
         transport = self._transport
         if transport is None or not transport.connected:
             batch.not_sent = ConnectionLost("not connected; batch not sent")
             return batch, None
         if not methods:
             return batch, None
-        batch.requests = self._rpc.start_batch(len(methods), now_s=trio.current_time(),
-                                                timeout_s=timeout, waiter=trio.Event())
+        batch.requests = self._rpc.start_batch(len(methods), now_s=now_s, timeout_s=timeout,
+                                               waiter=trio.Event())
         return batch, transport
 
     async def _send(self, batch: PendingBatch, sending: Awaitable[None]) -> None:

@@ -25,8 +25,8 @@ from .dtypes import ACTION_T
 
 _i8 = numba.types.int64
 _u1 = numba.types.uint8
-#: The masking keys: read only (a view of the socket's key pool).
-_KEYS_T = numba.types.Array(_u1, 1, "C", readonly=True)
+#: The masking keys: the ``bytes`` the socket's key pool hands out.
+_KEYS_T = types.Bytes(_u1, 1, "C", readonly=True)
 
 #: The numbers a template part is followed by (``templates[t, p, 2]``); ``FIELD_NONE`` ends it.
 FIELD_NONE, FIELD_AMOUNT, FIELD_PRICE, FIELD_CLIENT_ORDER_ID, FIELD_REQUEST_ID = -1, 0, 1, 2, 3
@@ -187,7 +187,8 @@ def _write_frame(out, pos, payload, length, keys, k):
         out[pos + 2] = length >> 8
         out[pos + 3] = length & 0xFF
     pos += header
-    out[pos:pos + 4] = keys[k:k + 4]
+    for j in range(4):
+        out[pos + j] = keys[k + j]
     pos += 4
     for j in range(length):
         out[pos + j] = payload[j] ^ keys[k + (j & 3)]
@@ -195,8 +196,8 @@ def _write_frame(out, pos, payload, length, keys, k):
 
 
 @kernel(_i8(ACTION_T, _i8, _u1[::1], _i8[:, :, ::1], _i8[::1], _i8, _KEYS_T, _u1[::1],
-            _u1[::1], _i8[::1]))
-def order_wire_encode(batch, n, segments, templates, steps, first_id, keys, scratch, out, ends):
+            _u1[::1]))
+def order_wire_encode(batch, n, segments, templates, steps, first_id, keys, scratch, out):
     """Write the first ``n`` rows of ``batch`` as masked client text frames into ``out``.
 
     Parameters
@@ -215,22 +216,20 @@ def order_wire_encode(batch, n, segments, templates, steps, first_id, keys, scra
         The price and lot steps as decimal parts.
     first_id : int
         Request id of row 0; row ``i`` gets ``first_id + i``.
-    keys : read-only uint8 array
+    keys : bytes
         Masking keys, 4 bytes per row (row ``i``: ``keys[4 * i:4 * i + 4]``).
     scratch : uint8 array
         Room for one request's JSON (the longest template plus ``NUMBER_BYTES`` per number).
     out : uint8 array
-        Receives the frames.
-    ends : int64 array
-        ``ends[i]`` receives the offset in ``out`` after frame ``i``.
+        Receives the frames, one after the other.
 
     Returns
     -------
     int
         Bytes written to ``out``, or ``-1`` when a row cannot be written exactly (see the
-        module), a row has an unknown kind or side, or ``keys``, ``ends`` or ``out`` are short.
+        module), a row has an unknown kind or side, or ``keys`` or ``out`` are short.
     """
-    if n < 0 or keys.shape[0] < 4 * n or ends.shape[0] < n or batch.shape[0] < n:
+    if n < 0 or len(keys) < 4 * n or batch.shape[0] < n:
         return -1
     pos = 0
     for i in range(n):
@@ -255,5 +254,4 @@ def order_wire_encode(batch, n, segments, templates, steps, first_id, keys, scra
         pos = _write_frame(out, pos, scratch, length, keys, 4 * i)
         if pos < 0:
             return -1
-        ends[i] = pos
     return pos
