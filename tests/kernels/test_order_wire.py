@@ -189,3 +189,18 @@ def test_an_instrument_whose_steps_the_kernel_cannot_hold_goes_the_general_way()
     assert not wire.enabled
     batch[0] = (CANCEL, 0, 5, BUY, 0, 0, 0)
     assert wire.build(1, 1, os.urandom(4)) is None
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(1, 10**6), st.integers(0, 12), st.integers(-(10**17), 10**17),
+       st.integers(1, 10**12))
+def test_any_decimal_step_spells_like_repr(m, k, ticks, lots):
+    # Steps m * 10**-k of any shape (2.5, 0.0125, 1e-12, 40000, ...): the kernel's digits are
+    # repr's whenever it writes them, and it writes every number of <= 15 significant digits.
+    step = float(f"{m}e-{k}")
+    rows = [(AMEND, 0, 1, BUY, 0, ticks, lots)]
+    ours, theirs = encode(rows, 3, label=None, tick=step, lot=step)
+    if ours is None:
+        assert not encodable(rows, step, step)
+    else:
+        assert ours == theirs
