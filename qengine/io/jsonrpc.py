@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from .request_batch import PendingRequests
+from .request_batch import PendingRequest, PendingRequests
 
 __all__ = [
     "ErrorResponse",
@@ -166,34 +166,6 @@ def classify(obj: Any, data: bytes | str = b"") -> Frame:
 
 def _as_bytes(data: bytes | str) -> bytes:
     return data.encode() if isinstance(data, str) else bytes(data)
-
-
-@dataclass(slots=True)
-class PendingRequest:
-    """One request awaiting its answer.
-
-    Attributes
-    ----------
-    request_id : int
-        The id sent on the wire.
-    method : str
-        JSON-RPC method.
-    sent_at_s : float
-        Caller-supplied time the request was encoded, in seconds.
-    deadline_s : float
-        Time after which :meth:`RpcProtocol.expire` gives it up, in seconds (``inf`` = never).
-    waiter : Any
-        Opaque slot for the I/O layer (e.g. an object holding a ``trio.Event``).
-    outcome : Response or ErrorResponse or None
-        Filled in when the answer arrives.
-    """
-
-    request_id: int
-    method: str
-    sent_at_s: float
-    deadline_s: float
-    waiter: Any = None
-    outcome: Response | ErrorResponse | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,5 @@
-"""Requests sent together with consecutive ids, awaited by one waiter (sans-IO).
+"""The pending entries of ``jsonrpc.RpcProtocol``'s request table (sans-IO): one request, or
+requests sent together with consecutive ids and awaited by one waiter.
 
 A quote cycle sends up to a dozen orders in one socket write. Registering each as its own
 ``PendingRequest`` with its own ``trio.Event`` costs a few microseconds per order before the
@@ -12,7 +13,35 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["PendingRequests"]
+__all__ = ["PendingRequest", "PendingRequests"]
+
+
+@dataclass(slots=True)
+class PendingRequest:
+    """One request awaiting its answer.
+
+    Attributes
+    ----------
+    request_id : int
+        The id sent on the wire.
+    method : str
+        JSON-RPC method.
+    sent_at_s : float
+        Caller-supplied time the request was encoded, in seconds.
+    deadline_s : float
+        Time after which ``RpcProtocol.expire`` gives it up, in seconds (``inf`` = never).
+    waiter : Any
+        Opaque slot for the I/O layer (e.g. an object holding a ``trio.Event``).
+    outcome : Response or ErrorResponse or None
+        Filled in when the answer arrives (``jsonrpc.Response`` / ``ErrorResponse``).
+    """
+
+    request_id: int
+    method: str
+    sent_at_s: float
+    deadline_s: float
+    waiter: Any = None
+    outcome: Any = None
 
 
 @dataclass(slots=True, eq=False)
