@@ -9,7 +9,6 @@ the end of the window (it writes the book and runs quote cycles without sending 
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
@@ -22,9 +21,9 @@ ITERATIONS = 3000
 def hot_costs_ns(engine: Any) -> dict[str, float]:
     """Median ns per call of each stage's code, run hot in this (engine) process."""
     from perf._feeder import RandomWalkBook
-    from qengine.io._websocket import encode_frame
-    from qengine.io.jsonrpc import encode_request, parse_frame
+    from qengine.io.jsonrpc import RpcProtocol, parse_frame
     from qengine.io.messages import DecodeStats, decode_notification
+    from qengine.io.ws_frames import MaskKeys
 
     payload = RandomWalkBook(seed=5, move_prob=0.2).frames(1)[4:]  # a 126-length header
     stats = DecodeStats()
@@ -34,20 +33,41 @@ def hot_costs_ns(engine: Any) -> dict[str, float]:
         return decode_notification(frame.channel_name, frame.payload, frame.snapshot, stats)
 
     notification = decode()
-    listener, quoter, frames = engine.listener, engine.quoter, engine.orders.frames
-    spec = engine.state.spec
-    price, amount = spec.price(65_000), spec.amount(100)
-
-    def encode_three_amends() -> bytes:
-        keys = os.urandom(12)
-        return b"".join(encode_frame(0x1, encode_request(*frames.amend(7 + i, amount, price), i),
-                                     mask_key=keys[4 * i:4 * i + 4]) for i in range(3))
+    listener, quoter = engine.listener, engine.quoter
+    encode_ten = _ten_action_encoding(engine, RpcProtocol(), MaskKeys())
 
     calls = {
         "JSON + message decode": decode,
         "state update": lambda: listener.on_ticker(notification, 1),
         "kernel call": quoter.run_cycle,
-        "order encoding (3 amends)": encode_three_amends,
+        "order encoding (10 actions)": encode_ten,
     }
     return {name: float(np.median(time_calls_ns(fn, iterations=ITERATIONS, warmup=300)))
             for name, fn in calls.items()}
+
+
+def _ten_action_encoding(engine: Any, rpc: Any, keys: Any) -> Any:
+    """What ``OrderManager.execute`` does from a prepared 10-action batch (5 levels x 2 sides:
+    2 inserts, 6 amends, 2 cancels) to the bytes it hands to the socket: the methods, one
+    pending batch with its ids, the mask keys and the one ``OrderWire.build`` kernel call. On
+    the order manager's own frames and grids, over a batch array of its own."""
+    from qengine.kernels import codes
+
+    orders = engine.orders
+    batch = np.zeros_like(orders._batch)
+    wire = type(orders.wire)(orders.frames, engine.state.spec.price_grid,
+                             engine.state.spec.lot_grid, batch)
+    kinds = [codes.ACTION_INSERT] * 2 + [codes.ACTION_AMEND] * 6 + [codes.ACTION_CANCEL] * 2
+    for i, kind in enumerate(kinds):
+        side = i % 2
+        price = 130_000 - 10 * (i // 2 + 1) if side == codes.SIDE_BUY else 130_000 + 10 * i
+        batch[i] = (kind, i, 7_000_000_000 + i, side, i // 2, price, 100 + i)
+
+    def encode() -> bytes:
+        methods = wire.methods(10)
+        pending = rpc.start_batch(len(methods), now_s=0.0, timeout_s=10.0)
+        data = wire.build(10, pending.first_id, keys.take(40))
+        rpc.abandon_batch(pending)  # (not on the real path: keeps the table empty)
+        return data
+
+    return encode

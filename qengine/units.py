@@ -141,6 +141,11 @@ class StepGrid:
         """``value`` in (fractional) steps, for estimates off the grid such as a mark price."""
         return value / self.step
 
+    @property
+    def decimal(self) -> tuple[int, int]:
+        """The step as ``(m, k)``, integers with ``step == m * 10**-k`` (its ``repr`` decimal)."""
+        return _step_parts(self.step)
+
     def value(self, steps: int) -> float:
         """The float nearest to the decimal ``steps * step`` (prints without noise)."""
         return (int(steps) * self._m) / self._scale

@@ -17,6 +17,7 @@ from ..io.thalex import ThalexClient
 from ..kernels.decision import bucket_set_rate, bucket_take, engine_tick, pacing_due
 from ..kernels.intensity import intensity_update
 from ..kernels.order_batch import order_batch_prepare
+from ..kernels.order_wire import order_wire_encode
 from ..kernels.orders import (
     order_apply_update,
     order_find_by_client_id,
@@ -40,7 +41,7 @@ __all__ = ["ENGINE_KERNELS", "Engine", "build_engine"]
 #: The kernels the engine calls from Python, loaded before it connects; the kernels they call
 #: are in their cached machine code and are not loaded on their own.
 ENGINE_KERNELS = (
-    engine_tick, pacing_due, bucket_take, bucket_set_rate, order_batch_prepare,
+    engine_tick, pacing_due, bucket_take, bucket_set_rate, order_batch_prepare, order_wire_encode,
     order_apply_update, order_find_by_client_id, order_find_by_key, order_release,
     order_reserve, position_apply_fill, position_reconcile, position_unrealised,
     intensity_update, risk_step, risk_check_interval_ns,

@@ -27,18 +27,26 @@ import base64
 import hashlib
 import os
 import ssl
-import struct
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import trio
 
 from .errors import ConnectionLost, ProtocolViolation
+from .ws_frames import (
+    OP_BINARY,
+    OP_CLOSE,
+    OP_CONT,
+    OP_PING,
+    OP_PONG,
+    OP_TEXT,
+    MaskKeys,
+    encode_frame,
+)
 
-__all__ = ["ConnectionClosed", "WebSocket", "connect_websocket"]
+__all__ = ["ConnectionClosed", "WebSocket", "connect_websocket", "encode_frame"]
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-_OP_CONT, _OP_TEXT, _OP_BINARY, _OP_CLOSE, _OP_PING, _OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 _READ_BYTES = 256 * 1024
 _MAX_HANDSHAKE_BYTES = 16 * 1024
 
@@ -50,53 +58,6 @@ class ConnectionClosed(ConnectionLost):
         super().__init__(f"websocket closed with code {code} {reason!r}")
         self.code = code
         self.reason = reason
-
-
-def _mask(payload: bytes, key: bytes) -> bytes:
-    # XOR through Python ints: one C-level pass, far faster than a per-byte loop.
-    n = len(payload)
-    if n == 0:
-        return b""
-    repeated = (key * (n // 4 + 1))[:n]
-    value = int.from_bytes(payload, "little") ^ int.from_bytes(repeated, "little")
-    return value.to_bytes(n, "little")
-
-
-def encode_frame(opcode: int, payload: bytes, *, mask_key: bytes | None = None) -> bytes:
-    """Encode one final frame; masked when ``mask_key`` (4 bytes) is given (client side)."""
-    n = len(payload)
-    head = 0x80 | opcode
-    mask_bit = 0x80 if mask_key is not None else 0
-    if n < 126:
-        header = struct.pack("!BB", head, mask_bit | n)
-    elif n < 65536:
-        header = struct.pack("!BBH", head, mask_bit | 126, n)
-    else:
-        header = struct.pack("!BBQ", head, mask_bit | 127, n)
-    if mask_key is None:
-        return header + payload
-    return header + mask_key + _mask(payload, mask_key)
-
-
-class _MaskKeys:
-    """Masking keys from the OS's CSPRNG (RFC 6455 5.3 asks for a strong source), fetched
-    4 KiB at a time: a quote cycle's frames then cost no ``getrandom`` call of their own."""
-
-    __slots__ = ("_offset", "_pool")
-    _POOL_BYTES = 4096
-
-    def __init__(self) -> None:
-        self._pool = b""
-        self._offset = 0
-
-    def take(self, n: int) -> bytes:
-        """``n`` fresh random bytes (never handed out twice)."""
-        if self._offset + n > len(self._pool):
-            self._pool = os.urandom(max(self._POOL_BYTES, n))
-            self._offset = 0
-        start = self._offset
-        self._offset = start + n
-        return self._pool[start:start + n]
 
 
 @dataclass(slots=True)
@@ -119,7 +80,7 @@ class WebSocket:
         self._buf = bytearray(leftover)
         self._max = max_message_bytes
         self._send_lock = trio.Lock()
-        self._mask_keys = _MaskKeys()
+        self._mask_keys = MaskKeys()
         self._fragments: list[bytes] = []
         self._fragment_bytes = 0
         self._fragment_opcode = -1
@@ -142,7 +103,7 @@ class WebSocket:
     # -- sending --------------------------------------------------------------------------------
 
     async def _send_frame(self, opcode: int, payload: bytes) -> None:
-        if self._closed is not None or (self._close_sent and opcode != _OP_CLOSE):
+        if self._closed is not None or (self._close_sent and opcode != OP_CLOSE):
             raise self._closed or ConnectionClosed(1006, "close already sent")
         frame = encode_frame(opcode, payload, mask_key=self._mask_keys.take(4))
         try:
@@ -153,7 +114,7 @@ class WebSocket:
 
     async def send_text(self, payload: bytes) -> None:
         """Send one text message (``payload`` is UTF-8 bytes)."""
-        await self._send_frame(_OP_TEXT, payload)
+        await self._send_frame(OP_TEXT, payload)
 
     async def send_texts(self, payloads: list[bytes]) -> None:
         """Send several text messages with one socket write (a quote cycle's orders).
@@ -164,8 +125,20 @@ class WebSocket:
         if self._closed is not None or self._close_sent:
             raise self._closed or ConnectionClosed(1006, "close already sent")
         keys = self._mask_keys.take(4 * len(payloads))
-        data = b"".join([encode_frame(_OP_TEXT, payload, mask_key=keys[4 * i:4 * i + 4])
-                         for i, payload in enumerate(payloads)])
+        await self.send_frames(b"".join([
+            encode_frame(OP_TEXT, payload, mask_key=keys[4 * i:4 * i + 4])
+            for i, payload in enumerate(payloads)]))
+
+    def take_mask_keys(self, n_frames: int) -> bytes:
+        """Fresh masking keys for ``n_frames`` client frames (4 bytes each, never reused), for
+        callers that build their frames themselves and send them with :meth:`send_frames`."""
+        return self._mask_keys.take(4 * n_frames)
+
+    async def send_frames(self, data: bytes | bytearray | memoryview) -> None:
+        """Send complete, masked client frames (keys from :meth:`take_mask_keys`) in one write;
+        the lock is taken as in :meth:`send_texts`."""
+        if self._closed is not None or self._close_sent:
+            raise self._closed or ConnectionClosed(1006, "close already sent")
         try:
             try:
                 self._send_lock.acquire_nowait()
@@ -183,7 +156,7 @@ class WebSocket:
         if len(payload) > 125:
             raise ValueError("ping payload must be at most 125 bytes")
         self.counters.pings_sent += 1
-        await self._send_frame(_OP_PING, payload)
+        await self._send_frame(OP_PING, payload)
 
     # -- receiving ------------------------------------------------------------------------------
 
@@ -256,7 +229,7 @@ class WebSocket:
             payload = bytes(buf[offset : offset + length])
             pos = offset + length
             opcode = b0 & 0x0F
-            if opcode == _OP_TEXT and b0 & 0x80 and self._fragment_opcode < 0:
+            if opcode == OP_TEXT and b0 & 0x80 and self._fragment_opcode < 0:
                 messages.append(payload)  # the common case: one unfragmented text frame
                 continue
             self._handle_frame(opcode, bool(b0 & 0x80), payload, messages)
@@ -272,10 +245,10 @@ class WebSocket:
                 self._violate(1002, "fragmented or oversized control frame")
             self._handle_control(opcode, payload)
             return
-        if opcode == _OP_CONT:
+        if opcode == OP_CONT:
             if self._fragment_opcode < 0:
                 self._violate(1002, "continuation without a started message")
-        elif opcode in (_OP_TEXT, _OP_BINARY):
+        elif opcode in (OP_TEXT, OP_BINARY):
             if self._fragment_opcode >= 0:
                 self._violate(1002, "new message inside a fragmented one")
             self._fragment_opcode = opcode
@@ -292,13 +265,13 @@ class WebSocket:
             self._fragment_opcode = -1
 
     def _handle_control(self, opcode: int, payload: bytes) -> None:
-        if opcode == _OP_PING:
+        if opcode == OP_PING:
             self.counters.pings_received += 1
-            self._pending_control.append((_OP_PONG, payload))
-        elif opcode == _OP_PONG:
+            self._pending_control.append((OP_PONG, payload))
+        elif opcode == OP_PONG:
             self.counters.pongs_received += 1
             self.last_pong = (payload, trio.current_time())
-        elif opcode == _OP_CLOSE:
+        elif opcode == OP_CLOSE:
             code, reason = 1005, ""
             if len(payload) == 1:
                 self._violate(1002, "one-byte close payload")
@@ -307,7 +280,7 @@ class WebSocket:
                 reason = payload[2:].decode("utf-8", "replace")
             if not self._close_sent:
                 echo = payload[:2] if len(payload) >= 2 else b""
-                self._pending_control.append((_OP_CLOSE, echo))
+                self._pending_control.append((OP_CLOSE, echo))
             self._closed = ConnectionClosed(code, reason)
             self._close_seen.set()
         else:
@@ -316,7 +289,7 @@ class WebSocket:
     async def _flush_control(self) -> None:
         pending, self._pending_control = self._pending_control, []
         for opcode, payload in pending:
-            if opcode == _OP_CLOSE:
+            if opcode == OP_CLOSE:
                 await self._finish_close(payload)
             elif self._closed is None:
                 await self._send_frame(opcode, payload)
@@ -324,7 +297,7 @@ class WebSocket:
     async def _finish_close(self, echo: bytes) -> None:
         # Echo the peer's close, then close TCP (the server closes first per RFC; either is fine).
         self._close_sent = True
-        await self._send_raw_best_effort(encode_frame(_OP_CLOSE, echo, mask_key=os.urandom(4)))
+        await self._send_raw_best_effort(encode_frame(OP_CLOSE, echo, mask_key=os.urandom(4)))
         await trio.aclose_forcefully(self._stream)
 
     async def _send_raw_best_effort(self, frame: bytes) -> None:
@@ -342,7 +315,7 @@ class WebSocket:
         # Best effort: tell the server why, then drop the stream.
         if self._closed is None and not self._close_sent:
             self._close_sent = True
-            frame = encode_frame(_OP_CLOSE, code.to_bytes(2, "big"), mask_key=os.urandom(4))
+            frame = encode_frame(OP_CLOSE, code.to_bytes(2, "big"), mask_key=os.urandom(4))
             await self._send_raw_best_effort(frame)
         self._fail(code, why)
         await trio.aclose_forcefully(self._stream)
@@ -364,7 +337,7 @@ class WebSocket:
             payload = code.to_bytes(2, "big") + reason.encode()[:123]
             with trio.move_on_after(timeout_s):
                 try:
-                    await self._send_frame(_OP_CLOSE, payload)
+                    await self._send_frame(OP_CLOSE, payload)
                     self._close_sent = True
                     if self._reading:
                         await self._close_seen.wait()

@@ -375,6 +375,14 @@ class ThalexClient:
         :class:`~qengine.io.order_frames.OrderFrames`: ``(method, params JSON)`` pairs."""
         return OrderBatch(await self.send_batch(requests, timeout_s=timeout_s))
 
+    async def send_order_frames(self, methods: Sequence[str],
+                                build: Callable[[int, bytes], bytes | None], *,
+                                timeout_s: float | None = None) -> OrderBatch | None:
+        """Like :meth:`send_encoded_orders` for requests whose masked frames ``build`` writes
+        (see :meth:`RpcSession.send_prebuilt`); ``None`` when it could not (nothing sent)."""
+        batch = await self._session.send_prebuilt(methods, build, timeout_s=timeout_s)
+        return None if batch is None else OrderBatch(batch)
+
     async def order_batch(
         self,
         requests: Sequence[tuple[str, dict[str, Any]]],

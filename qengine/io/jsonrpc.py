@@ -22,6 +22,8 @@ from typing import Any
 
 import orjson
 
+from .request_batch import PendingRequest, PendingRequests
+
 __all__ = [
     "ErrorResponse",
     "Notification",
@@ -32,12 +34,27 @@ __all__ = [
     "UnknownFrame",
     "encode_request",
     "parse_frame",
+    "request_parts",
 ]
 
 #: ``{"method":<method>,"params":`` per method, for requests with pre-encoded params.
 _HEADS: dict[str, bytes] = {}
 # Ids wrap inside unsigned 53 bits so any JSON parser (even one using doubles) reads them exactly.
 _MAX_REQUEST_ID = (1 << 53) - 1
+_MAX_BATCH = 1 << 16
+#: What follows a request's params: its id (``%d``), then the closing brace.
+ID_KEY, CLOSE = b',"id":', b"}"
+
+
+def request_parts(method: str) -> tuple[bytes, bytes, bytes]:
+    """The constant bytes of a request with pre-encoded params: ``head + params + id_key + id +
+    close`` is what :func:`encode_request` sends (for writers that fill in the numbers)."""
+    head = _HEADS.get(method)
+    if head is None:
+        head = b'{"method":' + orjson.dumps(method) + b',"params":'
+        if len(_HEADS) < 256:
+            _HEADS[method] = head
+    return head, ID_KEY, CLOSE
 
 
 def encode_request(method: str, params: Mapping[str, Any] | bytes | None,
@@ -60,11 +77,7 @@ def encode_request(method: str, params: Mapping[str, Any] | bytes | None,
         The frame payload.
     """
     if type(params) is bytes:
-        head = _HEADS.get(method)
-        if head is None:
-            head = b'{"method":' + orjson.dumps(method) + b',"params":'
-            if len(_HEADS) < 256:
-                _HEADS[method] = head
+        head = _HEADS.get(method) or request_parts(method)[0]
         if request_id is None:
             return head + params + b"}"
         return b'%b%b,"id":%d}' % (head, params, request_id)
@@ -155,34 +168,6 @@ def _as_bytes(data: bytes | str) -> bytes:
     return data.encode() if isinstance(data, str) else bytes(data)
 
 
-@dataclass(slots=True)
-class PendingRequest:
-    """One request awaiting its answer.
-
-    Attributes
-    ----------
-    request_id : int
-        The id sent on the wire.
-    method : str
-        JSON-RPC method.
-    sent_at_s : float
-        Caller-supplied time the request was encoded, in seconds.
-    deadline_s : float
-        Time after which :meth:`RpcProtocol.expire` gives it up, in seconds (``inf`` = never).
-    waiter : Any
-        Opaque slot for the I/O layer (e.g. an object holding a ``trio.Event``).
-    outcome : Response or ErrorResponse or None
-        Filled in when the answer arrives.
-    """
-
-    request_id: int
-    method: str
-    sent_at_s: float
-    deadline_s: float
-    waiter: Any = None
-    outcome: Response | ErrorResponse | None = None
-
-
 @dataclass(frozen=True, slots=True)
 class RpcStatistics:
     """Counters of an :class:`RpcProtocol` (a snapshot)."""
@@ -225,11 +210,14 @@ class RpcProtocol:
 
     first_request_id: int = 1
     _next_id: int = field(init=False)
-    _pending: dict[int, PendingRequest] = field(init=False, default_factory=dict)
+    #: Request id -> its pending entry (a batch's entry under each of its ids).
+    _pending: dict[int, PendingRequest | PendingRequests] = field(init=False, default_factory=dict)
     _exact: dict[str, list[Handler]] = field(init=False, default_factory=dict)
     _prefixes: list[tuple[str, Handler]] = field(init=False, default_factory=list)
     _route_cache: dict[str, tuple[Handler, ...]] = field(init=False, default_factory=dict)
     _counters: _Counters = field(init=False, default_factory=_Counters)
+    #: Whether the ids wrapped at least once (only then can a new id still be pending).
+    _wrapped: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
         if not 0 <= self.first_request_id <= _MAX_REQUEST_ID:
@@ -243,6 +231,7 @@ class RpcProtocol:
         while request_id in self._pending:  # only possible after a full wrap
             request_id = (request_id + 1) & _MAX_REQUEST_ID
         self._next_id = (request_id + 1) & _MAX_REQUEST_ID
+        self._wrapped = self._wrapped or self._next_id == 0
         return request_id
 
     def start_request(
@@ -281,23 +270,58 @@ class RpcProtocol:
         self._counters.requests_sent += 1
         return pending, frame
 
-    def abandon(self, request_id: int) -> PendingRequest | None:
+    def start_batch(self, count: int, *, now_s: float = 0.0, timeout_s: float = float("inf"),
+                    waiter: Any = None) -> PendingRequests:
+        """Reserve ``count`` consecutive ids and register them as one pending batch.
+
+        The caller encodes request ``i`` with id ``batch.first_id + i``; answers are matched by
+        id as for :meth:`start_request`, and :meth:`receive` returns the batch once, with its
+        last answer. One entry for the batch, not one object per request.
+        """
+        if not 0 < count <= _MAX_BATCH:
+            raise ValueError(f"a batch has 1..{_MAX_BATCH} requests, got {count}")
+        first = self._reserve_ids(count)
+        batch = PendingRequests(first, count, now_s, now_s + timeout_s, waiter, [None] * count,
+                                count)
+        self._pending.update(dict.fromkeys(range(first, first + count), batch))
+        self._counters.requests_sent += count
+        return batch
+
+    def _reserve_ids(self, count: int) -> int:
+        first = self._next_id
+        if first + count - 1 > _MAX_REQUEST_ID:
+            first = 0  # ids of a batch are consecutive: wrap before, not inside, it
+            self._wrapped = True
+        # Until the ids wrapped once, every pending id is below the next one.
+        while self._wrapped and not self._pending.keys().isdisjoint(range(first, first + count)):
+            first = max(i for i in range(first, first + count) if i in self._pending) + 1
+            if first + count - 1 > _MAX_REQUEST_ID:
+                first = 0
+        self._next_id = (first + count) & _MAX_REQUEST_ID
+        self._wrapped = self._wrapped or self._next_id == 0
+        return first
+
+    def abandon(self, request_id: int) -> PendingRequest | PendingRequests | None:
         """Forget a pending request (its caller gave up); a late answer is then dropped."""
         return self._pending.pop(request_id, None)
 
-    def expire(self, now_s: float) -> list[PendingRequest]:
-        """Remove and return every pending request whose deadline is at or before ``now_s``."""
-        late = [p for p in self._pending.values() if p.deadline_s <= now_s]
-        for pending in late:
-            del self._pending[pending.request_id]
-        self._counters.expired += len(late)
-        return late
+    def abandon_batch(self, batch: PendingRequests) -> None:
+        """Forget the unanswered requests of ``batch``; their late answers are then dropped."""
+        for request_id in batch.unanswered():
+            self._pending.pop(request_id, None)
 
-    def fail_all(self) -> list[PendingRequest]:
-        """Remove and return every pending request (the connection is gone)."""
-        pending = list(self._pending.values())
+    def expire(self, now_s: float) -> list[PendingRequest | PendingRequests]:
+        """Remove and return every pending entry whose deadline is at or before ``now_s``."""
+        late = [i for i, p in self._pending.items() if p.deadline_s <= now_s]
+        entries = {id(p): p for p in map(self._pending.pop, late)}
+        self._counters.expired += len(late)
+        return list(entries.values())
+
+    def fail_all(self) -> list[PendingRequest | PendingRequests]:
+        """Remove and return every pending entry, each once (the connection is gone)."""
+        entries = {id(p): p for p in self._pending.values()}
         self._pending.clear()
-        return pending
+        return list(entries.values())
 
     @property
     def pending_count(self) -> int:
@@ -306,17 +330,18 @@ class RpcProtocol:
 
     # -- receiving ------------------------------------------------------------------------------
 
-    def receive(self, frame: Frame) -> PendingRequest | None:
+    def receive(self, frame: Frame) -> PendingRequest | PendingRequests | None:
         """Feed one parsed frame.
 
         A response or error whose id is pending completes that request: its ``outcome`` is set and
-        the entry is returned (the I/O layer wakes ``entry.waiter``). A notification is passed to
+        the entry is returned (the I/O layer wakes ``entry.waiter``); a batch's entry is returned
+        with its last answer. A notification is passed to
         every handler routed for its channel (sync calls, in order of registration). Anything
         else is counted and dropped.
 
         Returns
         -------
-        PendingRequest or None
+        PendingRequest or PendingRequests or None
             The completed request, if the frame answered one.
         """
         if type(frame) is Notification:
@@ -341,6 +366,8 @@ class RpcProtocol:
             self._counters.responses_matched += 1
         else:
             self._counters.errors_matched += 1
+        if type(pending) is PendingRequests:
+            return pending if pending.answer(request_id, frame) else None
         pending.outcome = frame
         return pending
 

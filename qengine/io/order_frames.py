@@ -18,9 +18,10 @@ import math
 
 import orjson
 
+from .jsonrpc import request_parts
 from .messages_encode import MAX_CLIENT_ORDER_ID
 
-__all__ = ["OrderFrames"]
+__all__ = ["AMOUNT", "CLIENT_ORDER_ID", "PRICE", "REQUEST_ID", "OrderFrames"]
 
 INSERT, AMEND, CANCEL = "private/insert", "private/amend", "private/cancel"
 
@@ -34,6 +35,19 @@ def _check(cid: int, amount: float | None, price: float | None) -> None:
         raise ValueError(f"price must be finite, got {price!r}")
 
 
+#: The numbers a request template leaves open, in :meth:`OrderFrames.wire_templates`.
+AMOUNT, PRICE, CLIENT_ORDER_ID, REQUEST_ID = "amount", "price", "client_order_id", "request_id"
+_SPEC = {AMOUNT: b"%r", PRICE: b"%r", CLIENT_ORDER_ID: b"%d"}
+
+Template = tuple[bytes | str, ...]
+
+
+def _percent(parts: Template) -> bytes:
+    # A %-template of the params: constant parts escaped (a "%" in a label stays a "%").
+    return b"".join(part.replace(b"%", b"%%") if type(part) is bytes else _SPEC[part]
+                    for part in parts)
+
+
 class OrderFrames:
     """JSON params of post-only limit inserts, amends and cancels by client order id.
 
@@ -45,7 +59,7 @@ class OrderFrames:
         Label of every insert (``None``: no label).
     """
 
-    __slots__ = ("_insert",)
+    __slots__ = ("_amend", "_cancel", "_insert", "_params")
 
     def __init__(self, instrument_name: str, label: str | None) -> None:
         if not instrument_name:
@@ -54,11 +68,21 @@ class OrderFrames:
         tail = b',"order_type":"limit","post_only":true'
         if label is not None:
             tail += b',"label":' + orjson.dumps(label)
-        self._insert = {
-            direction: b'{"direction":"' + direction.encode() + b'","instrument_name":' + name
-            + b',"amount":%r,"price":%r' + tail + b',"client_order_id":%d}'
+        #: The params of each request as constant bytes and the names of the numbers between.
+        self._params: dict[str, tuple[str, Template]] = {
+            f"insert_{direction}": (INSERT, (
+                b'{"direction":"' + direction.encode() + b'","instrument_name":' + name
+                + b',"amount":', AMOUNT, b',"price":', PRICE, tail + b',"client_order_id":',
+                CLIENT_ORDER_ID, b"}"))
             for direction in ("buy", "sell")
         }
+        self._params["amend"] = (AMEND, (b'{"client_order_id":', CLIENT_ORDER_ID, b',"amount":',
+                                         AMOUNT, b',"price":', PRICE, b"}"))
+        self._params["cancel"] = (CANCEL, (b'{"client_order_id":', CLIENT_ORDER_ID, b"}"))
+        self._insert = {direction: _percent(self._params[f"insert_{direction}"][1])
+                        for direction in ("buy", "sell")}
+        self._amend = _percent(self._params["amend"][1])
+        self._cancel = _percent(self._params["cancel"][1])
 
     def insert(self, direction: str, amount: float, price: float, cid: int) -> tuple[str, bytes]:
         """``private/insert`` of a post-only GTC limit order (``direction`` "buy" or "sell")."""
@@ -73,9 +97,26 @@ class OrderFrames:
         """``private/amend`` of our order ``cid`` to ``amount`` at ``price``."""
         amount, price = float(amount), float(price)
         _check(cid, amount, price)
-        return AMEND, b'{"client_order_id":%d,"amount":%r,"price":%r}' % (cid, amount, price)
+        return AMEND, self._amend % (cid, amount, price)
 
     def cancel(self, cid: int) -> tuple[str, bytes]:
         """``private/cancel`` of our order ``cid``."""
         _check(cid, None, None)
-        return CANCEL, b'{"client_order_id":%d}' % cid
+        return CANCEL, self._cancel % cid
+
+    def wire_templates(self) -> dict[str, tuple[str, Template]]:
+        """Each whole request (JSON-RPC envelope included) as constant bytes and the names of
+        the numbers between them, for writers that fill in the numbers themselves.
+
+        Keys are ``insert_buy``, ``insert_sell``, ``amend`` and ``cancel``; values are
+        ``(method, parts)``, ``parts`` alternating bytes and one of ``AMOUNT``, ``PRICE``
+        (written as ``repr`` of the float), ``CLIENT_ORDER_ID`` and ``REQUEST_ID`` (decimal
+        integers), starting and ending with bytes. Joined with the numbers they are the
+        bytes of ``encode_request(method, params, request_id)`` with this object's params.
+        """
+        templates = {}
+        for key, (method, params) in self._params.items():
+            head, id_key, close = request_parts(method)
+            templates[key] = (method, (head + params[0], *params[1:-1], params[-1] + id_key,
+                                       REQUEST_ID, close))
+        return templates

@@ -24,12 +24,20 @@ from typing import Any
 import trio
 
 from .errors import BadResponse, ConnectionLost, RequestTimeout, error_for_code
-from .jsonrpc import ErrorResponse, Notification, RpcProtocol, RpcStatistics, parse_frame
+from .jsonrpc import (
+    ErrorResponse,
+    Notification,
+    RpcProtocol,
+    RpcStatistics,
+    encode_request,
+    parse_frame,
+)
 from .messages import DecodeStats, decode_notification
 from .messages import Notification as Decoded
+from .pending_batch import PendingBatch
 from .transport import Transport, TransportStatistics
 
-__all__ = ["Inbound", "InboundHandler", "RpcSession", "SessionStatistics"]
+__all__ = ["Inbound", "InboundHandler", "PendingBatch", "RpcSession", "SessionStatistics"]
 
 #: How a Thalex push starts on the wire (its channel name follows up to the next quote).
 _PUSH_HEAD = b'{"channel_name":"'
@@ -61,51 +69,6 @@ class SessionStatistics:
     conflated_in_batch: int
     #: Reads whose pushes were handed to the consumer.
     inbound_batches: int
-
-
-class PendingBatch:
-    """Requests sent together by :meth:`RpcSession.send_batch`, answers still to come."""
-
-    def __init__(self, session: RpcSession, timeout_s: float) -> None:
-        self._session = session
-        self.timeout_s = timeout_s
-        self.sent_s = trio.current_time()
-        self.methods: list[str] = []
-        self._pending: list[Any] = []
-        self._events: list[trio.Event] = []
-        self.not_sent: ConnectionLost | None = None
-
-    def add(self, method: str, pending: Any, event: trio.Event) -> None:
-        self.methods.append(method)
-        self._pending.append(pending)
-        self._events.append(event)
-
-    async def wait(self) -> list[Any]:
-        """Every answer in request order: a result, or the error as an exception object."""
-        if self.not_sent is None:
-            try:
-                with trio.move_on_at(self.sent_s + self.timeout_s):
-                    for event in self._events:
-                        await event.wait()
-            finally:
-                for pending in self._pending:
-                    if pending.outcome is None:
-                        self._session._rpc.abandon(pending.request_id)
-        results: list[Any] = []
-        for index, method in enumerate(self.methods):
-            if self.not_sent is not None:
-                results.append(self.not_sent)
-                continue
-            outcome = self._pending[index].outcome
-            if outcome is None:
-                results.append(RequestTimeout(method, self.timeout_s)
-                               if not self._events[index].is_set()
-                               else ConnectionLost(f"connection lost while waiting for {method}"))
-            elif type(outcome) is ErrorResponse:
-                results.append(error_for_code(outcome.code, outcome.message, method))
-            else:
-                results.append(outcome.result)
-        return results
 
 
 class RpcSession:
@@ -317,27 +280,76 @@ class RpcSession:
         exception :meth:`call` would have raised for it (``ThalexError`` subclass,
         ``RequestTimeout``, ``ConnectionLost``), returned rather than raised.
         """
+        methods = [method for method, _ in requests]
+        batch, transport = self._start_batch(methods, timeout_s)
+        if transport is None:
+            return batch
+        first = batch.requests.first_id
+        try:
+            frames = [encode_request(method, params, first + i)
+                      for i, (method, params) in enumerate(requests)]
+        except BaseException:
+            self._rpc.abandon_batch(batch.requests)
+            raise
+        await self._send(batch, transport.send_many(frames))
+        return batch
+
+    async def send_prebuilt(
+        self,
+        methods: Sequence[str],
+        build: Callable[[int, bytes], bytes | bytearray | memoryview | None],
+        *,
+        timeout_s: float | None = None,
+    ) -> PendingBatch | None:
+        """Like :meth:`send_batch` for requests whose frames the caller writes itself.
+
+        ``build(first_id, mask_keys)`` returns the complete masked client text frames of the
+        ``len(methods)`` requests, request ``i`` with id ``first_id + i`` and masking key
+        ``mask_keys[4 * i:4 * i + 4]`` (fresh keys from the socket's pool), or ``None`` when
+        it cannot write them: then nothing is sent, the ids are released and this returns
+        ``None`` (the caller sends the requests through :meth:`send_batch`).
+        """
+        batch, transport = self._start_batch(methods, timeout_s)
+        if transport is None:
+            return batch
+        requests = batch.requests
+        try:
+            data = build(requests.first_id, transport.take_mask_keys(len(methods)))
+        except BaseException:
+            self._rpc.abandon_batch(requests)
+            raise
+        if data is None:
+            self._rpc.abandon_batch(requests)
+            return None
+        await self._send(batch, transport.send_frames(data))
+        return batch
+
+    def _start_batch(self, methods: Sequence[str],
+                     timeout_s: float | None) -> tuple[PendingBatch, Transport | None]:
+        # The batch, registered as pending, and the transport to send it with (None: the batch
+        # is already settled, not sent or empty).
         timeout = self.request_timeout_s if timeout_s is None else timeout_s
-        batch = PendingBatch(self, timeout)
+        now_s = trio.current_time()
+        batch = PendingBatch(self._rpc, timeout, methods, now_s)
         transport = self._transport
         if transport is None or not transport.connected:
             batch.not_sent = ConnectionLost("not connected; batch not sent")
-            batch.methods = [method for method, _ in requests]
-            return batch
-        now = trio.current_time()
-        frames = []
-        for method, params in requests:
-            event = trio.Event()
-            pending, frame = self._rpc.start_request(
-                method, params, now_s=now, timeout_s=timeout, waiter=event
-            )
-            batch.add(method, pending, event)
-            frames.append(frame)
+            return batch, None
+        if not methods:
+            return batch, None
+        batch.requests = self._rpc.start_batch(len(methods), now_s=now_s, timeout_s=timeout,
+                                               waiter=trio.Event())
+        return batch, transport
+
+    async def _send(self, batch: PendingBatch, sending: Awaitable[None]) -> None:
         try:
-            await transport.send_many(frames)
+            await sending
         except ConnectionLost as exc:
             batch.not_sent = exc
-        return batch
+            self._rpc.abandon_batch(batch.requests)
+        except BaseException:  # cancelled mid-write: nobody will wait for these answers
+            self._rpc.abandon_batch(batch.requests)
+            raise
 
     async def call_batch(
         self,

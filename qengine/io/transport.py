@@ -191,6 +191,20 @@ class Transport:
             raise ConnectionLost("not connected")
         await ws.send_texts(payloads)
 
+    def take_mask_keys(self, n_frames: int) -> bytes:
+        """Fresh masking keys for ``n_frames`` client frames; :class:`ConnectionLost` when down."""
+        ws = self._ws
+        if ws is None:
+            raise ConnectionLost("not connected")
+        return ws.take_mask_keys(n_frames)
+
+    async def send_frames(self, data: bytes | bytearray | memoryview) -> None:
+        """Send complete masked client frames in one write; :class:`ConnectionLost` when down."""
+        ws = self._ws
+        if ws is None:
+            raise ConnectionLost("not connected")
+        await ws.send_frames(data)
+
     async def wait_connected(self) -> None:
         """Wait until connected and the connect hook has finished."""
         await self._ready.wait()

@@ -23,16 +23,11 @@ import trio_websocket
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qengine.io._websocket import (
-    ConnectionClosed,
-    _mask,
-    _MaskKeys,
-    connect_websocket,
-    encode_frame,
-)
+from qengine.io._websocket import ConnectionClosed, connect_websocket, encode_frame
 from qengine.io.errors import ConnectionLost, OrderNotFound, ProtocolViolation, RequestTimeout
 from qengine.io.rpc_session import Inbound, RpcSession
 from qengine.io.transport import ReconnectPolicy, TransportConfig, open_transport
+from qengine.io.ws_frames import MaskKeys, mask
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -145,8 +140,8 @@ async def start_echo_server(nursery: trio.Nursery, *, close_first_after: int | N
 @given(st.binary(max_size=300), st.binary(min_size=4, max_size=4))
 def test_mask_matches_the_byte_by_byte_definition(payload, key):
     expected = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
-    assert _mask(payload, key) == expected
-    assert _mask(expected, key) == payload
+    assert mask(payload, key) == expected
+    assert mask(expected, key) == payload
 
 
 @pytest.mark.parametrize(
@@ -641,7 +636,7 @@ async def test_a_batch_of_texts_arrives_as_masked_frames_in_order(autojump_clock
 
 
 def test_mask_keys_are_never_handed_out_twice_and_the_pool_refills():
-    keys = _MaskKeys()
+    keys = MaskKeys()
     taken = [keys.take(4) for _ in range(5000)]  # several pools' worth
     assert all(len(k) == 4 for k in taken)
     assert len(set(taken)) > 4990  # 32-bit random keys: a few collisions at most

@@ -16,6 +16,8 @@ import orjson
 import pytest
 import trio
 
+from qengine.io._websocket import encode_frame
+from qengine.io.jsonrpc import encode_request
 from qengine.io.messages import QuoteLevel, QuoteRequest
 from qengine.io.order_frames import OrderFrames
 from qengine.io.thalex import ThalexClient, open_thalex_client, url_for_network
@@ -76,6 +78,15 @@ async def _exercise_every_method(c: ThalexClient, sim: Any, credentials: Any) ->
     batch = await use("send_encoded_orders", [frames.insert("buy", 0.01, bid - 40, 9),
                                               frames.amend(9, 0.02, bid - 41), frames.cancel(9)])
     await batch.wait()
+    requests = [frames.insert("sell", 0.01, ask + 40, 10), frames.cancel(10)]
+
+    def build(first_id: int, keys: bytes) -> bytes:  # what the engine's kernel writes
+        return b"".join(encode_frame(0x1, encode_request(method, params, first_id + i),
+                                     mask_key=keys[4 * i:4 * i + 4])
+                        for i, (method, params) in enumerate(requests))
+
+    batch = await use("send_order_frames", [method for method, _ in requests], build)
+    assert [type(r).__name__ for r in await batch.wait()] == ["OrderUpdate", "OrderUpdate"]
     await use("buy", BTC, 0.01, None, order_type="market")  # a taker fill
     await use("buy", BTC, 0.01, bid - 1, label="contract")
     sim.inject_taker(BTC, "sell", 5.0, limit_price=bid - 1)  # a maker fill
