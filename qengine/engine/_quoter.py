@@ -106,7 +106,8 @@ class Quoter:
     def tick_raw(self, frame: bytes, arrival_ns: int) -> int:
         """The quoted ticker's raw frame, in one kernel call: decode it, ask the pacing, run the
         cycle (as :meth:`run_cycle` inline); the listener then writes the book. Returns
-        ``codes.TICK_FALLBACK`` when the frame must be decoded by io (nothing was written)."""
+        ``codes.TICK_FALLBACK`` when the frame must be decoded by io (the book, pacing and
+        quote state untouched)."""
         book_ns = arrival_ns or now_ns()
         started = now_ns()
         n = self._ticker_tick(self.decision, started, self.state.book.updates + 1, book_ns,

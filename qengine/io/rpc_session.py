@@ -279,7 +279,13 @@ class RpcSession:
         superseded: set[int] = set()
         prefixes = self._conflate
         for index, frame in enumerate(frames):
-            if type(frame) is Notification and not frame.snapshot and \
+            if type(frame) is bytes:  # a raw push (newest of its channel), name in its head
+                channel = frame[len(_PUSH_HEAD):frame.find(b'"', len(_PUSH_HEAD))].decode()
+                previous = newest.get(channel)
+                if previous is not None:
+                    superseded.add(previous)
+                newest[channel] = index
+            elif type(frame) is Notification and not frame.snapshot and \
                     frame.channel_name.startswith(prefixes):
                 previous = newest.get(frame.channel_name)
                 if previous is not None:

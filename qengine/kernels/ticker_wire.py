@@ -482,8 +482,8 @@ def ticker_tick(decision, now_ns, book_updates, book_time_ns, frame, channel, gr
     """The reader's one call for a read that brought only the quoted ticker: decode it
     (:func:`ticker_decode`), then ``engine_tick`` inline on the new book (time
     ``book_time_ns``, ``book_updates`` counting it). Returns ``codes.TICK_FALLBACK`` when the
-    frame must be decoded the general way (nothing written, no pacing asked), else what
-    ``engine_tick`` returns."""
+    frame must be decoded the general way (the pacing and quote state untouched, the outputs
+    unspecified), else what ``engine_tick`` returns."""
     if ticker_decode(frame, channel, grid, tick_size, out_ticks, out_values) != codes.WIRE_OK:
         return codes.TICK_FALLBACK
     book = (book_time_ns, out_ticks[OUT_BID_TICKS], out_ticks[OUT_ASK_TICKS],

@@ -38,10 +38,15 @@ def ticker_decode(frame, channel, grid, tick_size, out_ticks, out_values):
     lots = StepGrid(lot_m / 10**lot_k)
     assert prices.step == tick_size
     bid = ask = (0, 0)
-    if ticker.best_bid_price is not None and ticker.best_bid_amount is not None:
-        bid = (prices.nearest(ticker.best_bid_price), lots.nearest(ticker.best_bid_amount))
-    if ticker.best_ask_price is not None and ticker.best_ask_amount is not None:
-        ask = (prices.nearest(ticker.best_ask_price), lots.nearest(ticker.best_ask_amount))
+    try:
+        if ticker.best_bid_price is not None and ticker.best_bid_amount is not None:
+            bid = (prices.nearest(ticker.best_bid_price), lots.nearest(ticker.best_bid_amount))
+        if ticker.best_ask_price is not None and ticker.best_ask_amount is not None:
+            ask = (prices.nearest(ticker.best_ask_price), lots.nearest(ticker.best_ask_amount))
+    except OverflowError:
+        return codes.WIRE_FALLBACK  # beyond any integer step count (the listener raises too)
+    if not all(-2**63 <= v < 2**63 for v in (*bid, *ask)):
+        return codes.WIRE_FALLBACK  # not int64 (the engine's book would hold a Python int)
     out_ticks[:] = (bid[0], ask[0], bid[1], ask[1])
     out_values[:] = (
         prices.in_steps(ticker.mark_price),
