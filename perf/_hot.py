@@ -35,6 +35,8 @@ def hot_costs_ns(engine: Any) -> dict[str, float]:
 
     notification = decode()
     listener, quoter, frames = engine.listener, engine.quoter, engine.orders.frames
+    if not listener.lane.decode(payload):
+        raise RuntimeError("the ticker lane does not take the feeder's ticker")
     spec = engine.state.spec
     price, amount = spec.price(65_000), spec.amount(100)
 
@@ -47,6 +49,12 @@ def hot_costs_ns(engine: Any) -> dict[str, float]:
         "JSON + message decode": decode,
         "state update": lambda: listener.on_ticker(notification, 1),
         "kernel call": quoter.run_cycle,
+        # The ticker lane (the engine's path for a read of only its ticker): the raw frame's
+        # decode kernel, the book written from it, and the one call of decode + pacing + cycle
+        # with the book write (``Quoter.tick_raw``; min_quote_interval_s = 0: it quotes).
+        "lane: decode kernel": lambda: listener.lane.decode(payload),
+        "lane: state update": lambda: listener.took_ticker(1),
+        "lane: decode + state + cycle": lambda: quoter.tick_raw(payload, 1),
         "order encoding (3 amends)": encode_three_amends,
     }
     return {name: float(np.median(time_calls_ns(fn, iterations=ITERATIONS, warmup=300)))

@@ -36,6 +36,7 @@ log = logging.getLogger("qengine.listener")
 _SIDES = {"buy": codes.SIDE_BUY, "sell": codes.SIDE_SELL}
 #: Channel prefixes of market data: io keeps only the newest push per channel in one read.
 MARKET_CHANNELS = ("ticker.", "price_index.")
+_MESSAGES, _TICKERS = COUNTER["messages"], COUNTER["tickers"]
 #: A position mismatch with the exchange must outlive this before it is reconciled.
 RECONCILE_GRACE_S = 2.0
 
@@ -128,8 +129,8 @@ class Listener:
         """Write the book from the lane's decoded ticker (read at ``time_ns``, trio clock)."""
         self.lane.decoded += 1
         counters = self.counters
-        counters[COUNTER["messages"]] += 1
-        counters[COUNTER["tickers"]] += 1
+        counters[_MESSAGES] += 1
+        counters[_TICKERS] += 1
         book = self.state.book
         book.time_ns = time_ns
         book.bid_ticks, book.ask_ticks, book.bid_lots, book.ask_lots = self.lane.ticks.tolist()

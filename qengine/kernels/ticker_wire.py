@@ -20,8 +20,6 @@ rejection it has. :func:`ticker_tick` is the decode and ``decision.engine_tick``
 
 from __future__ import annotations
 
-import math
-
 import numba
 import numpy as np
 
@@ -37,11 +35,19 @@ from .dtypes import (
     QUOTE_SETUP_T,
     QUOTE_STATE_T,
 )
+from .json_text import (
+    BYTES_T,
+    literal_end,
+    nearest_steps,
+    number_float,
+    read_number,
+    same_text,
+    skip_space,
+    string_end,
+)
 
 _i8 = numba.types.int64
 _f8 = numba.types.float64
-_b1 = numba.types.boolean
-BYTES_T = numba.types.Bytes(numba.types.uint8, 1, "C", readonly=True)
 _I8_ARRAY = numba.types.int64[::1]
 _F8_ARRAY = numba.types.float64[::1]
 
@@ -59,55 +65,23 @@ _BID_P, _BID_A, _ASK_P, _ASK_A, _LAST, _MARK, _STAMP, _INDEX, _F_RATE, _F_MARK =
 _C_LOW, _C_HIGH, _CHANNEL, _NOTIFICATION = 10, 11, 12, 13
 _TICKER_FIELDS = 12
 _KEY_BYTES = np.zeros((len(_KEYS), 16), np.uint8)
-_KEY_LENGTHS = np.array([len(key) for key in _KEYS], np.int64)
+#: ``_BY_LENGTH[n]``: the rows of the keys ``n`` bytes long (-1 pads).
+_BY_LENGTH = np.full((17, 4), -1, np.int64)
 for _row, _key in enumerate(_KEYS):
     _KEY_BYTES[_row, :len(_key)] = np.frombuffer(_key.encode(), np.uint8)
-_POW10 = np.array([10**i for i in range(19)], np.int64)
-_POW10_F = np.array([10.0**i for i in range(23)], np.float64)
-#: ``_FITS[p]``: the largest mantissa that times ``10**p`` stays below 2**62.
-_FITS = np.array([(1 << 62) // 10**i for i in range(19)], np.int64)
-_MAX_DIGITS = 18
-#: Significant digits up to which a float's ``repr`` is the decimal it was read from (DBL_DIG).
-_EXACT_DIGITS = 15
-_MAX_STEPS = 1 << 50  # beyond it a value's ulp nears half a step: the general way decides
-_MAX_EXPONENT = 280  # keeps every skipped number finite and normal for io's parser
-_NUMBER = numba.types.UniTuple(_i8, 6)
-
-
-@helper(_i8(BYTES_T, _i8), inline=True)
-def _skip_space(frame, pos):
-    n = len(frame)
-    while pos < n:
-        c = frame[pos]
-        if c != 32 and c != 9 and c != 10 and c != 13:
-            break
-        pos += 1
-    return pos
-
-
-@helper(_i8(BYTES_T, _i8), inline=True)
-def _string_end(frame, pos):
-    """End (after the closing quote) of the plain string opening at ``pos``; -1 for escapes,
-    control or non-ASCII bytes, or no closing quote."""
-    n = len(frame)
-    pos += 1
-    while pos < n:
-        c = frame[pos]
-        if c == 34:
-            return pos + 1
-        if c == 92 or c < 32 or c > 126:
-            return -1
-        pos += 1
-    return -1
+    _BY_LENGTH[len(_key), np.argmax(_BY_LENGTH[len(_key)] < 0)] = _row
 
 
 @helper(_i8(BYTES_T, _i8, _i8), inline=True)
 def _key_index(frame, start, end):
     """Index in ``_KEYS`` of the string content ``frame[start:end]``, -1 for other keys."""
     length = end - start
-    for row in range(_KEY_LENGTHS.size):
-        if _KEY_LENGTHS[row] != length:
-            continue
+    if length >= _BY_LENGTH.shape[0]:
+        return -1
+    for slot in range(_BY_LENGTH.shape[1]):
+        row = _BY_LENGTH[length, slot]
+        if row < 0:
+            break
         same = True
         for i in range(length):
             if frame[start + i] != _KEY_BYTES[row, i]:
@@ -116,191 +90,6 @@ def _key_index(frame, start, end):
         if same:
             return row
     return -1
-
-
-@helper(_b1(BYTES_T, _i8, _i8, BYTES_T), inline=True)
-def _same_text(frame, start, end, text):
-    if end - start != len(text):
-        return False
-    for i in range(len(text)):  # noqa: SIM110 (numba: no generators)
-        if frame[start + i] != text[i]:
-            return False
-    return True
-
-
-@helper(_i8(BYTES_T, _i8), inline=True)
-def _literal_end(frame, pos):
-    """End of ``null``, ``true`` or ``false`` at ``pos``; -1 otherwise."""
-    n = len(frame)
-    c = frame[pos]
-    if c == 110 and pos + 4 <= n and frame[pos + 1] == 117 and frame[pos + 2] == 108 \
-            and frame[pos + 3] == 108:
-        return pos + 4
-    if c == 116 and pos + 4 <= n and frame[pos + 1] == 114 and frame[pos + 2] == 117 \
-            and frame[pos + 3] == 101:
-        return pos + 4
-    if c == 102 and pos + 5 <= n and frame[pos + 1] == 97 and frame[pos + 2] == 108 \
-            and frame[pos + 3] == 115 and frame[pos + 4] == 101:
-        return pos + 5
-    return -1
-
-
-@helper(numba.types.UniTuple(_i8, 2)(BYTES_T, _i8), inline=True)
-def _exponent(frame, pos):
-    """The exponent after ``e``: ``(end, value)``, end -1 when malformed or beyond the limit."""
-    n = len(frame)
-    sign = 1
-    if pos < n and (frame[pos] == 43 or frame[pos] == 45):
-        sign = -1 if frame[pos] == 45 else 1
-        pos += 1
-    if pos >= n or frame[pos] < 48 or frame[pos] > 57:
-        return -1, 0
-    written = 0
-    while pos < n and 48 <= frame[pos] <= 57:
-        written = written * 10 + (frame[pos] - 48)
-        if written > _MAX_EXPONENT:
-            return -1, 0
-        pos += 1
-    return pos, sign * written
-
-
-@helper(numba.types.UniTuple(_i8, 3)(_i8, _i8, _i8), inline=True)
-def _without_trailing_zeros(mantissa, exponent, digits):
-    if mantissa == 0:
-        return 0, 0, 0
-    while mantissa % 10 == 0:
-        mantissa //= 10
-        exponent += 1
-        digits -= 1
-    return mantissa, exponent, digits
-
-
-@helper(_NUMBER(BYTES_T, _i8), inline=True)
-def _number(frame, pos):
-    """The strict JSON number at ``pos`` as ``(end, mantissa, exponent, digits, negative,
-    integral)``, value ``(-1)**negative * mantissa * 10**exponent`` with the mantissa's
-    trailing zeros moved into the exponent; ``end`` is -1 for anything else, for more than
-    ``_MAX_DIGITS`` significant digits and for exponents beyond ``_MAX_EXPONENT``."""
-    n = len(frame)
-    negative = 0
-    if pos < n and frame[pos] == 45:
-        negative = 1
-        pos += 1
-    if pos >= n or frame[pos] < 48 or frame[pos] > 57:
-        return (-1, 0, 0, 0, 0, 0)
-    mantissa = 0
-    digits = 0
-    exponent = 0
-    integral = 1
-    if frame[pos] == 48:
-        pos += 1
-    else:
-        while pos < n and 48 <= frame[pos] <= 57:
-            digits += 1
-            if digits > _MAX_DIGITS:
-                return (-1, 0, 0, 0, 0, 0)
-            mantissa = mantissa * 10 + (frame[pos] - 48)
-            pos += 1
-    if pos < n and frame[pos] == 46:
-        integral = 0
-        pos += 1
-        if pos >= n or frame[pos] < 48 or frame[pos] > 57:
-            return (-1, 0, 0, 0, 0, 0)
-        while pos < n and 48 <= frame[pos] <= 57:
-            d = frame[pos] - 48
-            exponent -= 1
-            if mantissa != 0 or d != 0:
-                digits += 1
-                if digits > _MAX_DIGITS:
-                    return (-1, 0, 0, 0, 0, 0)
-                mantissa = mantissa * 10 + d
-            pos += 1
-    if pos < n and (frame[pos] == 101 or frame[pos] == 69):
-        integral = 0
-        pos, written = _exponent(frame, pos + 1)
-        if pos < 0:
-            return (-1, 0, 0, 0, 0, 0)
-        exponent += written
-    mantissa, exponent, digits = _without_trailing_zeros(mantissa, exponent, digits)
-    if exponent > _MAX_EXPONENT or exponent < -_MAX_EXPONENT:
-        return (-1, 0, 0, 0, 0, 0)
-    return (pos, mantissa, exponent, digits, negative, integral)
-
-
-@helper(_f8(_i8, _i8), inline=True)
-def _divide(mantissa, divisor):
-    """``mantissa / divisor`` correctly rounded (ties to even), both positive below 2**62:
-    long division to 55 quotient bits and a sticky remainder."""
-    q = mantissa // divisor
-    r = mantissa - q * divisor
-    e2 = 0
-    sticky = False
-    if q >= (1 << 55):
-        sticky = r != 0
-        while q >= (1 << 55):
-            sticky = sticky or (q & 1) != 0
-            q >>= 1
-            e2 += 1
-    else:
-        while q < (1 << 54):
-            r <<= 1
-            q <<= 1
-            if r >= divisor:
-                q += 1
-                r -= divisor
-            e2 -= 1
-        sticky = r != 0
-    low = q & 3
-    q >>= 2
-    if low == 3 or (low == 2 and (sticky or (q & 1) != 0)):
-        q += 1
-    return math.ldexp(float(q), e2 + 2)
-
-
-@helper(numba.types.Tuple((_b1, _f8))(_i8, _i8, _i8, _i8), inline=True)
-def _to_float(mantissa, exponent, negative, integral):
-    """The float of a parsed number (orjson's), or False when it is out of this reader's range."""
-    if mantissa == 0:
-        return True, (-0.0 if negative != 0 and integral == 0 else 0.0)
-    if exponent >= 0:
-        if exponent > 18 or mantissa > _FITS[exponent]:
-            return False, 0.0
-        value = float(mantissa * _POW10[exponent])
-    elif mantissa < (1 << 53) and -exponent <= 22:
-        value = float(mantissa) / _POW10_F[-exponent]  # both exact: one correct rounding
-    elif -exponent <= 18:
-        value = _divide(mantissa, _POW10[-exponent])
-    else:
-        return False, 0.0
-    return True, (-value if negative != 0 else value)
-
-
-@helper(numba.types.Tuple((_b1, _i8))(_i8, _i8, _i8, _i8, _i8, _i8), inline=True)
-def _nearest_steps(mantissa, exponent, digits, negative, step_m, step_k):
-    """Whole steps nearest to the decimal (ties to even), ``StepGrid.nearest``'s answer; False
-    when the general way must decide (more than 15 digits, or out of int64 range)."""
-    if digits > _EXACT_DIGITS:
-        return False, 0
-    if mantissa == 0:
-        return True, 0
-    p = exponent + step_k
-    if p >= 0:
-        if p > 18 or mantissa > _FITS[p]:
-            return False, 0
-        num = mantissa * _POW10[p]
-        den = step_m
-    else:
-        if -p > 18 or step_m > _FITS[-p]:
-            return False, 0
-        num = mantissa
-        den = step_m * _POW10[-p]
-    q = num // den
-    twice = 2 * (num - q * den)
-    if twice > den or (twice == den and q % 2 == 1):
-        q += 1
-    if q >= _MAX_STEPS:
-        return False, 0
-    return True, (-q if negative != 0 else q)
 
 
 _FIELD = numba.types.UniTuple(_i8, 2)
@@ -313,11 +102,11 @@ def _field(frame, pos, key, grid, tick_size, out_ticks, out_values):
     """Read ticker field ``key``'s value at ``pos`` into the outputs: ``(end, flags)``, end -1
     when the general way must decode the frame."""
     if frame[pos] == 110:  # null: as if missing
-        return _literal_end(frame, pos), 0
-    end, mantissa, exponent, digits, negative, integral = _number(frame, pos)
+        return literal_end(frame, pos), 0
+    end, mantissa, exponent, digits, negative, integral = read_number(frame, pos)
     if end < 0:
         return -1, 0
-    ok, value = _to_float(mantissa, exponent, negative, integral)
+    ok, value = number_float(mantissa, exponent, negative, integral)
     if not ok:
         return -1, 0
     flags = _NUMBER_SEEN
@@ -327,7 +116,7 @@ def _field(frame, pos, key, grid, tick_size, out_ticks, out_values):
             return -1, 0  # a negative amount: io rejects the ticker
         m = grid[GRID_LOT_M] if amount else grid[GRID_TICK_M]
         k = grid[GRID_LOT_K] if amount else grid[GRID_TICK_K]
-        ok, steps = _nearest_steps(mantissa, exponent, digits, negative, m, k)
+        ok, steps = nearest_steps(mantissa, exponent, digits, negative, m, k)
         if not ok:
             return -1, 0
         # out_ticks: bid ticks, ask ticks, bid lots, ask lots
@@ -353,13 +142,13 @@ def _skip_value(frame, pos):
     anything else, and for numbers io's parser might not take as finite."""
     c = frame[pos]
     if c == 34:
-        return _string_end(frame, pos)
+        return string_end(frame, pos)
     if c == 45 or 48 <= c <= 57:
-        end, mantissa, exponent, _, negative, integral = _number(frame, pos)
-        if end >= 0 and not _to_float(mantissa, exponent, negative, integral)[0]:
+        end, mantissa, exponent, _, negative, integral = read_number(frame, pos)
+        if end >= 0 and not number_float(mantissa, exponent, negative, integral)[0]:
             return -1
         return end
-    return _literal_end(frame, pos)
+    return literal_end(frame, pos)
 
 
 @helper(_FIELD(BYTES_T, _i8), inline=True)
@@ -369,14 +158,14 @@ def _key(frame, pos):
     n = len(frame)
     if pos >= n or frame[pos] != 34:
         return -2, -1
-    end = _string_end(frame, pos)
+    end = string_end(frame, pos)
     if end < 0:
         return -2, -1
     key = _key_index(frame, pos + 1, end - 1)
-    pos = _skip_space(frame, end)
+    pos = skip_space(frame, end)
     if pos >= n or frame[pos] != 58:
         return -2, -1
-    pos = _skip_space(frame, pos + 1)
+    pos = skip_space(frame, pos + 1)
     if pos >= n:
         return -2, -1
     return key, pos
@@ -386,12 +175,12 @@ def _key(frame, pos):
 def _next(frame, pos):
     """After a value: ``(position, 1)`` past a comma, ``(position, 0)`` past a closing brace,
     ``(-1, 0)`` otherwise."""
-    pos = _skip_space(frame, pos)
+    pos = skip_space(frame, pos)
     if pos < len(frame):
         if frame[pos] == 44:
-            return _skip_space(frame, pos + 1), 1
+            return skip_space(frame, pos + 1), 1
         if frame[pos] == 125:
-            return _skip_space(frame, pos + 1), 0
+            return skip_space(frame, pos + 1), 0
     return -1, 0
 
 
@@ -399,7 +188,7 @@ def _next(frame, pos):
 def _ticker_object(frame, pos, grid, tick_size, out_ticks, out_values):
     """Read the ticker object opening at ``pos``: ``(end, fields with a number | nonzero
     amounts << 16)``; end -1 when the general way must decode the frame."""
-    pos = _skip_space(frame, pos + 1)
+    pos = skip_space(frame, pos + 1)
     seen = 0
     present = 0
     nonzero = 0
@@ -435,10 +224,10 @@ def ticker_decode(frame, channel, grid, tick_size, out_ticks, out_values):
     ``WIRE_FALLBACK`` (the outputs are then unspecified)."""
     fail = codes.WIRE_FALLBACK
     n = len(frame)
-    pos = _skip_space(frame, 0)
+    pos = skip_space(frame, 0)
     if pos >= n or frame[pos] != 123:
         return fail
-    pos = _skip_space(frame, pos + 1)
+    pos = skip_space(frame, pos + 1)
     out_values[OUT_COLLAR_LOW_TICKS] = 0.0
     out_values[OUT_COLLAR_HIGH_TICKS] = 0.0
     fields = -1
@@ -447,8 +236,8 @@ def ticker_decode(frame, channel, grid, tick_size, out_ticks, out_values):
     while more == 1:
         key, pos = _key(frame, pos)
         if key == _CHANNEL and not has_channel and frame[pos] == 34:
-            end = _string_end(frame, pos)
-            if end < 0 or not _same_text(frame, pos + 1, end - 1, channel):
+            end = string_end(frame, pos)
+            if end < 0 or not same_text(frame, pos + 1, end - 1, channel):
                 return fail
             has_channel = True
             pos = end
