@@ -126,7 +126,9 @@ class RpcSession:
         Exact names of market channels whose newest push per read is handed to the consumer
         as its frame's bytes (its consumer decodes it, see :meth:`decode_raw`). They are
         conflated like the ``conflate`` prefixes; a frame that does not start the Thalex way
-        (``{"channel_name":"<name>"``) or carries a snapshot flag is decoded as before.
+        (``{"channel_name":"<name>"``) or carries a snapshot flag is decoded as before. Unlike
+        a decoded channel, older pushes of the read are skipped even when the newest turns out
+        malformed (its consumer's :meth:`decode_raw` then rejects and counts it).
 
     Pushes are dropped (and counted as unrouted) until :meth:`deliver_to` names their consumer.
     """
