@@ -111,8 +111,9 @@ class Listener:
     # -- market data ------------------------------------------------------------------------------
 
     def apply_raw(self, frame: bytes, arrival_ns: int) -> None:
-        """A raw push of the quoted ticker: decoded by the lane's kernel, or by io."""
-        if self.lane.decode(frame):
+        """A raw push of the quoted ticker: decoded by the lane's kernel, or by io (always
+        with ``--verbose``, which logs every ticker record in full)."""
+        if not self.verbose and self.lane.decode(frame):
             self.took_ticker(arrival_ns or now_ns())
         else:
             self.apply_fallback(frame, arrival_ns)
@@ -138,10 +139,6 @@ class Listener:
          stamp) = self.lane.values.tolist()
         if stamp > self.exchange_time_s:
             self.exchange_time_s = stamp
-        if self.verbose:
-            log.debug("ticker %s: bid %d x %d ask %d x %d lots, mark %r ticks, index %r",
-                      self.state.spec.name, book.bid_ticks, book.bid_lots, book.ask_ticks,
-                      book.ask_lots, book.mark_ticks, book.index_price)
         self._ticker_written(book)
 
     def on_ticker(self, notification: m.Notification, arrival_ns: int = 0) -> None:

@@ -177,7 +177,7 @@ class Quoter:
         before = book.updates
         market = inbound.market
         if len(market) == 1 and not inbound.events and type(market[0]) is bytes and \
-                self._inline_ok():
+                not self.listener.verbose and self._inline_ok():
             # Only the quoted ticker, raw: decode, pacing and cycle in one kernel call.
             n = self.tick_raw(market[0], inbound.arrival_ns)
             if n != codes.TICK_FALLBACK:
