@@ -1,13 +1,13 @@
 """The listener: turns decoded exchange pushes (and RPC order results) into state-array writes.
 
 :meth:`Listener.apply` takes one socket read from io (in the reader task, sync, cheap): first the
-newest market data of the read (ticker, index: conflated, the newest book overwrites the last),
+newest market data of the read (ticker, index: conflated, the newest book overwrites the last; the
+quoted ticker comes as its raw frame, decoded by the ticker lane's kernel, see ``_ticker_lane``),
 then every other push in order (public trades, orders, portfolio, trade history, protection,
-system): nothing is dropped. Every fill is booked exactly once (keyed by
-trade id), from ``session.orders`` fills, from order RPC results, or from
-``account.trade_history`` if that arrives first; ``account.portfolio`` is the truth for the
-position and is reconciled when a mismatch outlives a short grace period (pushes of the two
-channels are not ordered against each other).
+system): nothing is dropped. Every fill is booked exactly once (keyed by trade id), from
+``session.orders`` fills, from order RPC results, or from ``account.trade_history`` if that arrives
+first; ``account.portfolio`` is the truth for the position and is reconciled when a mismatch
+outlives a short grace period (pushes of the two channels are not ordered against each other).
 """
 
 from __future__ import annotations
