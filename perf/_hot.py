@@ -35,12 +35,20 @@ def hot_costs_ns(engine: Any) -> dict[str, float]:
     notification = decode()
     listener, quoter = engine.listener, engine.quoter
     encode_ten = _ten_action_encoding(engine, RpcProtocol(), MaskKeys())
+    if not listener.lane.decode(payload):
+        raise RuntimeError("the ticker lane does not take the feeder's ticker")
 
     calls = {
         "JSON + message decode": decode,
         "state update": lambda: listener.on_ticker(notification, 1),
         "kernel call": quoter.run_cycle,
         "order encoding (10 actions)": encode_ten,
+        # The ticker lane (the engine's path for a read of only its ticker): the raw frame's
+        # decode kernel, the book written from it, and the one call of decode + pacing + cycle
+        # with the book write (``Quoter.tick_raw``; min_quote_interval_s = 0: it quotes).
+        "lane: decode kernel": lambda: listener.lane.decode(payload),
+        "lane: state update": lambda: listener.took_ticker(1),
+        "lane: decode + state + cycle": lambda: quoter.tick_raw(payload, 1),
     }
     return {name: float(np.median(time_calls_ns(fn, iterations=ITERATIONS, warmup=300)))
             for name, fn in calls.items()}

@@ -6,8 +6,9 @@ system-wide monotonic clock (``time.monotonic_ns``):
 
 * ``trio.SocketStream.receive_some`` returning: the socket read that delivered bytes
   (a ticker frame's arrival in the process);
-* ``Listener.on_ticker`` (after the engine wrote the book): remembers that read's stamp and the
-  ticker's ``mark_timestamp``, which the perf feeder sets to its send time;
+* ``Listener.on_ticker`` / ``Listener.took_ticker`` (after the engine wrote the book, from an
+  io-decoded ticker or from the ticker lane's kernel decode): remembers that read's stamp and
+  the ticker's ``mark_timestamp``, which the perf feeder sets to its send time;
 * ``OrderManager.execute`` entry: arms the probe with the stamps of the ticker the cycle used
   (there is no checkpoint between the quote cycle and this call, so that is the newest ticker);
   cycles the engine itself does not count (``tick_ns=None``: not triggered by a fresh ticker)
@@ -34,7 +35,12 @@ import numpy as np
 #: ``decoded`` the ticker reaching the listener (JSON, classification, record decode done),
 #: ``applied`` the book written (state update done), ``cycle_in`` / ``cycle_out`` the quote
 #: kernel call, ``execute`` the order manager entered, ``send`` the first order bytes handed to
-#: the socket (order encoding done; the write syscall follows before any yield).
+#: the socket (order encoding done; the write syscall follows before any yield). On the ticker
+#: lane's one-call path (``Quoter.tick_raw``: the raw frame decoded, paced and quoted in one
+#: kernel call, then the book written) ``decoded`` = ``applied`` = ``cycle_in`` = the call's
+#: start and ``cycle_out`` its end: JSON decode and state update are inside the kernel call.
+#: When the lane decodes without quoting (``Listener.apply_raw``), ``decoded`` is the kernel's
+#: return and ``applied`` the book written.
 STAGE_POINTS = ("frames", "decoded", "applied", "cycle_in", "cycle_out", "execute", "send")
 
 
@@ -61,6 +67,7 @@ class WireProbe:
         self.ticker_read_ns = 0
         self.ticker_sent_ns = 0
         self.armed: tuple[int, int, int] | None = None
+        self.in_tick_raw = False
         #: Monotonic ns when the first order action ever left (cold start's "first quote").
         self.first_action_ns = 0
         #: Called once, at the first order action (e.g. a ``trio.Event``'s ``set``).
@@ -114,6 +121,7 @@ class WireProbe:
         from qengine.engine._orders import OrderManager
         from qengine.engine._quoter import Quoter
         from qengine.io.rpc_session import RpcSession
+        from qengine.kernels.ticker_wire import OUT_MARK_TIMESTAMP
 
         probe = self
         clock = time.monotonic_ns
@@ -121,8 +129,10 @@ class WireProbe:
         receive_some = trio.SocketStream.receive_some
         send_all = trio.SocketStream.send_all
         on_ticker = Listener.on_ticker
+        took_ticker = Listener.took_ticker
         execute = OrderManager.execute
         run_cycle = Quoter.run_cycle
+        tick_raw = Quoter.tick_raw
         handle_read = RpcSession.handle_read
         points = self.points
 
@@ -144,16 +154,36 @@ class WireProbe:
             points["frames"] = clock()
             await handle_read(session, raw)
 
-        def probed_on_ticker(listener: Any, notification: Any, *args: Any) -> None:
-            decoded = clock()
-            on_ticker(listener, notification, *args)
-            ticker = notification.records[0]
-            stamp = ticker.mark_timestamp
+        def note_ticker(stamp: float, decoded: int, applied: int) -> None:
             probe.ticker_sent_ns = int(stamp * 1e9) if stamp else 0
             probe.ticker_read_ns = probe.last_read_ns
             probe.ticker_read_cpu_ns = probe.last_read_cpu_ns
             probe.ticker_points = {"frames": points["frames"], "decoded": decoded,
-                                   "applied": clock()}
+                                   "applied": applied}
+
+        def probed_on_ticker(listener: Any, notification: Any, *args: Any) -> None:
+            decoded = clock()
+            on_ticker(listener, notification, *args)
+            note_ticker(notification.records[0].mark_timestamp, decoded, clock())
+
+        def probed_took_ticker(listener: Any, *args: Any) -> None:
+            decoded = clock()
+            took_ticker(listener, *args)
+            if probe.in_tick_raw:  # decoded and applied inside the one kernel call
+                decoded = applied = points["cycle_in"]
+            else:
+                applied = clock()
+            note_ticker(float(listener.lane.values[OUT_MARK_TIMESTAMP]), decoded, applied)
+
+        def probed_tick_raw(quoter: Any, *args: Any) -> int:
+            points["cycle_in"] = clock()
+            probe.in_tick_raw = True
+            try:
+                n = tick_raw(quoter, *args)
+            finally:
+                probe.in_tick_raw = False
+            points["cycle_out"] = clock()
+            return n
 
         def probed_run_cycle(quoter: Any, *args: Any, **kwargs: Any) -> int:
             points["cycle_in"] = clock()
@@ -177,6 +207,8 @@ class WireProbe:
         trio.SocketStream.receive_some = probed_receive_some
         trio.SocketStream.send_all = probed_send_all
         Listener.on_ticker = probed_on_ticker
+        Listener.took_ticker = probed_took_ticker
         OrderManager.execute = probed_execute
         Quoter.run_cycle = probed_run_cycle
+        Quoter.tick_raw = probed_tick_raw
         RpcSession.handle_read = probed_handle_read

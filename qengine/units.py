@@ -118,12 +118,14 @@ class StepGrid:
     back to the float nearest the decimal ``n * step`` (``35012`` ticks of ``0.1``: ``3501.2``).
     """
 
-    __slots__ = ("_m", "_scale", "step")
+    __slots__ = ("_m", "_scale", "decimal_parts", "step")
 
     def __init__(self, step: float) -> None:
         self.step = _check_number(step, "step size")
         self._m, k = _step_parts(self.step)
         self._scale = 10**k
+        #: ``(m, k)`` with ``step == m * 10**-k`` (the decimal its ``repr`` shows).
+        self.decimal_parts = (self._m, k)
 
     def nearest(self, value: float) -> int:
         """Whole steps nearest to ``value`` (off-grid: by its decimal, ties to even)."""

@@ -1,20 +1,20 @@
 """The listener: turns decoded exchange pushes (and RPC order results) into state-array writes.
 
 :meth:`Listener.apply` takes one socket read from io (in the reader task, sync, cheap): first the
-newest market data of the read (ticker, index: conflated, the newest book overwrites the last),
+newest market data of the read (ticker, index: conflated, the newest book overwrites the last; the
+quoted ticker comes as its raw frame, decoded by the ticker lane's kernel, see ``_ticker_lane``),
 then every other push in order (public trades, orders, portfolio, trade history, protection,
-system): nothing is dropped. Every fill is booked exactly once (keyed by
-trade id), from ``session.orders`` fills, from order RPC results, or from
-``account.trade_history`` if that arrives first; ``account.portfolio`` is the truth for the
-position and is reconciled when a mismatch outlives a short grace period (pushes of the two
-channels are not ordered against each other).
+system): nothing is dropped. Every fill is booked exactly once (keyed by trade id), from
+``session.orders`` fills, from order RPC results, or from ``account.trade_history`` if that arrives
+first; ``account.portfolio`` is the truth for the position and is reconciled when a mismatch
+outlives a short grace period (pushes of the two channels are not ordered against each other).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import trio
@@ -28,13 +28,15 @@ from ..kernels.orders import order_apply_update, order_find_by_client_id, order_
 from ..kernels.position import position_apply_fill, position_reconcile
 from ..telemetry import COUNTER, Telemetry
 from ._gate import Wakeup
-from ._state import EngineState, id_key
+from ._state import Book, EngineState, id_key
+from ._ticker_lane import TickerLane
 
 log = logging.getLogger("qengine.listener")
 
 _SIDES = {"buy": codes.SIDE_BUY, "sell": codes.SIDE_SELL}
 #: Channel prefixes of market data: io keeps only the newest push per channel in one read.
 MARKET_CHANNELS = ("ticker.", "price_index.")
+_MESSAGES, _TICKERS = COUNTER["messages"], COUNTER["tickers"]
 #: A position mismatch with the exchange must outlive this before it is reconciled.
 RECONCILE_GRACE_S = 2.0
 
@@ -54,8 +56,13 @@ class ExchangePosition:
 class Listener:
     """Applies exchange reports to :class:`EngineState`; wakes the quoter on news."""
 
-    def __init__(self, state: EngineState, telemetry: Telemetry, wakeup: Wakeup) -> None:
+    def __init__(self, state: EngineState, telemetry: Telemetry, wakeup: Wakeup, *,
+                 decode_raw: Callable[[bytes, int], Inbound] | None = None) -> None:
         self.state = state
+        #: The quoted ticker's wire decoder; raw frames it does not take go to ``decode_raw``
+        #: (io's decoder, ``ThalexClient.decode_raw``: required when io hands raw frames over).
+        self.lane = TickerLane(state.spec)
+        self.decode_raw = decode_raw
         self.telemetry = telemetry
         self.counters = telemetry.counters.values
         #: Rung after every newly booked fill (the quoter quotes at once).
@@ -84,7 +91,9 @@ class Listener:
     def apply(self, inbound: Inbound) -> None:
         """Apply one socket read: its newest market data, then its other pushes in order."""
         for notification in inbound.market:
-            if notification.kind == "ticker":
+            if type(notification) is bytes:
+                self.apply_raw(notification, inbound.arrival_ns)
+            elif notification.kind == "ticker":
                 self.on_ticker(notification, inbound.arrival_ns)
             else:
                 self.on_index(notification)
@@ -100,6 +109,37 @@ class Listener:
         return exhausted
 
     # -- market data ------------------------------------------------------------------------------
+
+    def apply_raw(self, frame: bytes, arrival_ns: int) -> None:
+        """A raw push of the quoted ticker: decoded by the lane's kernel, or by io (always
+        with ``--verbose``, which logs every ticker record in full)."""
+        if not self.verbose and self.lane.decode(frame):
+            self.took_ticker(arrival_ns or now_ns())
+        else:
+            self.apply_fallback(frame, arrival_ns)
+
+    def apply_fallback(self, frame: bytes, arrival_ns: int) -> None:
+        """A raw frame the lane does not take: io decodes it (or rejects and counts it) exactly
+        as any other frame, and its pushes are applied as usual."""
+        self.lane.fallbacks += 1
+        if self.decode_raw is None:
+            raise RuntimeError("a raw market frame arrived, but the listener has no decoder")
+        self.apply(self.decode_raw(frame, arrival_ns))
+
+    def took_ticker(self, time_ns: int) -> None:
+        """Write the book from the lane's decoded ticker (read at ``time_ns``, trio clock)."""
+        self.lane.decoded += 1
+        counters = self.counters
+        counters[_MESSAGES] += 1
+        counters[_TICKERS] += 1
+        book = self.state.book
+        book.time_ns = time_ns
+        book.bid_ticks, book.ask_ticks, book.bid_lots, book.ask_lots = self.lane.ticks.tolist()
+        (book.mark_ticks, book.index_price, book.collar_low_ticks, book.collar_high_ticks,
+         stamp) = self.lane.values.tolist()
+        if stamp > self.exchange_time_s:
+            self.exchange_time_s = stamp
+        self._ticker_written(book)
 
     def on_ticker(self, notification: m.Notification, arrival_ns: int = 0) -> None:
         """Write the newest top of book, mark and collars (``arrival_ns``: when its frame was
@@ -132,6 +172,9 @@ class Listener:
                                  if ticker.collar_low is not None else 0.0)
         book.collar_high_ticks = (spec.price_in_ticks(ticker.collar_high)
                                   if ticker.collar_high is not None else 0.0)
+        self._ticker_written(book)
+
+    def _ticker_written(self, book: Book) -> None:
         book.updates += 1
         self.telemetry.record_ticker(book.time_ns)
         if self._next_ticker is not None:

@@ -12,7 +12,9 @@ asks the same ones). Every cycle is one fused kernel call, ``engine_tick`` (in t
 asks ``pacing_inline`` first, so a quoted tick crosses into Numba once): the levels the gate
 allows now, then ``quote_cycle`` (estimators, model, ladder, diff against the live orders) on
 the book and the position table; its arrays are bound once and it is called through its
-compiled entry point (no per-call argument typing). The actions go to the order manager.
+compiled entry point (no per-call argument typing). A read that brought only the quoted
+ticker, as raw bytes (the ticker lane), is one call of ``ticker_tick``: the wire decode, the
+pacing question and the cycle. The actions go to the order manager.
 Cycles never overlap (the old bot's fill-spawned requotes raced its quote loop, bug 9).
 """
 
@@ -29,6 +31,7 @@ from ..io.rpc_session import Inbound
 from ..kernels import codes
 from ..kernels._jit import entry_point
 from ..kernels.decision import engine_tick, pacing_due
+from ..kernels.ticker_wire import ticker_tick
 from ..strategy.setup import new_pacing_state
 from ..telemetry import COUNTER, Telemetry
 from ._gate import QuoteGate, Wakeup, deadline_s
@@ -66,6 +69,10 @@ class Quoter:
                               config.quote.amend_threshold_ticks, state.actions)
         self._engine_tick = entry_point(engine_tick, self.decision, 0, 0, False,
                                         *self._quote_arrays, self._book(), *self._cycle_arrays)
+        self._lane_args = listener.lane.args
+        self._ticker_tick = entry_point(ticker_tick, self.decision, 0, 0, 0, b"",
+                                        *self._lane_args, *self._quote_arrays,
+                                        *self._cycle_arrays)
         self.counters = telemetry.counters.values
         self._quote_updates = COUNTER["quote_updates"]
         #: True while a cycle runs (in the quoter task or inline in the reader): one at a time.
@@ -92,8 +99,27 @@ class Quoter:
         started = now_ns()
         n = self._engine_tick(self.decision, started, self.state.book.updates, inline,
                               *self._quote_arrays, self._book(), *self._cycle_arrays)
-        if n < 0:
+        if n >= 0:
+            self._cycle_ran(n, started)
+        return n
+
+    def tick_raw(self, frame: bytes, arrival_ns: int) -> int:
+        """The quoted ticker's raw frame, in one kernel call: decode it, ask the pacing, run the
+        cycle (as :meth:`run_cycle` inline); the listener then writes the book. Returns
+        ``codes.TICK_FALLBACK`` when the frame must be decoded by io (the book, pacing and
+        quote state untouched)."""
+        book_ns = arrival_ns or now_ns()
+        started = now_ns()
+        n = self._ticker_tick(self.decision, started, self.state.book.updates + 1, book_ns,
+                              frame, *self._lane_args, *self._quote_arrays, *self._cycle_arrays)
+        if n == codes.TICK_FALLBACK:
             return n
+        self.listener.took_ticker(book_ns)
+        if n >= 0:
+            self._cycle_ran(n, started)
+        return n
+
+    def _cycle_ran(self, n: int, started: int) -> None:
         self.telemetry.quote_cycle.record(now_ns() - started)
         self.cycles += 1
         self.counters[self._quote_updates] += 1
@@ -102,7 +128,6 @@ class Quoter:
             log.debug("cycle %d: mid %.1f sigma %.3g spread %.1f ticks, %d quotes, %d actions",
                       self.cycles, diag["mid_ticks"], diag["sigma_per_sqrt_s"],
                       diag["spread_ticks"], diag["quote_count"], n)
-        return n
 
     async def _wait_for_wake(self) -> int | None:
         """Wait until the pacing kernel says a cycle is due; return the tick time to measure
@@ -150,21 +175,37 @@ class Quoter:
         by an earlier read (its cycle had to wait for order replies) is quoted, not timed."""
         book = self.state.book
         before = book.updates
-        self.listener.apply(inbound)
+        market = inbound.market
+        if len(market) == 1 and not inbound.events and type(market[0]) is bytes and \
+                not self.listener.verbose and self._inline_ok():
+            # Only the quoted ticker, raw: decode, pacing and cycle in one kernel call.
+            n = self.tick_raw(market[0], inbound.arrival_ns)
+            if n != codes.TICK_FALLBACK:
+                await self._ran_inline(n, book.time_ns)
+                return
+            self.listener.apply_fallback(market[0], inbound.arrival_ns)
+        else:
+            self.listener.apply(inbound)
         if book.updates == self._market_seen[0]:
             return  # no unquoted book (fills and other news rang the wakeup)
-        # A cycle here must never await an answer (the reader would wait for itself); with
-        # order replies outstanding the quoter task conflates several reads into one cycle.
-        if self.cycling or not self.gate.ready or not self.orders.sends_without_waiting():
+        if not self._inline_ok():
             self.wakeup.ring(market=True)  # busy: pacing_inline would say INLINE_WAKE
             return
         # The pacing question and the cycle in one kernel call (``engine_tick``).
-        n = self.run_cycle(inline=True)
+        await self._ran_inline(self.run_cycle(inline=True),
+                               book.time_ns if book.updates != before else None)
+
+    def _inline_ok(self) -> bool:
+        # A cycle here must never await an answer (the reader would wait for itself); with
+        # order replies outstanding the quoter task conflates several reads into one cycle.
+        return not self.cycling and self.gate.ready and self.orders.sends_without_waiting()
+
+    async def _ran_inline(self, n: int, tick_ns: int | None) -> None:
         if n == codes.TICK_WAKE:
             self.wakeup.ring(market=True)
         elif n != codes.TICK_NONE:
             self._ran = n  # the cycle ran in the kernel call: ``_quote`` sends its actions
-            await self._cycle(book.time_ns if book.updates != before else None)
+            await self._cycle(tick_ns)
 
     async def _cycle(self, tick_ns: int | None) -> None:
         self.cycling = True

@@ -27,6 +27,7 @@ from ..kernels.orders import (
 )
 from ..kernels.position import position_apply_fill, position_reconcile, position_unrealised
 from ..kernels.risk_actions import risk_check_interval_ns, risk_step
+from ..kernels.ticker_wire import ticker_decode, ticker_tick
 from ..strategy.setup import InstrumentSpec
 from ..telemetry import Telemetry
 from ._gate import QuoteGate, Wakeup
@@ -35,16 +36,17 @@ from ._orders import OrderManager
 from ._quoter import Quoter
 from ._risk import RiskMonitor
 from ._state import EngineState
+from ._ticker_lane import ticker_channel
 
 __all__ = ["ENGINE_KERNELS", "Engine", "build_engine"]
 
 #: The kernels the engine calls from Python, loaded before it connects; the kernels they call
 #: are in their cached machine code and are not loaded on their own.
 ENGINE_KERNELS = (
-    engine_tick, pacing_due, bucket_take, bucket_set_rate, order_batch_prepare, order_wire_encode,
-    order_apply_update, order_find_by_client_id, order_find_by_key, order_release,
-    order_reserve, position_apply_fill, position_reconcile, position_unrealised,
-    intensity_update, risk_step, risk_check_interval_ns,
+    engine_tick, ticker_tick, ticker_decode, pacing_due, bucket_take, bucket_set_rate,
+    order_batch_prepare, order_wire_encode, order_apply_update, order_find_by_client_id,
+    order_find_by_key, order_release, order_reserve, position_apply_fill, position_reconcile,
+    position_unrealised, intensity_update, risk_step, risk_check_interval_ns,
 )
 
 
@@ -79,8 +81,9 @@ def build_engine(config: EngineConfig, specs: list[InstrumentSpec], url: str) ->
     telemetry = Telemetry()
     gate = QuoteGate(state.decision_params, state.book)
     wakeup = Wakeup()
-    client = ThalexClient(request_timeout_s=config.connection.request_timeout_s)
-    listener = Listener(state, telemetry, wakeup)
+    client = ThalexClient(request_timeout_s=config.connection.request_timeout_s,
+                          raw_market=(ticker_channel(state.spec),))
+    listener = Listener(state, telemetry, wakeup, decode_raw=client.decode_raw)
     orders = OrderManager(state, listener, telemetry, client, gate, wakeup)
     quoter = Quoter(config, state, listener, orders, gate, wakeup, telemetry)
     monitor = RiskMonitor(config, state, telemetry, gate, wakeup,

@@ -36,6 +36,7 @@ from ._listener import MARKET_CHANNELS
 from ._our_orders import cancel_our_orders, our_live_orders
 from ._services import Engine
 from ._state import select_instruments
+from ._ticker_lane import ticker_channel
 
 log = logging.getLogger("qengine.connection")
 #: The heartbeat reports under the status logger, as before the move.
@@ -161,7 +162,7 @@ async def _on_connect(engine: Engine, client: ThalexClient, first: bool) -> None
 
 async def _subscribe(engine: Engine, client: ThalexClient) -> None:
     spec = engine.state.spec
-    public = [f"ticker.{spec.name}.raw", f"price_index.{spec.underlying}",
+    public = [ticker_channel(spec), f"price_index.{spec.underlying}",
               f"recent_trades.{spec.name}.single", "system"]
     for extra in engine.state.specs[1:]:
         public.append(f"ticker.{extra.name}.1000ms")

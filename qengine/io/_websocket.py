@@ -201,6 +201,15 @@ class WebSocket:
 
     def _parse_into(self, messages: list[bytes]) -> None:
         buf = self._buf
+        # Payloads are copied once, out of a view (a bytearray slice would copy twice); the
+        # view is released before the buffer is resized.
+        with memoryview(buf) as view:
+            pos = self._parse_frames(buf, view, messages)
+        if pos:
+            del buf[:pos]
+        self.counters.messages += len(messages)
+
+    def _parse_frames(self, buf: bytearray, view: memoryview, messages: list[bytes]) -> int:
         pos = 0
         end = len(buf)
         while end - pos >= 2:
@@ -226,7 +235,7 @@ class WebSocket:
                 self._violate(1009, "frame too large")
             if end - offset < length:
                 break
-            payload = bytes(buf[offset : offset + length])
+            payload = view[offset : offset + length].tobytes()
             pos = offset + length
             opcode = b0 & 0x0F
             if opcode == OP_TEXT and b0 & 0x80 and self._fragment_opcode < 0:
@@ -235,9 +244,7 @@ class WebSocket:
             self._handle_frame(opcode, bool(b0 & 0x80), payload, messages)
             if self._closed is not None:
                 break
-        if pos:
-            del buf[:pos]
-        self.counters.messages += len(messages)
+        return pos
 
     def _handle_frame(self, opcode: int, fin: bool, payload: bytes, messages: list[bytes]) -> None:
         if opcode >= 0x8:

@@ -19,7 +19,7 @@ from typing import Any
 from . import messages as m
 from .auth import Credentials, make_login_token
 from .errors import BadResponse
-from .rpc_session import PendingBatch, RpcSession, SessionStatistics
+from .rpc_session import Inbound, PendingBatch, RpcSession, SessionStatistics
 from .thalex_replies import OrderBatch, one_order_id, order_history_page, records, time_window
 
 __all__ = ["ThalexClient"]
@@ -30,11 +30,14 @@ class ThalexClient:
 
     Every method takes an optional keyword ``timeout_s`` (seconds; default ``request_timeout_s``)
     and raises ``ThalexError`` subclasses, ``RequestTimeout`` or ``ConnectionLost``. Pushes go to
-    the ``on_inbound`` consumer given to :func:`open_thalex_client`, one batch per socket read.
+    the ``on_inbound`` consumer given to :func:`open_thalex_client`, one batch per socket read;
+    those of the ``raw_market`` channels (exact names) as their frames' bytes (see
+    ``RpcSession``).
     """
 
-    def __init__(self, *, request_timeout_s: float = 10.0) -> None:
-        self._session = RpcSession(request_timeout_s=request_timeout_s)
+    def __init__(self, *, request_timeout_s: float = 10.0,
+                 raw_market: tuple[str, ...] = ()) -> None:
+        self._session = RpcSession(request_timeout_s=request_timeout_s, raw_market=raw_market)
         self._public_channels: dict[str, None] = {}  # insertion-ordered sets
         self._private_channels: dict[str, None] = {}
         #: Account number returned by the last successful login ("" before).
@@ -56,6 +59,10 @@ class ThalexClient:
     def decode_stats(self) -> m.DecodeStats:
         """Counters of notification decoding (never raised)."""
         return self._session.decode_stats
+
+    def decode_raw(self, data: bytes, arrival_ns: int) -> Inbound:
+        """Decode a raw market push the consumer could not (see ``RpcSession.decode_raw``)."""
+        return self._session.decode_raw(data, arrival_ns)
 
     def statistics(self) -> SessionStatistics:
         """A snapshot of the request, transport and inbound counters."""

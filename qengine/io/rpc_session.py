@@ -13,6 +13,10 @@
   the Thalex way, ``{"channel_name":"...``, never even JSON-parsed), and every other push
   in arrival order (orders, portfolio, trades: never dropped). The reader awaits the consumer,
   so a slow consumer slows reading (back-pressure) and nothing piles up.
+- Raw market channels (``raw_market``, the engine's own ticker): the newest push of such a
+  channel in a read is handed over as its frame's bytes, unparsed, in ``Inbound.market``; the
+  consumer decodes it, and what it cannot decode it hands back to :meth:`RpcSession.decode_raw`,
+  which decodes (or rejects) it exactly as the read would have, counted the same way.
 """
 
 from __future__ import annotations
@@ -49,8 +53,9 @@ class Inbound:
 
     #: When the read happened (trio clock, ns): the arrival time of all its frames.
     arrival_ns: int
-    #: The newest push per channel of the conflated prefixes (market data), in arrival order.
-    market: list[Decoded] = field(default_factory=list)
+    #: The newest push per channel of the conflated prefixes (market data), in arrival order:
+    #: decoded, or for a raw market channel the frame's bytes (see ``RpcSession``).
+    market: list[Decoded | bytes] = field(default_factory=list)
     #: Every other push (orders, portfolio, trades, ...), in arrival order, none dropped.
     events: list[Decoded] = field(default_factory=list)
 
@@ -69,6 +74,8 @@ class SessionStatistics:
     conflated_in_batch: int
     #: Reads whose pushes were handed to the consumer.
     inbound_batches: int
+    #: Pushes of raw market channels handed over unparsed.
+    raw_market_pushes: int = 0
 
 
 class RpcSession:
@@ -78,13 +85,27 @@ class RpcSession:
     ----------
     request_timeout_s : float
         Default timeout of every request, in seconds.
+    raw_market : tuple of str
+        Exact names of market channels whose newest push per read is handed to the consumer
+        as its frame's bytes (its consumer decodes it, see :meth:`decode_raw`). They are
+        conflated like the ``conflate`` prefixes; a frame that does not start the Thalex way
+        (``{"channel_name":"<name>"``) or carries a snapshot flag is decoded as before. Unlike
+        a decoded channel, older pushes of the read are skipped even when the newest turns out
+        malformed (its consumer's :meth:`decode_raw` then rejects and counts it).
 
     Pushes are dropped (and counted as unrouted) until :meth:`deliver_to` names their consumer.
     """
 
-    def __init__(self, *, request_timeout_s: float = 10.0) -> None:
+    def __init__(self, *, request_timeout_s: float = 10.0,
+                 raw_market: tuple[str, ...] = ()) -> None:
         if not request_timeout_s > 0:
             raise ValueError("request_timeout_s must be > 0")
+        if any(type(name) is not str or not name or '"' in name or "\\" in name
+               for name in raw_market):
+            raise ValueError("raw_market must name channels (non-empty, without quotes)")
+        self._raw_names = frozenset(name.encode() for name in raw_market)
+        self._raw_heads = tuple(_PUSH_HEAD + name + b'"' for name in self._raw_names)
+        self._raw_pushes = 0
         self.request_timeout_s = request_timeout_s
         self._rpc = RpcProtocol()
         self._transport: Transport | None = None
@@ -128,9 +149,11 @@ class RpcSession:
         """Process one socket read (the transport's ``on_batch`` hook): wake the callers whose
         answers came, then hand the read's pushes to the consumer as one :class:`Inbound`."""
         now_s = trio.current_time()
-        if len(raw) > 1 and self._conflate:
+        if len(raw) > 1 and (self._conflate or self._raw_heads):
             frames = self._parse_newest(raw)
             skip = self._superseded(frames)
+        elif self._raw_heads:
+            frames, skip = [data if self._is_raw(data) else parse_frame(data) for data in raw], ()
         else:
             frames, skip = [parse_frame(data) for data in raw], ()
         inbound = self._inbound = Inbound(int(now_s * 1e9))
@@ -138,6 +161,10 @@ class RpcSession:
         try:
             for index, frame in enumerate(frames):
                 if frame is None or index in skip:
+                    continue
+                if type(frame) is bytes:  # a raw market push: the consumer decodes it
+                    self._raw_pushes += 1
+                    inbound.market.append(frame)
                     continue
                 done = receive(frame)
                 if done is not None:
@@ -147,6 +174,23 @@ class RpcSession:
         if self._on_inbound is not None and (inbound.market or inbound.events):
             self._batches += 1
             await self._on_inbound(inbound)
+
+    def decode_raw(self, data: bytes, arrival_ns: int) -> Inbound:
+        """Decode a raw market push its consumer could not: parsed, classified, routed and
+        decoded as :meth:`handle_read` does every other frame (same counters, same rejections);
+        its pushes come back in a new :class:`Inbound` (none when it was rejected)."""
+        inbound = self._inbound = Inbound(arrival_ns)
+        try:
+            done = self._rpc.receive(parse_frame(data))
+            if done is not None:
+                done.waiter.set()
+        finally:
+            self._inbound = None
+        return inbound
+
+    def _is_raw(self, data: bytes) -> bool:
+        return type(data) is bytes and data.startswith(self._raw_heads) and \
+            b'"snapshot"' not in data
 
     def _collect(self, notification: Notification) -> None:
         record = decode_notification(notification.channel_name, notification.payload,
@@ -168,19 +212,26 @@ class RpcSession:
         # ({"channel_name":"ticker....) and skipped unparsed (None). Newest first, so a broken
         # newest frame lets the one before it through. Frames of another shape (other key
         # order, a snapshot flag, escapes in the name) are parsed and go through _superseded.
+        # The newest push of a raw channel is kept unparsed (its bytes), older ones skipped.
         frames: list[Any] = [None] * len(raw)
         served: set[bytes] = set()
         prefixes = self._conflate_bytes
+        raw_names = self._raw_names
         for index in range(len(raw) - 1, -1, -1):
             data = raw[index]
             name = None
             if type(data) is bytes and data.startswith(_PUSH_HEAD):
                 end = data.find(b'"', len(_PUSH_HEAD))
                 name = data[len(_PUSH_HEAD):end] if end > 0 else b""
-                if not name.startswith(prefixes) or b"\\" in name or b'"snapshot"' in data:
+                if not (name in raw_names or name.startswith(prefixes)) or b"\\" in name or \
+                        b'"snapshot"' in data:
                     name = None
             if name is not None and name in served:
                 self._conflated_in_batch += 1
+                continue
+            if name is not None and name in raw_names:
+                frames[index] = data
+                served.add(name)
                 continue
             frame = frames[index] = parse_frame(data)
             if name is not None and type(frame) is Notification and not frame.snapshot and \
@@ -193,7 +244,13 @@ class RpcSession:
         superseded: set[int] = set()
         prefixes = self._conflate
         for index, frame in enumerate(frames):
-            if type(frame) is Notification and not frame.snapshot and \
+            if type(frame) is bytes:  # a raw push (newest of its channel), name in its head
+                channel = frame[len(_PUSH_HEAD):frame.find(b'"', len(_PUSH_HEAD))].decode()
+                previous = newest.get(channel)
+                if previous is not None:
+                    superseded.add(previous)
+                newest[channel] = index
+            elif type(frame) is Notification and not frame.snapshot and \
                     frame.channel_name.startswith(prefixes):
                 previous = newest.get(frame.channel_name)
                 if previous is not None:
@@ -384,4 +441,5 @@ class RpcSession:
             undecodable_notifications=self._undecodable,
             conflated_in_batch=self._conflated_in_batch,
             inbound_batches=self._batches,
+            raw_market_pushes=self._raw_pushes,
         )

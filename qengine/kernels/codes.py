@@ -178,6 +178,13 @@ TICK_WAKE = -2
 #: ``engine_tick`` (inline): the cycle's start is recorded but the book has no time yet
 #: (``time_ns == 0``): nothing to quote on, no cycle ran.
 TICK_NO_BOOK = -3
+#: ``ticker_tick``: the raw ticker frame is not one the wire decoder takes (the caller decodes
+#: it the general way); nothing was written, no cycle ran.
+TICK_FALLBACK = -4
+#: ``ticker_decode``: the ticker was decoded into the output arrays.
+WIRE_OK = 0
+#: ``ticker_decode``: not a shape the wire decoder takes: decode the frame the general way.
+WIRE_FALLBACK = 1
 
 #: ``GATE_STATE.tp_phase``: no take profit under way.
 TP_IDLE = 0

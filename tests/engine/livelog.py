@@ -2,8 +2,9 @@
 engine, logged as one decision row (what the kernel was given and what it decided).
 
 The row is the backtester's per-cycle decision-log row (``DECISION_DTYPE``), so the two logs
-compare field by field. The log wraps the quoter's ``run_cycle`` from the outside (tests only):
-it reads the engine's state right after each cycle's one kernel call, before anything awaits.
+compare field by field. The log wraps the quoter's ``run_cycle`` and ``tick_raw`` (the ticker
+lane's one call) from the outside (tests only): it reads the engine's state right after each
+cycle's one kernel call, before anything awaits.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class CycleLog:
         self._engine = engine
         quoter = engine.quoter
         run_cycle = quoter.run_cycle
+        tick_raw = quoter.tick_raw
         update = listener_module.intensity_update
 
         def logged(inline: bool = False) -> int:
@@ -42,11 +44,18 @@ class CycleLog:
                 self._log(n_actions)
             return n_actions
 
+        def logged_raw(frame: bytes, arrival_ns: int) -> int:
+            n_actions = tick_raw(frame, arrival_ns)
+            if n_actions >= 0:  # the book is written when tick_raw returns
+                self._log(n_actions)
+            return n_actions
+
         def fed(*args: Any) -> int:
             self.feed.append(("trade", args[1:]))  # all but the state array
             return update(*args)
 
         quoter.run_cycle = logged
+        quoter.tick_raw = logged_raw
         monkeypatch.setattr(listener_module, "intensity_update", fed)
 
     def _log(self, n_actions: int) -> None:

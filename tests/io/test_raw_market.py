@@ -1,0 +1,120 @@
+"""RpcSession's raw market channels: the newest push of such a channel in a read is handed over
+as its frame's bytes, everything else as before; decode_raw decodes or rejects it exactly as a
+read would have, counted the same way."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+import trio
+
+from qengine.io.client import ThalexClient
+from qengine.io.rpc_session import Inbound, RpcSession
+
+TICKER = {"best_bid_price": 100.0, "best_bid_amount": 1.0, "best_ask_price": 101.0,
+          "best_ask_amount": 1.0, "mark_price": 100.5, "mark_timestamp": 1.0, "index": 100.4}
+RAW = "ticker.A.raw"
+
+
+def push(channel: str, mark: float, **extra: object) -> bytes:
+    return orjson.dumps({"channel_name": channel,
+                         "notification": {**TICKER, "mark_price": mark}, **extra})
+
+
+async def one_read(batch: list[bytes], raw: tuple[str, ...] = (RAW,)
+                   ) -> tuple[Inbound, RpcSession]:
+    reads: list[Inbound] = []
+
+    async def consume(inbound: Inbound) -> None:
+        reads.append(inbound)
+
+    session = RpcSession(raw_market=raw)
+    session.deliver_to(consume, conflate=("ticker.", "price_index."))
+    await session.handle_read(batch)
+    (inbound,) = reads
+    return inbound, session
+
+
+async def test_a_read_of_one_raw_ticker_hands_over_its_bytes_unparsed(autojump_clock):
+    frame = push(RAW, 1.0)
+    inbound, session = await one_read([frame])
+    assert inbound.market == [frame]
+    assert inbound.market[0] is frame  # not copied
+    stats = session.statistics()
+    assert stats.raw_market_pushes == 1
+    assert stats.rpc.notifications == 0  # not parsed
+
+
+async def test_only_the_newest_raw_push_is_kept_and_the_rest_of_the_read_is_unchanged(
+        autojump_clock):
+    index = orjson.dumps({"channel_name": "price_index.X",
+                          "notification": {"index_name": "X", "price": 5.0, "timestamp": 1.0}})
+    order = orjson.dumps({"channel_name": "session.orders", "notification": []})
+    batch = [push(RAW, 1.0), order, push(RAW, 2.0), index, push("ticker.B.raw", 3.0),
+             push(RAW, 4.0) + b" "]
+    inbound, session = await one_read(batch)
+    kinds = [item if type(item) is bytes else (item.kind, item.key) for item in inbound.market]
+    assert kinds == [("price_index", "X"), ("ticker", "B"), batch[5]]  # arrival order
+    assert [n.kind for n in inbound.events] == ["session.orders"]
+    assert session.statistics().conflated_in_batch == 2
+    assert session.statistics().raw_market_pushes == 1
+
+
+async def test_snapshots_other_key_orders_and_other_channels_are_decoded_as_before(
+        autojump_clock):
+    reordered = orjson.dumps({"notification": {**TICKER, "mark_price": 9.0}, "channel_name": RAW})
+    snapshot = push(RAW, 7.0, snapshot=True)
+    inbound, _ = await one_read([push(RAW, 1.0), reordered, snapshot])
+    assert [(n.records[0].mark_price, n.snapshot) for n in inbound.market] == [
+        (9.0, False), (7.0, True)]
+    inbound, _ = await one_read([push(RAW, 1.0), reordered])
+    assert [n.records[0].mark_price for n in inbound.market] == [9.0]  # the newest, decoded
+    inbound, session = await one_read([push("ticker.A.100ms", 1.0)])
+    assert [n.key for n in inbound.market] == ["A"]
+    assert session.statistics().raw_market_pushes == 0
+
+
+async def test_without_raw_channels_nothing_changes(autojump_clock):
+    inbound, session = await one_read([push(RAW, 1.0), push(RAW, 2.0)], raw=())
+    assert [n.records[0].mark_price for n in inbound.market] == [2.0]
+    assert session.statistics().raw_market_pushes == 0
+
+
+def test_decode_raw_decodes_and_rejects_as_a_read_would_and_counts_the_same():
+    async def nobody(_inbound: Inbound) -> None:
+        pass
+
+    session, reference = RpcSession(raw_market=(RAW,)), RpcSession()
+    for each in (session, reference):
+        each.deliver_to(nobody, conflate=("ticker.",))
+    good = push(RAW, 3.0)
+    rejected = push(RAW, 3.0).replace(b'"best_bid_amount":1.0', b'"best_bid_amount":-1.0')
+    not_json = push(RAW, 3.0)[:-3]
+    inbound = session.decode_raw(good, 123)
+    assert inbound.arrival_ns == 123
+    assert [n.records[0].mark_price for n in inbound.market] == [3.0]
+    assert session.decode_raw(rejected, 1).market == []
+    assert session.decode_raw(not_json, 1).market == []
+    for frame in (good, rejected, not_json):
+        trio.run(reference.handle_read, [frame])
+    ours, theirs = session.statistics(), reference.statistics()
+    assert ours.rpc.notifications == theirs.rpc.notifications == 2
+    assert ours.rpc.unknown_frames == theirs.rpc.unknown_frames == 1
+    assert ours.undecodable_notifications == theirs.undecodable_notifications == 1
+    assert session.decode_stats.malformed == reference.decode_stats.malformed == 1
+
+
+@pytest.mark.parametrize("names", [("",), ('ticker."A".raw',), ("ticker.\\A",), (5,)])
+def test_raw_market_names_are_checked(names):
+    with pytest.raises(ValueError, match="raw_market"):
+        RpcSession(raw_market=names)
+
+
+def test_the_client_builds_its_session_with_the_raw_channels():
+    client = ThalexClient(raw_market=(RAW,))
+
+    async def nobody(_inbound: Inbound) -> None:
+        pass
+
+    client._session.deliver_to(nobody, conflate=("ticker.",))
+    assert client.decode_raw(push(RAW, 2.0), 5).market[0].records[0].mark_price == 2.0
