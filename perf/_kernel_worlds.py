@@ -37,6 +37,8 @@ from qengine.kernels.quote_cycle import quote_cycle
 
 S = 1_000_000_000
 LEVELS = 5
+#: The diff's room to the position limit in its single-kernel benches (the limit never binds).
+NO_LIMIT_LOTS = 2**40
 SYNC_EVERY = 64  # ticks between re-syncs of the order table to the last ladder
 HALF_LIFE_S = 300.0
 LOT_VALUE_QUOTE = 0.0001  # quote currency per tick per lot (tick 0.1 USD, lot 0.001 BTC)
@@ -153,7 +155,7 @@ def _cycle_step(c, i):
 def _pipeline_step(c, i):
     inputs = (c[8][i], c[9][i], c[10][i], c[11][i], c[12][i], c[13][i], np.int64(LEVELS))
     return float(quote_pipeline((c[0], c[1], c[2]), (c[3], c[4], c[5], c[6], c[7]), inputs,
-                                (c[15], c[16])))
+                                (c[15], c[16]), 0, 0))
 
 
 @njit(cache=True)
@@ -164,7 +166,8 @@ def _diff_prepare(c, i):
 
 @njit(cache=True)
 def _diff_step(c, i):
-    return float(diff_ladder_against_orders(c[14], c[15], c[16][0].quote_count, 0, 2, c[17]))
+    return float(diff_ladder_against_orders(c[14], c[15], c[16][0].quote_count, 0, 2, c[17],
+                                            NO_LIMIT_LOTS, NO_LIMIT_LOTS))
 
 
 def _book_args(c: tuple[Any, ...], lists: dict[str, list[Any]], i: int) -> tuple[Any, ...]:
@@ -205,7 +208,7 @@ def bench_pipeline(s: dict[str, np.ndarray]) -> Bench:
 def bench_quote_pipeline(s: dict[str, np.ndarray]) -> Bench:
     c, li = _quote_world(s), _lists(s)
     return Bench(c, _pipeline_step, quote_pipeline,
-                 lambda i: _book_args(c, li, i))
+                 lambda i: (*_book_args(c, li, i), 0, 0))
 
 
 def bench_diff(s: dict[str, np.ndarray]) -> Bench:
@@ -213,9 +216,10 @@ def bench_diff(s: dict[str, np.ndarray]) -> Bench:
     sync = _sync_in_python(c)
 
     def py_prepare(i: int) -> None:
-        quote_pipeline(*_book_args(c, li, i))
+        quote_pipeline(*_book_args(c, li, i), 0, 0)
         sync(i)
 
     return Bench(c, _diff_step, diff_ladder_against_orders,
-                 lambda i: (c[14], c[15], int(c[16][0]["quote_count"]), 0, 2, c[17]),
+                 lambda i: (c[14], c[15], int(c[16][0]["quote_count"]), 0, 2, c[17],
+                            NO_LIMIT_LOTS, NO_LIMIT_LOTS),
                  _diff_prepare, py_prepare)

@@ -35,6 +35,7 @@ from qengine.kernels import codes
 from qengine.kernels.ladder import _build_ladder
 from qengine.kernels.model import _model_touch
 from qengine.kernels.order_diff import _diff_ladder_against_orders
+from qengine.kernels.order_exposure import inflight_lots
 from qengine.kernels.pipeline import _ingest_book, _reset_diag, _select_intensity, _select_sigma
 
 KERNELS = ("pipeline", "quote_pipeline", "diff_ladder_against_orders", "ring_push", "vol_update",
@@ -73,14 +74,17 @@ def _run(c, start, n, out):
             status = _model_touch(params, mid, sigma, inventory, time_ns, d.a_bid_per_s,
                                  d.kappa_bid_per_tick, d.a_ask_per_s, d.kappa_ask_per_tick, diag)
             t5 = rdtsc()
-            if status == codes.STATUS_OK:
+            if status == codes.STATUS_OK:  # the ladder stage includes the in-flight lots
+                bid_inflight, ask_inflight = inflight_lots(orders, 0)
                 count = _build_ladder(params, bid_mult, ask_mult, d.bid0_ticks, d.ask0_ticks,
-                                     math.ceil(d.min_spread_ticks - 1e-9), sigma, inventory,
-                                     np.int64(LEVELS), quotes)
+                                      math.ceil(d.min_spread_ticks - 1e-9), sigma, inventory,
+                                      np.int64(LEVELS), quotes, bid_inflight, ask_inflight)
             d.quote_count = count
             t6 = rdtsc()
             t7 = t6
-        acc += _diff_ladder_against_orders(orders, quotes, count, 0, 2, actions)
+        limit = params[0].position_limit_lots
+        acc += _diff_ladder_against_orders(orders, quotes, count, 0, 2, actions,
+                                           limit - inventory, limit + inventory)
         t8 = rdtsc()
         stamps = (t0, t1, t2, t3, t4, t5, t6, t8)
         for k in range(7):

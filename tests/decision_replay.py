@@ -32,10 +32,14 @@ from .event_book import EventBook
 #: The ``quote_cycle`` inputs, in the kernel's order, and the diagnostics a row keeps.
 INPUT_FIELDS = ("time_ns", "best_bid_tick", "best_ask_tick", "best_bid_lots", "best_ask_lots",
                 "position_lots", "levels_allowed")
+#: What the cycle read from the order table (the diagnostics keep it): the worst-case lots of the
+#: orders in flight per side, which the ladder's room to the limit leaves out.
+INFLIGHT_FIELDS = ("bid_inflight_lots", "ask_inflight_lots")
 DIAG_FIELDS = ("status", "flags", "quote_count", "sigma_per_sqrt_s", "a_bid_per_s",
                "kappa_bid_per_tick", "a_ask_per_s", "kappa_ask_per_tick")
 #: What a decision is taken on (the market state) and what it decides (the ladder).
-STATE_FIELDS = ("best_bid_tick", "best_ask_tick", "position_lots", "levels_allowed")
+STATE_FIELDS = ("best_bid_tick", "best_ask_tick", "position_lots", "levels_allowed",
+                *INFLIGHT_FIELDS)
 LADDER_FIELDS = ("quote_count", "bid_price_ticks", "bid_size_lots", "ask_price_ticks",
                  "ask_size_lots")
 
@@ -58,7 +62,8 @@ def replay_feed(config: EngineConfig, spec: InstrumentSpec, rows: np.ndarray,
                 feed: list[tuple[str, Any]]) -> np.ndarray:
     """Decide again, from fresh estimators, on the logged inputs: the trades fed to the intensity
     estimator and each cycle's book, position and levels, in their order, through the pure
-    kernels and the strategy layer's setup (what the backtester builds too). Returns the
+    kernels and the strategy layer's setup (what the backtester builds too), with the in-flight
+    lots each cycle read. Returns the
     decision rows the kernels give (``wake_ns`` and ``n_actions`` copied from ``rows``)."""
     q = config.quote
     setup = (build_quote_params(config, spec), make_level_multipliers(q.bid_size_multipliers),
@@ -73,9 +78,10 @@ def replay_feed(config: EngineConfig, spec: InstrumentSpec, rows: np.ndarray,
             intensity_update(state[4], *what)
             continue
         row = out[what]
-        for name in ("wake_ns", "n_actions", *INPUT_FIELDS):
+        for name in ("wake_ns", "n_actions", *INPUT_FIELDS, *INFLIGHT_FIELDS):
             row[name] = rows[what][name]
-        count = quote_pipeline(setup, state, inputs_of(row), (quotes, diag))
+        count = quote_pipeline(setup, state, inputs_of(row), (quotes, diag),
+                               *(int(row[name]) for name in INFLIGHT_FIELDS))
         for name in DIAG_FIELDS:
             row[name] = diag[0][name]
         ladder_by_level(quotes, count, row)
@@ -84,7 +90,7 @@ def replay_feed(config: EngineConfig, spec: InstrumentSpec, rows: np.ndarray,
 
 
 def state_key(row: Any) -> tuple[int, ...]:
-    """The market state a decision was taken on: touch, position and levels allowed."""
+    """The state a decision was taken on: touch, position, levels allowed, lots in flight."""
     return tuple(int(row[name]) for name in STATE_FIELDS)
 
 

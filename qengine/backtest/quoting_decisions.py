@@ -1,9 +1,9 @@
 """The quoting strategy's optional per-cycle decision log (``run(..., decision_log=True)``).
 
 One ``DECISION_DTYPE`` row per ``engine_cycle`` call, in call order: exactly what the kernel was
-given (the book, position and levels allowed) and what it decided (status, flags, the
-estimators' outputs, the ladder by level, the number of actions). The live engine's cycles can
-be logged in the same shape, so the two compare field by field
+given (the book, position, levels allowed and the lots of the orders in flight) and what it
+decided (status, flags, the estimators' outputs, the ladder by level, the number of actions).
+The live engine's cycles can be logged in the same shape, so the two compare field by field
 (``tests/engine/test_backtest_differential.py``).
 """
 
@@ -26,6 +26,8 @@ DECISION_DTYPE = np.dtype(
         ("best_bid_tick", "<i8"), ("best_ask_tick", "<i8"),
         ("best_bid_lots", "<i8"), ("best_ask_lots", "<i8"),
         ("position_lots", "<i8"), ("levels_allowed", "<i8"),
+        # worst-case lots of the orders in flight per side (diag), left out of the ladder's room
+        ("bid_inflight_lots", "<i8"), ("ask_inflight_lots", "<i8"),
         ("status", "<i8"), ("flags", "<i8"),  # diag.status, diag.flags
         ("quote_count", "<i8"),  # ladder rows the kernel wrote
         ("n_actions", "<i8"),  # actions the diff wrote (before the rate limit)
@@ -48,13 +50,16 @@ _BOOK_T = numba.types.UniTuple(_I8, 6)
         inline=True)
 def log_decision(out, k, wake_ns, book, levels, n_actions, quotes, diag):
     """Write row ``k`` of ``out``: one cycle's ``book`` (time, bid, ask, bid lots, ask lots,
-    position), the ``levels`` it was given, its ``n_actions`` and the ladder in ``quotes``."""
+    position), the ``levels`` it was given, the in-flight lots the cycle read from the order
+    table (``diag``), its ``n_actions`` and the ladder in ``quotes``."""
     r = out[k]
     d = diag[0]
     r.wake_ns = wake_ns
     r.time_ns, r.best_bid_tick, r.best_ask_tick = book[0], book[1], book[2]
     r.best_bid_lots, r.best_ask_lots, r.position_lots = book[3], book[4], book[5]
     r.levels_allowed = levels
+    r.bid_inflight_lots = d.bid_inflight_lots
+    r.ask_inflight_lots = d.ask_inflight_lots
     r.status = d.status
     r.flags = d.flags
     r.quote_count = d.quote_count

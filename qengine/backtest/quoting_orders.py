@@ -49,7 +49,8 @@ def mirror_orders(local, n_local, table, instrument, v):
     """Write the live local orders into ``table`` (the kernels' ORDER rows); empty the rest.
 
     A new order in flight is PENDING_INSERT, an amend PENDING_AMEND (its target in
-    ``pending_*``), a cancel PENDING_CANCEL; a working order with nothing in flight is OPEN.
+    ``pending_*``, the remaining it replaces in ``amount_lots``), a cancel PENDING_CANCEL; a
+    working order with nothing in flight is OPEN.
     Closed orders (filled, cancelled, expired) are left out. Rows beyond the table's capacity
     are counted in ``v[V_TABLE_FULL]``. Returns the rows written."""
     cap = table.shape[0]
@@ -78,7 +79,11 @@ def mirror_orders(local, n_local, table, instrument, v):
             row.status = codes.ORDER_PENDING_INSERT
             row.filled_lots = 0
         elif o.req == ST_REPLACED:
+            # The venue keeps the old remaining until the amend lands (the local row already
+            # holds the new size): old and new remaining, so the worst case sees both.
             row.status = codes.ORDER_PENDING_AMEND
+            row.amount_lots = o.leaves_lots
+            row.filled_lots = 0
         elif o.req == ST_CANCELED:
             row.status = codes.ORDER_PENDING_CANCEL
         else:

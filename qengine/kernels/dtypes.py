@@ -220,6 +220,9 @@ QUOTE_DIAG = np.dtype(
         ("min_spread_ticks", np.float64),  #: effective floor (tick floor and fee floor)
         ("bid0_ticks", np.float64),  #: level-0 bid after floors and cap, before alignment
         ("ask0_ticks", np.float64),  #: level-0 ask after floors and cap, before alignment
+        #: worst-case lots of the buy / sell orders in flight, left out of the ladder's room
+        ("bid_inflight_lots", np.int64),
+        ("ask_inflight_lots", np.int64),
     ],
     align=True,
 )

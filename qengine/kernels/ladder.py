@@ -19,15 +19,34 @@ Rules of the old bot (original-quoter.md 2.4 and 2.5) and where they went:
   ``max(0.5, 1 - 5 sigma)``, times the level's multiplier (separate arrays for bids and asks; the
   old bot used the bid list for both), rounded to whole lots, floored at ``min_level_lots`` and the
   instrument's ``min_order_lots``, capped at ``codes.LOTS_MAX`` (int32 ``QUOTE.size_lots``);
-* capacity: the sum of a side's sizes never exceeds the room to the limit (``Q - q`` for bids,
-  ``Q + q`` for asks); a level that would breach it is cut, and dropped when under the minimum
-  (the old bot capped the side size before the level multipliers, so its ladder could exceed Q);
+* capacity: the sum of a side's sizes never exceeds the room to the limit left by the orders
+  the diff cannot change this cycle: ``Q - q - B`` for bids, ``Q + q - A`` for asks (``q`` the
+  filled position); a level that would breach it is cut, and dropped when under the minimum (the
+  old bot capped the side size before the level multipliers, so its ladder could exceed Q);
+  bids quote only while ``q + B < Q``, asks while ``q - A > -Q``. See "Position limit" below.
 * tick alignment in integer ticks: bids floor, asks ceil (a 1e-9 tolerance keeps float noise from
   moving a price a whole tick);
 * un-crossing: the aligned touch is at least ``max(1, min_spread_ticks)`` wide (re-centred on the
   model's centre when it is not) and at most ``max_spread_ticks`` (the floor wins a conflict), so
   every bid is below every ask;
 * bids with a price below 1 tick are dropped (old: price <= 0).
+
+Position limit (a hard one: every resting and in-flight order of a side filling must not take
+the position beyond ``Q``). ``B`` / ``A`` are the worst-case lots still to trade of the
+instrument's live buy / sell rows the diff leaves alone this cycle
+(``order_exposure.inflight_lots``), read from the order table inside ``quote_cycle``:
+
+* a pending cancel: its remaining ``amount - filled`` (it can fill until the exchange confirms,
+  and the diff inserts a new order for its level at once: a cancelling row never represents one);
+* a pending amend: the larger of its old and its new remaining (either may be in force);
+* a pending insert: its ``amount - filled`` (the diff sends nothing for its level);
+* an open row the diff ignores (negative level or unknown side): its remaining.
+
+Open rows the diff may keep, amend or cancel count through the new ladder's sizes, and the
+diff makes that true for the request it sends this cycle: its budget ``Q - q`` (``Q + q``) less
+every live row's worst case admits a request that adds exposure only where it fits (see
+``order_diff``), since an order being cut or cancelled can still fill before that request lands.
+``quote_pipeline`` and ``build_ladder`` (no order table) quote with ``B = A = 0``.
 
 Dropped, with reasons: the side-size floor 0.01 before level multipliers (the per-level floors
 after the multipliers are where a size floor matters); the Fibonacci continuation of level size
@@ -168,11 +187,14 @@ def _write_side(
 
 
 @helper(
-    _I8(QUOTE_PARAMS_T, _MULT_T, _MULT_T, _F8, _F8, _I8, _F8, _I8, _I8, QUOTE_T), inline=True
+    _I8(QUOTE_PARAMS_T, _MULT_T, _MULT_T, _F8, _F8, _I8, _F8, _I8, _I8, QUOTE_T, _I8, _I8),
+    inline=True,
 )
 def _build_ladder(params, bid_mult, ask_mult, bid0_ticks, ask0_ticks, min_spread_ticks, sigma,
-                  inventory_lots, levels_allowed, out_quotes):
-    # The body of ``build_ladder``, inlined into ``quote_pipeline`` (no call boundary).
+                  inventory_lots, levels_allowed, out_quotes, bid_inflight_lots,
+                  ask_inflight_lots):
+    # The body of ``build_ladder``, inlined into ``quote_pipeline`` (no call boundary). The
+    # in-flight lots (B and A of the module docstring) take their room from the limit.
     p = params[0]
     limit = p.position_limit_lots
     if limit <= 0 or p.base_size_lots <= 0:
@@ -190,15 +212,17 @@ def _build_ladder(params, bid_mult, ask_mult, bid0_ticks, ask0_ticks, min_spread
     step = p.base_step_ticks * _clamp(vol_factor, p.step_factor_min_ratio, p.step_factor_max_ratio)
     bid_size, ask_size = _side_sizes_lots(params, sigma, inventory_lots)
     n = 0
-    if inventory_lots < limit:
+    bid_room_lots = limit - inventory_lots - max(bid_inflight_lots, 0)
+    ask_room_lots = limit + inventory_lots - max(ask_inflight_lots, 0)
+    if bid_room_lots > 0:
         n = _write_side(
             params, bid_mult, out_quotes, n, codes.SIDE_BUY, bid, step, levels, bid_size,
-            limit - inventory_lots,
+            bid_room_lots,
         )
-    if inventory_lots > -limit:
+    if ask_room_lots > 0:
         n = _write_side(
             params, ask_mult, out_quotes, n, codes.SIDE_SELL, ask, step, levels, ask_size,
-            limit + inventory_lots,
+            ask_room_lots,
         )
     return n
 
@@ -232,7 +256,7 @@ def build_ladder(
     sigma : float64
         Volatility, fraction of price per sqrt(second), for the step and size factors.
     inventory_lots : int64
-        Signed position in lots.
+        Signed position in lots (no orders in flight: ``quote_cycle`` subtracts those too).
     levels_allowed : int64
         Levels per side the risk layer allows (recovery throttling); ``<= 0`` quotes nothing.
     out_quotes : QUOTE array, shape (capacity,)
@@ -247,4 +271,4 @@ def build_ladder(
         base size).
     """
     return _build_ladder(params, bid_mult, ask_mult, bid0_ticks, ask0_ticks, min_spread_ticks,
-                         sigma, inventory_lots, levels_allowed, out_quotes)
+                         sigma, inventory_lots, levels_allowed, out_quotes, 0, 0)

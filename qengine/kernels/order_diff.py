@@ -29,6 +29,7 @@ import numpy as np
 from . import codes
 from ._jit import helper, kernel
 from .dtypes import ACTION_T, ORDER_T, QUOTE_T
+from .order_exposure import budget_sizes, worst_lots
 
 _i8 = numba.types.int64
 _LIVE_FIRST = codes.ORDER_PENDING_INSERT
@@ -101,8 +102,9 @@ def _wanted_by_other(quotes, scratch, n_keys, own_key, price_ticks):
     return False
 
 
-@helper(numba.types.void(ORDER_T, QUOTE_T, _SCRATCH_T, _i8, _SCRATCH_T, _i8), inline=True)
-def _rank_rows(table, quotes, live, threshold, scratch, n_keys):
+@helper(numba.types.void(ORDER_T, QUOTE_T, _SCRATCH_T, _i8, _SCRATCH_T, _i8, _SCRATCH_T),
+        inline=True)
+def _rank_rows(table, quotes, live, threshold, scratch, n_keys, sizes):
     # Each live row's sending bucket (rank * n_keys + key, -1: nothing to do).
     first_bucket = 2 * n_keys
     slot_bucket = first_bucket + _TABLE_RANKS * n_keys
@@ -119,14 +121,14 @@ def _rank_rows(table, quotes, live, threshold, scratch, n_keys):
         if j < 0 or scratch[key] != slot:
             bucket = _RANK_CANCEL * n_keys + key
         else:
-            q = quotes[j]
-            move_ticks = np.int64(q["price_ticks"]) - np.int64(row["price_ticks"])
+            move_ticks = np.int64(quotes[j]["price_ticks"]) - np.int64(row["price_ticks"])
             remaining_lots = np.int64(row["amount_lots"]) - np.int64(row["filled_lots"])
+            size = sizes[key]
             # Keep: same size, or a partly filled remainder below the quote size (topping it
             # up would cost its queue place); within the threshold only if no other level of
             # the side wants this price.
-            if abs(move_ticks) <= threshold and (remaining_lots == q["size_lots"] or (
-                    row["filled_lots"] > 0 and 0 < remaining_lots < q["size_lots"])) and (
+            if abs(move_ticks) <= threshold and (remaining_lots == size or (
+                    row["filled_lots"] > 0 and 0 < remaining_lots < size)) and (
                     move_ticks == 0 or not _wanted_by_other(
                         quotes, scratch, n_keys, key, np.int64(row["price_ticks"]))):
                 continue
@@ -242,8 +244,9 @@ def _emit(out_actions, n, kind, slot, client_order_id, side, level, price_ticks,
     return n + 1
 
 
-@helper(_i8(ORDER_T, QUOTE_T, _SCRATCH_T, _SCRATCH_T, _i8, _i8, ACTION_T), inline=True)
-def _emit_table_actions(table, quotes, live, scratch, n_keys, first_bucket, out_actions):
+@helper(_i8(ORDER_T, QUOTE_T, _SCRATCH_T, _SCRATCH_T, _i8, _i8, _SCRATCH_T, ACTION_T),
+        inline=True)
+def _emit_table_actions(table, quotes, live, scratch, n_keys, first_bucket, sizes, out_actions):
     # Counting sort of the ranked rows by bucket (stable: slot order within one), written
     # straight to their output rows; returns how many there are (written or not).
     n_buckets = _TABLE_RANKS * n_keys
@@ -265,16 +268,56 @@ def _emit_table_actions(table, quotes, live, scratch, n_keys, first_bucket, out_
             _emit(out_actions, pos, codes.ACTION_CANCEL, slot, row["client_order_id"],
                   row["side"], row["level"], row["price_ticks"], row["amount_lots"])
         else:
-            q = quotes[scratch[n_keys + bucket % n_keys]]
+            key = bucket % n_keys
             _emit(out_actions, pos, codes.ACTION_AMEND, slot, row["client_order_id"],
-                  row["side"], row["level"], q["price_ticks"],
-                  np.int64(row["filled_lots"]) + q["size_lots"])
+                  row["side"], row["level"], quotes[scratch[n_keys + key]]["price_ticks"],
+                  np.int64(row["filled_lots"]) + sizes[key])
     return total
 
 
-@helper(_i8(ORDER_T, QUOTE_T, _i8, _i8, _i8, ACTION_T), inline=True)
+@helper(_i8(ORDER_T, QUOTE_T, _SCRATCH_T, _SCRATCH_T, _SCRATCH_T, _i8, _i8, _i8, _i8, _i8,
+            ACTION_T), inline=True)
+def _emit_inserts(table, quotes, scratch, live, prices, n_keys, n_pending, bid_avail, ask_avail,
+                  n, out_actions):
+    # Inserts last, in key order: quotes whose (level, side) has no order (or whose order is
+    # cancelled above to be inserted again), unless a request in flight ends on that price.
+    # Returns the next action row.
+    first_bucket = 2 * n_keys
+    slot_bucket = first_bucket + _TABLE_RANKS * n_keys
+    reinsert = slot_bucket + table.shape[0]
+    decided = scratch[slot_bucket:reinsert]
+    sizes = scratch[reinsert + n_keys:reinsert + 2 * n_keys]
+    cap = out_actions.shape[0]
+    for key in range(n_keys):
+        j = scratch[n_keys + key]
+        size = sizes[key]
+        if j < 0 or size <= 0 or (scratch[key] >= 0 and scratch[reinsert + key] == 0) or \
+                n >= cap:
+            continue
+        price = np.int64(quotes[j]["price_ticks"])
+        side = np.int64(key % 2)
+        if scratch[key] >= 0:
+            # Re-insert: the cancelled order may still fill, so the new one must fit beside it
+            # (the budget above counted only what it adds to the order's remaining).
+            remaining = np.int64(table[scratch[key]]["amount_lots"]) - \
+                np.int64(table[scratch[key]]["filled_lots"])
+            extra = min(size, max(remaining, np.int64(0)))
+            if extra > (bid_avail if side == codes.SIDE_BUY else ask_avail):
+                continue
+            if side == codes.SIDE_BUY:
+                bid_avail -= extra
+            else:
+                ask_avail -= extra
+        if not ((n_pending > 0 and _request_in_flight_at(table, live, side, -1, price)) or
+                _open_at(table, live, prices, decided, n_keys, side, -1, -1, price)):
+            n = _emit(out_actions, n, codes.ACTION_INSERT, -1, -1, key % 2, key // 2,
+                      price, size)
+    return n
+
+
+@helper(_i8(ORDER_T, QUOTE_T, _i8, _i8, _i8, ACTION_T, _i8, _i8), inline=True)
 def _diff_ladder_against_orders(table, quotes, n_quotes, instrument, amend_threshold_ticks,
-                                out_actions):
+                                out_actions, bid_room_lots, ask_room_lots):
     # The body of ``diff_ladder_against_orders``, inlined into ``quote_cycle``.
     if n_quotes < 0 or n_quotes > quotes.shape[0]:
         return -codes.STATUS_BAD_INPUT
@@ -284,19 +327,22 @@ def _diff_ladder_against_orders(table, quotes, n_quotes, instrument, amend_thres
         return 0
     # One small scratch block per call (levels fit the int8 level fields, so at most
     # 2 * (LEVEL_MAX + 1) keys): owner per key | quote per key | bucket counts | bucket per slot
-    # | re-insert flag per key | live slots of the instrument | their prices.
+    # | re-insert flag per key | size per key | live slots of the instrument | their prices.
     n_keys = 2 * (top + 1)
     first_bucket = 2 * n_keys
     slot_bucket = first_bucket + _TABLE_RANKS * n_keys
     n_slots = table.shape[0]
     reinsert = slot_bucket + n_slots
-    live_first = reinsert + n_keys
+    sizes_first = reinsert + n_keys
+    live_first = sizes_first + n_keys
     prices_first = live_first + n_slots
     scratch = np.empty(prices_first + n_slots, np.int64)
     for i in range(slot_bucket):
         scratch[i] = -1 if i < first_bucket else 0
     n_live = 0
     n_pending = 0  # live rows with an insert or amend in flight
+    bid_avail = bid_room_lots  # the room to the limit less every live row's worst case
+    ask_avail = ask_room_lots
     for slot in range(n_slots):  # the instrument's live rows: collisions are judged among them
         row = table[slot]
         status = row["status"]
@@ -306,35 +352,31 @@ def _diff_ladder_against_orders(table, quotes, n_quotes, instrument, amend_thres
             n_live += 1
             if status == codes.ORDER_PENDING_INSERT or status == codes.ORDER_PENDING_AMEND:
                 n_pending += 1
+            if row["side"] == codes.SIDE_BUY:
+                bid_avail -= worst_lots(table, slot)
+            elif row["side"] == codes.SIDE_SELL:
+                ask_avail -= worst_lots(table, slot)
     for i in range(reinsert, reinsert + n_keys):
         scratch[i] = 0
     live = scratch[live_first:live_first + n_live]
     prices = scratch[prices_first:prices_first + n_live]
     decided = scratch[slot_bucket:reinsert]
+    sizes = scratch[sizes_first:live_first]
     _index(table, quotes, n_quotes, live, scratch, n_keys)
-    _rank_rows(table, quotes, live, threshold, scratch, n_keys)
+    bid_avail, ask_avail = budget_sizes(table, quotes, scratch, n_keys, sizes, bid_avail,
+                                        ask_avail)
+    _rank_rows(table, quotes, live, threshold, scratch, n_keys, sizes)
     _resolve_collisions(table, quotes, scratch, live, prices, decided, n_keys, n_pending)
-    n = _emit_table_actions(table, quotes, live, scratch, n_keys, first_bucket, out_actions)
-    # Inserts last, in key order: quotes whose (level, side) has no order (or whose order is
-    # cancelled above to be inserted again), unless a request in flight ends on that price.
-    cap = out_actions.shape[0]
-    for key in range(n_keys):
-        j = scratch[n_keys + key]
-        if j < 0 or (scratch[key] >= 0 and scratch[reinsert + key] == 0) or n >= cap:
-            continue
-        q = quotes[j]
-        price = np.int64(q["price_ticks"])
-        side = np.int64(key % 2)
-        if not ((n_pending > 0 and _request_in_flight_at(table, live, side, -1, price)) or
-                _open_at(table, live, prices, decided, n_keys, side, -1, -1, price)):
-            n = _emit(out_actions, n, codes.ACTION_INSERT, -1, -1, key % 2, key // 2,
-                      q["price_ticks"], q["size_lots"])
-    return min(n, cap)
+    n = _emit_table_actions(table, quotes, live, scratch, n_keys, first_bucket, sizes,
+                            out_actions)
+    n = _emit_inserts(table, quotes, scratch, live, prices, n_keys, n_pending, bid_avail,
+                      ask_avail, n, out_actions)
+    return min(n, out_actions.shape[0])
 
 
-@kernel(_i8(ORDER_T, QUOTE_T, _i8, _i8, _i8, ACTION_T))
+@kernel(_i8(ORDER_T, QUOTE_T, _i8, _i8, _i8, ACTION_T, _i8, _i8))
 def diff_ladder_against_orders(table, quotes, n_quotes, instrument, amend_threshold_ticks,
-                               out_actions):
+                               out_actions, bid_room_lots, ask_room_lots):
     """Write the insert / amend / cancel actions that turn the live orders into the ladder.
 
     Parameters
@@ -354,6 +396,9 @@ def diff_ladder_against_orders(table, quotes, n_quotes, instrument, amend_thresh
         exact prices.
     out_actions : ACTION array
         Output; the first ``n_actions`` rows are written.
+    bid_room_lots, ask_room_lots : int
+        The room to the position limit per side (``Q - q`` for bids, ``Q + q`` for asks); see
+        "Position limit" below.
 
     Returns
     -------
@@ -380,6 +425,14 @@ def diff_ladder_against_orders(table, quotes, n_quotes, instrument, amend_thresh
     amend. An amend or insert onto the price of an order with an insert or amend in flight is
     left for the next diff.
 
+    Position limit: every live row of a side can still trade its worst case (its remaining,
+    for an amend in flight the larger of old and new): a cancel or a cut sent now may land after
+    a fill. So the side's budget is its room less all of those, and only what adds to it is
+    charged, level 0 first: an amend is sent with ``filled + min(quote size, remaining +
+    budget)``, an insert only when its whole size fits, a re-insert beside its cancelled order
+    only when both fit. Cuts, cancels and keeps are always sent. Whatever fills, a side's
+    position stays within its room (a prefix of the actions, as a throttle sends, too).
+
     Actions come in the order they are safe to send: cancels, then amends that move away from
     the touch (bids down, asks up), then the other amends, then inserts; within each kind level
     0 first, bids before asks. So when the market rises the ask is amended up before the bid
@@ -388,4 +441,4 @@ def diff_ladder_against_orders(table, quotes, n_quotes, instrument, amend_thresh
     actions are dropped; the next diff produces them again.
     """
     return _diff_ladder_against_orders(table, quotes, n_quotes, instrument, amend_threshold_ticks,
-                                       out_actions)
+                                       out_actions, bid_room_lots, ask_room_lots)

@@ -58,6 +58,8 @@ def _reset_diag(out_diag):
     d.min_spread_ticks = math.nan
     d.bid0_ticks = math.nan
     d.ask0_ticks = math.nan
+    d.bid_inflight_lots = 0
+    d.ask_inflight_lots = 0
 
 
 @helper(_I8(_I8), inline=True)
@@ -146,9 +148,10 @@ def _select_intensity(params, intensity_state, time_ns, out_diag):
             d.flags |= codes.QUOTE_FLAG_INTENSITY_PRIOR
 
 
-@helper(_I8(QUOTE_SETUP_T, QUOTE_STATE_T, QUOTE_INPUTS_T, QUOTE_OUT_T), inline=True)
-def _quote_pipeline(setup, state, inputs, out):
-    # The body of ``quote_pipeline``, inlined into ``quote_cycle``.
+@helper(_I8(QUOTE_SETUP_T, QUOTE_STATE_T, QUOTE_INPUTS_T, QUOTE_OUT_T, _I8, _I8), inline=True)
+def _quote_pipeline(setup, state, inputs, out, bid_inflight_lots, ask_inflight_lots):
+    # The body of ``quote_pipeline``, inlined into ``quote_cycle``, which passes the worst-case
+    # lots of the orders in flight per side (ladder.py, "Position limit").
     params, bid_mult, ask_mult = setup
     samples, cursor, vol_state, vol_returns, intensity_state = state
     time_ns, _, _, _, _, inventory_lots, levels_allowed = inputs
@@ -157,6 +160,8 @@ def _quote_pipeline(setup, state, inputs, out):
         return 0
     _reset_diag(out_diag)
     d = out_diag[0]
+    d.bid_inflight_lots = bid_inflight_lots
+    d.ask_inflight_lots = ask_inflight_lots
     mid_ticks = _ingest_book(params, samples, cursor, vol_state, vol_returns, inputs, out_diag)
     if not mid_ticks > 0.0:
         if d.status == codes.STATUS_OK:
@@ -177,7 +182,7 @@ def _quote_pipeline(setup, state, inputs, out):
     min_spread_ticks = math.ceil(d.min_spread_ticks - 1e-9)
     count = _build_ladder(
         params, bid_mult, ask_mult, d.bid0_ticks, d.ask0_ticks, min_spread_ticks,
-        sigma, inventory_lots, levels_allowed, out_quotes,
+        sigma, inventory_lots, levels_allowed, out_quotes, bid_inflight_lots, ask_inflight_lots,
     )
     limit = params[0].position_limit_lots
     if inventory_lots >= limit:
@@ -188,8 +193,8 @@ def _quote_pipeline(setup, state, inputs, out):
     return count
 
 
-@kernel(_I8(QUOTE_SETUP_T, QUOTE_STATE_T, QUOTE_INPUTS_T, QUOTE_OUT_T))
-def quote_pipeline(setup, state, inputs, out):
+@kernel(_I8(QUOTE_SETUP_T, QUOTE_STATE_T, QUOTE_INPUTS_T, QUOTE_OUT_T, _I8, _I8))
+def quote_pipeline(setup, state, inputs, out, bid_inflight_lots, ask_inflight_lots):
     """Ingest one book row and write the desired ladder (bids then asks) into ``out``.
 
     Parameters
@@ -211,6 +216,11 @@ def quote_pipeline(setup, state, inputs, out):
     out : (quotes, diag)
         QUOTE array, shape (>= 2 * level_count,): receives the ladder in rows ``[0, count)``;
         QUOTE_DIAG array, shape (1,): row 0 receives the diagnostics (NaN where not computed).
+    bid_inflight_lots, ask_inflight_lots : int64
+        Worst-case lots our buy / sell orders with a request in flight can still trade
+        (``order_exposure.inflight_lots``, which ``quote_cycle`` reads from the order table): the
+        ladder's room to the position limit leaves them out (``ladder.py``, "Position limit").
+        Copied into ``diag``.
 
     Returns
     -------
@@ -220,4 +230,4 @@ def quote_pipeline(setup, state, inputs, out):
         older than ``max_mid_age_ns`` (or none exists); ``STATUS_OUT_OF_ORDER`` for a row older
         than the ring's newest (nothing pushed or quoted); 0 for an empty ``diag``.
     """
-    return _quote_pipeline(setup, state, inputs, out)
+    return _quote_pipeline(setup, state, inputs, out, bid_inflight_lots, ask_inflight_lots)

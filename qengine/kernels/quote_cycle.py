@@ -12,6 +12,7 @@ from numba import types
 from ._jit import kernel
 from .dtypes import ACTION_T, ORDER_T, QUOTE_INPUTS_T, QUOTE_OUT_T, QUOTE_SETUP_T, QUOTE_STATE_T
 from .order_diff import _diff_ladder_against_orders
+from .order_exposure import inflight_lots
 from .pipeline import _quote_pipeline
 
 _I8 = types.int64
@@ -37,6 +38,11 @@ def quote_cycle(setup, state, inputs, out, orders, instrument, amend_threshold_t
     out_actions : ACTION array
         Receives the actions to send, in the order they are safe to send.
 
+    Position limit: the ladder's room leaves out the worst case of the orders with a request in
+    flight, and the diff sends what adds exposure only within the room left by every live order
+    (``ladder.py``, "Position limit"), so the position stays within ``position_limit_lots``
+    whatever our orders fill.
+
     Returns
     -------
     int64
@@ -44,10 +50,14 @@ def quote_cycle(setup, state, inputs, out, orders, instrument, amend_threshold_t
         the diff still runs against an empty ladder, so every live order gets a cancel: never
         leave stale quotes resting when we cannot price.
     """
-    n_quotes = _quote_pipeline(setup, state, inputs, out)
+    bid_inflight_lots, ask_inflight_lots = inflight_lots(orders, instrument)
+    n_quotes = _quote_pipeline(setup, state, inputs, out, bid_inflight_lots, ask_inflight_lots)
     out_quotes, out_diag = out
     if out_diag.shape[0] < 1:
         return 0
+    limit = setup[0][0].position_limit_lots
+    inventory_lots = inputs[5]
     return _diff_ladder_against_orders(
-        orders, out_quotes, n_quotes, instrument, amend_threshold_ticks, out_actions
+        orders, out_quotes, n_quotes, instrument, amend_threshold_ticks, out_actions,
+        limit - inventory_lots, limit + inventory_lots,
     )

@@ -70,6 +70,7 @@ def quote_pipeline(
     params: np.ndarray, state: QuoteState, *, time_ns: int, best_bid_ticks: int,
     best_ask_ticks: int, best_bid_lots: int = 0, best_ask_lots: int = 0, inventory_lots: int = 0,
     levels_allowed: int | None = None, bid_mult: Any = None, ask_mult: Any = None,
+    bid_inflight_lots: int = 0, ask_inflight_lots: int = 0,
 ) -> tuple[np.ndarray, np.void]:
     """Ingest one book row into ``state`` and return the ladder to quote and the diagnostics.
 
@@ -89,6 +90,9 @@ def quote_pipeline(
         Levels per side to quote (default: ``params["level_count"]``).
     bid_mult, ask_mult : sequence of float, optional
         Per-level size multipliers (default 1.0 for every level).
+    bid_inflight_lots, ask_inflight_lots : int
+        Worst-case lots of our buy / sell orders with a request in flight (>= 0): the ladder's
+        room to the position limit leaves them out.
 
     Returns
     -------
@@ -108,7 +112,11 @@ def quote_pipeline(
     quotes = np.zeros(2 * max(level_count, 0), QUOTE)
     diag = np.zeros(1, QUOTE_DIAG)
     setup = (params, _multipliers("bid_mult", bid_mult), _multipliers("ask_mult", ask_mult))
-    count = _quote_pipeline(setup, tuple(state), inputs, (quotes, diag))
+    inflight = [_integer(name, value) for name, value in (
+        ("bid_inflight_lots", bid_inflight_lots), ("ask_inflight_lots", ask_inflight_lots))]
+    if min(inflight) < 0:
+        raise ValueError(f"in-flight lots must be >= 0, got {inflight}")
+    count = _quote_pipeline(setup, tuple(state), inputs, (quotes, diag), *inflight)
     return quotes[:count].copy(), diag[0]
 
 

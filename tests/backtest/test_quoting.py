@@ -56,14 +56,13 @@ def test_each_model_trades_and_keeps_its_counts_consistent(runs, btc_rows, model
 
 
 @pytest.mark.parametrize("model", ["as", "glft", "legacy"])
-def test_inventory_stays_within_the_limit_plus_what_resting_quotes_add(runs, model):
+def test_inventory_never_exceeds_the_position_limit(runs, model):
     r = runs[model]
-    cfg = r.config
-    lot = r.instrument.lot_size
-    limit = round(cfg.risk.max_position / lot)
+    limit = round(r.config.risk.max_position / r.instrument.lot_size)
     position = np.cumsum(r.fills["side"] * r.fills["qty_lots"])
-    # Bids stop at the limit; the quotes already resting on one side can still all fill.
-    assert np.abs(position).max() <= limit + cfg.quote.levels * r.fills["qty_lots"].max()
+    # A hard limit: resting orders and orders with a request in flight together never add up
+    # to more than the room to it (0.103 BTC against 0.1 before they were counted).
+    assert np.abs(position).max() <= limit
     assert np.abs(r.records["position_lots"]).max() <= np.abs(position).max()
 
 
@@ -94,11 +93,13 @@ def test_recorder_rows_one_per_interval_and_money_adds_up(runs, model):
     assert np.all((rec["levels_allowed"] >= 0) & (rec["levels_allowed"] <= 3))
 
 
-def test_risk_breaches_pull_quotes_and_flatten(runs):
-    r = runs["legacy"]  # its inventory crosses the 0.1 BTC limit on this recording
+def test_risk_breaches_pull_quotes_and_flatten(btc_rows):
+    # The quotes never take the position past max_position, so a notional limit below it
+    # (3,000 USDT, about 0.05 BTC) is what the legacy model's inventory crosses here.
+    r = bt.run(config("legacy", **{"risk.max_notional_usd": 3000.0}), btc_rows)
     assert r.counts["risk_breaches"] >= 1
     assert r.counts["flatten_orders"] >= 1
-    breached = r.records[(r.records["risk_mask"] & codes.RISK_MAX_POSITION) != 0]
+    breached = r.records[(r.records["risk_mask"] & codes.RISK_MAX_NOTIONAL) != 0]
     assert len(breached) > 0
     assert np.all(breached["levels_allowed"] == 0)
 
@@ -363,10 +364,10 @@ def test_files_in_time_order_give_the_run_of_the_whole(tmp_path, btc_rows):
 def test_partial_fills_keep_position_and_counts_consistent(btc_rows):
     r = bt.run(config("glft"), btc_rows, partial_fills=True, queue="powerprob:3")
     assert r.counts["fills"] == len(r.fills) > 0
-    position = int(np.sum(r.fills["side"] * r.fills["qty_lots"]))
+    position = np.cumsum(r.fills["side"] * r.fills["qty_lots"])
     assert r.records["position_lots"][-1] == int(np.sum(
         (r.fills["side"] * r.fills["qty_lots"])[r.fills["local_ts"] <= r.records["ts"][-1]]))
-    assert abs(position) <= round(r.config.risk.max_position / 0.001) + 3 * 30
+    assert np.abs(position).max() <= round(r.config.risk.max_position / 0.001)
 
 
 def test_the_decision_log_has_one_row_per_cycle_with_its_inputs_and_ladder(btc_rows):

@@ -17,7 +17,7 @@ from qengine.backtest.quoting_decisions import DECISION_DTYPE
 from qengine.clock import now_ns
 from qengine.engine import Engine
 
-from ..decision_replay import DIAG_FIELDS, INPUT_FIELDS, ladder_by_level
+from ..decision_replay import DIAG_FIELDS, INFLIGHT_FIELDS, INPUT_FIELDS, ladder_by_level
 
 
 class CycleLog:
@@ -67,7 +67,7 @@ class CycleLog:
                   state.position_lots(0), quoter.last_levels)  # as Quoter.run_cycle passes them
         for name, value in zip(INPUT_FIELDS, inputs, strict=True):
             row[name] = value
-        for name in DIAG_FIELDS:
+        for name in (*DIAG_FIELDS, *INFLIGHT_FIELDS):
             row[name] = diag[name]
         row["n_actions"] = n_actions
         ladder_by_level(state.quotes, int(diag["quote_count"]), row)

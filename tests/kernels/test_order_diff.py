@@ -22,13 +22,18 @@ from tests.kernels.test_orders import (
 )
 from tests.reference import order_diff as twin
 
+# Room to the position limit per side when a test is not about the limit.
+NO_LIMIT = 2**40
 
-def diff(table, quotes, n_quotes, threshold=0, instrument=0, capacity=32):
+
+def diff(table, quotes, n_quotes, threshold=0, instrument=0, capacity=32, bid_room=NO_LIMIT,
+         ask_room=NO_LIMIT):
     out = np.zeros(capacity, dtype=ACTION)
-    n = order_diff.diff_ladder_against_orders(table, quotes, n_quotes, instrument, threshold, out)
+    n = order_diff.diff_ladder_against_orders(table, quotes, n_quotes, instrument, threshold, out,
+                                              bid_room, ask_room)
     out_twin = np.zeros(capacity, dtype=ACTION)
     n_twin = twin.diff_ladder_against_orders(
-        table, quotes, n_quotes, instrument, threshold, out_twin
+        table, quotes, n_quotes, instrument, threshold, out_twin, bid_room, ask_room
     )
     assert n == n_twin
     assert out[: max(n, 0)].tolist() == out_twin[: max(n, 0)].tolist()
@@ -136,11 +141,12 @@ def test_diff_ignores_other_instruments_zero_sizes_and_checks_bounds():
     assert diff(table, quotes, n) == [(codes.ACTION_INSERT, -1, -1, SELL, 0, 101, 1)]
     out = np.zeros(4, dtype=ACTION)
     assert (
-        order_diff.diff_ladder_against_orders(table, quotes, 3, 0, 0, out)
+        order_diff.diff_ladder_against_orders(table, quotes, 3, 0, 0, out, NO_LIMIT, NO_LIMIT)
         == -codes.STATUS_BAD_INPUT
     )
     assert (
-        order_diff.diff_ladder_against_orders(table, quotes, -1, 0, 0, out)
+        order_diff.diff_ladder_against_orders(table, quotes, -1, 0, 0, out, NO_LIMIT,
+                                              NO_LIMIT)
         == -codes.STATUS_BAD_INPUT
     )
 
@@ -230,7 +236,8 @@ def test_diff_sent_and_confirmed_leaves_nothing_to_do(ops, rows, threshold):
     settle(table, 100)
     quotes, n = ladder(*rows)
     out = np.zeros(32, dtype=ACTION)
-    k = order_diff.diff_ladder_against_orders(table, quotes, n, 0, threshold, out)
+    k = order_diff.diff_ladder_against_orders(table, quotes, n, 0, threshold, out, NO_LIMIT,
+                                              NO_LIMIT)
     for i, a in enumerate(out[:k]):
         if a["kind"] == codes.ACTION_INSERT:
             slot = orders.order_reserve(
@@ -244,9 +251,11 @@ def test_diff_sent_and_confirmed_leaves_nothing_to_do(ops, rows, threshold):
             )
         else:
             assert orders.order_request_cancel(table, a["slot"], 200) == codes.STATUS_OK
-    assert order_diff.diff_ladder_against_orders(table, quotes, n, 0, threshold, out) == 0
+    assert order_diff.diff_ladder_against_orders(table, quotes, n, 0, threshold, out, NO_LIMIT,
+                                              NO_LIMIT) == 0
     settle(table, 300)
-    assert order_diff.diff_ladder_against_orders(table, quotes, n, 0, threshold, out) == 0
+    assert order_diff.diff_ladder_against_orders(table, quotes, n, 0, threshold, out, NO_LIMIT,
+                                              NO_LIMIT) == 0
     for side in (BUY, SELL):  # one live order per desired level, each showing the desired size
         wanted = {(q[1]): q[3] for q in reversed(rows) if q[0] == side and q[3] > 0}
         live = {
@@ -272,11 +281,11 @@ def test_py_func_path_matches_the_compiled_diff():
     resting(table, 2, SELL, 2, 109, 1)
     quotes, n = ladder((BUY, 0, 103, 1), (SELL, 0, 105, 1))
     out, out_py = np.zeros(8, dtype=ACTION), np.zeros(8, dtype=ACTION)
-    n_jit = order_diff.diff_ladder_against_orders(table, quotes, n, 0, 0, out)
+    n_jit = order_diff.diff_ladder_against_orders(table, quotes, n, 0, 0, out, NO_LIMIT, NO_LIMIT)
     pure = getattr(
         order_diff.diff_ladder_against_orders, "py_func", order_diff.diff_ladder_against_orders
     )
-    n_py = pure(table, quotes, n, 0, 0, out_py)  # plain function under NUMBA_DISABLE_JIT
+    n_py = pure(table, quotes, n, 0, 0, out_py, NO_LIMIT, NO_LIMIT)  # plain under DISABLE_JIT
     assert n_jit == n_py == 3
     assert out.tolist() == out_py.tolist()
 

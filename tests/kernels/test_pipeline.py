@@ -43,7 +43,7 @@ class World:
 
     def run(self, fn, params, time_ns, bid, ask, inventory, levels_allowed=10):
         setup, state, out = self.bundles(params)
-        n = fn(setup, state, (time_ns, bid, ask, 3, 4, inventory, levels_allowed), out)
+        n = fn(setup, state, (time_ns, bid, ask, 3, 4, inventory, levels_allowed), out, 0, 0)
         return n, self.quotes[:n].tolist(), self.diag.copy()[0]
 
 
@@ -228,7 +228,7 @@ def test_empty_diag_array_quotes_nothing():
     world = World()
     world.diag = np.zeros(0, QUOTE_DIAG)
     setup, state, out = world.bundles(make_quote_params())
-    assert pipeline.quote_pipeline(setup, state, (S, 49_999, 50_001, 3, 4, 0, 10), out) == 0
+    assert pipeline.quote_pipeline(setup, state, (S, 49_999, 50_001, 3, 4, 0, 10), out, 0, 0) == 0
     assert world.cursor[0]["count"] == 0  # nothing ingested either
 
 
@@ -237,6 +237,6 @@ def test_book_sizes_beyond_int32_are_stored_saturated_in_the_sample():
     for fn in (pipeline.quote_pipeline, twin.quote_pipeline):
         world = World()
         setup, state, out = world.bundles(params)
-        fn(setup, state, (10 * S, 99_990, 100_010, 2**40, -(2**40), 0, 3), out)
+        fn(setup, state, (10 * S, 99_990, 100_010, 2**40, -(2**40), 0, 3), out, 0, 0)
         assert world.samples[0].tolist() == (10 * S, 99_990, 100_010, codes.LOTS_MAX,
                                              -codes.LOTS_MAX - 1)

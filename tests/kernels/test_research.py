@@ -16,7 +16,7 @@ def _raw_pipeline(params, state, rows):
     out = (np.zeros(2 * int(params[0]["level_count"]), QUOTE), np.zeros(1, QUOTE_DIAG))
     ones = np.ones(1)
     for row in rows:
-        n = pipeline.quote_pipeline((params, ones, ones), tuple(state), row, out)
+        n = pipeline.quote_pipeline((params, ones, ones), tuple(state), row, out, 0, 0)
     return out[0][:n], out[1][0]
 
 

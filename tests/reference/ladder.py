@@ -88,9 +88,10 @@ def one_side(p, mult, side, touch, step, levels, side_size, room):
 
 def build_ladder(
     params, bid_mult, ask_mult, bid0_ticks, ask0_ticks, min_spread_ticks, sigma, inventory_lots,
-    levels_allowed, out_quotes,
+    levels_allowed, out_quotes, bid_inflight_lots=0, ask_inflight_lots=0,
 ):
-    """Bids (touch first) then asks into out_quotes; returns the count."""
+    """Bids (touch first) then asks into out_quotes; returns the count. A side's sizes add up
+    to at most the room to the limit less its orders in flight."""
     p = {name: params[0][name].item() for name in params.dtype.names}
     limit = p["position_limit_lots"]
     if limit <= 0 or p["base_size_lots"] <= 0:
@@ -108,12 +109,12 @@ def build_ladder(
     step = p["base_step_ticks"] * factor
     bid_size, ask_size = side_sizes(p, sigma, inventory_lots)
     rows = []
-    if inventory_lots < limit:
-        rows += one_side(p, bid_mult, codes.SIDE_BUY, bid, step, levels, bid_size,
-                         limit - inventory_lots)
-    if inventory_lots > -limit:
-        rows += one_side(p, ask_mult, codes.SIDE_SELL, ask, step, levels, ask_size,
-                         limit + inventory_lots)
+    bid_room = limit - inventory_lots - max(bid_inflight_lots, 0)
+    ask_room = limit + inventory_lots - max(ask_inflight_lots, 0)
+    if bid_room > 0:
+        rows += one_side(p, bid_mult, codes.SIDE_BUY, bid, step, levels, bid_size, bid_room)
+    if ask_room > 0:
+        rows += one_side(p, ask_mult, codes.SIDE_SELL, ask, step, levels, ask_size, ask_room)
     for i, (side, level, price, size) in enumerate(rows):
         out_quotes[i] = (side, level, price, size)
     return len(rows)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from qengine.kernels import codes
-from tests.reference.orders import OPEN, PENDING_AMEND, PENDING_INSERT, table_rows
+from tests.reference.orders import LIVE, OPEN, PENDING_AMEND, PENDING_INSERT, table_rows
 
 _SIDES = (codes.SIDE_BUY, codes.SIDE_SELL)
 
@@ -18,6 +18,34 @@ def _in_flight_at(mine, side, skip, price):
         if r["status"] == PENDING_AMEND and r["pending_price_ticks"] == price:
             return True
     return False
+
+
+def worst_lots(r):
+    """What a live row can still trade at worst (an amend in flight: old or new remaining)."""
+    worst = max(r["amount_lots"] - r["filled_lots"], 0)
+    if r["status"] == PENDING_AMEND:
+        worst = max(worst, r["pending_amount_lots"] - r["filled_lots"])
+    return worst
+
+
+def _budget(rows, owner, desired, budget):
+    """The quote size each key may send: cuts free, additions level by level while the side's
+    budget lasts, a new order only whole. ``budget`` (side -> lots) is spent in place."""
+    sizes = {}
+    for side, level in sorted(desired, key=lambda k: (k[1], k[0])):
+        size = desired[(side, level)][1]
+        slot = owner.get((side, level))
+        if slot is None:
+            if size > budget[side]:
+                size = 0
+            budget[side] -= size
+        elif rows[slot]["status"] == OPEN:
+            remaining = max(rows[slot]["amount_lots"] - rows[slot]["filled_lots"], 0)
+            add = min(max(size - remaining, 0), max(budget[side], 0))
+            size = min(size, remaining + add)
+            budget[side] -= add
+        sizes[(side, level)] = size
+    return sizes
 
 
 def _cancel(i, r):
@@ -99,7 +127,7 @@ def _resolve(mine, rows, plan):
 
 
 def diff_ladder_against_orders(table, quotes, n_quotes, instrument, amend_threshold_ticks,
-                               out_actions):
+                               out_actions, bid_room_lots, ask_room_lots):
     if n_quotes < 0 or n_quotes > len(quotes):
         return -codes.STATUS_BAD_INPUT
     desired = {}  # (side, level) -> (price, size), first usable quote wins
@@ -114,6 +142,13 @@ def diff_ladder_against_orders(table, quotes, n_quotes, instrument, amend_thresh
     for i, r in mine:
         if r["status"] in (PENDING_INSERT, OPEN, PENDING_AMEND):
             owner.setdefault((r["side"], r["level"]), i)
+    budget = {codes.SIDE_BUY: bid_room_lots, codes.SIDE_SELL: ask_room_lots}
+    for _, r in mine:
+        if r["status"] in LIVE and r["side"] in budget:
+            budget[r["side"]] -= worst_lots(r)
+    usable = {k: v for k, v in desired.items() if k[1] >= 0 and k[0] in _SIDES}
+    sizes = _budget(rows, owner, usable, budget)
+    desired = {k: (price, sizes.get(k, size)) for k, (price, size) in desired.items()}
     plan = _plan(mine, owner, desired, max(amend_threshold_ticks, 0))
 
     decided, reinsert = _resolve(mine, rows, plan)
@@ -121,8 +156,13 @@ def diff_ladder_against_orders(table, quotes, n_quotes, instrument, amend_thresh
     for (side, level), (price, size) in desired.items():
         if level < 0 or side not in _SIDES:
             continue
-        if (side, level) in owner and (side, level) not in reinsert:
+        if size <= 0 or ((side, level) in owner and (side, level) not in reinsert):
             continue
+        if (side, level) in reinsert:  # beside its cancelled order, which may still fill
+            extra = min(size, max(worst_lots(rows[owner[(side, level)]]), 0))
+            if extra > budget[side]:
+                continue
+            budget[side] -= extra
         if not (_in_flight_at(mine, side, -1, price)
                 or _waiting_at(mine, decided, side, -1, price)):
             candidates.append((3, level, side, 0, (

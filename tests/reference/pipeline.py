@@ -34,7 +34,7 @@ def _sigma(p, vol_state):
     return sigma, 0
 
 
-def quote_pipeline(setup, state, inputs, out):
+def quote_pipeline(setup, state, inputs, out, bid_inflight_lots=0, ask_inflight_lots=0):
     """Book row in, ladder out: ring, volatility, intensity, model, ladder (all twins)."""
     params, bid_mult, ask_mult = setup
     samples, cursor, vol_state, vol_returns, intensity_state = state
@@ -48,6 +48,7 @@ def quote_pipeline(setup, state, inputs, out):
     for name in _FLOAT_DIAG_FIELDS:
         d[name] = math.nan
     d["status"], d["flags"], d["vol_status"], d["quote_count"] = codes.STATUS_OK, 0, -1, 0
+    d["bid_inflight_lots"], d["ask_inflight_lots"] = bid_inflight_lots, ask_inflight_lots
     flags = 0
 
     latest = ring.ring_latest(samples, cursor)
@@ -103,7 +104,7 @@ def quote_pipeline(setup, state, inputs, out):
     count = ladder.build_ladder(
         params, bid_mult, ask_mult, d["bid0_ticks"], d["ask0_ticks"],
         math.ceil(d["min_spread_ticks"] - 1e-9),
-        sigma, inventory_lots, levels_allowed, out_quotes,
+        sigma, inventory_lots, levels_allowed, out_quotes, bid_inflight_lots, ask_inflight_lots,
     )
     flags = int(d["flags"])
     if inventory_lots >= p["position_limit_lots"]:

@@ -236,9 +236,12 @@ def _mirror(local):
         status = {L.ST_NEW: codes.ORDER_PENDING_INSERT, L.ST_REPLACED: codes.ORDER_PENDING_AMEND,
                   L.ST_CANCELED: codes.ORDER_PENDING_CANCEL}.get(o["req"], codes.ORDER_OPEN)
         filled = 0 if o["req"] == L.ST_NEW else max(o["qty_lots"] - o["leaves_lots"], 0)
+        amount = o["qty_lots"]
+        if o["req"] == L.ST_REPLACED:  # the old remaining rests until the amend lands
+            amount, filled = o["leaves_lots"], 0
         rows.append((o["order_id"], o["order_id"], 0,
                      codes.SIDE_BUY if o["side"] > 0 else codes.SIDE_SELL,
-                     o["order_id"] & ql.LEVEL_MASK, status, o["price_tick"], o["qty_lots"],
+                     o["order_id"] & ql.LEVEL_MASK, status, o["price_tick"], amount,
                      filled, o["price_tick"], o["qty_lots"], o["local_ts"], o["local_ts"]))
     return rows
 
@@ -274,7 +277,7 @@ def _quote(h, v, local, now):
                 strict=True):
             row[name] = value
         for name in ("sigma_per_sqrt_s", "a_bid_per_s", "kappa_bid_per_tick", "a_ask_per_s",
-                     "kappa_ask_per_tick"):
+                     "kappa_ask_per_tick", "bid_inflight_lots", "ask_inflight_lots"):
             row[name] = d[name]
         for q in quotes[: d["quote_count"]]:
             side = "bid" if q["side"] == codes.SIDE_BUY else "ask"
