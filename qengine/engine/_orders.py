@@ -195,10 +195,11 @@ class OrderManager:
 
     def sends_without_waiting(self) -> bool:
         """Would a cycle's orders leave now without awaiting any answer? Only in ``orders`` mode
-        (a mass quote awaits its answer), with the reply collector running, no order batch
-        outstanding and no reconciliation due."""
+        (a mass quote awaits its answer), with the reply collector running and no
+        reconciliation due. Batches still awaiting answers do not stop it: the diff leaves
+        every order with a request in flight alone, so a cycle now only acts on the others."""
         return (self.state.config.order_mode == "orders" and self._replies is not None
-                and not self.in_flight and not self.reconcile_needed)
+                and not self.reconcile_needed)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """The order manager's service: owns the nursery where order replies are collected, and

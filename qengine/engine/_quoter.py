@@ -3,8 +3,10 @@
 The engine's one inbound function is :meth:`Quoter.on_inbound`: io hands it each socket read
 (newest market data, then the ordered order/portfolio/trade events); the listener applies it,
 and one question follows: quote now? Yes when the read brought a book not quoted on yet and a
-cycle can run at once without waiting for an answer (the quoter idle, the gate open, no order
-replies outstanding, the pacing over): the cycle runs right there, saving a task switch.
+cycle can run at once without waiting for an answer (the quoter idle, the gate open, no
+reconciliation due, the pacing over): the cycle runs right there, saving a task switch. Order
+batches still awaiting their answers do not hold it back: the diff leaves every order with a
+request in flight alone, so the cycle acts on the others at once (requests are pipelined).
 Otherwise the quoter task is woken; it quotes no sooner than ``min_quote_interval_s`` after the
 last cycle, at once on a fill, and at least every ``force_refresh_s``. Both questions are
 answered by the decision core's pacing kernels (``pacing_inline``, ``pacing_due``: the backtest
@@ -172,7 +174,8 @@ class Quoter:
         """The engine's inbound path: apply one socket read, then quote now or wake the task.
 
         Tick-to-quote is measured only when this read brought the book: a book left unquoted
-        by an earlier read (its cycle had to wait for order replies) is quoted, not timed."""
+        by an earlier read (its cycle had to wait, e.g. for a reconciliation) is quoted, not
+        timed."""
         book = self.state.book
         before = book.updates
         market = inbound.market
@@ -196,8 +199,8 @@ class Quoter:
                                book.time_ns if book.updates != before else None)
 
     def _inline_ok(self) -> bool:
-        # A cycle here must never await an answer (the reader would wait for itself); with
-        # order replies outstanding the quoter task conflates several reads into one cycle.
+        # A cycle here must never await an answer (the reader would wait for itself):
+        # reconciliation and mass quotes go through the quoter task.
         return not self.cycling and self.gate.ready and self.orders.sends_without_waiting()
 
     async def _ran_inline(self, n: int, tick_ns: int | None) -> None:

@@ -126,16 +126,33 @@ async def test_a_read_is_applied_in_order_and_quoted_on_at_once_in_the_reader(au
         nursery.cancel_scope.cancel()
 
 
-async def test_a_read_while_replies_are_outstanding_wakes_the_quoter_task(autojump_clock):
+async def test_a_read_while_replies_are_outstanding_is_quoted_on_at_once(autojump_clock):
+    # Requests are pipelined: the diff leaves orders with a request in flight alone, so the
+    # reader's cycle need not wait for earlier batches' answers (its tick is timed).
+    quoter, cycles = _quoter(min_interval_s=0.0)
+    ticks: list[int | None] = []
+
+    async def record(tick_ns: int | None) -> None:
+        cycles.append(trio.current_time())
+        ticks.append(tick_ns)
+
+    quoter._quote = record  # type: ignore[method-assign]
+    async with trio.open_nursery() as nursery:
+        await nursery.start(quoter.orders.run)
+        quoter.orders.in_flight = 2  # two order batches' answers are still to come
+        read = _read()
+        await quoter.on_inbound(read)
+        assert ticks == [read.arrival_ns]  # inline, in the reader, and timed from the read
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_read_while_a_reconciliation_is_due_wakes_the_quoter_task(autojump_clock):
     quoter, cycles = _quoter(min_interval_s=0.0)
     async with trio.open_nursery() as nursery:
         await nursery.start(quoter.orders.run)
-        quoter.orders.in_flight = 1  # an order batch's answers are still to come
+        quoter.orders.reconcile_needed = True  # the reconciliation awaits the exchange
         await quoter.on_inbound(_read())
-        assert cycles == []  # not inline: the reader must never wait behind replies
-        await nursery.start(quoter.run)
-        await trio.sleep(0.5)
-        assert len(cycles) == 1  # the quoter task quoted on that book
+        assert cycles == []  # not inline: the reader must never wait for an answer
         nursery.cancel_scope.cancel()
 
 
@@ -152,9 +169,9 @@ async def test_a_book_left_unquoted_by_an_earlier_read_is_quoted_but_not_timed(a
         {"instrument_name": BTC, "position": 0.0}),), False)
     async with trio.open_nursery() as nursery:
         await nursery.start(quoter.orders.run)
-        quoter.orders.in_flight = 1
-        await quoter.on_inbound(_read())  # replies outstanding: the book waits
-        quoter.orders.in_flight = 0
+        quoter.orders.reconcile_needed = True
+        await quoter.on_inbound(_read())  # a reconciliation is due: the book waits
+        quoter.orders.reconcile_needed = False
         await trio.sleep(0.1)
         await quoter.on_inbound(Inbound(int(trio.current_time() * 1e9), [], [portfolio]))
         nursery.cancel_scope.cancel()
