@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import math
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -47,6 +46,7 @@ log = logging.getLogger("qengine.orders")
 _DIRECTION = {codes.SIDE_BUY: "buy", codes.SIDE_SELL: "sell"}
 #: Level of order-table rows that are not quotes (flatten orders): above any quoted level.
 FLATTEN_LEVEL = codes.LEVEL_MAX
+_INSERTS, _AMENDS, _CANCELS = COUNTER["inserts"], COUNTER["amends"], COUNTER["cancels"]
 
 
 class OrderManager:
@@ -127,7 +127,15 @@ class OrderManager:
                                 state.spec.index, self._batch, counts)
         throttled, inserts, amends, cancels, refused, status, ids = counts.tolist()
         self.next_client_order_id += ids
-        self._count(throttled, inserts, amends, cancels, refused, status)
+        counters = self.counters
+        if inserts:
+            counters[_INSERTS] += inserts
+        if amends:
+            counters[_AMENDS] += amends
+        if cancels:
+            counters[_CANCELS] += cancels
+        if throttled or refused:
+            self._count_refusals(throttled, refused, status)
         if not n:
             return 0
         if state.config.telemetry.verbose_logging:
@@ -136,8 +144,8 @@ class OrderManager:
         # numbers it cannot spell exactly go the general way, through OrderFrames.
         batch = None
         if self.wire.enabled:
-            batch = await self.client.send_order_frames(self.wire.methods(n),
-                                                        partial(self.wire.build, n))
+            wire = self.wire
+            batch = await self.client.send_order_frames(wire.stage(n), wire.write)
         if batch is None:
             batch = await self.client.send_encoded_orders(
                 [self._request(*row) for row in self._batch[:n].tolist()])
@@ -156,17 +164,10 @@ class OrderManager:
             self._replies.start_soon(self._collect, prepared, batch, sent_ns)
         return n
 
-    def _count(self, throttled: int, inserts: int, amends: int, cancels: int, refused: int,
-               status: int) -> None:
+    def _count_refusals(self, throttled: int, refused: int, status: int) -> None:
         counters = self.counters
         if throttled:
             counters[COUNTER["throttled"]] += throttled
-        if inserts:
-            counters[COUNTER["inserts"]] += inserts
-        if amends:
-            counters[COUNTER["amends"]] += amends
-        if cancels:
-            counters[COUNTER["cancels"]] += cancels
         if refused:
             counters[COUNTER["errors"]] += refused
             log.error("order table full (status %d): %d insert(s) skipped", status, refused)

@@ -378,7 +378,14 @@ class RpcSession:
         if data is None:
             self._rpc.abandon_batch(requests)
             return None
-        await self._send(batch, transport.send_frames(data))
+        try:  # _send inlined: one coroutine level less on the order path
+            await transport.send_frames(data)
+        except ConnectionLost as exc:
+            batch.not_sent = exc
+            self._rpc.abandon_batch(requests)
+        except BaseException:  # cancelled mid-write: nobody will wait for these answers
+            self._rpc.abandon_batch(requests)
+            raise
         return batch
 
     def _start_batch(self, methods: Sequence[str],
