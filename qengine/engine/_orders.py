@@ -33,7 +33,7 @@ from ..kernels._jit import entry_point
 from ..kernels.order_batch import order_batch_prepare
 from ..kernels.orders import order_apply_update, order_release, order_reserve
 from ..telemetry import COUNTER, Telemetry
-from ..units import seconds_to_ns
+from ..units import NS_PER_S, seconds_to_ns
 from ._gate import QuoteGate, Wakeup
 from ._listener import Listener
 from ._order_wire import OrderWire
@@ -116,14 +116,16 @@ class OrderManager:
         ``tick_ns`` is the arrival time of the ticker that triggered this cycle (None when the
         cycle was not triggered by a fresh ticker): tick-to-quote is measured from it.
         """
-        if n_actions <= 0 or self.throttled:
+        now_s = trio.current_time()  # one clock read for the throttle check and the kernel
+        if n_actions <= 0 or now_s < self.backoff_until_s:
             return 0
         state, counts = self.state, self._counts
         # One kernel call marks the table (reserve / pending) before the requests leave, so no
         # second request can be diffed for the same order while one is in flight; it also
         # meters the batch and drops inserts a halt since the cycle no longer allows.
         n = self._prepare_batch(state.orders, state.actions, n_actions, self.bucket.state,
-                                now_ns(), self.gate.insert_levels, self.next_client_order_id,
+                                int(now_s * NS_PER_S), self.gate.insert_levels,
+                                self.next_client_order_id,
                                 state.spec.index, self._batch, counts)
         throttled, inserts, amends, cancels, refused, status, ids = counts.tolist()
         self.next_client_order_id += ids
