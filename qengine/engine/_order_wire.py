@@ -71,14 +71,23 @@ class OrderWire:
         self._scratch = np.zeros(longest + wire.NUMBER_BYTES, np.uint8)
         self._out = np.zeros(len(batch) * (longest + _FRAME_OVERHEAD), np.uint8)
         self._kinds = batch["kind"]
+        self._staged = 0
         self._encode = entry_point(wire.order_wire_encode, batch, 0, self._segments, table,
                                    self._steps, 0, bytes(4 * len(batch)), self._scratch,
                                    self._out)
 
     def methods(self, n: int) -> list[str]:
         """The JSON-RPC method of each of the first ``n`` rows."""
-        method_of_kind = self.method_of_kind
-        return [method_of_kind[kind] for kind in self._kinds[:n].tolist()]
+        return list(map(self.method_of_kind.__getitem__, self._kinds[:n].tolist()))
+
+    def stage(self, n: int) -> list[str]:
+        """Make the first ``n`` rows the ones :meth:`write` writes; return their methods."""
+        self._staged = n
+        return self.methods(n)
+
+    def write(self, first_id: int, mask_keys: bytes) -> bytes | None:
+        """:meth:`build` of the rows :meth:`stage` named (a bound method, not a partial)."""
+        return self.build(self._staged, first_id, mask_keys)
 
     def build(self, n: int, first_id: int, mask_keys: bytes) -> bytes | None:
         """The frames of the first ``n`` rows, request ``i`` with id ``first_id + i`` and mask

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import math
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -34,7 +33,7 @@ from ..kernels._jit import entry_point
 from ..kernels.order_batch import order_batch_prepare
 from ..kernels.orders import order_apply_update, order_release, order_reserve
 from ..telemetry import COUNTER, Telemetry
-from ..units import seconds_to_ns
+from ..units import NS_PER_S, seconds_to_ns
 from ._gate import QuoteGate, Wakeup
 from ._listener import Listener
 from ._order_wire import OrderWire
@@ -47,6 +46,7 @@ log = logging.getLogger("qengine.orders")
 _DIRECTION = {codes.SIDE_BUY: "buy", codes.SIDE_SELL: "sell"}
 #: Level of order-table rows that are not quotes (flatten orders): above any quoted level.
 FLATTEN_LEVEL = codes.LEVEL_MAX
+_INSERTS, _AMENDS, _CANCELS = COUNTER["inserts"], COUNTER["amends"], COUNTER["cancels"]
 
 
 class OrderManager:
@@ -116,18 +116,28 @@ class OrderManager:
         ``tick_ns`` is the arrival time of the ticker that triggered this cycle (None when the
         cycle was not triggered by a fresh ticker): tick-to-quote is measured from it.
         """
-        if n_actions <= 0 or self.throttled:
+        now_s = trio.current_time()  # one clock read for the throttle check and the kernel
+        if n_actions <= 0 or now_s < self.backoff_until_s:
             return 0
         state, counts = self.state, self._counts
         # One kernel call marks the table (reserve / pending) before the requests leave, so no
         # second request can be diffed for the same order while one is in flight; it also
         # meters the batch and drops inserts a halt since the cycle no longer allows.
         n = self._prepare_batch(state.orders, state.actions, n_actions, self.bucket.state,
-                                now_ns(), self.gate.insert_levels, self.next_client_order_id,
+                                int(now_s * NS_PER_S), self.gate.insert_levels,
+                                self.next_client_order_id,
                                 state.spec.index, self._batch, counts)
         throttled, inserts, amends, cancels, refused, status, ids = counts.tolist()
         self.next_client_order_id += ids
-        self._count(throttled, inserts, amends, cancels, refused, status)
+        counters = self.counters
+        if inserts:
+            counters[_INSERTS] += inserts
+        if amends:
+            counters[_AMENDS] += amends
+        if cancels:
+            counters[_CANCELS] += cancels
+        if throttled or refused:
+            self._count_refusals(throttled, refused, status)
         if not n:
             return 0
         if state.config.telemetry.verbose_logging:
@@ -136,8 +146,8 @@ class OrderManager:
         # numbers it cannot spell exactly go the general way, through OrderFrames.
         batch = None
         if self.wire.enabled:
-            batch = await self.client.send_order_frames(self.wire.methods(n),
-                                                        partial(self.wire.build, n))
+            wire = self.wire
+            batch = await self.client.send_order_frames(wire.stage(n), wire.write)
         if batch is None:
             batch = await self.client.send_encoded_orders(
                 [self._request(*row) for row in self._batch[:n].tolist()])
@@ -156,17 +166,10 @@ class OrderManager:
             self._replies.start_soon(self._collect, prepared, batch, sent_ns)
         return n
 
-    def _count(self, throttled: int, inserts: int, amends: int, cancels: int, refused: int,
-               status: int) -> None:
+    def _count_refusals(self, throttled: int, refused: int, status: int) -> None:
         counters = self.counters
         if throttled:
             counters[COUNTER["throttled"]] += throttled
-        if inserts:
-            counters[COUNTER["inserts"]] += inserts
-        if amends:
-            counters[COUNTER["amends"]] += amends
-        if cancels:
-            counters[COUNTER["cancels"]] += cancels
         if refused:
             counters[COUNTER["errors"]] += refused
             log.error("order table full (status %d): %d insert(s) skipped", status, refused)

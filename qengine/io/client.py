@@ -370,7 +370,7 @@ class ThalexClient:
                 calls.append((f"private/{kind}", params))
             else:
                 raise ValueError(f"unknown order request kind {kind!r}")
-        return OrderBatch(await self.send_batch(calls, timeout_s=timeout_s))
+        return await self._session.send_batch(calls, timeout_s=timeout_s, batch_type=OrderBatch)
 
     async def send_encoded_orders(
         self,
@@ -380,15 +380,16 @@ class ThalexClient:
     ) -> OrderBatch:
         """Like :meth:`send_order_batch` for requests already encoded by
         :class:`~qengine.io.order_frames.OrderFrames`: ``(method, params JSON)`` pairs."""
-        return OrderBatch(await self.send_batch(requests, timeout_s=timeout_s))
+        return await self._session.send_batch(requests, timeout_s=timeout_s,
+                                              batch_type=OrderBatch)
 
     async def send_order_frames(self, methods: Sequence[str],
                                 build: Callable[[int, bytes], bytes | None], *,
                                 timeout_s: float | None = None) -> OrderBatch | None:
         """Like :meth:`send_encoded_orders` for requests whose masked frames ``build`` writes
         (see :meth:`RpcSession.send_prebuilt`); ``None`` when it could not (nothing sent)."""
-        batch = await self._session.send_prebuilt(methods, build, timeout_s=timeout_s)
-        return None if batch is None else OrderBatch(batch)
+        return await self._session.send_prebuilt(methods, build, timeout_s=timeout_s,
+                                                 batch_type=OrderBatch)
 
     async def order_batch(
         self,

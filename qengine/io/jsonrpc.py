@@ -283,7 +283,9 @@ class RpcProtocol:
         first = self._reserve_ids(count)
         batch = PendingRequests(first, count, now_s, now_s + timeout_s, waiter, [None] * count,
                                 count)
-        self._pending.update(dict.fromkeys(range(first, first + count), batch))
+        pending = self._pending
+        for request_id in range(first, first + count):  # (cheaper than update(fromkeys))
+            pending[request_id] = batch
         self._counters.requests_sent += count
         return batch
 

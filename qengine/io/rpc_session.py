@@ -327,6 +327,7 @@ class RpcSession:
         requests: Sequence[tuple[str, Mapping[str, Any] | bytes | None]],
         *,
         timeout_s: float | None = None,
+        batch_type: type[PendingBatch] = PendingBatch,
     ) -> PendingBatch:
         """Send several requests in one socket write; return without waiting for the answers.
 
@@ -335,10 +336,11 @@ class RpcSession:
 
         ``await batch.wait()`` then yields, per request in order, the ``result`` or the
         exception :meth:`call` would have raised for it (``ThalexError`` subclass,
-        ``RequestTimeout``, ``ConnectionLost``), returned rather than raised.
+        ``RequestTimeout``, ``ConnectionLost``), returned rather than raised. The batch is a
+        ``batch_type`` (a :class:`PendingBatch` subclass may decode the results in ``wait``).
         """
         methods = [method for method, _ in requests]
-        batch, transport = self._start_batch(methods, timeout_s)
+        batch, transport = self._start_batch(methods, timeout_s, batch_type)
         if transport is None:
             return batch
         first = batch.requests.first_id
@@ -357,6 +359,7 @@ class RpcSession:
         build: Callable[[int, bytes], bytes | bytearray | memoryview | None],
         *,
         timeout_s: float | None = None,
+        batch_type: type[PendingBatch] = PendingBatch,
     ) -> PendingBatch | None:
         """Like :meth:`send_batch` for requests whose frames the caller writes itself.
 
@@ -366,7 +369,7 @@ class RpcSession:
         it cannot write them: then nothing is sent, the ids are released and this returns
         ``None`` (the caller sends the requests through :meth:`send_batch`).
         """
-        batch, transport = self._start_batch(methods, timeout_s)
+        batch, transport = self._start_batch(methods, timeout_s, batch_type)
         if transport is None:
             return batch
         requests = batch.requests
@@ -378,16 +381,23 @@ class RpcSession:
         if data is None:
             self._rpc.abandon_batch(requests)
             return None
-        await self._send(batch, transport.send_frames(data))
+        try:  # _send inlined: one coroutine level less on the order path
+            await transport.send_frames(data)
+        except ConnectionLost as exc:
+            batch.not_sent = exc
+            self._rpc.abandon_batch(requests)
+        except BaseException:  # cancelled mid-write: nobody will wait for these answers
+            self._rpc.abandon_batch(requests)
+            raise
         return batch
 
-    def _start_batch(self, methods: Sequence[str],
-                     timeout_s: float | None) -> tuple[PendingBatch, Transport | None]:
+    def _start_batch(self, methods: Sequence[str], timeout_s: float | None,
+                     batch_type: type[PendingBatch]) -> tuple[PendingBatch, Transport | None]:
         # The batch, registered as pending, and the transport to send it with (None: the batch
         # is already settled, not sent or empty).
         timeout = self.request_timeout_s if timeout_s is None else timeout_s
         now_s = trio.current_time()
-        batch = PendingBatch(self._rpc, timeout, methods, now_s)
+        batch = batch_type(self._rpc, timeout, methods, now_s)
         transport = self._transport
         if transport is None or not transport.connected:
             batch.not_sent = ConnectionLost("not connected; batch not sent")

@@ -52,16 +52,13 @@ def one_order_id(order_id: str | None, client_order_id: int | None) -> dict[str,
     return {"order_id": order_id, "client_order_id": client_order_id}
 
 
-class OrderBatch:
+class OrderBatch(PendingBatch):
     """Order requests sent together; :meth:`wait` decodes their answers."""
-
-    def __init__(self, batch: PendingBatch) -> None:
-        self._batch = batch
 
     async def wait(self) -> list[m.OrderUpdate | BaseException]:
         """Per request: the decoded order, or the error as an exception object."""
         decoded: list[m.OrderUpdate | BaseException] = []
-        for method, result in zip(self._batch.methods, await self._batch.wait(), strict=True):
+        for method, result in zip(self.methods, await super().wait(), strict=True):
             if isinstance(result, BaseException):
                 decoded.append(result)
                 continue

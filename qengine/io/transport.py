@@ -198,12 +198,13 @@ class Transport:
             raise ConnectionLost("not connected")
         return ws.take_mask_keys(n_frames)
 
-    async def send_frames(self, data: bytes | bytearray | memoryview) -> None:
-        """Send complete masked client frames in one write; :class:`ConnectionLost` when down."""
+    def send_frames(self, data: bytes | bytearray | memoryview) -> Awaitable[None]:
+        """Send complete masked client frames in one write (await the result: the socket's
+        own coroutine, one level less); :class:`ConnectionLost` when down."""
         ws = self._ws
         if ws is None:
             raise ConnectionLost("not connected")
-        await ws.send_frames(data)
+        return ws.send_frames(data)
 
     async def wait_connected(self) -> None:
         """Wait until connected and the connect hook has finished."""
