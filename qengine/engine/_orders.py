@@ -158,7 +158,9 @@ class OrderManager:
         if tick_ns is not None:
             self.telemetry.tick_to_quote.record(sent_ns - tick_ns)
         self.in_flight += 1
-        # One tolist() turns the rows into tuples of Python ints (field order of ACTION).
+        # One tolist() turns the rows into tuples of Python ints (field order of ACTION). Read
+        # after the send, off the timed path: only the one running cycle (``Quoter.cycling``)
+        # calls ``execute``, so nothing refills ``_batch`` during the await.
         prepared = self._batch[:n].tolist()
         if self._replies is None:
             await self._collect(prepared, batch, sent_ns)

@@ -312,6 +312,12 @@ class RpcProtocol:
         for request_id in batch.unanswered():
             self._pending.pop(request_id, None)
 
+    def withdraw_batch(self, batch: PendingRequests) -> None:
+        """Forget ``batch`` before any of it was written (its frames could not be built): its
+        requests leave the pending table and the ``requests_sent`` count."""
+        self.abandon_batch(batch)
+        self._counters.requests_sent -= batch.count
+
     def expire(self, now_s: float) -> list[PendingRequest | PendingRequests]:
         """Remove and return every pending entry whose deadline is at or before ``now_s``."""
         late = [i for i, p in self._pending.items() if p.deadline_s <= now_s]

@@ -348,7 +348,7 @@ class RpcSession:
             frames = [encode_request(method, params, first + i)
                       for i, (method, params) in enumerate(requests)]
         except BaseException:
-            self._rpc.abandon_batch(batch.requests)
+            self._rpc.withdraw_batch(batch.requests)
             raise
         await self._send(batch, transport.send_many(frames))
         return batch
@@ -366,8 +366,9 @@ class RpcSession:
         ``build(first_id, mask_keys)`` returns the complete masked client text frames of the
         ``len(methods)`` requests, request ``i`` with id ``first_id + i`` and masking key
         ``mask_keys[4 * i:4 * i + 4]`` (fresh keys from the socket's pool), or ``None`` when
-        it cannot write them: then nothing is sent, the ids are released and this returns
-        ``None`` (the caller sends the requests through :meth:`send_batch`).
+        it cannot write them: then nothing is sent, the ids leave the pending table (and the
+        ``requests_sent`` count) and this returns ``None`` (the caller sends the requests
+        through :meth:`send_batch`).
         """
         batch, transport = self._start_batch(methods, timeout_s, batch_type)
         if transport is None:
@@ -376,10 +377,10 @@ class RpcSession:
         try:
             data = build(requests.first_id, transport.take_mask_keys(len(methods)))
         except BaseException:
-            self._rpc.abandon_batch(requests)
+            self._rpc.withdraw_batch(requests)
             raise
         if data is None:
-            self._rpc.abandon_batch(requests)
+            self._rpc.withdraw_batch(requests)
             return None
         try:  # _send inlined: one coroutine level less on the order path
             await transport.send_frames(data)

@@ -64,12 +64,15 @@ _KEYS = ("best_bid_price", "best_bid_amount", "best_ask_price", "best_ask_amount
 _BID_P, _BID_A, _ASK_P, _ASK_A, _LAST, _MARK, _STAMP, _INDEX, _F_RATE, _F_MARK = range(10)
 _C_LOW, _C_HIGH, _CHANNEL, _NOTIFICATION = 10, 11, 12, 13
 _TICKER_FIELDS = 12
-_KEY_BYTES = np.zeros((len(_KEYS), 16), np.uint8)
-#: ``_BY_LENGTH[n]``: the rows of the keys ``n`` bytes long (-1 pads).
-_BY_LENGTH = np.full((17, 4), -1, np.int64)
+_KEY_LENGTHS = [len(key) for key in _KEYS]
+_KEY_BYTES = np.zeros((len(_KEYS), max(_KEY_LENGTHS)), np.uint8)
+#: ``_BY_LENGTH[n]``: the rows of the keys ``n`` bytes long (-1 pads), sized from the keys so
+#: that no key can be left out.
+_BY_LENGTH = np.full((max(_KEY_LENGTHS) + 1, max(map(_KEY_LENGTHS.count, _KEY_LENGTHS))), -1,
+                     np.int64)
 for _row, _key in enumerate(_KEYS):
     _KEY_BYTES[_row, :len(_key)] = np.frombuffer(_key.encode(), np.uint8)
-    _BY_LENGTH[len(_key), np.argmax(_BY_LENGTH[len(_key)] < 0)] = _row
+    _BY_LENGTH[len(_key), _KEY_LENGTHS[:_row].count(len(_key))] = _row
 
 
 @helper(_i8(BYTES_T, _i8, _i8), inline=True)

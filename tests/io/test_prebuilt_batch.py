@@ -192,6 +192,7 @@ async def test_a_builder_that_cannot_or_fails_releases_its_ids():
         await session.send_prebuilt(["a", "b"], broken)
     assert transport.writes == []
     assert session.statistics().rpc.pending == 0
+    assert session.statistics().rpc.requests_sent == 0  # nothing left: nothing counted as sent
 
 
 async def test_a_failed_write_marks_the_batch_not_sent_and_releases_its_ids():

@@ -296,3 +296,12 @@ def test_ticker_tick_is_the_decode_then_engine_tick_and_falls_back_without_writi
     assert runs[0][0][0] == codes.TICK_FALLBACK
     assert runs[0][1][0] > 0  # quoted on the decoded book
     assert runs[0][1][3] == [64999, 65001, 636, 915]
+
+
+def test_every_known_key_is_in_its_length_slot_once():
+    from qengine.kernels import ticker_wire
+
+    for row, key in enumerate(ticker_wire._KEYS):
+        slots = ticker_wire._BY_LENGTH[len(key)]
+        assert list(slots).count(row) == 1, key
+        assert bytes(ticker_wire._KEY_BYTES[row, :len(key)]) == key.encode()
