@@ -140,8 +140,14 @@ class OrderManager:
             self._count_refusals(throttled, refused, status)
         if not n:
             return 0
+        # The rows as tuples of Python ints (field order of ACTION), made once: before the send
+        # only when it needs them (verbose log, the general way), else after it, off the timed
+        # path (only the one running cycle, ``Quoter.cycling``, calls ``execute``, so nothing
+        # refills ``_batch`` during the await).
+        prepared = None
         if state.config.telemetry.verbose_logging:
-            log.debug("sending %s", self._batch[:n].tolist())
+            prepared = self._batch[:n].tolist()
+            log.debug("sending %s", prepared)
         # One kernel call writes every request's masked frame (ids and mask keys from io);
         # numbers it cannot spell exactly go the general way, through OrderFrames.
         batch = None
@@ -149,8 +155,10 @@ class OrderManager:
             wire = self.wire
             batch = await self.client.send_order_frames(wire.stage(n), wire.write)
         if batch is None:
+            if prepared is None:
+                prepared = self._batch[:n].tolist()
             batch = await self.client.send_encoded_orders(
-                [self._request(*row) for row in self._batch[:n].tolist()])
+                [self._request(*row) for row in prepared])
         sent_ns = now_ns()
         # The cycle's orders left in one socket write: tick-to-quote ends here. The answers
         # are collected by the order manager's own task, so the quoter is free for the next
@@ -158,10 +166,8 @@ class OrderManager:
         if tick_ns is not None:
             self.telemetry.tick_to_quote.record(sent_ns - tick_ns)
         self.in_flight += 1
-        # One tolist() turns the rows into tuples of Python ints (field order of ACTION). Read
-        # after the send, off the timed path: only the one running cycle (``Quoter.cycling``)
-        # calls ``execute``, so nothing refills ``_batch`` during the await.
-        prepared = self._batch[:n].tolist()
+        if prepared is None:
+            prepared = self._batch[:n].tolist()
         if self._replies is None:
             await self._collect(prepared, batch, sent_ns)
         else:

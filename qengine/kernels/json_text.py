@@ -26,8 +26,9 @@ _POW10_F = np.array([10.0**i for i in range(23)], np.float64)
 #: ``_FITS[p]``: the largest mantissa that times ``10**p`` stays below 2**62.
 _FITS = np.array([(1 << 62) // 10**i for i in range(19)], np.int64)
 _MAX_DIGITS = 18
-#: Significant digits up to which a float's ``repr`` is the decimal it was read from (DBL_DIG).
-_EXACT_DIGITS = 15
+#: Significant digits up to which a float's ``repr`` is the decimal it was read from (DBL_DIG);
+#: the order encoder (``order_wire``) spells numbers by the same bound.
+EXACT_DIGITS = 15
 _MAX_STEPS = 1 << 50  # beyond it a value's ulp nears half a step: the general way decides
 _MAX_EXPONENT = 280  # keeps every skipped number finite and normal for io's parser
 _NUMBER = numba.types.UniTuple(_i8, 6)
@@ -221,7 +222,7 @@ def number_float(mantissa, exponent, negative, integral):
 def nearest_steps(mantissa, exponent, digits, negative, step_m, step_k):
     """Whole steps nearest to the decimal (ties to even), ``StepGrid.nearest``'s answer; False
     when the general way must decide (more than 15 digits, or out of int64 range)."""
-    if digits > _EXACT_DIGITS:
+    if digits > EXACT_DIGITS:
         return False, 0
     if mantissa == 0:
         return True, 0

@@ -22,6 +22,7 @@ from numba import types
 from . import codes
 from ._jit import helper, kernel
 from .dtypes import ACTION_T
+from .json_text import EXACT_DIGITS
 
 _i8 = numba.types.int64
 _u1 = numba.types.uint8
@@ -37,7 +38,6 @@ TEMPLATE_INSERT_BUY, TEMPLATE_INSERT_SELL, TEMPLATE_AMEND, TEMPLATE_CANCEL = 0, 
 STEPS = 4
 #: Room one formatted number may take (sign, 20 digits, point, exponent).
 NUMBER_BYTES = 32
-_MAX_DIGITS = 15
 _INT64_MAX = 9223372036854775807
 _ZERO, _DOT, _MINUS, _PLUS, _E = 48, 46, 45, 43, 101
 
@@ -140,7 +140,7 @@ def _write_decimal(buf, pos, steps, m, k):
     while rest:
         d += 1
         rest //= 10
-    if d > _MAX_DIGITS:
+    if d > EXACT_DIGITS:
         return -1
     if steps < 0:
         buf[pos] = _MINUS
