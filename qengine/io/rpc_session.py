@@ -16,7 +16,10 @@
 - Raw market channels (``raw_market``, the engine's own ticker): the newest push of such a
   channel in a read is handed over as its frame's bytes, unparsed, in ``Inbound.market``; the
   consumer decodes it, and what it cannot decode it hands back to :meth:`RpcSession.decode_raw`,
-  which decodes (or rejects) it exactly as the read would have, counted the same way.
+  which decodes (or rejects) it exactly as the read would have, counted the same way. When the
+  frames before that push are only answers and ``session.orders`` pushes that list no fill, the
+  push is handed over alone and first, before the rest of the read is parsed (the consumer
+  quotes it at once), and the rest follows in a second :class:`Inbound`.
 """
 
 from __future__ import annotations
@@ -45,6 +48,17 @@ __all__ = ["Inbound", "InboundHandler", "PendingBatch", "RpcSession", "SessionSt
 
 #: How a Thalex push starts on the wire (its channel name follows up to the next quote).
 _PUSH_HEAD = b'{"channel_name":"'
+#: How an answer and an order push start on the wire (Thalex writes ``id`` / the name first).
+_ANSWER_HEAD = b'{"id":'
+_ORDERS_HEAD = _PUSH_HEAD + b'session.orders"'
+
+
+def _moves_no_position(data: bytes) -> bool:
+    """Whether a frame is an answer or a ``session.orders`` push that lists no fill (every
+    ``"fills"`` key it holds is an empty list): one that cannot move a position. Anything
+    else, or fills spelled another way, counts as one that may."""
+    return (data.startswith(_ANSWER_HEAD) or data.startswith(_ORDERS_HEAD)) and \
+        data.count(b'"fills"') == data.count(b'"fills":[]')
 
 
 @dataclass(slots=True)
@@ -72,7 +86,8 @@ class SessionStatistics:
     undecodable_notifications: int
     #: Pushes skipped because a newer one of the same channel came in the same read.
     conflated_in_batch: int
-    #: Reads whose pushes were handed to the consumer.
+    #: Hand-overs to the consumer: one per read that carried pushes, two when a read's raw
+    #: market push went first (see ``RpcSession.handle_read``).
     inbound_batches: int
     #: Pushes of raw market channels handed over unparsed.
     raw_market_pushes: int = 0
@@ -125,7 +140,8 @@ class RpcSession:
         """Name the one consumer of the pushes, before the first read.
 
         ``on_inbound(inbound)`` is awaited in the reader task for every read that carried
-        pushes: it must never wait for an answer from this session. ``conflate`` lists the
+        pushes (twice for a read whose raw market push goes first, see ``handle_read``): it
+        must never wait for an answer from this session. ``conflate`` lists the
         channel prefixes of market data: only the newest push per channel in one read is
         decoded and delivered, in ``Inbound.market``.
         """
@@ -147,8 +163,14 @@ class RpcSession:
 
     async def handle_read(self, raw: list[bytes]) -> None:
         """Process one socket read (the transport's ``on_batch`` hook): wake the callers whose
-        answers came, then hand the read's pushes to the consumer as one :class:`Inbound`."""
+        answers came, then hand the read's pushes to the consumer as one :class:`Inbound`; or
+        as two, the newest raw market push first, when nothing before it can move a position
+        (see :meth:`_hand_over_first`)."""
         now_s = trio.current_time()
+        if self._raw_heads and len(raw) > 1 and self._on_inbound is not None:
+            raw = await self._hand_over_first(raw, int(now_s * 1e9))
+            if not raw:
+                return
         if len(raw) > 1 and (self._conflate or self._raw_heads):
             frames = self._parse_newest(raw)
             skip = self._superseded(frames)
@@ -187,6 +209,40 @@ class RpcSession:
         finally:
             self._inbound = None
         return inbound
+
+    async def _hand_over_first(self, raw: list[bytes], arrival_ns: int) -> list[bytes]:
+        # The newest raw market push goes to the consumer alone, before the rest of the read
+        # is even parsed, when the frames before it are only order answers and order pushes
+        # that carry no fill (nothing that moves a position, so a quote on that book is the
+        # one it would make after them), and no frame after it can be a newer push of its
+        # channel (those that follow are as if the read had ended before them). Returns the
+        # frames still to handle (all of them when the read is not split).
+        first = len(raw) - 1
+        while first >= 0 and not self._is_raw(raw[first]):
+            first -= 1
+        if first < 0:
+            return raw
+        push = raw[first]
+        head = next(head for head in self._raw_heads if push.startswith(head))
+        for data in raw[first + 1:]:
+            if type(data) is not bytes or data.startswith(head) or not (
+                    data.startswith(_ANSWER_HEAD) or data.startswith(_PUSH_HEAD)):
+                return raw
+        superseded = []
+        for index in range(first):
+            data = raw[index]
+            if type(data) is not bytes:
+                return raw
+            if data.startswith(head) and b'"snapshot"' not in data:
+                superseded.append(index)  # an older push of that channel: never decoded
+            elif not _moves_no_position(data):
+                return raw
+        self._raw_pushes += 1
+        self._batches += 1
+        self._conflated_in_batch += len(superseded)
+        await self._on_inbound(Inbound(arrival_ns, [push]))  # type: ignore[misc]
+        skip = {first, *superseded}
+        return [data for index, data in enumerate(raw) if index not in skip]
 
     def _is_raw(self, data: bytes) -> bool:
         return type(data) is bytes and data.startswith(self._raw_heads) and \

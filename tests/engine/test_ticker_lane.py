@@ -40,7 +40,10 @@ def frame(**fields: object) -> bytes:
     return orjson.dumps({"channel_name": CHANNEL, "notification": {**TICKER, **fields}})
 
 
-def build(min_interval_s: float = 0.0) -> tuple[Quoter, ThalexClient]:
+def build(min_interval_s: float = 0.0, *, to_quoter: bool = False
+          ) -> tuple[Quoter, ThalexClient]:
+    """A quoter and its client; io's reads go to the quoter when ``to_quoter`` (the engine's
+    wiring), else nowhere."""
     config = EngineConfig()
     config = EngineConfig(quote=type(config.quote)(min_quote_interval_s=min_interval_s))
     state = EngineState(config, select_instruments(config, _INSTRUMENTS))
@@ -51,10 +54,12 @@ def build(min_interval_s: float = 0.0) -> tuple[Quoter, ThalexClient]:
     async def nobody(_inbound: Inbound) -> None:
         pass
 
-    client._session.deliver_to(nobody, conflate=("ticker.", "price_index."))  # io's wiring
     listener = Listener(state, telemetry, wakeup, decode_raw=client.decode_raw)
     orders = OrderManager(state, listener, telemetry, client, gate, wakeup)
-    return Quoter(config, state, listener, orders, gate, wakeup, telemetry), client
+    quoter = Quoter(config, state, listener, orders, gate, wakeup, telemetry)
+    client._session.deliver_to(quoter.on_inbound if to_quoter else nobody,
+                               conflate=("ticker.", "price_index."))  # io's wiring
+    return quoter, client
 
 
 def seen(quoter: Quoter) -> tuple[object, ...]:
@@ -149,3 +154,45 @@ async def test_tick_raw_reports_a_fallback_without_touching_the_book():
     before = seen(quoter)
     assert quoter.tick_raw(frame()[:-1], 1) == codes.TICK_FALLBACK
     assert seen(quoter) == before
+
+
+ORDER = {"order_id": "00011E5700000102", "order_type": "limit",
+         "time_in_force": "good_till_cancelled", "instrument_name": BTC, "direction": "buy",
+         "price": 64990.0, "amount": 0.01, "filled_amount": 0.0, "remaining_amount": 0.01,
+         "label": "other", "client_order_id": 77, "status": "open", "fills": [],
+         "change_reason": "insert", "insert_reason": "client_request", "create_time": 1.0,
+         "persistent": False}
+FILL = {"trade_id": "T1", "price": 64990.0, "amount": 0.004, "time": 1767865600.2,
+        "maker_taker": "maker", "leg_index": 0}
+
+
+@pytest.mark.parametrize("fills", [[], [FILL]])
+async def test_a_read_with_order_news_before_the_ticker(autojump_clock, fills):
+    # Order news without a fill: the ticker is quoted at once, in the lane's one kernel call,
+    # and the news is applied after. With a fill: the fill is booked before the cycle.
+    quoter, client = build(to_quoter=True)
+    quoter.gate.open()
+    quoter.orders.sends_without_waiting = lambda: True  # type: ignore[method-assign]
+    seen_at_execute: list[tuple[int, int]] = []
+    counters = quoter.listener.counters
+
+    async def execute(n_actions: int, tick_ns: int | None) -> None:
+        seen_at_execute.append((int(counters[COUNTER["order_updates"]]),
+                                quoter.state.position_lots(0)))
+
+    quoter.orders.execute = execute  # type: ignore[method-assign]
+    calls = []
+    engine_tick = quoter._engine_tick
+    quoter._engine_tick = lambda *args: calls.append(args) or engine_tick(*args)
+    await trio.sleep(1.0)
+    push = orjson.dumps({"channel_name": "session.orders", "notification": [{
+        **ORDER, "fills": fills, "filled_amount": 0.004 if fills else 0.0}]})
+    await client._session.handle_read([push, frame()])
+    assert quoter.cycles == 1
+    assert int(counters[COUNTER["order_updates"]]) == 1
+    if fills:
+        assert seen_at_execute == [(1, 4)]  # booked, then quoted (through engine_tick)
+        assert len(calls) == 1
+    else:
+        assert seen_at_execute == [(0, 0)]  # quoted before the push was applied
+        assert calls == []

@@ -118,3 +118,88 @@ def test_the_client_builds_its_session_with_the_raw_channels():
 
     client._session.deliver_to(nobody, conflate=("ticker.",))
     assert client.decode_raw(push(RAW, 2.0), 5).market[0].records[0].mark_price == 2.0
+
+
+ORDER_PUSH = {"order_id": "00011E5700000102", "order_type": "limit",
+              "time_in_force": "good_till_cancelled", "instrument_name": "A", "direction": "sell",
+              "price": 101.0, "amount": 0.1, "filled_amount": 0.0, "remaining_amount": 0.1,
+              "label": "qe", "client_order_id": 1002, "status": "open", "fills": [],
+              "change_reason": "insert", "insert_reason": "client_request",
+              "create_time": 1.0, "persistent": False}
+FILL = {"trade_id": "T1", "price": 101.0, "amount": 0.04, "time": 2.0, "maker_taker": "maker",
+        "leg_index": 0}
+
+
+def orders_push(**fields: object) -> bytes:
+    return orjson.dumps({"channel_name": "session.orders",
+                         "notification": [{**ORDER_PUSH, **fields}]})
+
+
+def answer(request_id: int, **result: object) -> bytes:
+    return orjson.dumps({"id": request_id, "result": {**ORDER_PUSH, **result}})
+
+
+async def reads_of(batch: list[bytes]) -> tuple[list[tuple[Inbound, int]], RpcSession]:
+    """Every hand-over of one read, each with the answers io had matched when it came."""
+    reads: list[tuple[Inbound, int]] = []
+    session = RpcSession(raw_market=(RAW,))
+
+    async def consume(inbound: Inbound) -> None:
+        reads.append((inbound, session.statistics().rpc.unmatched_responses))
+
+    session.deliver_to(consume, conflate=("ticker.", "price_index."))
+    await session.handle_read(batch)
+    return reads, session
+
+
+async def test_the_ticker_goes_first_when_nothing_before_it_moves_a_position(autojump_clock):
+    # Before the newest raw ticker: answers and order pushes that list no fill, and an older
+    # push of the ticker's channel. It is handed over alone, before the rest is even parsed.
+    newest = push(RAW, 3.0)
+    after = push("ticker.B.raw", 4.0)
+    batch = [answer(7), push(RAW, 1.0), orders_push(), answer(8, fills=[]), newest, answer(9),
+             after]
+    reads, session = await reads_of(batch)
+    (first, answered_then), (rest, answered_after) = reads
+    assert first.market == [newest] and first.events == []
+    assert answered_then == 0  # no answer of the read was looked at yet
+    assert rest.arrival_ns == first.arrival_ns
+    assert [(n.kind, n.key) for n in rest.market] == [("ticker", "B")]
+    assert [n.kind for n in rest.events] == ["session.orders"]
+    assert answered_after == 3
+    stats = session.statistics()
+    assert stats.conflated_in_batch == 1  # the older push of the ticker's channel
+    assert stats.raw_market_pushes == 1
+    assert stats.inbound_batches == 2
+
+
+@pytest.mark.parametrize("before", [
+    orders_push(fills=[FILL], change_reason="fill", filled_amount=0.04),  # a fill: booked first
+    answer(7, fills=[FILL]),
+    orjson.dumps({"channel_name": "session.orders", "notification": [{**ORDER_PUSH,
+                                                                      "fills": [FILL]}]},
+                 option=orjson.OPT_INDENT_2),  # fills spelled another way: may be one
+    orjson.dumps({"channel_name": "account.trade_history", "notification": []}),
+    orjson.dumps({"channel_name": "account.portfolio", "notification": []}),
+    orjson.dumps({"channel_name": "price_index.X",
+                  "notification": {"index_name": "X", "price": 5.0, "timestamp": 1.0}}),
+    push(RAW, 1.0, snapshot=True),
+])
+async def test_anything_else_before_the_ticker_keeps_the_read_whole(autojump_clock, before):
+    newest = push(RAW, 3.0)
+    reads, session = await reads_of([before, newest])
+    ((inbound, _),) = reads
+    assert inbound.market[-1] == newest
+    assert session.statistics().inbound_batches == 1
+
+
+@pytest.mark.parametrize("after", [
+    orjson.dumps({"notification": {**TICKER, "mark_price": 9.0}, "channel_name": RAW}),
+    push(RAW, 7.0, snapshot=True),
+    b'  {"id":9,"result":1}',
+])
+async def test_a_frame_after_it_that_may_be_a_newer_ticker_keeps_the_read_whole(
+        autojump_clock, after):
+    reads, session = await reads_of([orders_push(), push(RAW, 3.0), after])
+    assert len(reads) == 1
+    assert session.statistics().inbound_batches == 1
