@@ -91,7 +91,7 @@ def old_path(data: bytes, arrival_ns: int) -> tuple[object, ...]:
 async def test_a_raw_ticker_writes_what_the_old_path_writes(data):
     quoter, _ = build()
     quoter.listener.apply(Inbound(5_000, [data]))
-    assert quoter.listener.lane.decoded == 1
+    assert quoter.listener.counters[COUNTER["ticker_lane"]] == 1
     assert seen(quoter) == old_path(data, 5_000)
 
 
@@ -103,7 +103,7 @@ async def test_a_raw_ticker_writes_what_the_old_path_writes(data):
 async def test_frames_the_lane_leaves_to_io_are_decoded_by_io_as_before(data):
     quoter, _ = build()
     quoter.listener.apply(Inbound(5_000, [data]))
-    assert quoter.listener.lane.fallbacks == 1
+    assert quoter.listener.counters[COUNTER["ticker_fallbacks"]] == 1
     assert seen(quoter) == old_path(data, 5_000)
     assert quoter.state.book.updates == 1
 
@@ -146,7 +146,7 @@ async def test_a_read_of_only_the_raw_ticker_is_quoted_in_one_kernel_call(autoju
     await quoter.on_inbound(Inbound(later, [frame(best_bid_price=1.2345678901234567e4)]))
     assert len(calls) == 1
     assert quoter.cycles == 2
-    assert quoter.listener.lane.fallbacks == 1
+    assert quoter.listener.counters[COUNTER["ticker_fallbacks"]] == 1
 
 
 async def test_tick_raw_reports_a_fallback_without_touching_the_book():
@@ -196,3 +196,21 @@ async def test_a_read_with_order_news_before_the_ticker(autojump_clock, fills):
     else:
         assert seen_at_execute == [(0, 0)]  # quoted before the push was applied
         assert calls == []
+
+
+async def test_the_status_line_and_summary_tell_how_tickers_were_decoded(autojump_clock):
+    from qengine.config import load_config
+    from qengine.engine._services import build_engine
+    from qengine.engine._status import build_summary, status_line
+    from qengine.strategy.setup import InstrumentSpec
+
+    spec = InstrumentSpec(0, BTC, "FBTCUSD", "BTCUSD", 0.5, 0.001, 1)
+    engine = build_engine(load_config(None, {}), [spec], "ws://127.0.0.1:1/ws/api/v2")
+    engine.listener.apply(Inbound(5_000, [frame()]))
+    line, _ = status_line(engine, {}, 60.0)
+    assert "decoded by io" not in line
+    engine.listener.apply(Inbound(6_000, [frame(best_bid_price=1.2345678901234567e4)]))
+    line, _ = status_line(engine, {}, 60.0)
+    assert "| 1 tickers decoded by io (not the lane)" in line
+    summary = build_summary(engine, 0)
+    assert (summary["tickers_by_lane"], summary["tickers_by_io"]) == (1, 1)

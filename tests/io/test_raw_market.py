@@ -161,7 +161,8 @@ async def test_the_ticker_goes_first_when_nothing_before_it_moves_a_position(aut
              after]
     reads, session = await reads_of(batch)
     (first, answered_then), (rest, answered_after) = reads
-    assert first.market == [newest] and first.events == []
+    assert first.market == [newest]
+    assert first.events == []
     assert answered_then == 0  # no answer of the read was looked at yet
     assert rest.arrival_ns == first.arrival_ns
     assert [(n.kind, n.key) for n in rest.market] == [("ticker", "B")]
