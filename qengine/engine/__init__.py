@@ -18,6 +18,7 @@ reconnect hooks, heartbeat, leaving the market) and ``_status`` (status line, su
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -113,6 +114,10 @@ async def _open_engine(config: EngineConfig, url: str, credentials: Credentials,
                 try:
                     async with trio.open_nursery() as services:
                         await _start_services(engine, services)
+                        # Everything built so far (modules, kernels, state: ~130,000 objects)
+                        # lives as long as the engine: out of the collector's sight, a full
+                        # collection while quoting costs microseconds, not ~40 ms.
+                        gc.freeze()
                         log.info(
                             "qengine quoting %s on %s (%s model, %d levels, %s mode); "
                             "position %s; kernels %d in %.2f s",
@@ -129,6 +134,7 @@ async def _open_engine(config: EngineConfig, url: str, credentials: Credentials,
                     engine.gate.close()
                     open_orders_at_exit = await leave_market(engine, client)
         finally:
+            gc.unfreeze()  # this engine's objects can be collected once it is gone
             engine.summary = build_summary(engine, open_orders_at_exit)
             engine.stopped.set()
             outer.cancel_scope.cancel()
