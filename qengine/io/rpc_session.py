@@ -42,24 +42,10 @@ from .jsonrpc import (
 from .messages import DecodeStats, decode_notification
 from .messages import Notification as Decoded
 from .pending_batch import PendingBatch
+from .read_plan import PUSH_HEAD, first_push, is_raw, parse_newest, superseded
 from .transport import Transport, TransportStatistics
 
 __all__ = ["Inbound", "InboundHandler", "PendingBatch", "RpcSession", "SessionStatistics"]
-
-#: How a Thalex push starts on the wire (its channel name follows up to the next quote).
-_PUSH_HEAD = b'{"channel_name":"'
-#: How an answer and an order push start on the wire (Thalex writes ``id`` / the name first).
-_ANSWER_HEAD = b'{"id":'
-_ORDERS_HEAD = _PUSH_HEAD + b'session.orders"'
-
-
-def _moves_no_position(data: bytes) -> bool:
-    """Whether a frame is an answer or a ``session.orders`` push that lists no fill (every
-    ``"fills"`` key it holds is an empty list): one that cannot move a position. Anything
-    else, or fills spelled another way, counts as one that may."""
-    return (data.startswith(_ANSWER_HEAD) or data.startswith(_ORDERS_HEAD)) and \
-        data.count(b'"fills"') == data.count(b'"fills":[]')
-
 
 @dataclass(slots=True)
 class Inbound:
@@ -119,7 +105,7 @@ class RpcSession:
                for name in raw_market):
             raise ValueError("raw_market must name channels (non-empty, without quotes)")
         self._raw_names = frozenset(name.encode() for name in raw_market)
-        self._raw_heads = tuple(_PUSH_HEAD + name + b'"' for name in self._raw_names)
+        self._raw_heads = tuple(PUSH_HEAD + name + b'"' for name in self._raw_names)
         self._raw_pushes = 0
         self.request_timeout_s = request_timeout_s
         self._rpc = RpcProtocol()
@@ -165,17 +151,27 @@ class RpcSession:
         """Process one socket read (the transport's ``on_batch`` hook): wake the callers whose
         answers came, then hand the read's pushes to the consumer as one :class:`Inbound`; or
         as two, the newest raw market push first, when nothing before it can move a position
-        (see :meth:`_hand_over_first`)."""
+        (see :func:`~qengine.io.read_plan.first_push`)."""
         now_s = trio.current_time()
-        if self._raw_heads and len(raw) > 1 and self._on_inbound is not None:
-            raw = await self._hand_over_first(raw, int(now_s * 1e9))
-            if not raw:
-                return
-        if len(raw) > 1 and (self._conflate or self._raw_heads):
-            frames = self._parse_newest(raw)
-            skip = self._superseded(frames)
-        elif self._raw_heads:
-            frames, skip = [data if self._is_raw(data) else parse_frame(data) for data in raw], ()
+        heads = self._raw_heads
+        if heads and len(raw) > 1 and self._on_inbound is not None:
+            first = first_push(raw, heads)
+            if first is not None:  # the quoted book goes first, the rest is parsed after
+                index, older = first
+                self._raw_pushes += 1
+                self._batches += 1
+                self._conflated_in_batch += len(older)
+                await self._on_inbound(Inbound(int(now_s * 1e9), [raw[index]]))
+                skip = {index, *older}
+                raw = [data for i, data in enumerate(raw) if i not in skip]
+                if not raw:
+                    return
+        if len(raw) > 1 and (self._conflate or heads):
+            frames, skipped = parse_newest(raw, self._raw_names, self._conflate_bytes)
+            skip = superseded(frames, self._conflate)
+            self._conflated_in_batch += skipped + len(skip)
+        elif heads:
+            frames, skip = [data if is_raw(data, heads) else parse_frame(data) for data in raw], ()
         else:
             frames, skip = [parse_frame(data) for data in raw], ()
         inbound = self._inbound = Inbound(int(now_s * 1e9))
@@ -210,44 +206,6 @@ class RpcSession:
             self._inbound = None
         return inbound
 
-    async def _hand_over_first(self, raw: list[bytes], arrival_ns: int) -> list[bytes]:
-        # The newest raw market push goes to the consumer alone, before the rest of the read
-        # is even parsed, when the frames before it are only order answers and order pushes
-        # that carry no fill (nothing that moves a position, so a quote on that book is the
-        # one it would make after them), and no frame after it can be a newer push of its
-        # channel (those that follow are as if the read had ended before them). Returns the
-        # frames still to handle (all of them when the read is not split).
-        first = len(raw) - 1
-        while first >= 0 and not self._is_raw(raw[first]):
-            first -= 1
-        if first < 0:
-            return raw
-        push = raw[first]
-        head = next(head for head in self._raw_heads if push.startswith(head))
-        for data in raw[first + 1:]:
-            if type(data) is not bytes or data.startswith(head) or not (
-                    data.startswith(_ANSWER_HEAD) or data.startswith(_PUSH_HEAD)):
-                return raw
-        superseded = []
-        for index in range(first):
-            data = raw[index]
-            if type(data) is not bytes:
-                return raw
-            if data.startswith(head) and b'"snapshot"' not in data:
-                superseded.append(index)  # an older push of that channel: never decoded
-            elif not _moves_no_position(data):
-                return raw
-        self._raw_pushes += 1
-        self._batches += 1
-        self._conflated_in_batch += len(superseded)
-        await self._on_inbound(Inbound(arrival_ns, [push]))  # type: ignore[misc]
-        skip = {first, *superseded}
-        return [data for index, data in enumerate(raw) if index not in skip]
-
-    def _is_raw(self, data: bytes) -> bool:
-        return type(data) is bytes and data.startswith(self._raw_heads) and \
-            b'"snapshot"' not in data
-
     def _collect(self, notification: Notification) -> None:
         record = decode_notification(notification.channel_name, notification.payload,
                                      notification.snapshot, self.decode_stats)
@@ -261,59 +219,6 @@ class RpcSession:
             inbound.market.append(record)
         else:
             inbound.events.append(record)
-
-    def _parse_newest(self, raw: list[bytes]) -> list[Any]:
-        # Parse a read's frames, except market pushes older than a valid one of the same
-        # channel later in the read: those are recognised from their first bytes
-        # ({"channel_name":"ticker....) and skipped unparsed (None). Newest first, so a broken
-        # newest frame lets the one before it through. Frames of another shape (other key
-        # order, a snapshot flag, escapes in the name) are parsed and go through _superseded.
-        # The newest push of a raw channel is kept unparsed (its bytes), older ones skipped.
-        frames: list[Any] = [None] * len(raw)
-        served: set[bytes] = set()
-        prefixes = self._conflate_bytes
-        raw_names = self._raw_names
-        for index in range(len(raw) - 1, -1, -1):
-            data = raw[index]
-            name = None
-            if type(data) is bytes and data.startswith(_PUSH_HEAD):
-                end = data.find(b'"', len(_PUSH_HEAD))
-                name = data[len(_PUSH_HEAD):end] if end > 0 else b""
-                if not (name in raw_names or name.startswith(prefixes)) or b"\\" in name or \
-                        b'"snapshot"' in data:
-                    name = None
-            if name is not None and name in served:
-                self._conflated_in_batch += 1
-                continue
-            if name is not None and name in raw_names:
-                frames[index] = data
-                served.add(name)
-                continue
-            frame = frames[index] = parse_frame(data)
-            if name is not None and type(frame) is Notification and not frame.snapshot and \
-                    frame.channel_name.encode() == name:
-                served.add(name)
-        return frames
-
-    def _superseded(self, frames: list[Any]) -> set[int]:
-        newest: dict[str, int] = {}
-        superseded: set[int] = set()
-        prefixes = self._conflate
-        for index, frame in enumerate(frames):
-            if type(frame) is bytes:  # a raw push (newest of its channel), name in its head
-                channel = frame[len(_PUSH_HEAD):frame.find(b'"', len(_PUSH_HEAD))].decode()
-                previous = newest.get(channel)
-                if previous is not None:
-                    superseded.add(previous)
-                newest[channel] = index
-            elif type(frame) is Notification and not frame.snapshot and \
-                    frame.channel_name.startswith(prefixes):
-                previous = newest.get(frame.channel_name)
-                if previous is not None:
-                    superseded.add(previous)
-                newest[frame.channel_name] = index
-        self._conflated_in_batch += len(superseded)
-        return superseded
 
     # -- requests -------------------------------------------------------------------------------
 
