@@ -7,6 +7,8 @@ from __future__ import annotations
 import orjson
 import pytest
 import trio
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from qengine.io.client import ThalexClient
 from qengine.io.rpc_session import Inbound, RpcSession
@@ -204,3 +206,65 @@ async def test_a_frame_after_it_that_may_be_a_newer_ticker_keeps_the_read_whole(
     reads, session = await reads_of([orders_push(), push(RAW, 3.0), after])
     assert len(reads) == 1
     assert session.statistics().inbound_batches == 1
+
+
+_POOL = [
+    lambda i: push(RAW, float(i)),
+    lambda i: push(RAW, float(i), snapshot=True),
+    lambda i: orjson.dumps({"notification": {**TICKER, "mark_price": float(i)},
+                            "channel_name": RAW}),
+    lambda i: push("ticker.B.raw", float(i)),
+    lambda i: orders_push(order_id=f"o{i}"),
+    lambda i: orders_push(order_id=f"o{i}", fills=[{**FILL, "trade_id": f"t{i}"}],
+                          filled_amount=0.04, change_reason="fill"),
+    lambda i: answer(1000 + i),
+    lambda i: answer(1000 + i, fills=[{**FILL, "trade_id": f"t{i}"}]),
+    lambda i: orjson.dumps({"channel_name": "account.portfolio", "notification": []}),
+    lambda i: orjson.dumps({"channel_name": "price_index.X", "notification": {
+        "index_name": "X", "price": float(i), "timestamp": 1.0}}),
+]
+
+
+def _events(inbounds: list[Inbound]) -> list[object]:
+    return [(n.kind, n.records) for inbound in inbounds for n in inbound.events]
+
+
+def _newest_of_raw(inbounds: list[Inbound]) -> float | None:
+    # The mark of the last book of RAW the consumer was given (bytes are RAW's raw pushes).
+    mark = None
+    for inbound in inbounds:
+        for item in inbound.market:
+            if type(item) is bytes:
+                mark = orjson.loads(item)["notification"]["mark_price"]
+            elif item.kind == "ticker" and item.key == "A":
+                mark = item.records[0].mark_price
+    return mark
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(0, len(_POOL) - 1), min_size=1, max_size=8))
+def test_a_split_read_gives_the_same_events_and_the_same_newest_book(kinds):
+    batch = [_POOL[kind](i) for i, kind in enumerate(kinds)]
+
+    async def run(raw: tuple[str, ...]) -> tuple[list[Inbound], list[int]]:
+        reads: list[Inbound] = []
+        session = RpcSession(raw_market=raw)
+
+        async def consume(inbound: Inbound) -> None:
+            reads.append(inbound)
+
+        session.deliver_to(consume, conflate=("ticker.", "price_index."))
+        await session.handle_read(batch)
+        stats = session.statistics().rpc
+        return reads, [stats.unmatched_responses, stats.notifications]
+
+    split, _ = trio.run(run, (RAW,))
+    whole, _ = trio.run(run, ())
+    assert _events(split) == _events(whole)  # nothing lost, nothing reordered
+    assert _newest_of_raw(split) == _newest_of_raw(whole)
+    if len(split) == 2:  # went first: alone, and nothing before it moved a position
+        assert len(split[0].market) == 1
+        assert split[0].events == []
+        first = split[0].market[0]
+        assert _newest_of_raw(split[:1]) == _newest_of_raw(whole)  # the read's newest book
+        assert not any(b'"fills":[{' in data for data in batch[:batch.index(first)])
