@@ -3,8 +3,9 @@
 Market data is conflated: of the pushes of one channel in a read, only the newest is decoded;
 older ones that start the Thalex way (``{"channel_name":"ticker....``) are skipped unparsed. The
 newest push of a raw market channel (the engine's own ticker) is handed over as its bytes. And
-when nothing before that push in the read can move a position (only answers and order pushes
-that list no fill), it may go to the consumer first, before the rest of the read is parsed.
+when nothing before that push in the read moves a position before the consumer's cycle would
+(answers are handled by their callers after it anyway; order pushes that list no fill move
+none), it may go to the consumer first, before the rest of the read is parsed.
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ ANSWER_HEAD = b'{"id":'
 ORDERS_HEAD = PUSH_HEAD + b'session.orders"'
 
 
-def moves_no_position(data: bytes) -> bool:
-    """Whether a frame is an answer or a ``session.orders`` push that lists no fill (every
-    ``"fills"`` key it holds is an empty list): one that cannot move a position. Anything
-    else, or fills spelled another way, counts as one that may."""
-    return (data.startswith(ANSWER_HEAD) or data.startswith(ORDERS_HEAD)) and \
-        data.count(b'"fills"') == data.count(b'"fills":[]')
+def may_wait(data: bytes) -> bool:
+    """Whether a frame before the quoted ticker may be handled after it: an answer (its
+    caller's task runs after the reader's cycle either way) or a ``session.orders`` push that
+    lists no fill (every ``"fills"`` key it holds is an empty list: it moves no position).
+    Anything else, or fills spelled another way, may not."""
+    return data.startswith(ANSWER_HEAD) or (
+        data.startswith(ORDERS_HEAD) and data.count(b'"fills"') == data.count(b'"fills":[]'))
 
 
 def is_raw(data: Any, raw_heads: tuple[bytes, ...]) -> bool:
@@ -38,10 +40,10 @@ def first_push(raw: list[Any], raw_heads: tuple[bytes, ...]) -> tuple[int, list[
     """The read's newest raw market push, when it may go to the consumer before the rest:
     ``(its index, indices of the older pushes of its channel)``, else None.
 
-    It may when every frame before it is an older push of its channel or one that moves no
-    position (:func:`moves_no_position`: a quote on that book is the one it would make after
-    them), and no frame after it can be a newer push of its channel (those that follow are
-    as if the read had ended before them).
+    It may when every frame before it is an older push of its channel or one that may wait
+    (:func:`may_wait`: a quote on that book is the one it would make after them), and no frame
+    after it can be a newer push of its channel (those that follow are as if the read had
+    ended before them).
     """
     first = len(raw) - 1
     while first >= 0 and not is_raw(raw[first], raw_heads):
@@ -61,7 +63,7 @@ def first_push(raw: list[Any], raw_heads: tuple[bytes, ...]) -> tuple[int, list[
             return None
         if data.startswith(head) and b'"snapshot"' not in data:
             older.append(index)  # superseded: never decoded
-        elif not moves_no_position(data):
+        elif not may_wait(data):
             return None
     return first, older
 

@@ -150,7 +150,7 @@ class RpcSession:
     async def handle_read(self, raw: list[bytes]) -> None:
         """Process one socket read (the transport's ``on_batch`` hook): wake the callers whose
         answers came, then hand the read's pushes to the consumer as one :class:`Inbound`; or
-        as two, the newest raw market push first, when nothing before it can move a position
+        as two, the newest raw market push first, when nothing before it must be handled first
         (see :func:`~qengine.io.read_plan.first_push`)."""
         now_s = trio.current_time()
         heads = self._raw_heads
