@@ -3,9 +3,9 @@
 Market data is conflated: of the pushes of one channel in a read, only the newest is decoded;
 older ones that start the Thalex way (``{"channel_name":"ticker....``) are skipped unparsed. The
 newest push of a raw market channel (the engine's own ticker) is handed over as its bytes. And
-when nothing before that push in the read moves a position before the consumer's cycle would
-(answers are handled by their callers after it anyway; order pushes that list no fill move
-none), it may go to the consumer first, before the rest of the read is parsed.
+when nothing else in the read must be applied before the consumer's cycle on that push (answers
+are handled by their callers after it anyway; order pushes of live orders without a fill move
+no position and close no order), it goes to the consumer first, before the rest is parsed.
 """
 
 from __future__ import annotations
@@ -22,12 +22,18 @@ ORDERS_HEAD = PUSH_HEAD + b'session.orders"'
 
 
 def may_wait(data: bytes) -> bool:
-    """Whether a frame before the quoted ticker may be handled after it: an answer (its
-    caller's task runs after the reader's cycle either way) or a ``session.orders`` push that
-    lists no fill (every ``"fills"`` key it holds is an empty list: it moves no position).
-    Anything else, or fills spelled another way, may not."""
-    return data.startswith(ANSWER_HEAD) or (
-        data.startswith(ORDERS_HEAD) and data.count(b'"fills"') == data.count(b'"fills":[]'))
+    """Whether a frame of the read may be handled after the quoted ticker's cycle: an answer
+    (its caller's task runs after the reader's cycle either way), or a ``session.orders`` push
+    of live orders that lists no fill (every ``"fills"`` key an empty list, every ``"status"``
+    open or partially filled: it moves no position and closes no order, so at worst the
+    cycle leaves an order whose request is in flight alone one tick longer). Anything else,
+    or the same spelled another way, may not."""
+    if data.startswith(ANSWER_HEAD):
+        return True
+    return data.startswith(ORDERS_HEAD) and \
+        data.count(b'"fills"') == data.count(b'"fills":[]') and \
+        data.count(b'"status"') == data.count(b'"status":"open"') + \
+        data.count(b'"status":"partially_filled"')
 
 
 def is_raw(data: Any, raw_heads: tuple[bytes, ...]) -> bool:
@@ -40,10 +46,9 @@ def first_push(raw: list[Any], raw_heads: tuple[bytes, ...]) -> tuple[int, list[
     """The read's newest raw market push, when it may go to the consumer before the rest:
     ``(its index, indices of the older pushes of its channel)``, else None.
 
-    It may when every frame before it is an older push of its channel or one that may wait
-    (:func:`may_wait`: a quote on that book is the one it would make after them), and no frame
-    after it can be a newer push of its channel (those that follow are as if the read had
-    ended before them).
+    It may when every other frame of the read is an older push of its channel (before it) or
+    one that may wait (:func:`may_wait`): the cycle on that book then sees what it would have
+    seen with the whole read applied first.
     """
     first = len(raw) - 1
     while first >= 0 and not is_raw(raw[first], raw_heads):
@@ -53,8 +58,7 @@ def first_push(raw: list[Any], raw_heads: tuple[bytes, ...]) -> tuple[int, list[
     push = raw[first]
     head = next(head for head in raw_heads if push.startswith(head))
     for data in raw[first + 1:]:
-        if type(data) is not bytes or data.startswith(head) or not (
-                data.startswith(ANSWER_HEAD) or data.startswith(PUSH_HEAD)):
+        if type(data) is not bytes or not may_wait(data):
             return None
     older = []
     for index in range(first):

@@ -47,6 +47,7 @@ from .transport import Transport, TransportStatistics
 
 __all__ = ["Inbound", "InboundHandler", "PendingBatch", "RpcSession", "SessionStatistics"]
 
+
 @dataclass(slots=True)
 class Inbound:
     """The pushes of one socket read, decoded: what io hands its consumer."""
@@ -161,11 +162,16 @@ class RpcSession:
                 self._raw_pushes += 1
                 self._batches += 1
                 self._conflated_in_batch += len(older)
-                await self._on_inbound(Inbound(int(now_s * 1e9), [raw[index]]))
                 skip = {index, *older}
-                raw = [data for i, data in enumerate(raw) if i not in skip]
-                if not raw:
+                rest = [data for i, data in enumerate(raw) if i not in skip]
+                try:
+                    await self._on_inbound(Inbound(int(now_s * 1e9), [raw[index]]))
+                except BaseException:
+                    self._settle(rest)  # cancelled (a dropped connection): answers still count
+                    raise
+                if not rest:
                     return
+                raw = rest
         if len(raw) > 1 and (self._conflate or heads):
             frames, skipped = parse_newest(raw, self._raw_names, self._conflate_bytes)
             skip = superseded(frames, self._conflate)
@@ -205,6 +211,20 @@ class RpcSession:
         finally:
             self._inbound = None
         return inbound
+
+    def _settle(self, raw: list[bytes]) -> None:
+        # The rest of a split read when its delivery will not happen: answers wake their
+        # callers; its pushes (order pushes of live orders without a fill, see read_plan)
+        # are decoded and counted but go nowhere: the connection is going, and a new one
+        # starts from the exchange's order list.
+        self._inbound = Inbound(0)
+        try:
+            for data in raw:
+                done = self._rpc.receive(parse_frame(data))
+                if done is not None:
+                    done.waiter.set()
+        finally:
+            self._inbound = None
 
     def _collect(self, notification: Notification) -> None:
         record = decode_notification(notification.channel_name, notification.payload,

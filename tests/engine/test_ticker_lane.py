@@ -166,10 +166,11 @@ FILL = {"trade_id": "T1", "price": 64990.0, "amount": 0.004, "time": 1767865600.
         "maker_taker": "maker", "leg_index": 0}
 
 
-@pytest.mark.parametrize("fills", [[], [FILL]])
-async def test_a_read_with_order_news_before_the_ticker(autojump_clock, fills):
+@pytest.mark.parametrize(("fills", "push_first"), [([], True), ([FILL], True), ([FILL], False)])
+async def test_a_read_with_order_news_and_the_ticker(autojump_clock, fills, push_first):
     # Order news without a fill: the ticker is quoted at once, in the lane's one kernel call,
-    # and the news is applied after. With a fill: the fill is booked before the cycle.
+    # and the news is applied after. With a fill, before or after the ticker in the read: the
+    # fill is booked before the cycle.
     quoter, client = build(to_quoter=True)
     quoter.gate.open()
     quoter.orders.sends_without_waiting = lambda: True  # type: ignore[method-assign]
@@ -187,7 +188,7 @@ async def test_a_read_with_order_news_before_the_ticker(autojump_clock, fills):
     await trio.sleep(1.0)
     push = orjson.dumps({"channel_name": "session.orders", "notification": [{
         **ORDER, "fills": fills, "filled_amount": 0.004 if fills else 0.0}]})
-    await client._session.handle_read([push, frame()])
+    await client._session.handle_read([push, frame()] if push_first else [frame(), push])
     assert quoter.cycles == 1
     assert int(counters[COUNTER["order_updates"]]) == 1
     if fills:

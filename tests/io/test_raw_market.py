@@ -154,22 +154,22 @@ async def reads_of(batch: list[bytes]) -> tuple[list[tuple[Inbound, int]], RpcSe
     return reads, session
 
 
-async def test_the_ticker_goes_first_when_nothing_before_it_moves_a_position(autojump_clock):
-    # Before the newest raw ticker: answers (their callers run after the cycle either way, a
-    # fill in one too), order pushes that list no fill, and an older push of the ticker's
-    # channel. It is handed over alone, before the rest is even parsed.
+async def test_the_ticker_goes_first_when_nothing_else_must_be_applied_before_it(
+        autojump_clock):
+    # Around the newest raw ticker: answers (their callers run after the cycle either way, a
+    # fill in one too), order pushes of live orders that list no fill, and an older push of
+    # the ticker's channel. It is handed over alone, before the rest is even parsed.
     newest = push(RAW, 3.0)
-    after = push("ticker.B.raw", 4.0)
     batch = [answer(7), push(RAW, 1.0), orders_push(), answer(8, fills=[FILL]), newest,
-             answer(9), after]
+             answer(9), orders_push(order_id="o2", status="partially_filled")]
     reads, session = await reads_of(batch)
     (first, answered_then), (rest, answered_after) = reads
     assert first.market == [newest]
     assert first.events == []
     assert answered_then == 0  # no answer of the read was looked at yet
     assert rest.arrival_ns == first.arrival_ns
-    assert [(n.kind, n.key) for n in rest.market] == [("ticker", "B")]
-    assert [n.kind for n in rest.events] == ["session.orders"]
+    assert rest.market == []
+    assert [n.records[0].order_id for n in rest.events] == [ORDER_PUSH["order_id"], "o2"]
     assert answered_after == 3
     stats = session.statistics()
     assert stats.conflated_in_batch == 1  # the older push of the ticker's channel
@@ -179,6 +179,7 @@ async def test_the_ticker_goes_first_when_nothing_before_it_moves_a_position(aut
 
 @pytest.mark.parametrize("before", [
     orders_push(fills=[FILL], change_reason="fill", filled_amount=0.04),  # a fill: booked first
+    orders_push(status="cancelled", change_reason="cancel", delete_reason="mm_protection"),
     orjson.dumps({"channel_name": "session.orders", "notification": [{**ORDER_PUSH,
                                                                       "fills": [FILL]}]},
                  option=orjson.OPT_INDENT_2),  # fills spelled another way: may be one
@@ -200,8 +201,14 @@ async def test_anything_else_before_the_ticker_keeps_the_read_whole(autojump_clo
     orjson.dumps({"notification": {**TICKER, "mark_price": 9.0}, "channel_name": RAW}),
     push(RAW, 7.0, snapshot=True),
     b'  {"id":9,"result":1}',
+    # After the ticker in the read, yet applied before its cycle when the read is whole.
+    orders_push(fills=[FILL], change_reason="fill", filled_amount=0.04),
+    orders_push(status="filled", filled_amount=0.1, remaining_amount=0.0),
+    orjson.dumps({"channel_name": "account.portfolio", "notification": []}),
+    orjson.dumps({"channel_name": "price_index.X",
+                  "notification": {"index_name": "X", "price": 5.0, "timestamp": 1.0}}),
 ])
-async def test_a_frame_after_it_that_may_be_a_newer_ticker_keeps_the_read_whole(
+async def test_a_frame_after_it_that_must_come_first_keeps_the_read_whole(
         autojump_clock, after):
     reads, session = await reads_of([orders_push(), push(RAW, 3.0), after])
     assert len(reads) == 1
@@ -220,6 +227,7 @@ _POOL = [
     lambda i: answer(1000 + i),
     lambda i: answer(1000 + i, fills=[{**FILL, "trade_id": f"t{i}"}]),
     lambda i: orjson.dumps({"channel_name": "account.portfolio", "notification": []}),
+    lambda i: orders_push(order_id=f"o{i}", status="cancelled", change_reason="cancel"),
     lambda i: orjson.dumps({"channel_name": "price_index.X", "notification": {
         "index_name": "X", "price": float(i), "timestamp": 1.0}}),
 ]
@@ -246,7 +254,7 @@ def _newest_of_raw(inbounds: list[Inbound]) -> float | None:
 def test_a_split_read_gives_the_same_events_and_the_same_newest_book(kinds):
     batch = [_POOL[kind](i) for i, kind in enumerate(kinds)]
 
-    async def run(raw: tuple[str, ...]) -> tuple[list[Inbound], list[int]]:
+    async def run(raw: tuple[str, ...]) -> list[Inbound]:
         reads: list[Inbound] = []
         session = RpcSession(raw_market=raw)
 
@@ -255,11 +263,10 @@ def test_a_split_read_gives_the_same_events_and_the_same_newest_book(kinds):
 
         session.deliver_to(consume, conflate=("ticker.", "price_index."))
         await session.handle_read(batch)
-        stats = session.statistics().rpc
-        return reads, [stats.unmatched_responses, stats.notifications]
+        return reads
 
-    split, _ = trio.run(run, (RAW,))
-    whole, _ = trio.run(run, ())
+    split = trio.run(run, (RAW,))
+    whole = trio.run(run, ())
     assert _events(split) == _events(whole)  # nothing lost, nothing reordered
     assert _newest_of_raw(split) == _newest_of_raw(whole)
     if len(split) == 2:  # went first: alone, and nothing before it moved a position
@@ -267,5 +274,31 @@ def test_a_split_read_gives_the_same_events_and_the_same_newest_book(kinds):
         assert split[0].events == []
         first = split[0].market[0]
         assert _newest_of_raw(split[:1]) == _newest_of_raw(whole)  # the read's newest book
-        assert not any(b'"fills":[{' in data for data in batch[:batch.index(first)]
-                       if data.startswith(b'{"channel_name"'))
+        # Every other frame: an older push of its channel before it, an answer, or an order
+        # push of live orders without a fill.
+        at = batch.index(first)
+        for i, data in enumerate(batch):
+            if i != at and not (i < at and data.startswith(b'{"channel_name":"ticker.A.raw"')
+                                and b"snapshot" not in data):
+                assert data.startswith(b'{"id":') or (
+                    data.startswith(b'{"channel_name":"session.orders"')
+                    and b'"fills":[{' not in data and b'"status":"open"' in data)
+
+
+async def test_when_the_ticker_s_hand_over_is_cancelled_the_answers_after_it_still_count():
+    # The connection drops while the consumer sends the ticker's orders: the answer that came
+    # in the same read still reaches its caller (then the disconnect fails the rest).
+    session = RpcSession(raw_market=(RAW,))
+    waiter = trio.Event()
+    pending, _ = session._rpc.start_request("private/insert", None, now_s=0.0, timeout_s=10.0,
+                                            waiter=waiter)
+    with trio.CancelScope() as reader:
+        async def consume(inbound: Inbound) -> None:
+            reader.cancel()
+            await trio.lowlevel.checkpoint()
+
+        session.deliver_to(consume, conflate=("ticker.",))
+        await session.handle_read([push(RAW, 1.0), answer(pending.request_id), orders_push()])
+    assert waiter.is_set()
+    assert pending.outcome is not None
+    assert session.statistics().rpc.notifications == 1  # the push was read, not delivered
