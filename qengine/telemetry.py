@@ -47,6 +47,11 @@ COUNTER_NAMES = (
     "stale_reconnects",
     "rows_skipped",
     "own_rows_invalid",
+    # The quoted ticker's raw frames: decoded by the ticker lane's kernel, or left to io's
+    # decoder (every one with ``--verbose``; otherwise only frames the kernel cannot read
+    # exactly: many should not happen).
+    "ticker_lane",
+    "ticker_fallbacks",
 )
 COUNTER = {name: index for index, name in enumerate(COUNTER_NAMES)}
 

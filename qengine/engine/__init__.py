@@ -18,6 +18,7 @@ reconnect hooks, heartbeat, leaving the market) and ``_status`` (status line, su
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -108,11 +109,13 @@ async def _open_engine(config: EngineConfig, url: str, credentials: Credentials,
         engine = build_engine(config, specs, url)
         state = engine.state
         open_orders_at_exit = None
+        frozen = False
         try:
             async with open_connection(engine, credentials) as client:
                 try:
                     async with trio.open_nursery() as services:
                         await _start_services(engine, services)
+                        frozen = _freeze_startup_objects()
                         log.info(
                             "qengine quoting %s on %s (%s model, %d levels, %s mode); "
                             "position %s; kernels %d in %.2f s",
@@ -129,9 +132,33 @@ async def _open_engine(config: EngineConfig, url: str, credentials: Credentials,
                     engine.gate.close()
                     open_orders_at_exit = await leave_market(engine, client)
         finally:
+            if frozen:
+                _release_startup_objects()
             engine.summary = build_summary(engine, open_orders_at_exit)
             engine.stopped.set()
             outer.cancel_scope.cancel()
+
+
+#: Engines running in this process that froze the collector's view (see below).
+_freezers = 0
+
+
+def _freeze_startup_objects() -> bool:
+    """Everything built before quoting (modules, kernels, state: ~130,000 objects) lives as
+    long as the engine: moved out of the garbage collector's sight (``gc.freeze``), a full
+    collection while quoting costs microseconds, not ~40 ms. Process-wide: the last engine
+    to stop releases it (``gc.unfreeze``; a host's own ``gc.freeze`` is released with it)."""
+    global _freezers
+    _freezers += 1
+    gc.freeze()
+    return True
+
+
+def _release_startup_objects() -> None:
+    global _freezers
+    _freezers -= 1
+    if _freezers == 0:
+        gc.unfreeze()  # the engines' objects can be collected once they are gone
 
 
 async def _start_services(engine: Engine, services: trio.Nursery) -> None:

@@ -37,6 +37,7 @@ _SIDES = {"buy": codes.SIDE_BUY, "sell": codes.SIDE_SELL}
 #: Channel prefixes of market data: io keeps only the newest push per channel in one read.
 MARKET_CHANNELS = ("ticker.", "price_index.")
 _MESSAGES, _TICKERS = COUNTER["messages"], COUNTER["tickers"]
+_LANE, _FALLBACKS = COUNTER["ticker_lane"], COUNTER["ticker_fallbacks"]
 #: A position mismatch with the exchange must outlive this before it is reconciled.
 RECONCILE_GRACE_S = 2.0
 
@@ -121,15 +122,15 @@ class Listener:
     def apply_fallback(self, frame: bytes, arrival_ns: int) -> None:
         """A raw frame the lane does not take: io decodes it (or rejects and counts it) exactly
         as any other frame, and its pushes are applied as usual."""
-        self.lane.fallbacks += 1
+        self.counters[_FALLBACKS] += 1
         if self.decode_raw is None:
             raise RuntimeError("a raw market frame arrived, but the listener has no decoder")
         self.apply(self.decode_raw(frame, arrival_ns))
 
     def took_ticker(self, time_ns: int) -> None:
         """Write the book from the lane's decoded ticker (read at ``time_ns``, trio clock)."""
-        self.lane.decoded += 1
         counters = self.counters
+        counters[_LANE] += 1
         counters[_MESSAGES] += 1
         counters[_TICKERS] += 1
         book = self.state.book

@@ -16,7 +16,11 @@ allows now, then ``quote_cycle`` (estimators, model, ladder, diff against the li
 the book and the position table; its arrays are bound once and it is called through its
 compiled entry point (no per-call argument typing). A read that brought only the quoted
 ticker, as raw bytes (the ticker lane), is one call of ``ticker_tick``: the wire decode, the
-pacing question and the cycle. The actions go to the order manager.
+pacing question and the cycle. io hands a read over in two parts, that ticker first, when its
+other frames are only answers and order pushes of live orders without a fill
+(``io.read_plan``): the ticker is quoted before the rest is even parsed, and fills are still
+booked before a cycle.
+The actions go to the order manager.
 Cycles never overlap (the old bot's fill-spawned requotes raced its quote loop, bug 9).
 """
 

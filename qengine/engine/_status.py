@@ -53,6 +53,8 @@ def status_line(engine: Engine, previous: dict[str, int],
         f"p99 {latency['tick_to_quote_p99_us']:.0f} us | "
         f"errors {delta['errors']} throttled {delta['throttled']}"
     )
+    if delta["ticker_fallbacks"]:
+        line += f" | {delta['ticker_fallbacks']} tickers decoded by io (not the lane)"
     if engine.gate.halted:
         line += f" | HALTED ({engine.gate.halt_reason})"
     return line, row
@@ -101,6 +103,8 @@ def build_summary(engine: Engine, open_orders_at_exit: int | None) -> dict[str, 
         "rejects": counters["rejects"],
         "throttled": counters["throttled"],
         "risk_breaches": counters["risk_breaches"],
+        "tickers_by_lane": counters["ticker_lane"],
+        "tickers_by_io": counters["ticker_fallbacks"],
         "quote_cycles": engine.quoter.cycles,
         "tick_to_quote_p50_us": latency["tick_to_quote_p50_us"],
         "tick_to_quote_p99_us": latency["tick_to_quote_p99_us"],

@@ -47,9 +47,6 @@ class TickerLane:
         self.values = np.zeros(5, np.float64)
         self.args = (self.channel, grid, float(spec.price_grid.step), self.ticks, self.values)
         self._decode = entry_point(ticker_decode, b"", *self.args)
-        #: Frames the kernel took, and frames left to io's decoder (all with ``--verbose``).
-        self.decoded = 0
-        self.fallbacks = 0
 
     def decode(self, frame: bytes) -> bool:
         """Decode ``frame`` into ``ticks`` and ``values``; False when io's decoder must."""

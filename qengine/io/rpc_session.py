@@ -16,7 +16,10 @@
 - Raw market channels (``raw_market``, the engine's own ticker): the newest push of such a
   channel in a read is handed over as its frame's bytes, unparsed, in ``Inbound.market``; the
   consumer decodes it, and what it cannot decode it hands back to :meth:`RpcSession.decode_raw`,
-  which decodes (or rejects) it exactly as the read would have, counted the same way.
+  which decodes (or rejects) it exactly as the read would have, counted the same way. When the
+  frames before that push are only answers and ``session.orders`` pushes that list no fill, the
+  push is handed over alone and first, before the rest of the read is parsed (the consumer
+  quotes it at once), and the rest follows in a second :class:`Inbound`.
 """
 
 from __future__ import annotations
@@ -39,12 +42,10 @@ from .jsonrpc import (
 from .messages import DecodeStats, decode_notification
 from .messages import Notification as Decoded
 from .pending_batch import PendingBatch
+from .read_plan import PUSH_HEAD, first_push, is_raw, parse_newest, superseded
 from .transport import Transport, TransportStatistics
 
 __all__ = ["Inbound", "InboundHandler", "PendingBatch", "RpcSession", "SessionStatistics"]
-
-#: How a Thalex push starts on the wire (its channel name follows up to the next quote).
-_PUSH_HEAD = b'{"channel_name":"'
 
 
 @dataclass(slots=True)
@@ -72,7 +73,8 @@ class SessionStatistics:
     undecodable_notifications: int
     #: Pushes skipped because a newer one of the same channel came in the same read.
     conflated_in_batch: int
-    #: Reads whose pushes were handed to the consumer.
+    #: Hand-overs to the consumer: one per read that carried pushes, two when a read's raw
+    #: market push went first (see ``RpcSession.handle_read``).
     inbound_batches: int
     #: Pushes of raw market channels handed over unparsed.
     raw_market_pushes: int = 0
@@ -104,7 +106,7 @@ class RpcSession:
                for name in raw_market):
             raise ValueError("raw_market must name channels (non-empty, without quotes)")
         self._raw_names = frozenset(name.encode() for name in raw_market)
-        self._raw_heads = tuple(_PUSH_HEAD + name + b'"' for name in self._raw_names)
+        self._raw_heads = tuple(PUSH_HEAD + name + b'"' for name in self._raw_names)
         self._raw_pushes = 0
         self.request_timeout_s = request_timeout_s
         self._rpc = RpcProtocol()
@@ -125,7 +127,8 @@ class RpcSession:
         """Name the one consumer of the pushes, before the first read.
 
         ``on_inbound(inbound)`` is awaited in the reader task for every read that carried
-        pushes: it must never wait for an answer from this session. ``conflate`` lists the
+        pushes (twice for a read whose raw market push goes first, see ``handle_read``): it
+        must never wait for an answer from this session. ``conflate`` lists the
         channel prefixes of market data: only the newest push per channel in one read is
         decoded and delivered, in ``Inbound.market``.
         """
@@ -147,13 +150,34 @@ class RpcSession:
 
     async def handle_read(self, raw: list[bytes]) -> None:
         """Process one socket read (the transport's ``on_batch`` hook): wake the callers whose
-        answers came, then hand the read's pushes to the consumer as one :class:`Inbound`."""
+        answers came, then hand the read's pushes to the consumer as one :class:`Inbound`; or
+        as two, the newest raw market push first, when nothing before it must be handled first
+        (see :func:`~qengine.io.read_plan.first_push`)."""
         now_s = trio.current_time()
-        if len(raw) > 1 and (self._conflate or self._raw_heads):
-            frames = self._parse_newest(raw)
-            skip = self._superseded(frames)
-        elif self._raw_heads:
-            frames, skip = [data if self._is_raw(data) else parse_frame(data) for data in raw], ()
+        heads = self._raw_heads
+        if heads and len(raw) > 1 and self._on_inbound is not None:
+            first = first_push(raw, heads)
+            if first is not None:  # the quoted book goes first, the rest is parsed after
+                index, older = first
+                self._raw_pushes += 1
+                self._batches += 1
+                self._conflated_in_batch += len(older)
+                skip = {index, *older}
+                rest = [data for i, data in enumerate(raw) if i not in skip]
+                try:
+                    await self._on_inbound(Inbound(int(now_s * 1e9), [raw[index]]))
+                except BaseException:
+                    self._settle(rest)  # cancelled (a dropped connection): answers still count
+                    raise
+                if not rest:
+                    return
+                raw = rest
+        if len(raw) > 1 and (self._conflate or heads):
+            frames, skipped = parse_newest(raw, self._raw_names, self._conflate_bytes)
+            skip = superseded(frames, self._conflate)
+            self._conflated_in_batch += skipped + len(skip)
+        elif heads:
+            frames, skip = [data if is_raw(data, heads) else parse_frame(data) for data in raw], ()
         else:
             frames, skip = [parse_frame(data) for data in raw], ()
         inbound = self._inbound = Inbound(int(now_s * 1e9))
@@ -188,9 +212,19 @@ class RpcSession:
             self._inbound = None
         return inbound
 
-    def _is_raw(self, data: bytes) -> bool:
-        return type(data) is bytes and data.startswith(self._raw_heads) and \
-            b'"snapshot"' not in data
+    def _settle(self, raw: list[bytes]) -> None:
+        # The rest of a split read when its delivery will not happen: answers wake their
+        # callers; its pushes (order pushes of live orders without a fill, see read_plan)
+        # are decoded and counted but go nowhere: the connection is going, and a new one
+        # starts from the exchange's order list.
+        self._inbound = Inbound(0)
+        try:
+            for data in raw:
+                done = self._rpc.receive(parse_frame(data))
+                if done is not None:
+                    done.waiter.set()
+        finally:
+            self._inbound = None
 
     def _collect(self, notification: Notification) -> None:
         record = decode_notification(notification.channel_name, notification.payload,
@@ -205,59 +239,6 @@ class RpcSession:
             inbound.market.append(record)
         else:
             inbound.events.append(record)
-
-    def _parse_newest(self, raw: list[bytes]) -> list[Any]:
-        # Parse a read's frames, except market pushes older than a valid one of the same
-        # channel later in the read: those are recognised from their first bytes
-        # ({"channel_name":"ticker....) and skipped unparsed (None). Newest first, so a broken
-        # newest frame lets the one before it through. Frames of another shape (other key
-        # order, a snapshot flag, escapes in the name) are parsed and go through _superseded.
-        # The newest push of a raw channel is kept unparsed (its bytes), older ones skipped.
-        frames: list[Any] = [None] * len(raw)
-        served: set[bytes] = set()
-        prefixes = self._conflate_bytes
-        raw_names = self._raw_names
-        for index in range(len(raw) - 1, -1, -1):
-            data = raw[index]
-            name = None
-            if type(data) is bytes and data.startswith(_PUSH_HEAD):
-                end = data.find(b'"', len(_PUSH_HEAD))
-                name = data[len(_PUSH_HEAD):end] if end > 0 else b""
-                if not (name in raw_names or name.startswith(prefixes)) or b"\\" in name or \
-                        b'"snapshot"' in data:
-                    name = None
-            if name is not None and name in served:
-                self._conflated_in_batch += 1
-                continue
-            if name is not None and name in raw_names:
-                frames[index] = data
-                served.add(name)
-                continue
-            frame = frames[index] = parse_frame(data)
-            if name is not None and type(frame) is Notification and not frame.snapshot and \
-                    frame.channel_name.encode() == name:
-                served.add(name)
-        return frames
-
-    def _superseded(self, frames: list[Any]) -> set[int]:
-        newest: dict[str, int] = {}
-        superseded: set[int] = set()
-        prefixes = self._conflate
-        for index, frame in enumerate(frames):
-            if type(frame) is bytes:  # a raw push (newest of its channel), name in its head
-                channel = frame[len(_PUSH_HEAD):frame.find(b'"', len(_PUSH_HEAD))].decode()
-                previous = newest.get(channel)
-                if previous is not None:
-                    superseded.add(previous)
-                newest[channel] = index
-            elif type(frame) is Notification and not frame.snapshot and \
-                    frame.channel_name.startswith(prefixes):
-                previous = newest.get(frame.channel_name)
-                if previous is not None:
-                    superseded.add(previous)
-                newest[frame.channel_name] = index
-        self._conflated_in_batch += len(superseded)
-        return superseded
 
     # -- requests -------------------------------------------------------------------------------
 

@@ -32,7 +32,8 @@ SUMMARY_FIELDS = {
     "instrument", "duration_s", "orders_inserted", "orders_amended", "orders_cancelled",
     "mass_quotes", "fills", "final_position", "realised_pnl_usd", "unrealised_pnl_usd",
     "fees_usd", "funding_usd", "reconnects", "errors", "rejects", "throttled", "risk_breaches",
-    "quote_cycles", "tick_to_quote_p50_us", "tick_to_quote_p99_us", "rss_mb",
+    "tickers_by_lane", "tickers_by_io", "quote_cycles", "tick_to_quote_p50_us",
+    "tick_to_quote_p99_us", "rss_mb",
     "open_orders_at_exit", "time_ns",
 }
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import trio
 
 from .conftest import (
@@ -52,3 +54,24 @@ async def test_quotes_both_sides_fills_and_skews_with_inventory(autojump_clock):
         assert_matches_exchange(sim, engine)
         assert sim.open_orders() == []
         assert engine.summary["open_orders_at_exit"] == 0
+
+
+async def test_while_quoting_the_startup_objects_are_out_of_the_collector_s_way(autojump_clock):
+    # A full collection would otherwise walk every module, kernel and state object (~40 ms).
+    assert gc.get_freeze_count() == 0
+    with trio.fail_after(60):
+        async with running() as (sim, engine):
+            await wait_until(lambda: exchange_side_counts(sim) != (0, 0))
+            assert gc.get_freeze_count() > 10_000
+            assert not gc.is_tracked(engine) or engine not in gc.get_objects(generation=2)
+    assert gc.get_freeze_count() == 0  # released with the engine: collectable again
+
+
+async def test_the_last_engine_to_stop_releases_the_frozen_objects(autojump_clock):
+    with trio.fail_after(60):
+        async with running() as (sim_a, _):
+            await wait_until(lambda: exchange_side_counts(sim_a) != (0, 0))
+            async with running() as (sim_b, _):
+                await wait_until(lambda: exchange_side_counts(sim_b) != (0, 0))
+            assert gc.get_freeze_count() > 10_000  # the first engine still quotes
+    assert gc.get_freeze_count() == 0

@@ -40,7 +40,10 @@ def frame(**fields: object) -> bytes:
     return orjson.dumps({"channel_name": CHANNEL, "notification": {**TICKER, **fields}})
 
 
-def build(min_interval_s: float = 0.0) -> tuple[Quoter, ThalexClient]:
+def build(min_interval_s: float = 0.0, *, to_quoter: bool = False
+          ) -> tuple[Quoter, ThalexClient]:
+    """A quoter and its client; io's reads go to the quoter when ``to_quoter`` (the engine's
+    wiring), else nowhere."""
     config = EngineConfig()
     config = EngineConfig(quote=type(config.quote)(min_quote_interval_s=min_interval_s))
     state = EngineState(config, select_instruments(config, _INSTRUMENTS))
@@ -51,10 +54,12 @@ def build(min_interval_s: float = 0.0) -> tuple[Quoter, ThalexClient]:
     async def nobody(_inbound: Inbound) -> None:
         pass
 
-    client._session.deliver_to(nobody, conflate=("ticker.", "price_index."))  # io's wiring
     listener = Listener(state, telemetry, wakeup, decode_raw=client.decode_raw)
     orders = OrderManager(state, listener, telemetry, client, gate, wakeup)
-    return Quoter(config, state, listener, orders, gate, wakeup, telemetry), client
+    quoter = Quoter(config, state, listener, orders, gate, wakeup, telemetry)
+    client._session.deliver_to(quoter.on_inbound if to_quoter else nobody,
+                               conflate=("ticker.", "price_index."))  # io's wiring
+    return quoter, client
 
 
 def seen(quoter: Quoter) -> tuple[object, ...]:
@@ -86,7 +91,7 @@ def old_path(data: bytes, arrival_ns: int) -> tuple[object, ...]:
 async def test_a_raw_ticker_writes_what_the_old_path_writes(data):
     quoter, _ = build()
     quoter.listener.apply(Inbound(5_000, [data]))
-    assert quoter.listener.lane.decoded == 1
+    assert quoter.listener.counters[COUNTER["ticker_lane"]] == 1
     assert seen(quoter) == old_path(data, 5_000)
 
 
@@ -98,7 +103,7 @@ async def test_a_raw_ticker_writes_what_the_old_path_writes(data):
 async def test_frames_the_lane_leaves_to_io_are_decoded_by_io_as_before(data):
     quoter, _ = build()
     quoter.listener.apply(Inbound(5_000, [data]))
-    assert quoter.listener.lane.fallbacks == 1
+    assert quoter.listener.counters[COUNTER["ticker_fallbacks"]] == 1
     assert seen(quoter) == old_path(data, 5_000)
     assert quoter.state.book.updates == 1
 
@@ -141,7 +146,7 @@ async def test_a_read_of_only_the_raw_ticker_is_quoted_in_one_kernel_call(autoju
     await quoter.on_inbound(Inbound(later, [frame(best_bid_price=1.2345678901234567e4)]))
     assert len(calls) == 1
     assert quoter.cycles == 2
-    assert quoter.listener.lane.fallbacks == 1
+    assert quoter.listener.counters[COUNTER["ticker_fallbacks"]] == 1
 
 
 async def test_tick_raw_reports_a_fallback_without_touching_the_book():
@@ -149,3 +154,64 @@ async def test_tick_raw_reports_a_fallback_without_touching_the_book():
     before = seen(quoter)
     assert quoter.tick_raw(frame()[:-1], 1) == codes.TICK_FALLBACK
     assert seen(quoter) == before
+
+
+ORDER = {"order_id": "00011E5700000102", "order_type": "limit",
+         "time_in_force": "good_till_cancelled", "instrument_name": BTC, "direction": "buy",
+         "price": 64990.0, "amount": 0.01, "filled_amount": 0.0, "remaining_amount": 0.01,
+         "label": "other", "client_order_id": 77, "status": "open", "fills": [],
+         "change_reason": "insert", "insert_reason": "client_request", "create_time": 1.0,
+         "persistent": False}
+FILL = {"trade_id": "T1", "price": 64990.0, "amount": 0.004, "time": 1767865600.2,
+        "maker_taker": "maker", "leg_index": 0}
+
+
+@pytest.mark.parametrize(("fills", "push_first"), [([], True), ([FILL], True), ([FILL], False)])
+async def test_a_read_with_order_news_and_the_ticker(autojump_clock, fills, push_first):
+    # Order news without a fill: the ticker is quoted at once, in the lane's one kernel call,
+    # and the news is applied after. With a fill, before or after the ticker in the read: the
+    # fill is booked before the cycle.
+    quoter, client = build(to_quoter=True)
+    quoter.gate.open()
+    quoter.orders.sends_without_waiting = lambda: True  # type: ignore[method-assign]
+    seen_at_execute: list[tuple[int, int]] = []
+    counters = quoter.listener.counters
+
+    async def execute(n_actions: int, tick_ns: int | None) -> None:
+        seen_at_execute.append((int(counters[COUNTER["order_updates"]]),
+                                quoter.state.position_lots(0)))
+
+    quoter.orders.execute = execute  # type: ignore[method-assign]
+    calls = []
+    engine_tick = quoter._engine_tick
+    quoter._engine_tick = lambda *args: calls.append(args) or engine_tick(*args)
+    await trio.sleep(1.0)
+    push = orjson.dumps({"channel_name": "session.orders", "notification": [{
+        **ORDER, "fills": fills, "filled_amount": 0.004 if fills else 0.0}]})
+    await client._session.handle_read([push, frame()] if push_first else [frame(), push])
+    assert quoter.cycles == 1
+    assert int(counters[COUNTER["order_updates"]]) == 1
+    if fills:
+        assert seen_at_execute == [(1, 4)]  # booked, then quoted (through engine_tick)
+        assert len(calls) == 1
+    else:
+        assert seen_at_execute == [(0, 0)]  # quoted before the push was applied
+        assert calls == []
+
+
+async def test_the_status_line_and_summary_tell_how_tickers_were_decoded(autojump_clock):
+    from qengine.config import load_config
+    from qengine.engine._services import build_engine
+    from qengine.engine._status import build_summary, status_line
+    from qengine.strategy.setup import InstrumentSpec
+
+    spec = InstrumentSpec(0, BTC, "FBTCUSD", "BTCUSD", 0.5, 0.001, 1)
+    engine = build_engine(load_config(None, {}), [spec], "ws://127.0.0.1:1/ws/api/v2")
+    engine.listener.apply(Inbound(5_000, [frame()]))
+    line, _ = status_line(engine, {}, 60.0)
+    assert "decoded by io" not in line
+    engine.listener.apply(Inbound(6_000, [frame(best_bid_price=1.2345678901234567e4)]))
+    line, _ = status_line(engine, {}, 60.0)
+    assert "| 1 tickers decoded by io (not the lane)" in line
+    summary = build_summary(engine, 0)
+    assert (summary["tickers_by_lane"], summary["tickers_by_io"]) == (1, 1)

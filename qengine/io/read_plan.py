@@ -1,0 +1,130 @@
+"""How one socket read's frames are sorted before the JSON parser sees them (sans-IO, pure).
+
+Market data is conflated: of the pushes of one channel in a read, only the newest is decoded;
+older ones that start the Thalex way (``{"channel_name":"ticker....``) are skipped unparsed. The
+newest push of a raw market channel (the engine's own ticker) is handed over as its bytes. And
+when nothing else in the read must be applied before the consumer's cycle on that push (answers
+are handled by their callers after it anyway; order pushes of live orders without a fill move
+no position and close no order), it goes to the consumer first, before the rest is parsed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .jsonrpc import Notification, parse_frame
+
+#: How a Thalex push starts on the wire (its channel name follows up to the next quote).
+PUSH_HEAD = b'{"channel_name":"'
+#: How an answer and an order push start on the wire (Thalex writes ``id`` / the name first).
+ANSWER_HEAD = b'{"id":'
+ORDERS_HEAD = PUSH_HEAD + b'session.orders"'
+
+
+def may_wait(data: bytes) -> bool:
+    """Whether a frame of the read may be handled after the quoted ticker's cycle: an answer
+    (its caller's task runs after the reader's cycle either way), or a ``session.orders`` push
+    of live orders that lists no fill (every ``"fills"`` key an empty list, every ``"status"``
+    open or partially filled: it moves no position and closes no order, so at worst the
+    cycle leaves an order whose request is in flight alone one tick longer). Anything else,
+    or the same spelled another way, may not."""
+    if data.startswith(ANSWER_HEAD):
+        return True
+    return data.startswith(ORDERS_HEAD) and \
+        data.count(b'"fills"') == data.count(b'"fills":[]') and \
+        data.count(b'"status"') == data.count(b'"status":"open"') + \
+        data.count(b'"status":"partially_filled"')
+
+
+def is_raw(data: Any, raw_heads: tuple[bytes, ...]) -> bool:
+    """Whether ``data`` is a push of a raw market channel (``raw_heads``: each channel's
+    ``{"channel_name":"<name>"``) that is not a snapshot."""
+    return type(data) is bytes and data.startswith(raw_heads) and b'"snapshot"' not in data
+
+
+def first_push(raw: list[Any], raw_heads: tuple[bytes, ...]) -> tuple[int, list[int]] | None:
+    """The read's newest raw market push, when it may go to the consumer before the rest:
+    ``(its index, indices of the older pushes of its channel)``, else None.
+
+    It may when every other frame of the read is an older push of its channel (before it) or
+    one that may wait (:func:`may_wait`): the cycle on that book then sees what it would have
+    seen with the whole read applied first.
+    """
+    first = len(raw) - 1
+    while first >= 0 and not is_raw(raw[first], raw_heads):
+        first -= 1
+    if first < 0:
+        return None
+    push = raw[first]
+    head = next(head for head in raw_heads if push.startswith(head))
+    for data in raw[first + 1:]:
+        if type(data) is not bytes or not may_wait(data):
+            return None
+    older = []
+    for index in range(first):
+        data = raw[index]
+        if type(data) is not bytes:
+            return None
+        if data.startswith(head) and b'"snapshot"' not in data:
+            older.append(index)  # superseded: never decoded
+        elif not may_wait(data):
+            return None
+    return first, older
+
+
+def parse_newest(raw: list[Any], raw_names: frozenset[bytes], prefixes: tuple[bytes, ...]
+                 ) -> tuple[list[Any], int]:
+    """Parse a read's frames, except market pushes older than a valid one of the same channel
+    later in the read: those are recognised from their first bytes and skipped unparsed
+    (None). Returns the frames and how many were skipped.
+
+    Newest first, so a broken newest frame lets the one before it through. Frames of another
+    shape (other key order, a snapshot flag, escapes in the name) are parsed and go through
+    :func:`superseded`. The newest push of a raw channel is kept unparsed (its bytes), older
+    ones skipped.
+    """
+    frames: list[Any] = [None] * len(raw)
+    served: set[bytes] = set()
+    skipped = 0
+    for index in range(len(raw) - 1, -1, -1):
+        data = raw[index]
+        name = None
+        if type(data) is bytes and data.startswith(PUSH_HEAD):
+            end = data.find(b'"', len(PUSH_HEAD))
+            name = data[len(PUSH_HEAD):end] if end > 0 else b""
+            if not (name in raw_names or name.startswith(prefixes)) or b"\\" in name or \
+                    b'"snapshot"' in data:
+                name = None
+        if name is not None and name in served:
+            skipped += 1
+            continue
+        if name is not None and name in raw_names:
+            frames[index] = data
+            served.add(name)
+            continue
+        frame = frames[index] = parse_frame(data)
+        if name is not None and type(frame) is Notification and not frame.snapshot and \
+                frame.channel_name.encode() == name:
+            served.add(name)
+    return frames, skipped
+
+
+def superseded(frames: list[Any], prefixes: tuple[str, ...]) -> set[int]:
+    """Indices of the parsed market pushes (and raw pushes) that a later push of the same
+    channel in the read supersedes."""
+    newest: dict[str, int] = {}
+    out: set[int] = set()
+    for index, frame in enumerate(frames):
+        if type(frame) is bytes:  # a raw push (newest of its channel), name in its head
+            channel = frame[len(PUSH_HEAD):frame.find(b'"', len(PUSH_HEAD))].decode()
+            previous = newest.get(channel)
+            if previous is not None:
+                out.add(previous)
+            newest[channel] = index
+        elif type(frame) is Notification and not frame.snapshot and \
+                frame.channel_name.startswith(prefixes):
+            previous = newest.get(frame.channel_name)
+            if previous is not None:
+                out.add(previous)
+            newest[frame.channel_name] = index
+    return out
