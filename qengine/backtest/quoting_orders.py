@@ -50,7 +50,7 @@ def mirror_orders(local, n_local, table, instrument, v):
 
     A new order in flight is PENDING_INSERT, an amend PENDING_AMEND (its target in
     ``pending_*``, the remaining it replaces in ``amount_lots``), a cancel PENDING_CANCEL; a
-    working order with nothing in flight is OPEN.
+    working order with nothing in flight is OPEN. ``booked_lots`` equals ``filled_lots``.
     Closed orders (filled, cancelled, expired) are left out. Rows beyond the table's capacity
     are counted in ``v[V_TABLE_FULL]``. Returns the rows written."""
     cap = table.shape[0]
@@ -88,6 +88,9 @@ def mirror_orders(local, n_local, table, instrument, v):
             row.status = codes.ORDER_PENDING_CANCEL
         else:
             row.status = codes.ORDER_OPEN
+        # A local order's report and its fill land together, and ``book_fills`` books every
+        # fill before the mirror is written: all it reports filled is booked.
+        row.booked_lots = row.filled_lots
         k += 1
     for j in range(k, cap):
         table[j].status = codes.ORDER_EMPTY

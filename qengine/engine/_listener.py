@@ -8,6 +8,9 @@ system): nothing is dropped. Every fill is booked exactly once (keyed by trade i
 ``session.orders`` fills, from order RPC results, or from ``account.trade_history`` if that arrives
 first; ``account.portfolio`` is the truth for the position and is reconciled when a mismatch
 outlives a short grace period (pushes of the two channels are not ordered against each other).
+Each newly booked fill is credited to its order's row (``booked_lots``, matched by order id): a
+report can state a fill before the fill is booked, and the position limit counts what is not
+booked yet.
 """
 
 from __future__ import annotations
@@ -24,7 +27,12 @@ from ..io import messages as m
 from ..io.rpc_session import Inbound
 from ..kernels import codes
 from ..kernels.intensity import intensity_update
-from ..kernels.orders import order_apply_update, order_find_by_client_id, order_find_by_key
+from ..kernels.orders import (
+    order_apply_update,
+    order_book_lots,
+    order_find_by_client_id,
+    order_find_by_key,
+)
 from ..kernels.position import position_apply_fill, position_reconcile
 from ..telemetry import COUNTER, Telemetry
 from ._gate import Wakeup
@@ -265,7 +273,7 @@ class Listener:
                                spec.amount_lots(update.filled_amount), now_ns())
         for fill in update.fills:
             self.book_fill(index, fill.trade_id, update.direction, fill.price, fill.amount,
-                           fill.maker_taker == "maker", None, update.label, fill.time)
+                           fill.maker_taker == "maker", None, update.label, fill.time, slot=slot)
 
     def our_slot(self, key: int, cid: int | None) -> int:
         """The order-table row of the exchange order ``key`` (client id ``cid``), or -1.
@@ -285,8 +293,12 @@ class Listener:
 
     def book_fill(self, index: int, trade_id: str, direction: str, price: float, amount: float,
                   is_maker: bool, fee: float | None, label: str | None,
-                  time_s: float | None = None) -> bool:
-        """Book one execution exactly once; log it as one line. Return True when it was new."""
+                  time_s: float | None = None, *, slot: int = -1) -> bool:
+        """Book one execution exactly once; log it as one line. Return True when it was new.
+
+        ``slot`` is the order-table row of the order that traded (-1: none of ours): a fill
+        the position takes, or already holds (adopted), is credited to it once.
+        """
         state = self.state
         spec = state.specs[index]
         side = _SIDES.get(direction)
@@ -306,6 +318,7 @@ class Listener:
                 log.warning("fill %s predates the adopted portfolio position; not booked again",
                             trade_id)
                 self.known_trade_ids.add(trade_id)
+                self._credit(slot, spec.amount_lots(amount))
                 return False
             self.exchange_time_s = max(self.exchange_time_s, time_s)
         q = state.config.quote
@@ -331,6 +344,7 @@ class Listener:
             log.error("fill %s could not be booked (status %d); reconciling with the exchange",
                       trade_id, status)
             return False
+        self._credit(slot, int(row["amount_lots"]))
         self.counters[COUNTER["fills"]] += 1
         self.last_fill_s = trio.current_time()
         large = amount >= state.config.telemetry.large_fill
@@ -340,6 +354,13 @@ class Listener:
         self.telemetry.record_fill(index, direction, price, amount, is_maker, label)
         self.wakeup.ring(fill=True)
         return True
+
+    def _credit(self, slot: int, lots: int) -> None:
+        # The row of the order that traded now counts those lots as in the position.
+        if slot >= 0 and order_book_lots(self.state.orders, slot, lots, now_ns()) != \
+                codes.STATUS_OK:
+            self.counters[COUNTER["errors"]] += 1
+            log.error("booked lots %d could not be credited to order row %d", lots, slot)
 
     def _already_booked(self, key: int) -> bool:
         # The position kernel's ring of booked trade ids (filled from slot 0, so the first
@@ -411,10 +432,21 @@ class Listener:
             if status == codes.STATUS_MISMATCH:
                 changed += 1
                 self.adoption_cutoff_s = self.exchange_time_s
+                self._settle_closed_rows(index)
                 spec = self.state.specs[index]
                 log.warning("position of %s reconciled with the exchange: %s -> %s",
                             spec.name, spec.amount(ours), spec.amount(exchange.lots))
         return changed
+
+    def _settle_closed_rows(self, index: int) -> None:
+        # The adopted position holds what the exchange executed: a closed order's fills not
+        # booked yet are in it (a late push of one is skipped), so its row may be released.
+        orders = self.state.orders
+        for slot in np.flatnonzero((orders["status"] == codes.ORDER_CLOSED) &
+                                   (orders["instrument"] == index) &
+                                   (orders["booked_lots"] < orders["filled_lots"])):
+            row = orders[slot]
+            self._credit(int(slot), int(row["filled_lots"]) - int(row["booked_lots"]))
 
     def apply_trades(self, trades: Iterable[m.Trade | m.SkippedRow]) -> None:
         """Cross-check fills against the account's trade history; book any we missed."""
@@ -428,8 +460,10 @@ class Listener:
             if index < 0 or (trade.trade_type is not None
                              and trade.trade_type not in m.FILL_TRADE_TYPES):
                 continue
+            order_key = id_key(trade.order_id) if trade.order_id is not None else -1
             if self.book_fill(index, trade.trade_id, trade.direction, trade.price, trade.amount,
-                              trade.maker_taker == "maker", trade.fee, trade.label, trade.time):
+                              trade.maker_taker == "maker", trade.fee, trade.label, trade.time,
+                              slot=self.our_slot(order_key, trade.client_order_id)):
                 log.warning("fill %s was missing from the order feed; booked from trade history",
                             trade.trade_id)
 

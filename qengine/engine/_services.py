@@ -20,6 +20,7 @@ from ..kernels.order_batch import order_batch_prepare
 from ..kernels.order_wire import order_wire_encode
 from ..kernels.orders import (
     order_apply_update,
+    order_book_lots,
     order_find_by_client_id,
     order_find_by_key,
     order_release,
@@ -46,7 +47,7 @@ ENGINE_KERNELS = (
     engine_tick, ticker_tick, ticker_decode, pacing_due, bucket_take, bucket_set_rate,
     order_batch_prepare, order_wire_encode, order_apply_update, order_find_by_client_id,
     order_find_by_key, order_release, order_reserve, position_apply_fill, position_reconcile,
-    position_unrealised, intensity_update, risk_step, risk_check_interval_ns,
+    position_unrealised, intensity_update, risk_step, risk_check_interval_ns, order_book_lots,
 )
 
 

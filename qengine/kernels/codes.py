@@ -90,7 +90,8 @@ ORDER_OPEN = 2
 ORDER_PENDING_AMEND = 3
 #: ``ORDER.status``: resting, a cancel is in flight. Still live until the exchange confirms.
 ORDER_PENDING_CANCEL = 4
-#: ``ORDER.status``: filled, cancelled or rejected; ``order_release`` frees it.
+#: ``ORDER.status``: filled, cancelled or rejected; ``order_release`` frees it once the fills
+#: it reports are booked (until then they still count for the position limit).
 ORDER_CLOSED = 5
 
 #: ``order_apply_update`` kind: the exchange reports the order live (insert ack, fill, existing).

@@ -248,7 +248,11 @@ QUOTE_OUT_T = numba.types.Tuple((QUOTE_T, QUOTE_DIAG_T))
 #: session-local) is the key. ``order_key`` is the exchange's string ``order_id`` mapped to a
 #: stable int64 by the engine (kernels only ever see the int64; -1 until the exchange acks).
 #: ``status`` is a ``codes.ORDER_*``; ``pending_*`` hold an in-flight amend's target.
-#: 64 bytes: ids, prices and times stay int64; sizes are int32 lots (``codes.LOTS_MAX``) and
+#: ``filled_lots`` is what the exchange reports filled; ``booked_lots`` what the position has
+#: absorbed of the order's fills (credited once per newly booked fill, ``order_book_lots``). A
+#: report can state a fill before that fill is booked (or a fill be booked before its report),
+#: so the position limit counts ``amount - booked`` (``order_exposure.worst_lots``).
+#: 72 bytes: ids, prices and times stay int64; sizes are int32 lots (``codes.LOTS_MAX``) and
 #: instrument, side, level and status int8 (``codes.INSTRUMENT_MAX``, ``codes.LEVEL_MAX``);
 #: ``orders.py`` rejects values beyond those bounds with ``STATUS_BAD_INPUT``.
 ORDER = _packed(
@@ -262,6 +266,7 @@ ORDER = _packed(
         ("price_ticks", np.int64),
         ("amount_lots", np.int32),
         ("filled_lots", np.int32),
+        ("booked_lots", np.int32),
         ("pending_price_ticks", np.int64),
         ("pending_amount_lots", np.int32),
         ("insert_time_ns", np.int64),

@@ -32,19 +32,24 @@ Rules of the old bot (original-quoter.md 2.4 and 2.5) and where they went:
 * bids with a price below 1 tick are dropped (old: price <= 0).
 
 Position limit (a hard one: every resting and in-flight order of a side filling must not take
-the position beyond ``Q``). ``B`` / ``A`` are the worst-case lots still to trade of the
-instrument's live buy / sell rows the diff leaves alone this cycle
-(``order_exposure.inflight_lots``), read from the order table inside ``quote_cycle``:
+the position beyond ``Q``). ``q`` is the booked position; ``B`` / ``A`` are the worst-case lots
+the instrument's buy / sell rows the diff leaves alone this cycle can still add to it
+(``order_exposure.inflight_lots``), read from the order table inside ``quote_cycle``. A row's
+worst case runs from ``booked`` (the lots of its fills the position has absorbed), not from the
+exchange's ``filled``: a report can state a fill (an amend's reply, a cancel's) before that
+fill is booked, and until then its lots are still to come.
 
-* a pending cancel: its remaining ``amount - filled`` (it can fill until the exchange confirms,
-  and the diff inserts a new order for its level at once: a cancelling row never represents one);
-* a pending amend: the larger of its old and its new remaining (either may be in force);
-* a pending insert: its ``amount - filled`` (the diff sends nothing for its level);
-* an open row the diff ignores (negative level or unknown side): its remaining.
+* a pending cancel: ``amount - booked`` (it can fill until the exchange confirms, and the diff
+  inserts a new order for its level at once: a cancelling row never represents one);
+* a pending amend: the larger of its old and its new ``amount - booked`` (either may be in force);
+* a pending insert: its ``amount - booked`` (the diff sends nothing for its level);
+* an open row the diff ignores (negative level or unknown side): its ``amount - booked``;
+* a closed row: its reported fills not booked yet, ``filled - booked`` (``order_release`` keeps
+  the row until they are booked).
 
 Open rows the diff may keep, amend or cancel count through the new ladder's sizes, and the
 diff makes that true for the request it sends this cycle: its budget ``Q - q`` (``Q + q``) less
-every live row's worst case admits a request that adds exposure only where it fits (see
+every row's worst case admits a request that adds exposure only where it fits (see
 ``order_diff``), since an order being cut or cancelled can still fill before that request lands.
 ``quote_pipeline`` and ``build_ladder`` (no order table) quote with ``B = A = 0``.
 

@@ -346,16 +346,19 @@ def _diff_ladder_against_orders(table, quotes, n_quotes, instrument, amend_thres
     for slot in range(n_slots):  # the instrument's live rows: collisions are judged among them
         row = table[slot]
         status = row["status"]
-        if _LIVE_FIRST <= status <= _LIVE_LAST and row["instrument"] == instrument:
+        if status == codes.ORDER_EMPTY or row["instrument"] != instrument:
+            continue
+        if status != codes.ORDER_CLOSED:
             scratch[live_first + n_live] = slot
             scratch[prices_first + n_live] = row["price_ticks"]
             n_live += 1
             if status == codes.ORDER_PENDING_INSERT or status == codes.ORDER_PENDING_AMEND:
                 n_pending += 1
-            if row["side"] == codes.SIDE_BUY:
-                bid_avail -= worst_lots(table, slot)
-            elif row["side"] == codes.SIDE_SELL:
-                ask_avail -= worst_lots(table, slot)
+        # Every row's worst case, a closed row's too (its fills not booked yet).
+        if row["side"] == codes.SIDE_BUY:
+            bid_avail -= worst_lots(table, slot)
+        elif row["side"] == codes.SIDE_SELL:
+            ask_avail -= worst_lots(table, slot)
     for i in range(reinsert, reinsert + n_keys):
         scratch[i] = 0
     live = scratch[live_first:live_first + n_live]
@@ -425,12 +428,14 @@ def diff_ladder_against_orders(table, quotes, n_quotes, instrument, amend_thresh
     amend. An amend or insert onto the price of an order with an insert or amend in flight is
     left for the next diff.
 
-    Position limit: every live row of a side can still trade its worst case (its remaining,
-    for an amend in flight the larger of old and new): a cancel or a cut sent now may land after
-    a fill. So the side's budget is its room less all of those, and only what adds to it is
-    charged, level 0 first: an amend is sent with ``filled + min(quote size, remaining +
-    budget)``, an insert only when its whole size fits, a re-insert beside its cancelled order
-    only when both fit. Cuts, cancels and keeps are always sent. Whatever fills, a side's
+    Position limit: every row of a side can still move the position by its worst case (its
+    amount less the lots booked into the position, for an amend in flight the larger of old and
+    new; a closed row its reported fills not booked yet): a cancel or a cut sent now may land
+    after a fill, and a reported fill may not be booked yet. So the side's budget is its room
+    less all of those, and only what adds to it is charged, level 0 first: an amend is sent with
+    ``filled + min(quote size, remaining + budget)`` (``remaining = amount - filled``), an
+    insert only when its whole size fits, a re-insert beside its cancelled order only when both
+    fit. Cuts, cancels and keeps are always sent. Whatever fills, a side's
     position stays within its room (a prefix of the actions, as a throttle sends, too).
 
     Actions come in the order they are safe to send: cancels, then amends that move away from

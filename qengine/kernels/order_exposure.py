@@ -1,10 +1,13 @@
-"""What our live orders can still trade at worst, for the hard position limit.
+"""What our orders can still move the position by at worst, for the hard position limit.
 
 A cancel or a cut sent now may land after a fill, and an amend in flight may be in force with
 either its old or its new size, so every live row counts its worst case until the exchange
-confirms. ``inflight_lots`` is what the ladder's room leaves out (the rows the diff cannot
-change this cycle, ``ladder.py``, "Position limit"); ``budget_sizes`` is how much the diff may
-add beside every live row (``order_diff``).
+confirms. The worst case runs from what the position has absorbed (``booked_lots``), not from
+what the exchange reports filled: a report can state a fill before the fill is booked, and
+until then those lots are still to come (a closed row counts them too, ``order_release`` keeps
+it until they are booked). ``inflight_lots`` is what the ladder's room leaves out (the rows the
+diff cannot change this cycle, ``ladder.py``, "Position limit"); ``budget_sizes`` is how much
+the diff may add beside every row (``order_diff``).
 """
 
 from __future__ import annotations
@@ -24,27 +27,34 @@ _LIVE_LAST = codes.ORDER_PENDING_CANCEL
 
 @helper(_i8(ORDER_T, _i8), inline=True)
 def worst_lots(table, slot):
-    # Lots a live row can still trade at worst: its remaining, or for an amend in flight the
-    # larger of its old and new remaining (either may be in force when a trade comes).
+    # Lots a row can still add to the position at worst: a live row its amount less what is
+    # booked (for an amend in flight the larger of its old and new amount: either may be in
+    # force when a trade comes), a closed row its reported fills not booked yet.
     row = table[slot]
-    filled = np.int64(row["filled_lots"])
-    worst = max(np.int64(row["amount_lots"]) - filled, np.int64(0))
-    if row["status"] == codes.ORDER_PENDING_AMEND:
-        worst = max(worst, np.int64(row["pending_amount_lots"]) - filled)
+    status = row["status"]
+    booked = np.int64(row["booked_lots"])
+    if status == codes.ORDER_CLOSED:
+        return max(np.int64(row["filled_lots"]) - booked, np.int64(0))
+    if not (_LIVE_FIRST <= status <= _LIVE_LAST):
+        return np.int64(0)
+    worst = max(np.int64(row["amount_lots"]) - booked, np.int64(0))
+    if status == codes.ORDER_PENDING_AMEND:
+        worst = max(worst, np.int64(row["pending_amount_lots"]) - booked)
     return worst
 
 
 @helper(numba.types.UniTuple(_i8, 2)(ORDER_T, _i8), inline=True)
 def inflight_lots(table, instrument):
-    """Worst-case lots the instrument's live buy / sell rows the diff leaves alone this cycle
-    can still trade: every row with a request in flight, and open rows it ignores (negative
-    level). ``quote_cycle`` takes them from the ladder's room (ladder.py, "Position limit")."""
+    """Worst-case lots the instrument's buy / sell rows the diff leaves alone this cycle can
+    still add to the position: every row with a request in flight, open rows it ignores
+    (negative level) and closed rows with fills not booked yet. ``quote_cycle`` takes them from
+    the ladder's room (ladder.py, "Position limit")."""
     bid_lots = np.int64(0)
     ask_lots = np.int64(0)
     for slot in range(table.shape[0]):
         row = table[slot]
         status = row["status"]
-        if not (_LIVE_FIRST <= status <= _LIVE_LAST) or row["instrument"] != instrument:
+        if not (_LIVE_FIRST <= status <= codes.ORDER_CLOSED) or row["instrument"] != instrument:
             continue
         if status == codes.ORDER_OPEN and row["level"] >= 0 and (
                 row["side"] == codes.SIDE_BUY or row["side"] == codes.SIDE_SELL):
@@ -60,7 +70,8 @@ def inflight_lots(table, instrument):
         inline=True)
 def budget_sizes(table, quotes, scratch, n_keys, sizes, bid_avail, ask_avail):
     # sizes[key]: the size this cycle may send for the key's quote. Cutting an open order or
-    # keeping it is always allowed (its remaining is in the budget already); what adds to it,
+    # keeping it is always allowed (its worst case is in the budget already); what adds to its
+    # remaining on the exchange (``amount - filled``: an amend's total is filled + size),
     # and a new order, only while the side's budget lasts, level 0 first; a new order that does
     # not fit whole waits (0). An order with a request in flight gets nothing sent. Returns the
     # budget left per side. scratch holds the diff's index: [key] the order that represents the

@@ -7,6 +7,9 @@ The engine calls ``order_reserve`` before sending an insert, ``order_request_ame
 RPC error and ``session.orders`` item that carries one of our client order ids. A cancel is never
 marked done before the exchange says so: ``PENDING_CANCEL`` rows stay live (and count for risk)
 until an ``ORDER_UPDATE_CLOSED`` arrives (the old bot marked cancels done locally, bug 8).
+``filled_lots`` is what the exchange reports; ``booked_lots`` what the position has absorbed
+(``order_book_lots``, once per newly booked fill): a closed row whose reported fills are not all
+booked yet stays in the table, counting them for the position limit, until they are.
 
 The exchange's string ``order_id`` never reaches a kernel: the engine maps it to a stable int64
 ``order_key`` (for example by parsing the hex id, or through a Python dict), -1 meaning unknown.
@@ -20,6 +23,7 @@ import numba
 from . import codes
 from ._jit import kernel
 from .dtypes import ORDER_T
+from .order_exposure import worst_lots
 
 _i8 = numba.types.int64
 _LIVE_FIRST = codes.ORDER_PENDING_INSERT
@@ -86,6 +90,7 @@ def order_reserve(table, client_order_id, instrument, side, level, price_ticks, 
     row["price_ticks"] = price_ticks
     row["amount_lots"] = amount_lots
     row["filled_lots"] = 0
+    row["booked_lots"] = 0
     row["pending_price_ticks"] = 0
     row["pending_amount_lots"] = 0
     row["insert_time_ns"] = now_ns
@@ -244,12 +249,38 @@ def order_request_cancel(table, slot, now_ns):
     return codes.STATUS_OK
 
 
+@kernel(_i8(ORDER_T, _i8, _i8, _i8))
+def order_book_lots(table, slot, lots, now_ns):
+    """Credit ``lots`` newly booked into the position to the row of the order that traded them.
+
+    Call it once per fill the position kernel took (``position_apply_fill`` returned
+    ``STATUS_OK``, never for a duplicate), or that the position already holds (a fill inside an
+    adopted position). A row may be credited before its report states the fill.
+
+    Returns ``STATUS_OK``; ``STATUS_NOT_FOUND`` for an empty row; ``STATUS_BAD_INPUT`` for a bad
+    slot, ``lots <= 0``, or a total the int32 field cannot hold. Nothing changes unless OK.
+    """
+    if slot < 0 or slot >= table.shape[0] or lots <= 0 or lots > codes.LOTS_MAX:
+        return codes.STATUS_BAD_INPUT
+    row = table[slot]
+    if row["status"] == codes.ORDER_EMPTY:
+        return codes.STATUS_NOT_FOUND
+    booked = row["booked_lots"] + lots
+    if booked > codes.LOTS_MAX:
+        return codes.STATUS_BAD_INPUT
+    row["booked_lots"] = booked
+    row["update_time_ns"] = now_ns
+    return codes.STATUS_OK
+
+
 @kernel(_i8(ORDER_T))
 def order_release(table):
-    """Free every ``CLOSED`` row (all fields zeroed) and return how many were freed."""
+    """Free every ``CLOSED`` row whose reported fills are all booked (all fields zeroed) and
+    return how many were freed. One with fills still to book stays: they count for the limit."""
     freed = 0
     for slot in range(table.shape[0]):
-        if table[slot]["status"] == codes.ORDER_CLOSED:
+        if table[slot]["status"] == codes.ORDER_CLOSED and \
+                table[slot]["booked_lots"] >= table[slot]["filled_lots"]:
             row = table[slot]
             row["client_order_id"] = 0
             row["order_key"] = 0
@@ -260,6 +291,7 @@ def order_release(table):
             row["price_ticks"] = 0
             row["amount_lots"] = 0
             row["filled_lots"] = 0
+            row["booked_lots"] = 0
             row["pending_price_ticks"] = 0
             row["pending_amount_lots"] = 0
             row["insert_time_ns"] = 0
@@ -282,20 +314,15 @@ def order_count_live(table, instrument, side):
 
 @kernel(_i8(ORDER_T, _i8, _i8))
 def order_open_lots(table, instrument, side):
-    """Worst-case lots that live orders of one side could still trade (for risk).
+    """Worst-case lots that orders of one side could still add to the position (for risk).
 
-    Each live row counts ``amount_lots - filled_lots``; a row with an amend in flight counts the
-    larger of its current and its pending remaining amount, since either may be in force.
+    Each live row counts ``amount_lots - booked_lots`` (a reported fill not booked yet is still
+    to come); a row with an amend in flight counts the larger of its current and its pending
+    amount, since either may be in force; a closed row its reported fills not booked yet.
     """
     total = 0
     for slot in range(table.shape[0]):
         row = table[slot]
-        if not (_LIVE_FIRST <= row["status"] <= _LIVE_LAST):
-            continue
-        if row["instrument"] != instrument or row["side"] != side:
-            continue
-        remaining = max(row["amount_lots"] - row["filled_lots"], 0)
-        if row["status"] == codes.ORDER_PENDING_AMEND:
-            remaining = max(remaining, row["pending_amount_lots"] - row["filled_lots"])
-        total += remaining
+        if row["instrument"] == instrument and row["side"] == side:
+            total += worst_lots(table, slot)
     return total

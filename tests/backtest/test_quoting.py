@@ -166,9 +166,10 @@ def _table(local: list[tuple]) -> np.ndarray:
     status = {(L.ST_NEW, L.ST_NONE): codes.ORDER_OPEN, (L.ST_NONE, L.ST_NEW):
               codes.ORDER_PENDING_INSERT, (L.ST_NEW, L.ST_CANCELED): codes.ORDER_PENDING_CANCEL}
     for i, (oid, side, price, qty, leaves, st, req) in enumerate(local):
+        filled = qty - leaves if req != L.ST_NEW else 0
         fields = {"client_order_id": oid, "order_key": oid, "side": 0 if side > 0 else 1,
                   "level": oid & 0xFF, "status": status[(st, req)], "price_ticks": price,
-                  "amount_lots": qty, "filled_lots": qty - leaves if req != L.ST_NEW else 0,
+                  "amount_lots": qty, "filled_lots": filled, "booked_lots": filled,
                   "pending_price_ticks": price, "pending_amount_lots": qty}
         for name, value in fields.items():
             table[name][i] = value

@@ -32,9 +32,11 @@ def ladder(*rows):
 
 
 def resting(
-    table, client_order_id, side, level, price_ticks, amount_lots, filled_lots=0, instrument=0
+    table, client_order_id, side, level, price_ticks, amount_lots, filled_lots=0, instrument=0,
+    booked_lots=None,
 ):
-    """Reserve and ack an order so that it rests OPEN; return its slot."""
+    """Reserve and ack an order so that it rests OPEN; return its slot. Its fills are booked
+    (``booked_lots``, by default all ``filled_lots``)."""
     slot = orders.order_reserve(
         table, client_order_id, instrument, side, level, price_ticks, amount_lots, 1
     )
@@ -50,6 +52,9 @@ def resting(
         2,
     )
     assert got == slot
+    booked = filled_lots if booked_lots is None else booked_lots
+    if booked > 0:
+        assert orders.order_book_lots(table, slot, booked, 2) == codes.STATUS_OK
     return slot
 
 
@@ -91,6 +96,9 @@ def test_full_lifecycle_ack_partial_fill_amend_cancel_release():
     assert orders.order_find_by_key(table, 1005) == slot
     assert orders.order_apply_update(table, 5, 1005, LIVE, 105, 10, 4, 3) == slot  # partial fill
     assert table[slot]["filled_lots"] == 4
+    # Reported but not booked yet: all 10 lots can still reach the position.
+    assert orders.order_open_lots(table, 0, SELL) == 10
+    assert orders.order_book_lots(table, slot, 4, 3) == codes.STATUS_OK
     assert orders.order_open_lots(table, 0, SELL) == 6
 
     assert orders.order_request_amend(table, slot, 107, 12, 4) == codes.STATUS_OK
@@ -99,6 +107,7 @@ def test_full_lifecycle_ack_partial_fill_amend_cancel_release():
     # A fill racing the amend keeps it pending; the amend reply then settles it.
     assert orders.order_apply_update(table, 5, 1005, LIVE, 105, 10, 5, 5) == slot
     assert table[slot]["status"] == codes.ORDER_PENDING_AMEND
+    assert orders.order_book_lots(table, slot, 1, 5) == codes.STATUS_OK
     assert orders.order_apply_update(table, 5, 1005, AMENDED, 107, 12, 5, 6) == slot
     assert table[slot]["status"] == codes.ORDER_OPEN
     assert (table[slot]["price_ticks"], table[slot]["amount_lots"]) == (107, 12)
@@ -113,6 +122,11 @@ def test_full_lifecycle_ack_partial_fill_amend_cancel_release():
     assert orders.order_apply_update(table, 5, 1005, CLOSED, 107, 12, 6, 9) == slot
     assert table[slot]["status"] == codes.ORDER_CLOSED
     assert orders.order_count_live(table, 0, SELL) == 0
+    # The 6th lot is reported, not booked: the closed row stays and still counts it.
+    assert orders.order_open_lots(table, 0, SELL) == 1
+    assert orders.order_release(table) == 0
+    assert orders.order_book_lots(table, slot, 1, 10) == codes.STATUS_OK
+    assert orders.order_open_lots(table, 0, SELL) == 0
     assert orders.order_release(table) == 1
     assert table[slot].tolist() == np.zeros(1, dtype=ORDER)[0].tolist()
     assert orders.order_find_by_client_id(table, 5) == -1
@@ -179,7 +193,7 @@ def test_counts_are_per_instrument_and_side():
 
 OPS = st.lists(
     st.tuples(
-        st.sampled_from(["reserve", "update", "amend", "cancel", "release"]),
+        st.sampled_from(["reserve", "update", "amend", "cancel", "book", "release"]),
         st.integers(0, 5),  # client order id / slot
         st.sampled_from([LIVE, AMENDED, CLOSED, REJECTED]),
         st.integers(95, 105),  # price
@@ -204,6 +218,8 @@ def apply_op(module, table, op, now_ns):
         return module.order_request_amend(table, ident % len(table), price, amount, now_ns)
     if kind == "cancel":
         return module.order_request_cancel(table, ident % len(table), now_ns)
+    if kind == "book":  # slot ident (5 is out of range), ``filled`` lots (0 is refused)
+        return module.order_book_lots(table, ident, filled, now_ns)
     return module.order_release(table)
 
 
@@ -248,7 +264,7 @@ def test_extreme_values_the_narrow_fields_hold_round_trip_exactly():
         assert slot == 0
         assert table[0].tolist() == (2**62, -1, codes.INSTRUMENT_MAX, SELL, codes.LEVEL_MAX,
                                      codes.ORDER_PENDING_INSERT, big_price, codes.LOTS_MAX, 0, 0,
-                                     0, big_time, big_time)
+                                     0, 0, big_time, big_time)
         assert module.order_open_lots(table, codes.INSTRUMENT_MAX, SELL) == codes.LOTS_MAX
 
 
@@ -282,3 +298,22 @@ def test_updates_and_amends_refuse_sizes_above_the_int32_bound():
         assert table.tolist() == before
         assert module.order_request_amend(table, slot, 101, codes.LOTS_MAX, 4) == codes.STATUS_OK
         assert table[slot]["pending_amount_lots"] == codes.LOTS_MAX
+
+
+def test_booked_lots_are_credited_only_to_a_row_that_can_hold_them():
+    for module in (orders, twin):
+        table = new_table(2)
+        slot = module.order_reserve(table, 3, 0, BUY, 0, 100, 10, 1)
+        # Booked before any report states the fill: the row counts 10 - 4 still to come.
+        assert module.order_book_lots(table, slot, 4, 2) == codes.STATUS_OK
+        assert (table[slot]["filled_lots"], table[slot]["booked_lots"]) == (0, 4)
+        assert module.order_open_lots(table, 0, BUY) == 6
+        before = table.tolist()
+        for bad_slot, lots in ((slot, 0), (slot, -1), (2, 1), (-1, 1),
+                               (slot, codes.LOTS_MAX + 1), (slot, codes.LOTS_MAX - 3)):
+            assert module.order_book_lots(table, bad_slot, lots, 3) == codes.STATUS_BAD_INPUT
+        assert module.order_book_lots(table, 1 - slot, 1, 3) == codes.STATUS_NOT_FOUND  # empty
+        assert table.tolist() == before
+        # The report catches up and closes it: booked covers filled, so it is released.
+        assert module.order_apply_update(table, 3, 9, CLOSED, 100, 10, 4, 4) == slot
+        assert module.order_release(table) == 1

@@ -1,6 +1,7 @@
 """The hard position limit through ``quote_cycle``: orders with a request in flight take their
 worst case from the ladder's room, and the diff adds exposure only where every live order's
-worst case leaves room (a cancel or a cut may land after a fill)."""
+worst case leaves room (a cancel or a cut may land after a fill). A row's worst case runs from
+the lots the position has booked, not from what the exchange reports filled."""
 
 from __future__ import annotations
 
@@ -19,36 +20,48 @@ from tests.reference import quote_cycle as twin
 BUY, SELL = codes.SIDE_BUY, codes.SIDE_SELL
 S = 1_000_000_000
 LIMIT = 100
-# Which request is in flight for a generated row (None: it rests OPEN).
-INSERT, AMEND, CANCEL = "insert", "amend", "cancel"
+# Which request is in flight for a generated row (None: it rests OPEN; CLOSED: the exchange
+# closed it, e.g. a cancel's reply stating a partial fill).
+INSERT, AMEND, CANCEL, CLOSED = "insert", "amend", "cancel", "closed"
 
 
-def place(table, cid, side, level, price, lots, filled=0, request=None, amend_to=0):
-    """A row of the table in the state ``request`` leaves it (an amend to total ``amend_to``)."""
+def place(table, cid, side, level, price, lots, filled=0, request=None, amend_to=0,
+          booked=None):
+    """A row of the table in the state ``request`` leaves it (an amend to total ``amend_to``);
+    ``booked`` of its lots are in the position (None: all ``filled``)."""
     if request == INSERT:
         slot = orders.order_reserve(table, cid, 0, side, level, price, lots, 1)
         assert slot >= 0
+        if booked:  # booked from the trade history before the insert's reply came
+            assert orders.order_book_lots(table, slot, booked, 1) == codes.STATUS_OK
         return slot
-    slot = resting(table, cid, side, level, price, lots, filled_lots=filled)
+    slot = resting(table, cid, side, level, price, lots, filled_lots=filled, booked_lots=booked)
     if request == AMEND:
         assert orders.order_request_amend(table, slot, price - 1, amend_to, 3) == codes.STATUS_OK
     elif request == CANCEL:
         assert orders.order_request_cancel(table, slot, 3) == codes.STATUS_OK
+    elif request == CLOSED:
+        assert orders.order_apply_update(table, cid, 1000 + cid, codes.ORDER_UPDATE_CLOSED, price,
+                                         lots, filled, 3) == slot
     return slot
 
 
 def in_flight(table, side):
-    """Worst-case lots of the rows with a request in flight (written out here, not the kernel)."""
+    """Worst-case lots the rows with a request in flight, and closed rows, can still add to the
+    position: what they may trade beyond what is booked (written out here, not the kernel)."""
     total = 0
     for row in table:
-        pending = row["status"] in (codes.ORDER_PENDING_INSERT, codes.ORDER_PENDING_AMEND,
-                                    codes.ORDER_PENDING_CANCEL)
-        if pending and row["side"] == side:
-            filled = int(row["filled_lots"])
-            remaining = int(row["amount_lots"]) - filled
+        if row["side"] != side:
+            continue
+        booked = int(row["booked_lots"])
+        if row["status"] == codes.ORDER_CLOSED:
+            total += max(int(row["filled_lots"]) - booked, 0)
+        elif row["status"] in (codes.ORDER_PENDING_INSERT, codes.ORDER_PENDING_AMEND,
+                               codes.ORDER_PENDING_CANCEL):
+            amount = int(row["amount_lots"])
             if row["status"] == codes.ORDER_PENDING_AMEND:
-                remaining = max(remaining, int(row["pending_amount_lots"]) - filled)
-            total += remaining
+                amount = max(amount, int(row["pending_amount_lots"]))
+            total += max(amount - booked, 0)
     return total
 
 
@@ -142,14 +155,68 @@ def test_a_reinsert_beside_its_cancelled_order_needs_room_for_both():
         assert orders.order_open_lots(sent, 0, BUY) <= room
 
 
+def test_a_fill_reported_before_it_is_booked_still_counts_against_the_limit():
+    # Limit 10, flat. A buy of 10 rests; a report (an amend's reply) says 6 filled, but the
+    # fill's own push is not read yet: the position is still 0 and those 6 lots are coming.
+    for diff in (order_diff.diff_ladder_against_orders, diff_twin.diff_ladder_against_orders):
+        table = new_table()
+        slot = resting(table, 1, BUY, 0, 100, 10, filled_lots=6, booked_lots=0)
+        quotes, n = ladder((BUY, 0, 101, 10))
+        out = np.zeros(8, ACTION)
+        k = diff(table, quotes, n, 0, 0, out, 10, 10)
+        # Counting only amount - filled (4) left room for 6 more: an amend to 16 lots.
+        assert [(int(a["kind"]), int(a["size_lots"])) for a in out[:k]] == [
+            (codes.ACTION_AMEND, 10)]
+        send(table, out[:k])
+        assert orders.order_open_lots(table, 0, BUY) == 10  # position 0 + 10 <= 10
+        # Once the fill is booked (position 6), the same quote fits the same way.
+        assert orders.order_book_lots(table, slot, 6, 6) == codes.STATUS_OK
+        assert 6 + orders.order_open_lots(table, 0, BUY) <= 10
+
+
+def test_a_closed_order_with_fills_not_booked_keeps_their_room_until_they_are():
+    # Limit 10, flat: a cancel's reply says 6 of 10 filled (cancelled_partially_filled) before
+    # the fill push. The closed row stays and holds 6 lots of room; an insert of 10 waits.
+    table = new_table()
+    slot = place(table, 1, BUY, 0, 100, 10, filled=6, request=CLOSED, booked=0)
+    assert orders.order_release(table) == 0
+    assert orders.order_open_lots(table, 0, BUY) == 6
+    quotes, n = ladder((BUY, 0, 101, 10), (BUY, 1, 99, 4))
+    out, twin_out = np.zeros(8, ACTION), np.zeros(8, ACTION)
+    k = order_diff.diff_ladder_against_orders(table, quotes, n, 0, 0, out, 10, 10)
+    assert diff_twin.diff_ladder_against_orders(table, quotes, n, 0, 0, twin_out, 10, 10) == k
+    assert out[:k].tolist() == twin_out[:k].tolist()
+    assert [(int(a["kind"]), int(a["level"]), int(a["size_lots"])) for a in out[:k]] == [
+        (codes.ACTION_INSERT, 1, 4)]
+    # Booked: the row is released and the room is the position's.
+    assert orders.order_book_lots(table, slot, 6, 7) == codes.STATUS_OK
+    assert orders.order_release(table) == 1
+
+
+def test_the_ladder_leaves_out_fills_reported_but_not_booked():
+    # A pending cancel of 15 with 5 reported filled, none booked: 15 can still reach the
+    # position (not 10), and a closed row's 3 unbooked lots too.
+    params = make_quote_params(level_count=3, position_limit_lots=LIMIT, base_size_lots=30)
+    world, reference = World([]), World([])
+    for w in (world, reference):
+        place(w.orders, 1, BUY, 0, 99_990, 15, filled=5, request=CANCEL, booked=0)
+        place(w.orders, 2, BUY, 1, 99_980, 8, filled=3, request=CLOSED, booked=0)
+    got = world.run(quote_cycle.quote_cycle, params, S, 99_995, 100_005, 70)
+    assert got[:2] == reference.run(twin.quote_cycle, params, S, 99_995, 100_005, 70)[:2]
+    diag = got[2]
+    assert (diag["bid_inflight_lots"], diag["ask_inflight_lots"]) == (18, 0)
+    assert bid_lots(world, int(diag["quote_count"])) <= LIMIT - 70 - 18
+
+
 row_state = st.tuples(
     st.sampled_from([BUY, SELL]),
     st.integers(0, 3),  # level
     st.integers(99_900, 100_100),  # price
     st.integers(1, 40),  # amount
     st.integers(0, 39),  # filled (kept below the amount)
-    st.sampled_from([None, None, INSERT, AMEND, CANCEL]),
+    st.sampled_from([None, None, INSERT, AMEND, CANCEL, CLOSED]),
     st.integers(1, 60),  # an amend's new total
+    st.one_of(st.none(), st.integers(0, 40)),  # booked (None: as filled; at most the amount)
 )
 
 
@@ -168,10 +235,12 @@ def test_worst_case_position_never_passes_the_limit_and_matches_the_twin(
     worlds = World([]), World([])
     for world in worlds:
         world.orders = np.zeros(64, ORDER)  # the generated rows and every step's inserts
-        for cid, (side, level, price, amount, filled, request, amend_to) in enumerate(rows, 1):
+        for cid, (side, level, price, amount, filled, request, amend_to, booked) in enumerate(
+                rows, 1):
             filled = 0 if request == INSERT else min(filled, amount - 1)
+            booked = None if booked is None else min(booked, amount)
             place(world.orders, cid, side, level, price, amount, filled, request,
-                  max(amend_to, filled + 1))
+                  max(amend_to, filled + 1), booked)
     kernel, reference = worlds
     now, mid = 10 * S, 100_000
     for step, (dt, move) in enumerate(steps):

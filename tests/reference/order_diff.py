@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from qengine.kernels import codes
-from tests.reference.orders import LIVE, OPEN, PENDING_AMEND, PENDING_INSERT, table_rows
+from tests.reference.orders import OPEN, PENDING_AMEND, PENDING_INSERT, table_rows, worst_lots
 
 _SIDES = (codes.SIDE_BUY, codes.SIDE_SELL)
 
@@ -18,14 +18,6 @@ def _in_flight_at(mine, side, skip, price):
         if r["status"] == PENDING_AMEND and r["pending_price_ticks"] == price:
             return True
     return False
-
-
-def worst_lots(r):
-    """What a live row can still trade at worst (an amend in flight: old or new remaining)."""
-    worst = max(r["amount_lots"] - r["filled_lots"], 0)
-    if r["status"] == PENDING_AMEND:
-        worst = max(worst, r["pending_amount_lots"] - r["filled_lots"])
-    return worst
 
 
 def _budget(rows, owner, desired, budget):
@@ -144,7 +136,7 @@ def diff_ladder_against_orders(table, quotes, n_quotes, instrument, amend_thresh
             owner.setdefault((r["side"], r["level"]), i)
     budget = {codes.SIDE_BUY: bid_room_lots, codes.SIDE_SELL: ask_room_lots}
     for _, r in mine:
-        if r["status"] in LIVE and r["side"] in budget:
+        if r["side"] in budget:  # live rows, and closed ones with fills not booked yet
             budget[r["side"]] -= worst_lots(r)
     usable = {k: v for k, v in desired.items() if k[1] >= 0 and k[0] in _SIDES}
     sizes = _budget(rows, owner, usable, budget)
@@ -159,7 +151,8 @@ def diff_ladder_against_orders(table, quotes, n_quotes, instrument, amend_thresh
         if size <= 0 or ((side, level) in owner and (side, level) not in reinsert):
             continue
         if (side, level) in reinsert:  # beside its cancelled order, which may still fill
-            extra = min(size, max(worst_lots(rows[owner[(side, level)]]), 0))
+            cancelled = rows[owner[(side, level)]]
+            extra = min(size, max(cancelled["amount_lots"] - cancelled["filled_lots"], 0))
             if extra > budget[side]:
                 continue
             budget[side] -= extra

@@ -17,8 +17,8 @@ CLOSED = codes.ORDER_CLOSED
 LIVE = {PENDING_INSERT, OPEN, PENDING_AMEND, PENDING_CANCEL}
 FIELDS = (
     "client_order_id", "order_key", "instrument", "side", "level", "status", "price_ticks",
-    "amount_lots", "filled_lots", "pending_price_ticks", "pending_amount_lots", "insert_time_ns",
-    "update_time_ns",
+    "amount_lots", "filled_lots", "booked_lots", "pending_price_ticks", "pending_amount_lots",
+    "insert_time_ns", "update_time_ns",
 )
 
 
@@ -146,8 +146,23 @@ def order_request_cancel(table, slot, now_ns):
     return _request(table, slot, now_ns, PENDING_CANCEL)
 
 
+def order_book_lots(table, slot, lots, now_ns):
+    if not (0 <= slot < len(table) and 0 < lots <= codes.LOTS_MAX):
+        return codes.STATUS_BAD_INPUT
+    row = table_rows(table)[slot]
+    if row["status"] == EMPTY:
+        return codes.STATUS_NOT_FOUND
+    if row["booked_lots"] + lots > codes.LOTS_MAX:
+        return codes.STATUS_BAD_INPUT
+    row.update(booked_lots=row["booked_lots"] + lots, update_time_ns=now_ns)
+    _store(table, slot, row)
+    return codes.STATUS_OK
+
+
 def order_release(table):
-    closed = [i for i, r in enumerate(table_rows(table)) if r["status"] == CLOSED]
+    # A closed row stays while fills it reports are not booked yet.
+    closed = [i for i, r in enumerate(table_rows(table))
+              if r["status"] == CLOSED and r["booked_lots"] >= r["filled_lots"]]
     for i in closed:
         _store(table, i, dict.fromkeys(FIELDS, 0))
     return len(closed)
@@ -160,12 +175,19 @@ def order_count_live(table, instrument, side):
     )
 
 
+def worst_lots(r):
+    """What a row can still add to the position: a live row its amount less what is booked
+    (an amend in flight: old or new amount), a closed row its reported fills not booked."""
+    if r["status"] == CLOSED:
+        return max(r["filled_lots"] - r["booked_lots"], 0)
+    if r["status"] not in LIVE:
+        return 0
+    amounts = [r["amount_lots"]]
+    if r["status"] == PENDING_AMEND:
+        amounts.append(r["pending_amount_lots"])
+    return max(max(amounts) - r["booked_lots"], 0)
+
+
 def order_open_lots(table, instrument, side):
-    total = 0
-    for r in table_rows(table):
-        if r["status"] in LIVE and r["instrument"] == instrument and r["side"] == side:
-            remaining = [r["amount_lots"] - r["filled_lots"], 0]
-            if r["status"] == PENDING_AMEND:
-                remaining.append(r["pending_amount_lots"] - r["filled_lots"])
-            total += max(remaining)
-    return total
+    return sum(worst_lots(r) for r in table_rows(table)
+               if r["instrument"] == instrument and r["side"] == side)

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from qengine.kernels import codes
 
-from .order_diff import diff_ladder_against_orders, worst_lots
-from .orders import LIVE, OPEN, table_rows
+from .order_diff import diff_ladder_against_orders
+from .orders import EMPTY, OPEN, table_rows, worst_lots
 from .pipeline import quote_pipeline
 
 
 def inflight_lots(orders, instrument):
     """Worst-case lots per side (buy, sell) of the rows the diff leaves alone: a request in
-    flight, or an open row on a negative level."""
+    flight, an open row on a negative level, a closed row with fills not booked yet."""
     lots = {codes.SIDE_BUY: 0, codes.SIDE_SELL: 0}
     for r in table_rows(orders):
-        if r["status"] not in LIVE or r["instrument"] != instrument or r["side"] not in lots:
+        if r["status"] == EMPTY or r["instrument"] != instrument or r["side"] not in lots:
             continue
         if r["status"] == OPEN and r["level"] >= 0:
             continue

@@ -242,7 +242,8 @@ def _mirror(local):
         rows.append((o["order_id"], o["order_id"], 0,
                      codes.SIDE_BUY if o["side"] > 0 else codes.SIDE_SELL,
                      o["order_id"] & ql.LEVEL_MASK, status, o["price_tick"], amount,
-                     filled, o["price_tick"], o["qty_lots"], o["local_ts"], o["local_ts"]))
+                     filled, filled, o["price_tick"], o["qty_lots"], o["local_ts"],
+                     o["local_ts"]))
     return rows
 
 
