@@ -27,7 +27,7 @@ from qengine.kernels.orders import order_request_amend, order_request_cancel, or
 from qengine.strategy.setup import InstrumentSpec
 from qengine.telemetry import Telemetry
 
-from .conftest import BTC, LABEL
+from .conftest import BTC, LABEL, exchange_side_counts, ours, running, wait_until
 
 #: 0.01 BTC on a 0.001 volume tick.
 LOTS = 10
@@ -221,3 +221,16 @@ async def test_mass_quotes_are_not_orphans(autojump_clock):
     client.snapshot = [_order("quote", None, 64000.0), _order("orphan", 5, 63000.0)]
     assert await manager.reconcile_orders() == 1
     assert client.cancelled == ["orphan"]
+
+
+async def test_a_reconciliation_in_mass_quote_mode_leaves_the_quotes_alone(autojump_clock):
+    with trio.fail_after(120):
+        async with running(order_mode="mass_quote", quote__levels=2) as (sim, engine):
+            await wait_until(lambda: exchange_side_counts(sim) == (2, 2))
+            quotes = {o["order_id"] for o in ours(sim)}
+            engine.orders.reconcile_needed = True  # as after a failed flatten
+            engine.quoter.wakeup.ring()
+            await wait_until(lambda: not engine.orders.reconcile_needed)
+            await trio.sleep(0.5)
+            assert {o["order_id"] for o in ours(sim)} == quotes
+            assert engine.telemetry.counters.snapshot()["errors"] == 0
