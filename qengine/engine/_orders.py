@@ -397,10 +397,11 @@ class OrderManager:
         Returns how many orders were cancelled because the table did not know them.
         """
         self.reconcile_needed = False
-        requested_ns = now_ns()
+        requested_ns, at_request = now_ns(), self.state.orders.copy()
         live = await self.client.open_orders()
         timeout_ns = seconds_to_ns(self.state.config.connection.request_timeout_s)
-        orphans = settle_orders(self.listener, live, requested_ns, now_ns() - timeout_ns)
+        orphans = settle_orders(self.listener, live, requested_ns, at_request,
+                                now_ns() - timeout_ns)
         if await cancel_orphans(self.client, orphans):
             self.reconcile_needed = True  # try again next cycle
         if orphans:

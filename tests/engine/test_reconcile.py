@@ -199,6 +199,7 @@ async def test_rows_older_than_the_request_are_judged_by_the_snapshot(autojump_c
     await trio.sleep(11.0)  # past the request timeout
     _reserve(manager, 45)  # a recent insert: its answer may still come
     await trio.sleep(1.0)
+    _open(manager, 46, "gone-now")  # gone too, written at the request's clock reading
     client.snapshot = [_order("moved", 42, 64005.0), _order("cancel-lost", 43, 64000.0),
                        _order("orphan", 99, 63000.0), _order("foreign", 42, 63000.0),
                        _order("lost", 98, 63000.0)]
@@ -210,6 +211,7 @@ async def test_rows_older_than_the_request_are_judged_by_the_snapshot(autojump_c
     assert sorted(client.cancelled) == ["foreign", "orphan"]
     assert manager.reconcile_needed  # the orphan whose cancel got no answer: try again
     assert manager.listener.our_slot(id_key("gone"), 41) < 0
+    assert manager.listener.our_slot(id_key("gone-now"), 46) < 0
     assert manager.listener.our_slot(-1, 44) < 0
     assert _tracked(manager, "moved", 42)["price_ticks"] == 64005
     assert _tracked(manager, "cancel-lost", 43)["status"] == codes.ORDER_OPEN
