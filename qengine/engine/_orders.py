@@ -31,14 +31,15 @@ from ..io.thalex import ThalexClient
 from ..kernels import codes
 from ..kernels._jit import entry_point
 from ..kernels.order_batch import order_batch_prepare
-from ..kernels.orders import order_apply_update, order_release, order_reserve
+from ..kernels.orders import order_apply_update, order_reserve
 from ..telemetry import COUNTER, Telemetry
 from ..units import NS_PER_S, seconds_to_ns
 from ._gate import QuoteGate, Wakeup
 from ._listener import Listener
 from ._order_wire import OrderWire
 from ._our_orders import cancel_our_orders, client_order_id_base
-from ._state import EngineState, id_key
+from ._reconcile import cancel_orphans, settle_orders
+from ._state import EngineState
 from ._token_bucket import TokenBucket
 
 log = logging.getLogger("qengine.orders")
@@ -390,61 +391,23 @@ class OrderManager:
         return True
 
     async def reconcile_orders(self) -> int:
-        """Make the order table match the exchange; cancel unknown orders of ours.
+        """Make the order table match the exchange; cancel unknown orders of ours (see
+        ``_reconcile``: rows newer than the snapshot keep their state).
 
         Returns how many orders were cancelled because the table did not know them.
         """
         self.reconcile_needed = False
+        requested_ns, at_request = now_ns(), self.state.orders.copy()
         live = await self.client.open_orders()
-        spec, state = self.state.spec, self.state
-        label = state.config.label
-        # An amend or cancel whose answer never came (timeout): the order is as the exchange
-        # reports it now, so its row goes back to OPEN before the live report is applied.
-        stale_ns = now_ns() - seconds_to_ns(state.config.connection.request_timeout_s)
-        for row in state.orders:
-            if row["status"] in (codes.ORDER_PENDING_AMEND, codes.ORDER_PENDING_CANCEL) and \
-                    int(row["update_time_ns"]) < stale_ns:
-                order_apply_update(state.orders, int(row["client_order_id"]), -1,
-                                   codes.ORDER_UPDATE_REJECTED, 0, 0, 0, now_ns())
-        orphans = 0
-        live_cids = set()
-        for order in live:
-            if order.instrument_name != spec.name or order.label != label:
-                continue
-            slot = self.listener.our_slot(id_key(order.order_id), order.client_order_id)
-            if slot >= 0 and state.orders[slot]["status"] != codes.ORDER_CLOSED:
-                # Placed by this process (matched by exchange order id) and still tracked.
-                self.listener.apply_order(order)
-                live_cids.add(int(state.orders[slot]["client_order_id"]))
-                continue
-            orphans += 1  # ours by label, not placed (or no longer tracked) here: cancel it
-            try:
-                await self.client.cancel(order_id=order.order_id)
-            except io_errors.OrderNotFound:
-                pass
-            except io_errors.ThalexClientError as exc:
-                self.reconcile_needed = True  # try again next cycle
-                log.warning("could not cancel unknown order %s: %s", order.order_id, exc)
-        # Rows the exchange no longer has are closed; so are inserts whose reply never came
-        # (older than a request timeout and not on the exchange).
-        stale_ns = now_ns() - seconds_to_ns(self.state.config.connection.request_timeout_s)
-        for row in state.orders:
-            if row["status"] == codes.ORDER_PENDING_INSERT and \
-                    int(row["insert_time_ns"]) < stale_ns and \
-                    int(row["client_order_id"]) not in live_cids:
-                order_apply_update(state.orders, int(row["client_order_id"]), -1,
-                                   codes.ORDER_UPDATE_REJECTED, 0, 0, 0, now_ns())
-            elif row["status"] in (codes.ORDER_OPEN, codes.ORDER_PENDING_AMEND,
-                                   codes.ORDER_PENDING_CANCEL) and \
-                    int(row["client_order_id"]) not in live_cids:
-                order_apply_update(state.orders, int(row["client_order_id"]), -1,
-                                   codes.ORDER_UPDATE_CLOSED, int(row["price_ticks"]),
-                                   int(row["amount_lots"]), int(row["filled_lots"]), now_ns())
-        order_release(state.orders)
+        timeout_ns = seconds_to_ns(self.state.config.connection.request_timeout_s)
+        orphans = settle_orders(self.listener, live, requested_ns, at_request,
+                                now_ns() - timeout_ns)
+        if await cancel_orphans(self.client, orphans):
+            self.reconcile_needed = True  # try again next cycle
         if orphans:
             log.warning("cancelled %d open order(s) with our label this process did not place",
-                        orphans)
-        return orphans
+                        len(orphans))
+        return len(orphans)
 
     def reset_table(self) -> None:
         """Forget every row (after a reconnect all our orders were cancelled on the exchange)."""
