@@ -28,7 +28,7 @@ def quick_results(tmp_path_factory: pytest.TempPathFactory) -> dict:
     md = out.with_suffix(".md")
     proc = subprocess.run(
         [sys.executable, "-m", "perf", "--quick", "--json", str(out), "--markdown", str(md)],
-        cwd=ROOT, capture_output=True, text=True, timeout=400, check=False,
+        cwd=ROOT, capture_output=True, text=True, timeout=1200, check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert md.read_text().startswith("# qengine perf")
@@ -97,6 +97,17 @@ def test_quick_backtest_engines_agree_and_scale_streams_every_file(quick_results
     assert bt["replay_1ms"]["wake_ups"] > bt["replay_feed"]["wake_ups"] > 0
     assert scale["events"] == scale["files"] * scale["rows_per_file"]
     assert [c["files"] for c in scale["checkpoints"]] == list(range(1, scale["files"] + 1))
+
+
+@pytest.mark.slow
+def test_cold_start_compiles_every_engine_kernel_then_loads_them_all(quick_results: dict) -> None:
+    # The suite's one start on an empty numba cache (the rest share the warmed cache).
+    entry = quick_results["results"]["cold_start"]
+    cold, warm = entry["cold"], entry["warm"]
+    assert cold["kernels"] == warm["kernels"] > 0
+    assert (cold["compiled"], cold["cache_hits"]) == (cold["kernels"], 0)
+    assert (warm["compiled"], warm["cache_hits"]) == (0, warm["kernels"])
+    assert entry["cold_s"] > entry["warm_s"] > 0
 
 
 @pytest.mark.slow
