@@ -56,7 +56,8 @@ def _warm_kernel_cache() -> str:
     return (f"kernel cache: {sum(c['kernels'] for c in counts)} kernels, "
             f"{sum(c['compiled'] for c in counts)} compiled, "
             f"{sum(c['hits'] for c in counts)} from the cache, by {count} processes in "
-            f"{time.perf_counter() - started:.1f} s")
+            f"{time.perf_counter() - started:.1f} s (each busy "
+            f"{', '.join(str(c['seconds']) for c in counts)} s)")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
