@@ -42,7 +42,8 @@ _warm_up_summary = pytest.StashKey[str]()
 def _warm_kernel_cache() -> str:
     """Run the warmers (one per core, at most ``MAX_WARMERS``); return a one-line summary."""
     started = time.perf_counter()
-    count = max(1, min(MAX_WARMERS, len(os.sched_getaffinity(0))))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    count = max(1, min(MAX_WARMERS, cores or 1))
     with tempfile.TemporaryDirectory(prefix="qengine-kernel-claims-") as claims:
         warmers = [subprocess.Popen([sys.executable, "-m", "tests._kernel_cache", claims],
                                     cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
