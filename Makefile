@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.qengine-installed
+TEST_WORKERS ?= 2
 
 .PHONY: run test lint perf research clean-cache
 
@@ -20,8 +21,9 @@ run: $(STAMP)
 research: $(STAMP)
 	$(PY) examples/research_kernels.py
 
+# Two test processes by default (CI has 2 cores); `make test TEST_WORKERS=0` runs in one.
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check qengine tests perf examples
