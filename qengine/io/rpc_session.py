@@ -167,7 +167,10 @@ class RpcSession:
                 try:
                     await self._on_inbound(Inbound(int(now_s * 1e9), [raw[index]]))
                 except BaseException:
-                    self._settle(rest)  # cancelled (a dropped connection): answers still count
+                    # Cancelled (a dropped connection): the rest's answers still wake their
+                    # callers; its pushes (order pushes of live orders without a fill, see
+                    # read_plan) go nowhere: a new connection starts from the exchange's list.
+                    self._receive_all(rest, Inbound(0))
                     raise
                 if not rest:
                     return
@@ -203,21 +206,11 @@ class RpcSession:
         """Decode a raw market push its consumer could not: parsed, classified, routed and
         decoded as :meth:`handle_read` does every other frame (same counters, same rejections);
         its pushes come back in a new :class:`Inbound` (none when it was rejected)."""
-        inbound = self._inbound = Inbound(arrival_ns)
-        try:
-            done = self._rpc.receive(parse_frame(data))
-            if done is not None:
-                done.waiter.set()
-        finally:
-            self._inbound = None
-        return inbound
+        return self._receive_all((data,), Inbound(arrival_ns))
 
-    def _settle(self, raw: list[bytes]) -> None:
-        # The rest of a split read when its delivery will not happen: answers wake their
-        # callers; its pushes (order pushes of live orders without a fill, see read_plan)
-        # are decoded and counted but go nowhere: the connection is going, and a new one
-        # starts from the exchange's order list.
-        self._inbound = Inbound(0)
+    def _receive_all(self, raw: Sequence[bytes], inbound: Inbound) -> Inbound:
+        # Parse and route each frame: answers wake their callers, pushes go into ``inbound``.
+        self._inbound = inbound
         try:
             for data in raw:
                 done = self._rpc.receive(parse_frame(data))
@@ -225,6 +218,7 @@ class RpcSession:
                     done.waiter.set()
         finally:
             self._inbound = None
+        return inbound
 
     def _collect(self, notification: Notification) -> None:
         record = decode_notification(notification.channel_name, notification.payload,
