@@ -18,7 +18,7 @@ import os
 import tempfile
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -72,6 +72,21 @@ class Credentials:
     key_id: str
     private_key_pem: str
     source: str = ""
+    # The parsed key, once loaded: RSA parsing checks the key (about 40 ms), so a process that
+    # logs in again (reconnects) or validated the key at start does it once per credentials.
+    _key: list[rsa.RSAPrivateKey] = field(default_factory=list, init=False, repr=False,
+                                          compare=False)
+
+    def signing_key(self) -> rsa.RSAPrivateKey:
+        """The RSA private key, parsed (and checked) at the first call; :class:`AuthError` when
+        the PEM is not an unencrypted RSA key."""
+        if not self._key:
+            self._key.append(_load_private_key(self.private_key_pem))
+        return self._key[0]
+
+    def login_token(self, now_s: float | None = None) -> str:
+        """A ``public/login`` JWT signed with this key (see :func:`make_login_token`)."""
+        return _sign(self.key_id, self.signing_key(), now_s)
 
     def __repr__(self) -> str:
         # The key id is not secret by itself, but the old bot kept it out of logs; so do we.
@@ -94,8 +109,11 @@ def _load_private_key(private_key_pem: str | bytes) -> rsa.RSAPrivateKey:
 
 def public_key_pem(private_key_pem: str | bytes) -> str:
     """Return the PEM (SubjectPublicKeyInfo) public key matching a PEM RSA private key."""
-    public = _load_private_key(private_key_pem).public_key()
-    return public.public_bytes(
+    return _public_pem(_load_private_key(private_key_pem))
+
+
+def _public_pem(key: rsa.RSAPrivateKey) -> str:
+    return key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     ).decode()
 
@@ -117,12 +135,15 @@ def make_login_token(key_id: str, private_key_pem: str | bytes, now_s: float | N
     str
         The compact JWT.
     """
+    return _sign(key_id, _load_private_key(private_key_pem), now_s)
+
+
+def _sign(key_id: str, key: rsa.RSAPrivateKey, now_s: float | None) -> str:
     if not isinstance(key_id, str) or not key_id:
         raise AuthError("key id must be a non-empty string")
     iat_s = time.time() if now_s is None else float(now_s)
     if not math.isfinite(iat_s):
         raise AuthError("issue time must be finite")
-    key = _load_private_key(private_key_pem)
     return jwt.encode({"iat": iat_s}, key, algorithm=ALGORITHM, headers={"kid": key_id})
 
 
@@ -255,11 +276,12 @@ def load_credentials(
     missing = [f"{var} (or {var}_FILE)" for var, v in ((key_var, key_id), (pem_var, pem)) if not v]
     if missing:
         raise CredentialsError(f"missing {network} API credentials: set {', '.join(missing)}")
+    credentials = Credentials(key_id, pem, source=f"{key_var}, {pem_var}")
     try:
-        _load_private_key(pem)
+        credentials.signing_key()
     except AuthError as exc:
         raise CredentialsError(f"{pem_var}: {exc}") from None
-    return Credentials(key_id, pem, source=f"{key_var}, {pem_var}")
+    return credentials
 
 
 def read_env_file(path: str | os.PathLike[str]) -> dict[str, str]:
@@ -348,17 +370,18 @@ def demo_credentials(config_dir: str | os.PathLike[str] | None = None) -> Creden
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or type(exc).__name__
         raise CredentialsError(f"cannot read demo key file {private_path}: {reason}") from None
+    credentials = Credentials(DEMO_KEY_ID, pem, source="demo")
     try:
-        public = public_key_pem(pem)
+        public = _public_pem(credentials.signing_key())
     except AuthError:
         raise CredentialsError(f"demo key file {private_path} is not a usable RSA key") from None
     public_path = directory / DEMO_PUBLIC_KEY_FILE
     if not public_path.exists() or _read_key_file(public_path) != public:
         public_path.unlink(missing_ok=True)
         _write_new_file(public_path, public)
-    return Credentials(DEMO_KEY_ID, pem, source="demo")
+    return credentials
 
 
 def demo_public_key_pem(config_dir: str | os.PathLike[str] | None = None) -> str:
     """PEM public key of the demo key pair (creating the pair if needed), for the simulator."""
-    return public_key_pem(demo_credentials(config_dir).private_key_pem)
+    return _public_pem(demo_credentials(config_dir).signing_key())

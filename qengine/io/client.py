@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from . import messages as m
-from .auth import Credentials, make_login_token
+from .auth import Credentials
 from .errors import BadResponse
 from .rpc_session import Inbound, PendingBatch, RpcSession, SessionStatistics
 from .thalex_replies import OrderBatch, one_order_id, order_history_page, records, time_window
@@ -103,7 +103,7 @@ class ThalexClient:
         timeout_s: float | None = None,
     ) -> str:
         """Log in with a fresh RS512 token; return the account number. The key is never logged."""
-        token = make_login_token(credentials.key_id, credentials.private_key_pem)
+        token = credentials.login_token()
         result = await self.call(
             "public/login", {"token": token, "account": account}, timeout_s=timeout_s
         )

@@ -157,6 +157,35 @@ def test_make_token_rejects_bad_keys_without_echoing_them(pkcs8):
         make_login_token("", pkcs8, now_s=NOW_S)
 
 
+def test_credentials_parse_their_key_once(pkcs8, rsa_key, monkeypatch):
+    """Login tokens of one Credentials share one parsed key (RSA parsing checks the key, about
+    40 ms); each token still verifies and carries its own issue time."""
+    from qengine.io import auth
+
+    parsed = []
+    real = auth._load_private_key
+    monkeypatch.setattr(auth, "_load_private_key", lambda pem: parsed.append(1) or real(pem))
+    creds = Credentials("K1", pkcs8)
+    public = {"K1": public_key_pem(pkcs8)}
+    parsed.clear()
+    tokens = [creds.login_token(now_s=NOW_S + i) for i in range(3)]
+    assert len(parsed) == 1
+    assert creds.signing_key().private_numbers() == rsa_key.private_numbers()
+    for i, token in enumerate(tokens):
+        assert verify_login_token(token, public, now_s=NOW_S + i) == "K1"
+        assert jwt.decode(token, options={"verify_signature": False})["iat"] == NOW_S + i
+    assert creds == Credentials("K1", pkcs8)  # the cache is not part of equality
+
+
+def test_credentials_with_a_bad_key_fail_at_use_without_quoting_it(pkcs8):
+    broken = pkcs8.replace("\n", "").replace("-----END PRIVATE KEY-----", "")
+    creds = Credentials("K1", broken)
+    for _ in range(2):  # nothing half-loaded is kept
+        with pytest.raises(AuthError, match="not an unencrypted PEM") as info:
+            creds.login_token(now_s=NOW_S)
+        assert _secret_body(pkcs8) not in str(info.value)
+
+
 # --- credentials from the environment -----------------------------------------------------------
 
 
