@@ -132,6 +132,14 @@ def test_cold_start_compiles_every_engine_kernel_then_loads_them_all(quick_resul
     assert (cold["compiled"], cold["cache_hits"]) == (cold["kernels"], 0)
     assert (warm["compiled"], warm["cache_hits"]) == (0, warm["kernels"])
     assert entry["cold_s"] > entry["warm_s"] > 0
+    # Three warm starts, each beside a start of numba alone with one cached kernel (the floor).
+    assert len(entry["warm_runs_s"]) == len(entry["numba_floor_runs_s"]) == 3
+    assert entry["warm_s"] == sorted(entry["warm_runs_s"])[1]
+    assert entry["numba_floor_s"] == sorted(entry["numba_floor_runs_s"])[1] > 0
+    floor = entry["numba_floor"]
+    assert floor["first_call_s"] == pytest.approx(
+        floor["interpreter_s"] + floor["imports_s"] + floor["first_cached_call_s"])
+    assert entry["warm_over_floor_s"] == pytest.approx(entry["warm_s"] - entry["numba_floor_s"])
 
 
 @pytest.mark.slow
