@@ -16,6 +16,12 @@ then, inside the engine process, calls ``tick_raw`` on the feeder's own random-w
 Same code, same inputs, same process: the differences are what the machine adds to our code
 when it runs after a pause, not Python work the engine could drop.
 
+Beside it, before and after the engine, the same four modes time a C program with no Python in
+it (``perf/_idle_penalty.c``, built with the machine's C compiler): a dependent pointer chase
+over a 512 KiB working set, sized to take about what the hot call takes. When it pays the same
+multiple after a pause, that multiple belongs to the machine (caches, TLB and branch state lost
+while the core idled or ran others), not to the interpreter or our code.
+
 Run: ``python perf/profile_cold_path.py [--calls N] [--json PATH]``.
 """
 
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -34,6 +41,36 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from perf._harness import machine_info, progress, run_child, write_json
 
 MODES = ("hot", "after 1 ms asleep", "after 1 ms spinning", "after evicting 16 MiB")
+C_SOURCE = Path(__file__).resolve().parent / "_idle_penalty.c"
+#: The C reference: a pointer chase over 512 KiB, 2,000 dependent loads (about 10 us hot).
+C_WORKING_SET_BYTES = 512 * 1024
+C_STEPS = 2_000
+
+
+def build_c_reference(out_dir: str) -> str | None:
+    """Compile :data:`C_SOURCE`; return the program's path, or None without a C compiler."""
+    import shutil
+    import subprocess
+    import sysconfig
+
+    compiler = shutil.which((sysconfig.get_config_var("CC") or "cc").split()[0]) or \
+        shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        return None
+    program = str(Path(out_dir) / "idle_penalty")
+    subprocess.run([compiler, "-O2", "-o", program, str(C_SOURCE)], check=True,
+                   capture_output=True, timeout=120)
+    return program
+
+
+def run_c_reference(program: str, calls: int) -> dict[str, float]:
+    """p50 (us) of the C pointer chase per mode."""
+    import subprocess
+
+    proc = subprocess.run([program, str(C_WORKING_SET_BYTES), str(C_STEPS), str(calls)],
+                          capture_output=True, timeout=600, check=True)
+    rows = (line.split("\t") for line in proc.stdout.decode().splitlines())
+    return {mode: int(ns) / 1e3 for mode, ns in rows}
 
 
 async def _measure(url: str, calls: int) -> dict[str, Any]:
@@ -87,16 +124,26 @@ def run(calls: int) -> dict[str, Any]:
 
     from perf.bench_tick_to_quote import ROOT, child_env, start_feeder, stop
 
-    feeder, url = start_feeder(1_000)
-    try:
-        proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", url,
-                               "--calls", str(calls)], cwd=ROOT, env=child_env(),
-                              capture_output=True, timeout=600, check=False)
-    finally:
-        stop(feeder)
+    with tempfile.TemporaryDirectory(prefix="qengine-idle-") as build_dir:
+        program = build_c_reference(build_dir)
+        if program is None:
+            progress("cold path: no C compiler found; the C reference is left out")
+        c_rounds = [run_c_reference(program, calls)] if program else []
+        feeder, url = start_feeder(1_000)
+        try:
+            proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", url,
+                                   "--calls", str(calls)], cwd=ROOT, env=child_env(),
+                                  capture_output=True, timeout=600, check=False)
+        finally:
+            stop(feeder)
+        if program:
+            c_rounds.append(run_c_reference(program, calls))
     if proc.returncode != 0 or not proc.stdout.strip():
         raise RuntimeError(f"engine child failed: {proc.stderr.decode(errors='replace')[-2000:]}")
     result = orjson.loads(proc.stdout.strip().splitlines()[-1])
+    if c_rounds:
+        result["c_reference_p50_us"] = {mode: [r[mode] for r in c_rounds] for mode in MODES}
+        result["c_reference"] = {"working_set_bytes": C_WORKING_SET_BYTES, "steps": C_STEPS}
     result["machine"] = machine_info()
     return result
 
@@ -111,8 +158,13 @@ def main() -> int:
         return run_child(_measure, args.child, args.calls)
     progress(f"cold path: tick_raw x {args.calls} per mode, {len(MODES)} modes, 2 rounds")
     result = run(args.calls)
+    c_ref = result.get("c_reference_p50_us", {})
     for mode, values in result["p50_us"].items():
-        print(f"{mode}: tick_raw p50 " + " / ".join(f"{v:.1f}" for v in values) + " us")
+        line = f"{mode}: tick_raw p50 " + " / ".join(f"{v:.1f}" for v in values) + " us"
+        if mode in c_ref:
+            line += ("; C pointer chase (512 KiB, before / after the engine) p50 "
+                     + " / ".join(f"{v:.1f}" for v in c_ref[mode]) + " us")
+        print(line)
     print(f"actions per quoted call (mean): {result['actions_mean']:.1f}; "
           f"load average {result['machine']['loadavg']}")
     if args.json:
