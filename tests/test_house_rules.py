@@ -237,9 +237,9 @@ def test_kernels_import_only_numpy_numba_and_themselves():
 
 #: The engine's modules, lowest first: each imports only engine modules to its left. ``__init__``
 #: (``open_engine``, ``Engine``) is the face; the others are private.
-ENGINE_ORDER = ("_state", "_ticker_lane", "_gate", "_listener", "_token_bucket", "_our_orders",
-                "_order_wire", "_reconcile", "_orders", "_risk", "_quoter", "_services", "_session",
-                "_status", "__init__")
+ENGINE_ORDER = ("_state", "_ticker_lane", "_gate", "_account", "_listener", "_token_bucket",
+                "_our_orders", "_order_wire", "_reconcile", "_orders", "_risk", "_quoter",
+                "_services", "_session", "_status", "__init__")
 #: Leaf modules: anyone may import them; they import no qengine module but each other.
 LEAVES = {"qengine._version", "qengine.errors", "qengine.units", "qengine.clock",
           "qengine.config", "qengine.telemetry", "qengine.event_rows"}

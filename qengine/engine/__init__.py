@@ -10,9 +10,10 @@ login, cancel-on-disconnect, resubscription and reconciliation before quoting re
 Exit (normal, cancelled or failed): the services stop, then a shielded, time-limited
 ``cancel_session`` + ``cancel_all`` runs, the exchange's open orders are checked and reported.
 Private modules, lowest layer first: ``_state`` (arrays), ``_gate`` (may we quote; the
-quoter's wakeup), ``_listener``, ``_orders`` (with ``_our_orders``, ``_token_bucket``), ``_risk``,
-``_quoter``, ``_services`` (the ``Engine`` record, built in one place), ``_session`` (connect,
-reconnect hooks, heartbeat, leaving the market) and ``_status`` (status line, summary).
+quoter's wakeup), ``_account`` (fills, positions), ``_listener``, ``_orders`` (with
+``_our_orders``, ``_token_bucket``), ``_risk``, ``_quoter``, ``_services`` (the ``Engine``
+record, built in one place), ``_session`` (connect, reconnect hooks, heartbeat, leaving the
+market) and ``_status`` (status line, summary).
 ``tests/test_house_rules.py`` enforces that order.
 """
 

@@ -27,6 +27,7 @@ from ..io import messages as m
 from ..io.thalex import ThalexClient
 from ..kernels import codes
 from ..kernels.orders import order_apply_update, order_release
+from ._account import Account
 from ._listener import Listener
 from ._our_orders import our_live_orders
 from ._state import id_key
@@ -52,7 +53,7 @@ def settle_orders(listener: Listener, live: list[m.OrderUpdate], requested_ns: i
     order is as the snapshot reports it. A pending insert older than ``stale_ns`` that the
     snapshot does not list is rejected.
     """
-    state = listener.state
+    state, account = listener.state, listener.account
     spec, orders = state.spec, state.orders
     # In mass-quote mode our quotes rest untracked (not in the table) and carry no client
     # order id: they are not orphans.
@@ -62,7 +63,7 @@ def settle_orders(listener: Listener, live: list[m.OrderUpdate], requested_ns: i
     orphans: list[m.OrderUpdate] = []
     listed: set[int] = set()
     for order in our_live_orders(live, state.config.label, {spec.name}):
-        slot = listener.our_slot(id_key(order.order_id), order.client_order_id)
+        slot = account.our_slot(id_key(order.order_id), order.client_order_id)
         if slot < 0:
             if not (quotes_untracked and order.client_order_id is None):
                 orphans.append(order)
@@ -74,7 +75,7 @@ def settle_orders(listener: Listener, live: list[m.OrderUpdate], requested_ns: i
             # stands; only fills it may not have booked yet are taken (once, by trade id).
             if status != codes.ORDER_CLOSED:
                 listed.add(cid)
-            _book_fills(listener, spec.index, order)
+            _book_fills(account, spec.index, order)
             continue
         if status == codes.ORDER_CLOSED:
             orphans.append(order)  # closed here before the request, yet live: not tracked
@@ -100,10 +101,10 @@ def settle_orders(listener: Listener, live: list[m.OrderUpdate], requested_ns: i
     return orphans
 
 
-def _book_fills(listener: Listener, index: int, order: m.OrderUpdate) -> None:
+def _book_fills(account: Account, index: int, order: m.OrderUpdate) -> None:
     for fill in order.fills:
-        listener.book_fill(index, fill.trade_id, order.direction, fill.price, fill.amount,
-                           fill.maker_taker == "maker", None, order.label, fill.time)
+        account.book_fill(index, fill.trade_id, order.direction, fill.price, fill.amount,
+                          fill.maker_taker == "maker", None, order.label, fill.time)
 
 
 async def cancel_orphans(client: ThalexClient, orphans: list[m.OrderUpdate]) -> list[str]:

@@ -31,6 +31,7 @@ from ..kernels.risk_actions import risk_check_interval_ns, risk_step
 from ..kernels.ticker_wire import ticker_decode, ticker_tick
 from ..strategy.setup import InstrumentSpec
 from ..telemetry import Telemetry
+from ._account import Account
 from ._gate import QuoteGate, Wakeup
 from ._listener import Listener
 from ._orders import OrderManager
@@ -61,6 +62,7 @@ class Engine:
     #: Whether quoting is allowed now (ready, risk state, stale book): its one writer.
     gate: QuoteGate
     client: ThalexClient
+    account: Account
     listener: Listener
     orders: OrderManager
     quoter: Quoter
@@ -84,13 +86,14 @@ def build_engine(config: EngineConfig, specs: list[InstrumentSpec], url: str) ->
     wakeup = Wakeup()
     client = ThalexClient(request_timeout_s=config.connection.request_timeout_s,
                           raw_market=(ticker_channel(state.spec),))
-    listener = Listener(state, telemetry, wakeup, decode_raw=client.decode_raw)
+    account = Account(state, telemetry, wakeup)
+    listener = Listener(state, telemetry, account, decode_raw=client.decode_raw)
     orders = OrderManager(state, listener, telemetry, client, gate, wakeup)
     quoter = Quoter(config, state, listener, orders, gate, wakeup, telemetry)
     monitor = RiskMonitor(config, state, telemetry, gate, wakeup,
                           cancel_everything=orders.cancel_everything, flatten=orders.flatten,
-                          reconcile_positions=listener.reconcile_positions,
+                          reconcile_positions=account.reconcile_positions,
                           wait_next_ticker=listener.wait_next_ticker)
     return Engine(config=config, state=state, telemetry=telemetry, gate=gate, client=client,
-                  listener=listener, orders=orders, quoter=quoter, monitor=monitor, url=url,
-                  started_s=trio.current_time())
+                  account=account, listener=listener, orders=orders, quoter=quoter,
+                  monitor=monitor, url=url, started_s=trio.current_time())

@@ -146,7 +146,7 @@ async def _on_connect(engine: Engine, client: ThalexClient, first: bool) -> None
     rate = await client.set_cancel_on_disconnect(config.connection.cancel_on_disconnect_s)
     engine.orders.set_message_rate(rate)
     if first:
-        engine.listener.known_trade_ids.update(
+        engine.account.know_trades(
             t.trade_id for t in await _recent_trades(engine, client) if t.trade_id is not None)
         await _subscribe(engine, client)
     else:
@@ -200,10 +200,10 @@ async def _reconcile(engine: Engine, client: ThalexClient, *, catch_up: bool) ->
         # Oldest first, deduplicated by trade id, before the portfolio is adopted: the fill
         # count, fees and PnL stay exact instead of the position jumping to the truth.
         trades = await _recent_trades(engine, client)
-        engine.listener.apply_trades(t for t in reversed(trades)
-                                     if t.trade_id not in engine.listener.known_trade_ids)
-    engine.listener.apply_portfolio(await client.portfolio(), snapshot=True)
-    engine.listener.reconcile_positions(force=True)
+        engine.account.apply_trades(t for t in reversed(trades)
+                                    if t.trade_id not in engine.account.known_trade_ids)
+    engine.account.apply_portfolio(await client.portfolio(), snapshot=True)
+    engine.account.reconcile_positions(force=True)
 
 
 async def heartbeat(engine: Engine, *,

@@ -4,8 +4,9 @@ Writers (all on the one trio thread; kernel calls never await in between):
 
 - listener (market callbacks): ``book`` fields, ``samples``/``vol_*`` through the quoter's
   pipeline call, ``intensity_state`` (public trades);
-- listener (order events): ``orders`` rows (exchange reports), ``positions``/``lots``/
-  ``seen_trade_ids`` (fills, portfolio reconciliation);
+- listener (order events): ``orders`` rows (exchange reports);
+- account (fills, portfolio reconciliation): ``positions``/``lots``/``seen_trade_ids``, the
+  ``booked_lots`` of ``orders`` rows;
 - quoter: ``quotes``, ``diag``, ``actions`` (and ``samples``/``vol_*`` via ``quote_cycle``);
 - order manager: ``orders`` rows (reserve before sending, pending flags);
 - gate (``QuoteGate.risk_step``, driven by the risk monitor): ``risk_state``;
@@ -114,6 +115,7 @@ class Book:
         "bid_ticks",
         "collar_high_ticks",
         "collar_low_ticks",
+        "exchange_time_s",
         "index_price",
         "mark_ticks",
         "time_ns",
@@ -131,6 +133,8 @@ class Book:
         self.collar_low_ticks = 0.0
         self.collar_high_ticks = 0.0
         self.updates = 0
+        #: Exchange time (Unix s) of the newest mark seen; never moves back.
+        self.exchange_time_s = -math.inf
 
 
 class EngineState:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from qengine.config import EngineConfig
+from qengine.engine._account import Account
 from qengine.engine._gate import Wakeup
 from qengine.engine._listener import Listener
 from qengine.engine._state import EngineState, select_instruments
@@ -29,8 +30,8 @@ def _listener() -> Listener:
                                        "type": "perpetual", "tick_size": 1,
                                        "volume_tick_size": LOT})]
     config = EngineConfig()
-    return Listener(EngineState(config, select_instruments(config, listed)), Telemetry(),
-                    Wakeup())
+    state, telemetry = EngineState(config, select_instruments(config, listed)), Telemetry()
+    return Listener(state, telemetry, Account(state, telemetry, Wakeup()))
 
 
 def _report(status: str, reason: str, amount: int, filled: int, price: int = PRICE,
@@ -112,7 +113,7 @@ async def test_an_amend_reply_stating_a_fill_before_its_push_keeps_the_limit():
     assert orders[slot]["booked_lots"] == 6
     assert _highest_position(listener, unbooked=0) <= LIMIT
     # The trade history repeats it: a duplicate, never credited twice.
-    listener.apply_trades([_trade("T1", 6)])
+    listener.account.apply_trades([_trade("T1", 6)])
     assert (listener.state.position_lots(0), int(orders[slot]["booked_lots"])) == (6, 6)
 
 
@@ -120,7 +121,7 @@ async def test_a_fill_booked_from_the_history_before_its_report_is_credited_once
     listener = _listener()
     orders = listener.state.orders
     slot = _resting(listener, 10)
-    listener.apply_trades([_trade("T2", 3)])  # the history is read first
+    listener.account.apply_trades([_trade("T2", 3)])  # the history is read first
     assert listener.state.position_lots(0) == 3
     assert (orders[slot]["filled_lots"], orders[slot]["booked_lots"]) == (0, 3)  # booked > filled
     listener.apply_order(_report("partially_filled", "fill", 10, 3, fills=(("T2", 3),)))
@@ -153,11 +154,11 @@ async def test_an_adopted_position_settles_closed_rows_whose_fills_it_holds():
     slot = _resting(listener, 10)
     listener.apply_order(_report("cancelled_partially_filled", "cancel", 10, 6))
     # The fill push never comes; the exchange's portfolio says 6 and is adopted.
-    listener.exchange_time_s = 2.0
-    listener.apply_portfolio([m.decode_portfolio_row(
+    listener.state.book.exchange_time_s = 2.0
+    listener.account.apply_portfolio([m.decode_portfolio_row(
         {"instrument_name": BTC, "position": 6 * LOT, "average_price": float(PRICE)})],
         snapshot=True)
-    assert listener.reconcile_positions(force=True) == 1
+    assert listener.account.reconcile_positions(force=True) == 1
     assert listener.state.position_lots(0) == 6
     assert orders[slot]["booked_lots"] == 6
     assert order_release(orders) == 1
@@ -165,4 +166,4 @@ async def test_an_adopted_position_settles_closed_rows_whose_fills_it_holds():
     listener.apply_order(_report("cancelled_partially_filled", "fill", 10, 6,
                                  fills=(("T4", 6),)))
     assert listener.state.position_lots(0) == 6
-    assert listener.skipped_adopted_fills == 1
+    assert listener.account.skipped_adopted_fills == 1

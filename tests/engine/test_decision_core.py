@@ -17,6 +17,7 @@ import trio
 
 from qengine.clock import now_ns
 from qengine.config import EngineConfig, RiskConfig
+from qengine.engine._account import Account
 from qengine.engine._gate import QuoteGate, Wakeup
 from qengine.engine._listener import Listener
 from qengine.engine._orders import OrderManager
@@ -77,7 +78,7 @@ class Services:
         self.state = EngineState(CONFIG, select_instruments(CONFIG, _INSTRUMENTS))
         telemetry = Telemetry()
         self.gate, self.wakeup = QuoteGate(self.state.decision_params, self.state.book), Wakeup()
-        listener = Listener(self.state, telemetry, self.wakeup)
+        listener = Listener(self.state, telemetry, Account(self.state, telemetry, self.wakeup))
         orders = OrderManager(self.state, listener, telemetry, ThalexClient(), self.gate,
                               self.wakeup)
         self.quoter = Quoter(CONFIG, self.state, listener, orders, self.gate, self.wakeup,

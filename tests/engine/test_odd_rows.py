@@ -11,6 +11,7 @@ import logging
 import trio
 
 from qengine.config import EngineConfig
+from qengine.engine._account import Account
 from qengine.engine._gate import Wakeup
 from qengine.engine._listener import Listener
 from qengine.engine._state import EngineState, select_instruments
@@ -74,28 +75,28 @@ def _listener() -> Listener:
                                        "type": "perpetual", "tick_size": 1,
                                        "volume_tick_size": 0.001})]
     config = EngineConfig()
-    return Listener(EngineState(config, select_instruments(config, listed)), Telemetry(),
-                    Wakeup())
+    state, telemetry = EngineState(config, select_instruments(config, listed)), Telemetry()
+    return Listener(state, telemetry, Account(state, telemetry, Wakeup()))
 
 
 async def test_portfolio_lines_of_others_are_skipped_and_ours_never_reads_as_flat(caplog):
     caplog.set_level(logging.ERROR, logger="qengine")
     listener = _listener()
-    position = listener.exchange_positions[0]
+    position = listener.account.exchange_positions[0]
     good = {"instrument_name": BTC, "position": 0.25, "average_price": 65000}
-    listener.apply_portfolio([m.decode_portfolio_row(good)], snapshot=True)
+    listener.account.apply_portfolio([m.decode_portfolio_row(good)], snapshot=True)
     assert position.lots == 250
     other = m.decode_portfolio_row({"instrument_name": "BTC-27MAR26-90000-C", "iv": 0.5})
     ours = m.decode_portfolio_row({"instrument_name": BTC, "mark_price": 65010})
     assert isinstance(other, m.SkippedRow)
     assert ours.reason == "missing required field 'position'"
-    listener.apply_portfolio([other, ours], snapshot=True)
+    listener.account.apply_portfolio([other, ours], snapshot=True)
     assert position.lots == 250  # kept, not flattened
     counters = listener.telemetry.counters.snapshot()
     assert (counters["rows_skipped"], counters["own_rows_invalid"]) == (1, 1)
     assert any(f"the line of {BTC} cannot be read" in r.getMessage() for r in caplog.records)
     unnamed = m.decode_portfolio_row({"position": 3})
-    listener.apply_portfolio([unnamed], snapshot=True)
+    listener.account.apply_portfolio([unnamed], snapshot=True)
     assert position.lots == 250  # a line without a name could be ours: nothing is flattened
-    listener.apply_portfolio([], snapshot=True)
+    listener.account.apply_portfolio([], snapshot=True)
     assert position.lots == 0  # an empty snapshot still means flat

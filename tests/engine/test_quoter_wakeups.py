@@ -6,6 +6,7 @@ from __future__ import annotations
 import trio
 
 from qengine.config import EngineConfig
+from qengine.engine._account import Account
 from qengine.engine._gate import QuoteGate, Wakeup
 from qengine.engine._listener import Listener
 from qengine.engine._orders import OrderManager
@@ -40,7 +41,7 @@ def _quoter(min_interval_s: float = 0.5) -> tuple[Quoter, list[float]]:
     state = EngineState(config, select_instruments(config, _INSTRUMENTS))
     telemetry = Telemetry()
     gate, wakeup = QuoteGate(state.decision_params, state.book), Wakeup()
-    listener = Listener(state, telemetry, wakeup)
+    listener = Listener(state, telemetry, Account(state, telemetry, wakeup))
     orders = OrderManager(state, listener, telemetry, ThalexClient(), gate, wakeup)
     quoter = Quoter(config, state, listener, orders, gate, wakeup, telemetry)
     gate.open()
@@ -110,7 +111,7 @@ async def test_a_read_is_applied_in_order_and_quoted_on_at_once_in_the_reader(au
         cycles.append(trio.current_time())
         # The read's events were applied before the question "quote now?" was asked.
         seen_at_cycle.append((quoter.state.book.bid_ticks,
-                              quoter.listener.exchange_positions[0].lots, tick_ns))
+                              quoter.listener.account.exchange_positions[0].lots, tick_ns))
 
     quoter._quote = record  # type: ignore[method-assign]
     portfolio = m.Notification("account.portfolio", None, (m.decode_portfolio_row(

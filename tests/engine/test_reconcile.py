@@ -15,6 +15,7 @@ import trio.lowlevel
 
 from qengine.clock import now_ns
 from qengine.config import load_config
+from qengine.engine._account import Account
 from qengine.engine._gate import QuoteGate, Wakeup
 from qengine.engine._listener import Listener
 from qengine.engine._orders import OrderManager
@@ -85,7 +86,7 @@ def _manager(round_trip_s: float, order_mode: str = "orders"
     config = load_config(None, {"label": LABEL, "order_mode": order_mode})
     state = EngineState(config, [InstrumentSpec(0, BTC, "FBTCUSD", "BTCUSD", 1.0, 0.001, 1)])
     telemetry, wakeup = Telemetry(), Wakeup()
-    listener = Listener(state, telemetry, wakeup)
+    listener = Listener(state, telemetry, Account(state, telemetry, wakeup))
     client = SnapshotClient(round_trip_s)
     manager = OrderManager(state, listener, telemetry, client, QuoteGate(  # type: ignore[arg-type]
         state.decision_params, state.book), wakeup)
@@ -109,7 +110,7 @@ def _open(manager: OrderManager, cid: int, order_id: str, price: float = 64000.0
 
 def _tracked(manager: OrderManager, order_id: str, cid: int) -> Any:
     """The live row that tracks exchange order ``order_id``; fails when none does."""
-    slot = manager.listener.our_slot(id_key(order_id), cid)
+    slot = manager.listener.account.our_slot(id_key(order_id), cid)
     assert slot >= 0, f"order {order_id} is not tracked"
     row = manager.state.orders[slot]
     assert row["order_key"] == id_key(order_id)
@@ -185,7 +186,7 @@ async def test_an_order_closed_during_the_await_is_not_cancelled_again(autojump_
     client.meanwhile = answered_then_filled
     assert await manager.reconcile_orders() == 0
     assert client.cancelled == []
-    assert manager.listener.our_slot(id_key("D"), 31) < 0  # closed and released
+    assert manager.listener.account.our_slot(id_key("D"), 31) < 0  # closed and released
     assert manager.state.positions[0]["position_lots"] == LOTS  # the fill booked once
 
 
@@ -210,9 +211,9 @@ async def test_rows_older_than_the_request_are_judged_by_the_snapshot(autojump_c
     assert await manager.reconcile_orders() == 3
     assert sorted(client.cancelled) == ["foreign", "orphan"]
     assert manager.reconcile_needed  # the orphan whose cancel got no answer: try again
-    assert manager.listener.our_slot(id_key("gone"), 41) < 0
-    assert manager.listener.our_slot(id_key("gone-now"), 46) < 0
-    assert manager.listener.our_slot(-1, 44) < 0
+    assert manager.listener.account.our_slot(id_key("gone"), 41) < 0
+    assert manager.listener.account.our_slot(id_key("gone-now"), 46) < 0
+    assert manager.listener.account.our_slot(-1, 44) < 0
     assert _tracked(manager, "moved", 42)["price_ticks"] == 64005
     assert _tracked(manager, "cancel-lost", 43)["status"] == codes.ORDER_OPEN
     assert _tracked(manager, "fresh", 45)["status"] == codes.ORDER_OPEN

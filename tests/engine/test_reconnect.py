@@ -120,7 +120,7 @@ async def test_reconnects_re_read_booked_fills_silently_and_count_them(autojump_
                 await wait_until(lambda n=drop: engine.reconnects == n)
             await _settled(sim, engine)
             assert not [r for r in caplog.records if "predates" in r.getMessage()]
-            assert engine.listener.skipped_adopted_fills == 0
+            assert engine.account.skipped_adopted_fills == 0
             counters = engine.telemetry.counters.snapshot()
             # Three fills, each re-read by every later reconnect (besides its own push pair).
             assert counters["duplicate_fills"] >= 3 + 2 + 1
@@ -129,15 +129,15 @@ async def test_reconnects_re_read_booked_fills_silently_and_count_them(autojump_
             # A real skip is still logged: a fill never booked whose time is inside the
             # adopted position (its push came after the portfolio was adopted).
             position = engine.state.position_lots()
-            cutoff_s = engine.listener.adoption_cutoff_s
-            assert not engine.listener.book_fill(0, "late-trade-1", "buy", 65000.0, 0.02, True,
+            cutoff_s = engine.account.adoption_cutoff_s
+            assert not engine.account.book_fill(0, "late-trade-1", "buy", 65000.0, 0.02, True,
                                                  0.0, "qengine", cutoff_s - 1.0)
-            assert engine.listener.skipped_adopted_fills == 1
+            assert engine.account.skipped_adopted_fills == 1
             assert [r for r in caplog.records if "late-trade-1 predates" in r.getMessage()]
             assert engine.state.position_lots() == position
             # ... and only once: its next report is known and silent.
             caplog.clear()
-            assert not engine.listener.book_fill(0, "late-trade-1", "buy", 65000.0, 0.02, True,
+            assert not engine.account.book_fill(0, "late-trade-1", "buy", 65000.0, 0.02, True,
                                                  0.0, "qengine", cutoff_s - 1.0)
             assert caplog.records == []
         assert_matches_exchange(sim, engine)

@@ -10,6 +10,7 @@ import pytest
 import trio
 
 from qengine.config import EngineConfig
+from qengine.engine._account import Account
 from qengine.engine._gate import QuoteGate, Wakeup
 from qengine.engine._listener import Listener
 from qengine.engine._orders import OrderManager
@@ -54,7 +55,8 @@ def build(min_interval_s: float = 0.0, *, to_quoter: bool = False
     async def nobody(_inbound: Inbound) -> None:
         pass
 
-    listener = Listener(state, telemetry, wakeup, decode_raw=client.decode_raw)
+    listener = Listener(state, telemetry, Account(state, telemetry, wakeup),
+                        decode_raw=client.decode_raw)
     orders = OrderManager(state, listener, telemetry, client, gate, wakeup)
     quoter = Quoter(config, state, listener, orders, gate, wakeup, telemetry)
     client._session.deliver_to(quoter.on_inbound if to_quoter else nobody,
@@ -65,7 +67,7 @@ def build(min_interval_s: float = 0.0, *, to_quoter: bool = False
 def seen(quoter: Quoter) -> tuple[object, ...]:
     book, listener = quoter.state.book, quoter.listener
     counters = listener.counters
-    return (tuple(getattr(book, name) for name in book.__slots__), listener.exchange_time_s,
+    return (tuple(getattr(book, name) for name in book.__slots__), book.exchange_time_s,
             int(counters[COUNTER["messages"]]), int(counters[COUNTER["tickers"]]))
 
 
