@@ -37,8 +37,8 @@ from ..units import NS_PER_S, seconds_to_ns
 from ._gate import QuoteGate, Wakeup
 from ._listener import Listener
 from ._order_wire import OrderWire
-from ._our_orders import cancel_our_orders, client_order_id_base
-from ._reconcile import cancel_orphans, settle_orders
+from ._our_orders import OnRefusal, cancel_by_id, cancel_our_orders, client_order_id_base
+from ._reconcile import settle_orders
 from ._state import EngineState
 from ._token_bucket import TokenBucket
 
@@ -402,7 +402,9 @@ class OrderManager:
         timeout_ns = seconds_to_ns(self.state.config.connection.request_timeout_s)
         orphans = settle_orders(self.listener, live, requested_ns, at_request,
                                 now_ns() - timeout_ns)
-        if await cancel_orphans(self.client, orphans):
+        _cancelled, failed = await cancel_by_id(self.client, [o.order_id for o in orphans],
+                                                on_refusal=OnRefusal.RETRY)
+        if failed:
             self.reconcile_needed = True  # try again next cycle
         if orphans:
             log.warning("cancelled %d open order(s) with our label this process did not place",

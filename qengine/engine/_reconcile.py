@@ -17,14 +17,10 @@ reader applies can fall between the judgement of a row and its write.
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 
 from ..clock import now_ns
-from ..io import errors as io_errors
 from ..io import messages as m
-from ..io.thalex import ThalexClient
 from ..kernels import codes
 from ..kernels.orders import order_apply_update, order_release
 from ._account import Account
@@ -32,7 +28,6 @@ from ._listener import Listener
 from ._our_orders import our_live_orders
 from ._state import id_key
 
-log = logging.getLogger("qengine.orders")
 _CLOSABLE = (codes.ORDER_OPEN, codes.ORDER_PENDING_AMEND, codes.ORDER_PENDING_CANCEL)
 
 
@@ -106,17 +101,3 @@ def _book_fills(account: Account, index: int, order: m.OrderUpdate) -> None:
         account.book_fill(index, fill.trade_id, order.direction, fill.price, fill.amount,
                           fill.maker_taker == "maker", None, order.label, fill.time)
 
-
-async def cancel_orphans(client: ThalexClient, orphans: list[m.OrderUpdate]) -> list[str]:
-    """Cancel each orphan by exchange order id (one already gone counts as done); return the
-    ids of those whose cancel failed (to be tried again)."""
-    failed = []
-    for order in orphans:
-        try:
-            await client.cancel(order_id=order.order_id)
-        except io_errors.OrderNotFound:
-            pass
-        except io_errors.ThalexClientError as exc:
-            failed.append(order.order_id)
-            log.warning("could not cancel unknown order %s: %s", order.order_id, exc)
-    return failed

@@ -33,7 +33,7 @@ from ..strategy.setup import InstrumentSpec, build_quote_params
 from ..telemetry import COUNTER
 from ..units import ns_to_seconds
 from ._listener import MARKET_CHANNELS
-from ._our_orders import cancel_our_orders, our_live_orders
+from ._our_orders import OnRefusal, cancel_our_orders, our_live_orders
 from ._services import Engine
 from ._state import select_instruments
 from ._ticker_lane import ticker_channel
@@ -252,7 +252,7 @@ async def leave_market(engine: Engine, client: ThalexClient) -> int | None:
                 log.error("shutdown %s failed: %s", name, exc)
         try:
             # A last, per-order sweep of anything of ours, then the count that is reported.
-            await cancel_our_orders(client, label, names, keep_going=True)
+            await cancel_our_orders(client, label, names, on_refusal=OnRefusal.SKIP)
             ours_open = len(our_live_orders(await client.open_orders(), label, names))
         except io_errors.ThalexClientError as exc:
             log.error("could not check open orders at exit: %s", exc)

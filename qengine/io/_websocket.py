@@ -2,11 +2,11 @@
 
 Why not trio-websocket here: its per-message path (a wsproto event object, a str decode, a memory
 channel hop and a task switch per message) tops out near 20,000 messages/s on one core, below the
-client's ingest target of 50,000. wsproto driven directly reaches about 60,000. This module parses
-frames straight out of a ``bytearray`` and hands out *batches* of complete messages per socket read
-(one ``await`` per read, not per message), which reaches several hundred thousand frames/s, so the
-budget goes to JSON decoding and state updates instead. trio-websocket stays in use for the
-simulator's server side.
+client's ingest target of 50,000. wsproto driven directly reaches about 60,000. This module hands
+out *batches* of complete messages per socket read (one ``await`` per read, not per message),
+parsed straight out of a ``bytearray`` by the sans-IO ``ws_frames.FrameReader``, which reaches
+several hundred thousand frames/s, so the budget goes to JSON decoding and state updates
+instead. trio-websocket stays in use for the simulator's server side.
 
 What it does (and must keep doing):
 
@@ -34,17 +34,18 @@ import trio
 
 from .errors import ConnectionLost, ProtocolViolation
 from .ws_frames import (
-    OP_BINARY,
     OP_CLOSE,
-    OP_CONT,
     OP_PING,
     OP_PONG,
     OP_TEXT,
+    FrameReader,
+    FrameViolation,
     MaskKeys,
+    close_code_and_reason,
     encode_frame,
 )
 
-__all__ = ["ConnectionClosed", "WebSocket", "connect_websocket", "encode_frame"]
+__all__ = ["ConnectionClosed", "WebSocket", "connect_websocket"]
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _READ_BYTES = 256 * 1024
@@ -77,13 +78,9 @@ class WebSocket:
 
     def __init__(self, stream: trio.abc.Stream, leftover: bytes, max_message_bytes: int) -> None:
         self._stream = stream
-        self._buf = bytearray(leftover)
-        self._max = max_message_bytes
+        self._frames = FrameReader(max_message_bytes, leftover)
         self._send_lock = trio.Lock()
         self._mask_keys = MaskKeys()
-        self._fragments: list[bytes] = []
-        self._fragment_bytes = 0
-        self._fragment_opcode = -1
         self._close_sent = False
         self._closed: ConnectionClosed | None = None
         self._close_seen = trio.Event()
@@ -173,14 +170,19 @@ class WebSocket:
             The server broke RFC 6455 (the connection is closed with 1002 or 1009 first).
         """
         messages: list[bytes] = []
+        frames = self._frames
         self._reading = True
         try:
             while True:
                 try:
-                    self._parse_into(messages)
-                except _Violation as violation:
+                    frames.read(messages)
+                except FrameViolation as violation:
+                    self._take_controls(frames.controls)  # those before the violation
                     await self._abort(violation.code, violation.why)
                     raise ProtocolViolation(violation.why) from None
+                self.counters.messages += len(messages)
+                if frames.controls:
+                    self._take_controls(frames.controls)
                 if self._pending_control:
                     await self._flush_control()
                 if messages:
@@ -195,103 +197,25 @@ class WebSocket:
                     raise self._fail(1006, "connection closed without a close frame")
                 self.last_receive_s = trio.current_time()
                 self.counters.bytes_received += len(data)
-                self._buf += data
+                frames.buffer += data
         finally:
             self._reading = False
 
-    def _parse_into(self, messages: list[bytes]) -> None:
-        buf = self._buf
-        # Payloads are copied once, out of a view (a bytearray slice would copy twice); the
-        # view is released before the buffer is resized.
-        with memoryview(buf) as view:
-            pos = self._parse_frames(buf, view, messages)
-        if pos:
-            del buf[:pos]
-        self.counters.messages += len(messages)
-
-    def _parse_frames(self, buf: bytearray, view: memoryview, messages: list[bytes]) -> int:
-        pos = 0
-        end = len(buf)
-        while end - pos >= 2:
-            b0 = buf[pos]
-            b1 = buf[pos + 1]
-            length = b1 & 0x7F
-            offset = pos + 2
-            if length == 126:
-                if end - offset < 2:
-                    break
-                length = (buf[offset] << 8) | buf[offset + 1]
-                offset += 2
-            elif length == 127:
-                if end - offset < 8:
-                    break
-                length = int.from_bytes(buf[offset : offset + 8], "big")
-                offset += 8
-            if b1 & 0x80:
-                self._violate(1002, "server frames must not be masked")
-            if b0 & 0x70:
-                self._violate(1002, "RSV bits set without a negotiated extension")
-            if length > self._max:
-                self._violate(1009, "frame too large")
-            if end - offset < length:
-                break
-            payload = view[offset : offset + length].tobytes()
-            pos = offset + length
-            opcode = b0 & 0x0F
-            if opcode == OP_TEXT and b0 & 0x80 and self._fragment_opcode < 0:
-                messages.append(payload)  # the common case: one unfragmented text frame
-                continue
-            self._handle_frame(opcode, bool(b0 & 0x80), payload, messages)
-            if self._closed is not None:
-                break
-        return pos
-
-    def _handle_frame(self, opcode: int, fin: bool, payload: bytes, messages: list[bytes]) -> None:
-        if opcode >= 0x8:
-            if not fin or len(payload) > 125:
-                self._violate(1002, "fragmented or oversized control frame")
-            self._handle_control(opcode, payload)
-            return
-        if opcode == OP_CONT:
-            if self._fragment_opcode < 0:
-                self._violate(1002, "continuation without a started message")
-        elif opcode in (OP_TEXT, OP_BINARY):
-            if self._fragment_opcode >= 0:
-                self._violate(1002, "new message inside a fragmented one")
-            self._fragment_opcode = opcode
-        else:
-            self._violate(1002, f"reserved opcode {opcode}")
-        self._fragment_bytes += len(payload)
-        if self._fragment_bytes > self._max:
-            self._violate(1009, "message too large")
-        self._fragments.append(payload)
-        if fin:
-            messages.append(b"".join(self._fragments))
-            self._fragments = []
-            self._fragment_bytes = 0
-            self._fragment_opcode = -1
-
-    def _handle_control(self, opcode: int, payload: bytes) -> None:
-        if opcode == OP_PING:
-            self.counters.pings_received += 1
-            self._pending_control.append((OP_PONG, payload))
-        elif opcode == OP_PONG:
-            self.counters.pongs_received += 1
-            self.last_pong = (payload, trio.current_time())
-        elif opcode == OP_CLOSE:
-            code, reason = 1005, ""
-            if len(payload) == 1:
-                self._violate(1002, "one-byte close payload")
-            if len(payload) >= 2:
-                code = int.from_bytes(payload[:2], "big")
-                reason = payload[2:].decode("utf-8", "replace")
-            if not self._close_sent:
-                echo = payload[:2] if len(payload) >= 2 else b""
-                self._pending_control.append((OP_CLOSE, echo))
-            self._closed = ConnectionClosed(code, reason)
-            self._close_seen.set()
-        else:
-            self._violate(1002, f"reserved control opcode {opcode}")
+    def _take_controls(self, controls: list[tuple[int, bytes]]) -> None:
+        # Pings are answered and a close echoed once the read is parsed (_flush_control).
+        for opcode, payload in controls:
+            if opcode == OP_PING:
+                self.counters.pings_received += 1
+                self._pending_control.append((OP_PONG, payload))
+            elif opcode == OP_PONG:
+                self.counters.pongs_received += 1
+                self.last_pong = (payload, trio.current_time())
+            else:  # OP_CLOSE: the reader lets no other control frame through
+                if not self._close_sent:
+                    self._pending_control.append((OP_CLOSE, payload[:2]))
+                self._closed = ConnectionClosed(*close_code_and_reason(payload))
+                self._close_seen.set()
+        controls.clear()
 
     async def _flush_control(self) -> None:
         pending, self._pending_control = self._pending_control, []
@@ -314,9 +238,6 @@ class WebSocket:
                     await self._stream.send_all(frame)
             except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
                 pass
-
-    def _violate(self, code: int, why: str) -> None:
-        raise _Violation(code, why)
 
     async def _abort(self, code: int, why: str) -> None:
         # Best effort: tell the server why, then drop the stream.
@@ -356,13 +277,6 @@ class WebSocket:
         self._close_sent = True
         self._fail(code, reason or "closed by client")
         await trio.aclose_forcefully(self._stream)
-
-
-class _Violation(Exception):
-    def __init__(self, code: int, why: str) -> None:
-        super().__init__(why)
-        self.code = code
-        self.why = why
 
 
 def _handshake_request(host: str, port: int, path: str, key: str, user_agent: str) -> bytes:

@@ -9,10 +9,11 @@ import pytest
 import trio
 import trio.testing
 
-from qengine.io._websocket import connect_websocket, encode_frame
+from qengine.io._websocket import connect_websocket
 from qengine.io.errors import ConnectionLost, OrderNotFound, RequestTimeout
 from qengine.io.jsonrpc import ErrorResponse, Response, RpcProtocol, encode_request, parse_frame
 from qengine.io.rpc_session import RpcSession
+from qengine.io.ws_frames import encode_frame
 
 from .test_transport import RawPeer, start_raw_server
 

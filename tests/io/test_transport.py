@@ -23,11 +23,11 @@ import trio_websocket
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qengine.io._websocket import ConnectionClosed, connect_websocket, encode_frame
+from qengine.io._websocket import ConnectionClosed, connect_websocket
 from qengine.io.errors import ConnectionLost, OrderNotFound, ProtocolViolation, RequestTimeout
 from qengine.io.rpc_session import Inbound, RpcSession
 from qengine.io.transport import ReconnectPolicy, TransportConfig, open_transport
-from qengine.io.ws_frames import MaskKeys, mask
+from qengine.io.ws_frames import MaskKeys, encode_frame, mask
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 

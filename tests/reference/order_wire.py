@@ -4,8 +4,8 @@ prices and amounts the floats ``StepGrid.value`` gives for the ticks and lots.""
 
 from __future__ import annotations
 
-from qengine.io._websocket import encode_frame
 from qengine.io.jsonrpc import encode_request
+from qengine.io.ws_frames import encode_frame
 from qengine.kernels import codes
 
 _DIRECTION = {codes.SIDE_BUY: "buy", codes.SIDE_SELL: "sell"}

@@ -16,11 +16,11 @@ import orjson
 import pytest
 import trio
 
-from qengine.io._websocket import encode_frame
 from qengine.io.jsonrpc import encode_request
 from qengine.io.messages import QuoteLevel, QuoteRequest
 from qengine.io.order_frames import OrderFrames
 from qengine.io.thalex import ThalexClient, open_thalex_client, url_for_network
+from qengine.io.ws_frames import encode_frame
 from qengine.sim import SimulatorConfig, serve_simulator
 
 from .schema import FrameRecorder, ThalexSchema, thalex_schema
