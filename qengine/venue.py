@@ -30,6 +30,9 @@ log = logging.getLogger("qengine.venue")
 
 #: How long the simulator process may take to report its URL (imports, the listing).
 SIMULATOR_START_TIMEOUT_S = 60.0
+#: How long it may take to stop after its stdin closed before it gets SIGTERM (a signal in
+#: the middle of that stop would end it without its own clean-up).
+SIMULATOR_EOF_STOP_S = 2.0
 #: How long it may take to stop after SIGTERM before it is killed.
 SIMULATOR_STOP_TIMEOUT_S = 5.0
 _LISTENING = "listening on "
@@ -129,7 +132,9 @@ async def _stop(process: trio.Process) -> None:
     # Shielded and time-limited: runs on every exit path, cancellation included.
     with trio.CancelScope(shield=True):
         if process.stdin is not None:
-            await process.stdin.aclose()
+            await process.stdin.aclose()  # its end of file: the simulator stops by itself
+            with trio.move_on_after(SIMULATOR_EOF_STOP_S):
+                await process.wait()
         if process.poll() is None:
             process.terminate()
         with trio.move_on_after(SIMULATOR_STOP_TIMEOUT_S):

@@ -158,3 +158,39 @@ async def test_a_failed_start_stops_the_simulator_process(tmp_path, config_dir):
     assert "qengine: cannot start: unknown instrument 'BTC-NOPE'" in text
     pid, _url = await _started_simulator(log, timeout_s=1.0)
     assert not _alive(pid)
+
+
+def _standalone_simulator() -> subprocess.Popen[bytes]:
+    """``qengine simulate --stop-on-stdin-eof``, as the venue starts it; after its URL line."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "qengine", "simulate", "--port", "0", "--market", "quoting",
+         "--stop-on-stdin-eof"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        start_new_session=True)
+    assert process.stdout is not None
+    assert process.stdout.readline().startswith(b"listening on ws://")
+    return process
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stop", ["stdin closed", "SIGTERM, stdin still open"])
+def test_the_simulator_process_stops_cleanly_either_way(config_dir, stop):
+    # A thread left blocked reading stdin used to make the interpreter abort at exit
+    # ("Fatal Python error: _enter_buffered_busy", exit -6) when a signal ended the run.
+    for _ in range(3):
+        process = _standalone_simulator()
+        try:
+            if stop == "SIGTERM, stdin still open":
+                process.send_signal(signal.SIGTERM)
+                process.wait(timeout=30)
+            process.stdin.close()
+            process.wait(timeout=30)
+            err = process.stderr.read()
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            for stream in (process.stdin, process.stdout, process.stderr):
+                stream.close()
+        assert process.returncode == 0, err.decode(errors="replace")[-2000:]
+        assert b"Fatal Python error" not in err

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import signal
 import sys
 import time
@@ -145,7 +146,11 @@ async def _serve(config: SimulatorConfig, *, stop_on_stdin_eof: bool = False,
 
 async def _stop_at_stdin_eof(scope: trio.CancelScope) -> None:
     # The parent holds the other end of the pipe: it closes when the parent exits or dies.
-    await trio.to_thread.run_sync(sys.stdin.buffer.read, abandon_on_cancel=True)
+    # Read on the event loop, not in a thread: a thread left blocked in sys.stdin's read (a
+    # signal ended the run first) holds the buffer's lock, and the interpreter aborts at exit.
+    async with trio.lowlevel.FdStream(os.dup(sys.stdin.fileno())) as stdin:
+        while await stdin.receive_some():
+            pass
     scope.cancel()
 
 
