@@ -54,6 +54,9 @@ def _add_quote_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duration-s", type=float, help="stop after this many seconds")
     parser.add_argument("--seed", type=int, help="seed of the simulator (network sim)")
     parser.add_argument("--verbose", action="store_true", help="log every event in full")
+    parser.add_argument("--busy-poll", action="store_true",
+                        help="poll the socket instead of sleeping (one core at 100 %%: lower "
+                             "tick-to-quote on a core of its own)")
     parser.add_argument("--log-file", metavar="PATH")
     parser.add_argument("--metrics-file", metavar="PATH", help="JSON-lines metrics")
     parser.add_argument("--summary-json", metavar="PATH", help="write the exit summary here")
@@ -73,6 +76,8 @@ def _cmd_quote(args: argparse.Namespace) -> int:
         overrides["quote.legacy_gamma"] = overrides.pop("quote.gamma")
     if args.verbose:
         overrides["telemetry.verbose_logging"] = True
+    if args.busy_poll:
+        overrides["connection.busy_poll"] = True
     try:
         config = load_config(args.config, overrides)
     except ConfigError as exc:

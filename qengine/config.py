@@ -142,6 +142,10 @@ class ConnectionConfig:
     #: At exit, also send ``private/cancel_all`` (account-wide: it also cancels orders of other
     #: strategies on the same account) after ``cancel_session``.
     cancel_all_on_exit: bool = True
+    #: Keep the event loop polling instead of sleeping between messages: one core at 100 %,
+    #: for a core of its own. A core that idled runs the next tick from cold caches (2-3x
+    #: slower on a VM, see perf/RESULTS.md); polling keeps it warm and skips the wake-up.
+    busy_poll: bool = False
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -32,7 +32,13 @@ from ..errors import ConfigError, StartupError
 from ..io import errors as io_errors
 from ..io.auth import Credentials
 from ._services import ENGINE_KERNELS, Engine, build_engine
-from ._session import heartbeat, leave_market, open_connection, validate_instruments
+from ._session import (
+    busy_poll,
+    heartbeat,
+    leave_market,
+    open_connection,
+    validate_instruments,
+)
 from ._status import build_summary, status_reporter
 
 __all__ = ["Engine", "open_engine"]
@@ -168,5 +174,7 @@ async def _start_services(engine: Engine, services: trio.Nursery) -> None:
     await services.start(engine.monitor.run)
     await services.start(heartbeat, engine)
     await services.start(status_reporter, engine)
+    if engine.config.connection.busy_poll:
+        await services.start(busy_poll)
 
 

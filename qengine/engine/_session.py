@@ -230,6 +230,16 @@ async def heartbeat(engine: Engine, *,
             client.drop_connection("stale market data")
 
 
+async def busy_poll(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    """Keep trio's run loop polling (``connection.busy_poll``): with this task always ready,
+    the loop asks epoll for I/O without waiting, so it never sleeps between two messages and
+    a ticker is read as soon as it lands, on a core whose caches stayed warm."""
+    heartbeat_log.info("busy polling: the event loop does not sleep (one core at 100 %)")
+    task_status.started()
+    while True:
+        await trio.lowlevel.checkpoint()
+
+
 async def leave_market(engine: Engine, client: ThalexClient) -> int | None:
     """Pull everything of ours from the market, on every exit path (shielded, time-limited).
 
