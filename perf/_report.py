@@ -68,7 +68,11 @@ def target_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
          f"{fmt(get(ttq, 'at_10k.read_p50_us'), ' us')} / p99 "
          f"{fmt(get(ttq, 'at_10k.read_p99_us'), ' us')} "
          f"({fmt(get(ttq, 'at_10k.achieved_msgs_per_s'))} msgs/s"
-         f"{'' if get(ttq, 'at_10k.rate_reached') else ', rate NOT reached'})",
+         f"{'' if get(ttq, 'at_10k.rate_reached') else ', rate NOT reached'}); busy polling "
+         f"(`connection.busy_poll`): at 1k p50 "
+         f"{fmt(get(ttq, 'at_1k_busy_poll.read_p50_us'), ' us')}, at 10k p50 "
+         f"{fmt(get(ttq, 'at_10k_busy_poll.read_p50_us'), ' us')} / p99 "
+         f"{fmt(get(ttq, 'at_10k_busy_poll.read_p99_us'), ' us')}",
          _met(get(ttq, "meets_target"))),
         ("memory", "-40 to -60%", ">= -90% bytes per order, quote and price sample",
          "order {}, quote {}, sample {}".format(
@@ -103,7 +107,7 @@ def _tail_rows(r: dict[str, Any]) -> list[str]:
                         + f" | {extra} |")
 
     ttq = r.get("tick_to_quote", {})
-    for key in ("at_1k", "at_10k"):
+    for key in ("at_1k", "at_10k", "at_1k_busy_poll", "at_10k_busy_poll"):
         e = ttq.get(key, {})
         add(f"tick_to_quote.{key} (feeder send -> action sent)", e, "", 1.0,
             f"{fmt(get(e, 'samples'))} samples, {fmt(get(e, 'achieved_msgs_per_s'))} msgs/s, "

@@ -45,7 +45,8 @@ REQUIRED_FIELDS: dict[str, list[str]] = {
     "baseline.python_quote": ["python_p50_ns", "speedup", "python_p99_ns"],
     "ingest": ["msgs_per_s", "p50_us", "p99_us", "throughput_msgs_per_s",
                "paced_achieved_msgs_per_s", "paced_latency_ns.p99"],
-    "tick_to_quote": [f"{rate}.{field}" for rate in ("at_1k", "at_10k")
+    "tick_to_quote": [f"{rate}.{field}"
+                      for rate in ("at_1k", "at_10k", "at_1k_busy_poll", "at_10k_busy_poll")
                       for field in ("p50_us", "p99_us", "samples", "achieved_msgs_per_s")],
     "rpc_round_trip": ["p50_us", "p99_us", "insert_ns.p50", "insert_ns.p99", "cancel_ns.p50",
                        "cancel_ns.p99"],
