@@ -29,5 +29,6 @@ def _mid(book: np.ndarray, tick: float) -> float:
 if __name__ == "__main__":
     _mid(np.array([1.0, 2.0]), 0.5)
     called_ns = time.monotonic_ns()
-    print(f'{{"main_ns": {main_ns}, "imported_ns": {imported_ns}, "called_ns": {called_ns}}}',
-          flush=True)
+    hits, misses = sum(_mid.stats.cache_hits.values()), sum(_mid.stats.cache_misses.values())
+    print(f'{{"main_ns": {main_ns}, "imported_ns": {imported_ns}, "called_ns": {called_ns}, '
+          f'"cache_hits": {hits}, "cache_misses": {misses}}}', flush=True)

@@ -109,7 +109,8 @@ def _numba_floor(cache_dir: str) -> dict[str, float]:
     return {"first_call_s": (s["called_ns"] - started_ns) / 1e9,
             "interpreter_s": (s["main_ns"] - started_ns) / 1e9,
             "imports_s": (s["imported_ns"] - s["main_ns"]) / 1e9,
-            "first_cached_call_s": (s["called_ns"] - s["imported_ns"]) / 1e9}
+            "first_cached_call_s": (s["called_ns"] - s["imported_ns"]) / 1e9,
+            "cache_hits": s["cache_hits"], "cache_misses": s["cache_misses"]}
 
 
 def _one_start(url: str, cache_dir: str) -> dict[str, float]:

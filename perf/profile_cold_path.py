@@ -58,8 +58,12 @@ def build_c_reference(out_dir: str) -> str | None:
     if compiler is None:
         return None
     program = str(Path(out_dir) / "idle_penalty")
-    subprocess.run([compiler, "-O2", "-o", program, str(C_SOURCE)], check=True,
-                   capture_output=True, timeout=120)
+    built = subprocess.run([compiler, "-O2", "-o", program, str(C_SOURCE)], check=False,
+                           capture_output=True, timeout=120)
+    if built.returncode != 0:
+        progress(f"cold path: {compiler} could not build {C_SOURCE.name}: "
+                 f"{built.stderr.decode(errors='replace')[-500:]}")
+        return None
     return program
 
 
@@ -127,7 +131,7 @@ def run(calls: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="qengine-idle-") as build_dir:
         program = build_c_reference(build_dir)
         if program is None:
-            progress("cold path: no C compiler found; the C reference is left out")
+            progress("cold path: no C compiler built the C reference; it is left out")
         c_rounds = [run_c_reference(program, calls)] if program else []
         feeder, url = start_feeder(1_000)
         try:
@@ -156,6 +160,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.child:
         return run_child(_measure, args.child, args.calls)
+    if args.calls < 10:
+        parser.error("--calls must be at least 10")
     progress(f"cold path: tick_raw x {args.calls} per mode, {len(MODES)} modes, 2 rounds")
     result = run(args.calls)
     c_ref = result.get("c_reference_p50_us", {})

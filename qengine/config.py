@@ -145,6 +145,7 @@ class ConnectionConfig:
     #: Keep the event loop polling instead of sleeping between messages: one core at 100 %,
     #: for a core of its own. A core that idled runs the next tick from cold caches (2-3x
     #: slower on a VM, see perf/RESULTS.md); polling keeps it warm and skips the wake-up.
+    #: Needs trio's real clock: a task that is always ready stops an autojump clock's time.
     busy_poll: bool = False
 
 

@@ -137,9 +137,10 @@ def test_cold_start_compiles_every_engine_kernel_then_loads_them_all(quick_resul
     assert entry["warm_s"] == sorted(entry["warm_runs_s"])[1]
     assert entry["numba_floor_s"] == sorted(entry["numba_floor_runs_s"])[1] > 0
     floor = entry["numba_floor"]
-    assert floor["first_call_s"] == pytest.approx(
-        floor["interpreter_s"] + floor["imports_s"] + floor["first_cached_call_s"])
-    assert entry["warm_over_floor_s"] == pytest.approx(entry["warm_s"] - entry["numba_floor_s"])
+    # The floor loads its one kernel from the cache (a compile would inflate it), and each of
+    # its parts took time.
+    assert (floor["cache_hits"], floor["cache_misses"]) == (1, 0)
+    assert min(floor["interpreter_s"], floor["imports_s"], floor["first_cached_call_s"]) > 0
 
 
 @pytest.mark.slow

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -160,37 +162,40 @@ async def test_a_failed_start_stops_the_simulator_process(tmp_path, config_dir):
     assert not _alive(pid)
 
 
-def _standalone_simulator() -> subprocess.Popen[bytes]:
+def _standalone_simulator(stderr: Any) -> subprocess.Popen[bytes]:
     """``qengine simulate --stop-on-stdin-eof``, as the venue starts it; after its URL line."""
     process = subprocess.Popen(
         [sys.executable, "-m", "qengine", "simulate", "--port", "0", "--market", "quoting",
          "--stop-on-stdin-eof"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        start_new_session=True)
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, start_new_session=True)
     assert process.stdout is not None
+    ready, _, _ = select.select([process.stdout], [], [], 60)
+    assert ready, "the simulator printed no URL within 60 s"
     assert process.stdout.readline().startswith(b"listening on ws://")
     return process
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("stop", ["stdin closed", "SIGTERM, stdin still open"])
-def test_the_simulator_process_stops_cleanly_either_way(config_dir, stop):
+def test_the_simulator_process_stops_cleanly_either_way(config_dir, tmp_path, stop):
     # A thread left blocked reading stdin used to make the interpreter abort at exit
     # ("Fatal Python error: _enter_buffered_busy", exit -6) when a signal ended the run.
-    for _ in range(3):
-        process = _standalone_simulator()
+    for attempt in range(3):
+        log = tmp_path / f"stderr-{attempt}.txt"
+        with log.open("wb") as stderr:
+            process = _standalone_simulator(stderr)
         try:
             if stop == "SIGTERM, stdin still open":
                 process.send_signal(signal.SIGTERM)
                 process.wait(timeout=30)
             process.stdin.close()
             process.wait(timeout=30)
-            err = process.stderr.read()
         finally:
             if process.poll() is None:
                 process.kill()
                 process.wait()
-            for stream in (process.stdin, process.stdout, process.stderr):
+            for stream in (process.stdin, process.stdout):
                 stream.close()
+        err = log.read_bytes()
         assert process.returncode == 0, err.decode(errors="replace")[-2000:]
         assert b"Fatal Python error" not in err

@@ -394,7 +394,8 @@ class OrderManager:
         """Make the order table match the exchange; cancel unknown orders of ours (see
         ``_reconcile``: rows newer than the snapshot keep their state).
 
-        Returns how many orders were cancelled because the table did not know them.
+        Returns how many live orders of ours the table did not know (each was sent a cancel;
+        one refused is tried again at the next reconciliation).
         """
         self.reconcile_needed = False
         requested_ns, at_request = now_ns(), self.state.orders.copy()
@@ -402,13 +403,14 @@ class OrderManager:
         timeout_ns = seconds_to_ns(self.state.config.connection.request_timeout_s)
         orphans = settle_orders(self.listener, live, requested_ns, at_request,
                                 now_ns() - timeout_ns)
-        _cancelled, failed = await cancel_by_id(self.client, [o.order_id for o in orphans],
-                                                on_refusal=OnRefusal.RETRY)
+        cancelled, failed = await cancel_by_id(self.client, [o.order_id for o in orphans],
+                                               on_refusal=OnRefusal.RETRY)
         if failed:
             self.reconcile_needed = True  # try again next cycle
         if orphans:
-            log.warning("cancelled %d open order(s) with our label this process did not place",
-                        len(orphans))
+            log.warning("%d open order(s) with our label this process did not place: %d "
+                        "cancelled, %d already gone, %d to try again", len(orphans), cancelled,
+                        len(orphans) - cancelled - len(failed), len(failed))
         return len(orphans)
 
     def reset_table(self) -> None:

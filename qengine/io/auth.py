@@ -88,6 +88,10 @@ class Credentials:
         """A ``public/login`` JWT signed with this key (see :func:`make_login_token`)."""
         return _sign(self.key_id, self.signing_key(), now_s)
 
+    def __reduce__(self) -> tuple[type[Credentials], tuple[str, str, str]]:
+        # Pickled (e.g. to a worker process) without the parsed key, which cannot be pickled.
+        return (Credentials, (self.key_id, self.private_key_pem, self.source))
+
     def __repr__(self) -> str:
         # The key id is not secret by itself, but the old bot kept it out of logs; so do we.
         return f"Credentials(key_id=<redacted>, private_key_pem=<redacted>, source={self.source!r})"

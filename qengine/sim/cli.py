@@ -14,6 +14,7 @@ import argparse
 import math
 import os
 import signal
+import stat
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -148,10 +149,24 @@ async def _stop_at_stdin_eof(scope: trio.CancelScope) -> None:
     # The parent holds the other end of the pipe: it closes when the parent exits or dies.
     # Read on the event loop, not in a thread: a thread left blocked in sys.stdin's read (a
     # signal ended the run first) holds the buffer's lock, and the interpreter aborts at exit.
-    async with trio.lowlevel.FdStream(os.dup(sys.stdin.fileno())) as stdin:
+    async with trio.lowlevel.FdStream(_own_stdin()) as stdin:
         while await stdin.receive_some():
             pass
     scope.cancel()
+
+
+def _own_stdin() -> int:
+    # FdStream makes its descriptor non-blocking, and that flag belongs to the open file: a
+    # dup of a terminal's stdin would make stdout and stderr non-blocking too. Opening the
+    # file again gives the stream its own (Linux); elsewhere stdin must be a pipe or socket.
+    fd = sys.stdin.fileno()
+    try:
+        return os.open(f"/proc/self/fd/{fd}", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        mode = os.fstat(fd).st_mode
+        if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)):
+            raise ValueError("--stop-on-stdin-eof needs stdin to be a pipe") from None
+        return os.dup(fd)
 
 
 def run_simulate_command(args: argparse.Namespace) -> int:

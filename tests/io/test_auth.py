@@ -177,6 +177,17 @@ def test_credentials_parse_their_key_once(pkcs8, rsa_key, monkeypatch):
     assert creds == Credentials("K1", pkcs8)  # the cache is not part of equality
 
 
+def test_credentials_pickle_without_their_parsed_key(pkcs8):
+    import pickle
+
+    creds = Credentials("K1", pkcs8, source="test")
+    creds.signing_key()  # parsed and cached: an RSA key object cannot be pickled
+    again = pickle.loads(pickle.dumps(creds))
+    assert again == creds
+    assert again.source == "test"
+    assert again.login_token(now_s=NOW_S)
+
+
 def test_credentials_with_a_bad_key_fail_at_use_without_quoting_it(pkcs8):
     broken = pkcs8.replace("\n", "").replace("-----END PRIVATE KEY-----", "")
     creds = Credentials("K1", broken)
