@@ -21,6 +21,11 @@ import trio
 
 from qengine.config import EngineConfig, load_config
 from qengine.engine import Engine, open_engine
+from qengine.engine._account import Account
+from qengine.engine._gate import Wakeup
+from qengine.engine._listener import Listener
+from qengine.engine._state import EngineState, select_instruments
+from qengine.io import messages as m
 from qengine.io.auth import DEMO_KEY_ID, demo_credentials, demo_public_key_pem
 from qengine.io.thalex import open_thalex_client
 from qengine.kernels import codes
@@ -34,6 +39,7 @@ from qengine.sim import (
     SimulatorConfig,
     serve_simulator,
 )
+from qengine.telemetry import Telemetry
 
 from ..io.contract.schema import FrameRecorder, thalex_schema
 
@@ -218,3 +224,18 @@ async def manual_trade(sim: Simulator, direction: str, amount: float, price: flo
         result = await client.insert(direction, BTC, amount, price,
                                      time_in_force="immediate_or_cancel", label="manual")
     return result.filled_amount
+
+
+def btc_state() -> EngineState:
+    """The default config's state for BTC-PERPETUAL (tick 1, lot 0.001), with no connection."""
+    listed = [m.decode_instrument_row({"instrument_name": "BTC-PERPETUAL", "product": "FBTCUSD",
+                                       "type": "perpetual", "tick_size": 1,
+                                       "volume_tick_size": 0.001})]
+    config = EngineConfig()
+    return EngineState(config, select_instruments(config, listed))
+
+
+def offline_listener() -> Listener:
+    """A listener and its account on :func:`btc_state`, fed by hand (no io, no quoter)."""
+    state, telemetry = btc_state(), Telemetry()
+    return Listener(state, telemetry, Account(state, telemetry, Wakeup()))

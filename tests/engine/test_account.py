@@ -7,12 +7,12 @@ from __future__ import annotations
 import pytest
 import trio
 
-from qengine.config import EngineConfig
 from qengine.engine._account import RECONCILE_GRACE_S, Account
 from qengine.engine._gate import Wakeup
-from qengine.engine._state import EngineState, select_instruments
 from qengine.io import messages as m
 from qengine.telemetry import Telemetry
+
+from .conftest import btc_state
 
 BTC = "BTC-PERPETUAL"
 LOT = 0.001
@@ -20,12 +20,7 @@ PRICE = 65000.0
 
 
 def _account() -> Account:
-    listed = [m.decode_instrument_row({"instrument_name": BTC, "product": "FBTCUSD",
-                                       "type": "perpetual", "tick_size": 1,
-                                       "volume_tick_size": LOT})]
-    config = EngineConfig()
-    return Account(EngineState(config, select_instruments(config, listed)), Telemetry(),
-                   Wakeup())
+    return Account(btc_state(), Telemetry(), Wakeup())
 
 
 def _trade(trade_id: str, lots: int, time_s: float, direction: str = "buy") -> m.Trade:

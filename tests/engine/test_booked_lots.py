@@ -7,31 +7,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from qengine.config import EngineConfig
-from qengine.engine._account import Account
-from qengine.engine._gate import Wakeup
 from qengine.engine._listener import Listener
-from qengine.engine._state import EngineState, select_instruments
 from qengine.io import messages as m
 from qengine.kernels import codes
 from qengine.kernels.dtypes import ACTION, QUOTE
 from qengine.kernels.order_diff import diff_ladder_against_orders
 from qengine.kernels.orders import order_release, order_request_amend, order_reserve
-from qengine.telemetry import Telemetry
+
+from .conftest import offline_listener
 
 BTC = "BTC-PERPETUAL"
 LOT = 0.001  # volume tick: 10 lots are 0.01 BTC
 LIMIT = 10  # lots
 PRICE = 65000
-
-
-def _listener() -> Listener:
-    listed = [m.decode_instrument_row({"instrument_name": BTC, "product": "FBTCUSD",
-                                       "type": "perpetual", "tick_size": 1,
-                                       "volume_tick_size": LOT})]
-    config = EngineConfig()
-    state, telemetry = EngineState(config, select_instruments(config, listed)), Telemetry()
-    return Listener(state, telemetry, Account(state, telemetry, Wakeup()))
 
 
 def _report(status: str, reason: str, amount: int, filled: int, price: int = PRICE,
@@ -95,7 +83,7 @@ def _resting(listener: Listener, lots: int) -> int:
 
 
 async def test_an_amend_reply_stating_a_fill_before_its_push_keeps_the_limit():
-    listener = _listener()
+    listener = offline_listener()
     orders = listener.state.orders
     slot = _resting(listener, 10)
     # The quoter re-prices the bid; the amend's reply says 6 lots filled, but the fill push
@@ -118,7 +106,7 @@ async def test_an_amend_reply_stating_a_fill_before_its_push_keeps_the_limit():
 
 
 async def test_a_fill_booked_from_the_history_before_its_report_is_credited_once():
-    listener = _listener()
+    listener = offline_listener()
     orders = listener.state.orders
     slot = _resting(listener, 10)
     listener.account.apply_trades([_trade("T2", 3)])  # the history is read first
@@ -131,7 +119,7 @@ async def test_a_fill_booked_from_the_history_before_its_report_is_credited_once
 
 
 async def test_a_cancel_reply_stating_a_fill_keeps_its_row_until_the_fill_is_booked():
-    listener = _listener()
+    listener = offline_listener()
     orders = listener.state.orders
     slot = _resting(listener, 10)
     listener.apply_order(_report("cancelled_partially_filled", "cancel", 10, 6))
@@ -149,7 +137,7 @@ async def test_a_cancel_reply_stating_a_fill_keeps_its_row_until_the_fill_is_boo
 
 
 async def test_an_adopted_position_settles_closed_rows_whose_fills_it_holds():
-    listener = _listener()
+    listener = offline_listener()
     orders = listener.state.orders
     slot = _resting(listener, 10)
     listener.apply_order(_report("cancelled_partially_filled", "cancel", 10, 6))

@@ -10,15 +10,16 @@ import logging
 
 import trio
 
-from qengine.config import EngineConfig
-from qengine.engine._account import Account
-from qengine.engine._gate import Wakeup
-from qengine.engine._listener import Listener
-from qengine.engine._state import EngineState, select_instruments
 from qengine.io import messages as m
-from qengine.telemetry import Telemetry
 
-from .conftest import BTC, exchange_side_counts, hit_bids, running, wait_until
+from .conftest import (
+    BTC,
+    exchange_side_counts,
+    hit_bids,
+    offline_listener,
+    running,
+    wait_until,
+)
 
 ODD_ROWS = (
     {"trade_type": "internal_transfer", "trade_id": "X1", "amount": 1.0},
@@ -70,18 +71,9 @@ async def test_odd_trade_history_rows_are_skipped_and_the_engine_keeps_quoting(
     assert any("our fill X5 on BTC-PERPETUAL" in e and "'price'" in e for e in errors), errors
 
 
-def _listener() -> Listener:
-    listed = [m.decode_instrument_row({"instrument_name": BTC, "product": "FBTCUSD",
-                                       "type": "perpetual", "tick_size": 1,
-                                       "volume_tick_size": 0.001})]
-    config = EngineConfig()
-    state, telemetry = EngineState(config, select_instruments(config, listed)), Telemetry()
-    return Listener(state, telemetry, Account(state, telemetry, Wakeup()))
-
-
 async def test_portfolio_lines_of_others_are_skipped_and_ours_never_reads_as_flat(caplog):
     caplog.set_level(logging.ERROR, logger="qengine")
-    listener = _listener()
+    listener = offline_listener()
     position = listener.account.exchange_positions[0]
     good = {"instrument_name": BTC, "position": 0.25, "average_price": 65000}
     listener.account.apply_portfolio([m.decode_portfolio_row(good)], snapshot=True)
