@@ -23,10 +23,28 @@ def hot_costs_ns(engine: Any) -> dict[str, float]:
     from perf._feeder import RandomWalkBook
     from qengine.io.jsonrpc import RpcProtocol, parse_frame
     from qengine.io.messages import DecodeStats, decode_notification
-    from qengine.io.ws_frames import MaskKeys
+    from qengine.io.read_plan import is_raw
+    from qengine.io.rpc_session import Inbound
+    from qengine.io.ws_frames import FrameReader, MaskKeys
 
-    payload = RandomWalkBook(seed=5, move_prob=0.2).frames(1)[4:]  # a 126-length header
+    wire_frame = RandomWalkBook(seed=5, move_prob=0.2).frames(1)
+    payload = wire_frame[4:]  # without its 126-length header
     stats = DecodeStats()
+    reader, messages = FrameReader(16 * 1024 * 1024), []
+    heads = (b'{"channel_name":"ticker.',)
+
+    def frame_decode() -> list[bytes]:
+        # The websocket layer's work on a read of one ticker frame.
+        messages.clear()
+        reader.buffer += wire_frame
+        reader.read(messages)
+        return messages
+
+    def read_plan() -> Any:
+        # io's sorting of a one-frame read: a raw ticker push, handed on undecoded.
+        if is_raw(payload, heads):
+            return Inbound(1, [payload])
+        raise RuntimeError("the feeder's ticker is not a raw push")
 
     def decode() -> Any:
         frame = parse_frame(payload)
@@ -39,6 +57,8 @@ def hot_costs_ns(engine: Any) -> dict[str, float]:
         raise RuntimeError("the ticker lane does not take the feeder's ticker")
 
     calls = {
+        "frame decode (websocket)": frame_decode,
+        "read plan (one-frame read)": read_plan,
         "JSON + message decode": decode,
         "state update": lambda: listener.on_ticker(notification, 1),
         "kernel call": quoter.run_cycle,
@@ -50,8 +70,35 @@ def hot_costs_ns(engine: Any) -> dict[str, float]:
         "lane: state update": lambda: listener.took_ticker(1),
         "lane: decode + state + cycle": lambda: quoter.tick_raw(payload, 1),
     }
+    n_prepared, prepare = _batch_prepare(engine, quoter, payload)
+    calls[f"order batch prepare ({n_prepared} actions)"] = prepare
     return {name: float(np.median(time_calls_ns(fn, iterations=ITERATIONS, warmup=300)))
             for name, fn in calls.items()}
+
+
+def _batch_prepare(engine: Any, quoter: Any, payload: bytes) -> tuple[int, Any]:
+    """``OrderManager.execute``'s one kernel call before the wire bytes (``order_batch_prepare``:
+    mark the table, meter the batch), on the actions of one quoted cycle, each call on a fresh
+    copy of the order table and token bucket taken after that cycle (the copies are timed too)."""
+    from qengine.kernels._jit import entry_point
+    from qengine.kernels.order_batch import order_batch_prepare
+
+    orders, state = engine.orders, engine.state
+    n = max(quoter.tick_raw(payload, 1), 0)
+    table0, bucket0 = state.orders.copy(), orders.bucket.state.copy()
+    table, bucket, actions = table0.copy(), bucket0.copy(), state.actions.copy()
+    batch, counts = np.zeros_like(orders._batch), np.zeros_like(orders._counts)
+    prepare = entry_point(order_batch_prepare, table, actions, 0, bucket, 0, 0, 0,
+                          state.spec.index, batch, counts)
+    levels = engine.gate.insert_levels
+
+    def call() -> list[int]:
+        table[:] = table0
+        bucket[:] = bucket0
+        prepare(table, actions, n, bucket, 1, levels, 1, state.spec.index, batch, counts)
+        return counts.tolist()
+
+    return n, call
 
 
 def _ten_action_encoding(engine: Any, rpc: Any, keys: Any) -> Any:

@@ -67,14 +67,14 @@ def build_c_reference(out_dir: str) -> str | None:
     return program
 
 
-def run_c_reference(program: str, calls: int) -> dict[str, float]:
-    """p50 (us) of the C pointer chase per mode."""
+def run_c_reference(program: str, calls: int) -> dict[str, tuple[float, float]]:
+    """(p50, p99) in us of the C pointer chase per mode."""
     import subprocess
 
     proc = subprocess.run([program, str(C_WORKING_SET_BYTES), str(C_STEPS), str(calls)],
                           capture_output=True, timeout=600, check=True)
     rows = (line.split("\t") for line in proc.stdout.decode().splitlines())
-    return {mode: int(ns) / 1e3 for mode, ns in rows}
+    return {mode: (int(p50) / 1e3, int(p99) / 1e3) for mode, p50, p99 in rows}
 
 
 async def _measure(url: str, calls: int) -> dict[str, Any]:
@@ -101,6 +101,7 @@ async def _measure(url: str, calls: int) -> dict[str, Any]:
 
     config = config_from_mapping(engine_overrides(url))
     out: dict[str, list[float]] = {mode: [] for mode in MODES}
+    tails: dict[str, list[float]] = {mode: [] for mode in MODES}
     actions: list[int] = []
     async with open_engine(config, url=url, credentials=demo_credentials()) as engine:
         await trio.sleep(3.0)
@@ -116,8 +117,11 @@ async def _measure(url: str, calls: int) -> dict[str, Any]:
                     n = quoter.tick_raw(payload, 1)
                     times[i] = clock() - start
                     actions.append(n)
-                out[mode].append(float(np.median(times[len(times) // 10:])) / 1e3)
-    return {"p50_us": out, "actions_mean": float(np.mean([a for a in actions if a >= 0]))}
+                kept = times[len(times) // 10:]
+                out[mode].append(float(np.median(kept)) / 1e3)
+                tails[mode].append(float(np.percentile(kept, 99)) / 1e3)
+    return {"p50_us": out, "p99_us": tails,
+            "actions_mean": float(np.mean([a for a in actions if a >= 0]))}
 
 
 def run(calls: int) -> dict[str, Any]:
@@ -146,7 +150,8 @@ def run(calls: int) -> dict[str, Any]:
         raise RuntimeError(f"engine child failed: {proc.stderr.decode(errors='replace')[-2000:]}")
     result = orjson.loads(proc.stdout.strip().splitlines()[-1])
     if c_rounds:
-        result["c_reference_p50_us"] = {mode: [r[mode] for r in c_rounds] for mode in MODES}
+        result["c_reference_p50_us"] = {mode: [r[mode][0] for r in c_rounds] for mode in MODES}
+        result["c_reference_p99_us"] = {mode: [r[mode][1] for r in c_rounds] for mode in MODES}
         result["c_reference"] = {"working_set_bytes": C_WORKING_SET_BYTES, "steps": C_STEPS}
     result["machine"] = machine_info()
     return result
@@ -164,12 +169,14 @@ def main() -> int:
         parser.error("--calls must be at least 10")
     progress(f"cold path: tick_raw x {args.calls} per mode, {len(MODES)} modes, 2 rounds")
     result = run(args.calls)
-    c_ref = result.get("c_reference_p50_us", {})
+    c_p50, c_p99 = result.get("c_reference_p50_us", {}), result.get("c_reference_p99_us", {})
     for mode, values in result["p50_us"].items():
-        line = f"{mode}: tick_raw p50 " + " / ".join(f"{v:.1f}" for v in values) + " us"
-        if mode in c_ref:
+        line = (f"{mode}: tick_raw p50 " + " / ".join(f"{v:.1f}" for v in values) + ", p99 "
+                + " / ".join(f"{v:.1f}" for v in result["p99_us"][mode]) + " us")
+        if mode in c_p50:
             line += ("; C pointer chase (512 KiB, before / after the engine) p50 "
-                     + " / ".join(f"{v:.1f}" for v in c_ref[mode]) + " us")
+                     + " / ".join(f"{v:.1f}" for v in c_p50[mode]) + ", p99 "
+                     + " / ".join(f"{v:.1f}" for v in c_p99[mode]) + " us")
         print(line)
     print(f"actions per quoted call (mean): {result['actions_mean']:.1f}; "
           f"load average {result['machine']['loadavg']}")
