@@ -21,9 +21,10 @@ ITERATIONS = 3000
 def hot_costs_ns(engine: Any) -> dict[str, float]:
     """Median ns per call of each stage's code, run hot in this (engine) process."""
     from perf._feeder import RandomWalkBook
+    from qengine.engine._ticker_lane import ticker_channel
     from qengine.io.jsonrpc import RpcProtocol, parse_frame
     from qengine.io.messages import DecodeStats, decode_notification
-    from qengine.io.read_plan import is_raw
+    from qengine.io.read_plan import is_raw, push_heads
     from qengine.io.rpc_session import Inbound
     from qengine.io.ws_frames import FrameReader, MaskKeys
 
@@ -31,7 +32,7 @@ def hot_costs_ns(engine: Any) -> dict[str, float]:
     payload = wire_frame[4:]  # without its 126-length header
     stats = DecodeStats()
     reader, messages = FrameReader(16 * 1024 * 1024), []
-    heads = (b'{"channel_name":"ticker.',)
+    heads = push_heads((ticker_channel(engine.state.spec).encode(),))  # the engine's own
 
     def frame_decode() -> list[bytes]:
         # The websocket layer's work on a read of one ticker frame.

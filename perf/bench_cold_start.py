@@ -96,16 +96,23 @@ def _start_env(cache_dir: str) -> dict[str, str]:
     return env
 
 
-def _numba_floor(cache_dir: str) -> dict[str, float]:
-    """One start of :mod:`perf._numba_floor` (numba imported, one cached kernel called)."""
+def _timed_start(argv: list[str], cache_dir: str, what: str) -> tuple[int, dict[str, Any]]:
+    """Start ``argv`` (a Python script and its arguments) as a warm start would; return the
+    parent's clock just before the start and the stamps the child printed last."""
     env = _start_env(cache_dir)
     started_ns = time.monotonic_ns()
-    proc = subprocess.run([sys.executable, str(ROOT / "perf" / "_numba_floor.py")], cwd=ROOT,
-                          env=env, capture_output=True, timeout=COMPILE_TIMEOUT_S, check=False)
+    proc = subprocess.run([sys.executable, *argv], cwd=ROOT, env=env, capture_output=True,
+                          timeout=COMPILE_TIMEOUT_S, check=False)
     if proc.returncode != 0 or not proc.stdout.strip():
-        raise RuntimeError(f"numba floor child failed ({proc.returncode}): "
+        raise RuntimeError(f"{what} child failed ({proc.returncode}): "
                            f"{proc.stderr.decode(errors='replace')[-2000:]}")
-    s = orjson.loads(proc.stdout.strip().splitlines()[-1])
+    return started_ns, orjson.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _numba_floor(cache_dir: str) -> dict[str, float]:
+    """One start of :mod:`perf._numba_floor` (numba imported, one cached kernel called)."""
+    started_ns, s = _timed_start([str(ROOT / "perf" / "_numba_floor.py")], cache_dir,
+                                 "numba floor")
     return {"first_call_s": (s["called_ns"] - started_ns) / 1e9,
             "interpreter_s": (s["main_ns"] - started_ns) / 1e9,
             "imports_s": (s["imported_ns"] - s["main_ns"]) / 1e9,
@@ -114,15 +121,8 @@ def _numba_floor(cache_dir: str) -> dict[str, float]:
 
 
 def _one_start(url: str, cache_dir: str) -> dict[str, float]:
-    env = _start_env(cache_dir)
-    started_ns = time.monotonic_ns()
-    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", url],
-                          cwd=ROOT, env=env, capture_output=True, timeout=COMPILE_TIMEOUT_S,
-                          check=False)
-    if proc.returncode != 0 or not proc.stdout.strip():
-        raise RuntimeError(f"engine child failed ({proc.returncode}): "
-                           f"{proc.stderr.decode(errors='replace')[-2000:]}")
-    s = orjson.loads(proc.stdout.strip().splitlines()[-1])
+    started_ns, s = _timed_start([str(Path(__file__).resolve()), "--child", url], cache_dir,
+                                 "engine")
     return {
         "first_quote_s": (s["first_action_ns"] - started_ns) / 1e9,
         "interpreter_s": (s["main_ns"] - started_ns) / 1e9,

@@ -21,6 +21,11 @@ ANSWER_HEAD = b'{"id":'
 ORDERS_HEAD = PUSH_HEAD + b'session.orders"'
 
 
+def push_heads(names: frozenset[bytes] | tuple[bytes, ...]) -> tuple[bytes, ...]:
+    """How each named channel's pushes start on the wire (``{"channel_name":"<name>"``)."""
+    return tuple(PUSH_HEAD + name + b'"' for name in names)
+
+
 def may_wait(data: bytes) -> bool:
     """Whether a frame of the read may be handled after the quoted ticker's cycle: an answer
     (its caller's task runs after the reader's cycle either way), or a ``session.orders`` push

@@ -42,7 +42,7 @@ from .jsonrpc import (
 from .messages import DecodeStats, decode_notification
 from .messages import Notification as Decoded
 from .pending_batch import PendingBatch
-from .read_plan import PUSH_HEAD, first_push, is_raw, parse_newest, superseded
+from .read_plan import first_push, is_raw, parse_newest, push_heads, superseded
 from .transport import Transport, TransportStatistics
 
 __all__ = ["Inbound", "InboundHandler", "PendingBatch", "RpcSession", "SessionStatistics"]
@@ -106,7 +106,7 @@ class RpcSession:
                for name in raw_market):
             raise ValueError("raw_market must name channels (non-empty, without quotes)")
         self._raw_names = frozenset(name.encode() for name in raw_market)
-        self._raw_heads = tuple(PUSH_HEAD + name + b'"' for name in self._raw_names)
+        self._raw_heads = push_heads(self._raw_names)
         self._raw_pushes = 0
         self.request_timeout_s = request_timeout_s
         self._rpc = RpcProtocol()
