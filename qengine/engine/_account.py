@@ -41,13 +41,12 @@ RECONCILE_GRACE_S = 2.0
 class ExchangePosition:
     """The exchange's last reported position of one instrument (from ``account.portfolio``)."""
 
-    __slots__ = ("average_ticks", "lots", "mark_price", "seen_s")
+    __slots__ = ("average_ticks", "lots", "seen_s")
 
     def __init__(self) -> None:
         self.lots: int | None = None
         self.average_ticks = 0
         self.seen_s = 0.0
-        self.mark_price = math.nan
 
 
 class Account:
@@ -100,6 +99,13 @@ class Account:
             return slot
         return -1
 
+    def book_order_fills(self, index: int, update: m.OrderUpdate, slot: int) -> None:
+        """Book the fills an order report lists (each once), crediting row ``slot``."""
+        for fill in update.fills:
+            self.book_fill(index, fill.trade_id, update.direction, fill.price, fill.amount,
+                           fill.maker_taker == "maker", None, update.label, fill.time,
+                           slot=slot)
+
     def book_fill(self, index: int, trade_id: str, direction: str, price: float, amount: float,
                   is_maker: bool, fee: float | None, label: str | None,
                   time_s: float | None = None, *, slot: int = -1) -> bool:
@@ -114,6 +120,7 @@ class Account:
         if side is None or trade_id in self.known_trade_ids:
             return False
         key = id_key(trade_id)
+        lots, written_ns = spec.amount_lots(amount), now_ns()
         if time_s is not None:
             if time_s <= self.adoption_cutoff_s:
                 # Duplicates first: a trade already booked (re-read from the history after a
@@ -127,7 +134,7 @@ class Account:
                 log.warning("fill %s predates the adopted portfolio position; not booked again",
                             trade_id)
                 self.known_trade_ids.add(trade_id)
-                self._credit(slot, spec.amount_lots(amount))
+                self._credit(slot, lots, written_ns)
                 return False
             self.fill_time_s = max(self.fill_time_s, time_s)
         q = state.config.quote
@@ -138,10 +145,10 @@ class Account:
         row["instrument"] = index
         row["side"] = side
         row["price_ticks"] = spec.price_ticks(price)
-        row["amount_lots"] = spec.amount_lots(amount)
+        row["amount_lots"] = lots
         row["fee_quote"] = fee
         row["is_maker"] = 1 if is_maker else 0
-        row["time_ns"] = now_ns()
+        row["time_ns"] = written_ns
         status = position_apply_fill(state.positions, state.lots, state.seen_trade_ids,
                                      state.seen_cursor, state.fill_scratch, 0,
                                      spec.lot_tick_value)
@@ -153,20 +160,20 @@ class Account:
             log.error("fill %s could not be booked (status %d); reconciling with the exchange",
                       trade_id, status)
             return False
-        self._credit(slot, int(row["amount_lots"]))
+        self._credit(slot, lots, written_ns)
         self.counters[COUNTER["fills"]] += 1
         self.last_fill_s = trio.current_time()
         large = amount >= state.config.telemetry.large_fill
         log.info("%sFILL %s %s %s @ %s (%s) position %s", "LARGE " if large else "",
-                 spec.name, direction.upper(), spec.amount(spec.amount_lots(amount)), price,
+                 spec.name, direction.upper(), spec.amount(lots), price,
                  "maker" if is_maker else "taker", state.position(index))
         self.telemetry.record_fill(index, direction, price, amount, is_maker, label)
         self.wakeup.ring(fill=True)
         return True
 
-    def _credit(self, slot: int, lots: int) -> None:
+    def _credit(self, slot: int, lots: int, written_ns: int) -> None:
         # The row of the order that traded now counts those lots as in the position.
-        if slot >= 0 and order_book_lots(self.state.orders, slot, lots, now_ns()) != \
+        if slot >= 0 and order_book_lots(self.state.orders, slot, lots, written_ns) != \
                 codes.STATUS_OK:
             self.counters[COUNTER["errors"]] += 1
             log.error("booked lots %d could not be credited to order row %d", lots, slot)
@@ -208,8 +215,6 @@ class Account:
             average = entry.average_price or 0.0
             exchange.average_ticks = spec.price_ticks(average) if average > 0 else 0
             exchange.seen_s = trio.current_time()
-            if entry.mark_price is not None:
-                exchange.mark_price = entry.mark_price
         if snapshot and not unnamed:
             for index, exchange in enumerate(self.exchange_positions):
                 if index not in seen:
@@ -250,12 +255,13 @@ class Account:
     def _settle_closed_rows(self, index: int) -> None:
         # The adopted position holds what the exchange executed: a closed order's fills not
         # booked yet are in it (a late push of one is skipped), so its row may be released.
-        orders = self.state.orders
+        orders, written_ns = self.state.orders, now_ns()
         for slot in np.flatnonzero((orders["status"] == codes.ORDER_CLOSED) &
                                    (orders["instrument"] == index) &
                                    (orders["booked_lots"] < orders["filled_lots"])):
             row = orders[slot]
-            self._credit(int(slot), int(row["filled_lots"]) - int(row["booked_lots"]))
+            self._credit(int(slot), int(row["filled_lots"]) - int(row["booked_lots"]),
+                         written_ns)
 
     def apply_trades(self, trades: Iterable[m.Trade | m.SkippedRow]) -> None:
         """Cross-check fills against the account's trade history; book any we missed."""

@@ -50,7 +50,6 @@ class Listener:
         self.telemetry = telemetry
         self.counters = telemetry.counters.values
         self._reconnect_request = trio.Event()
-        self.mm_protection_remaining: dict[str, float] = {}
         #: Set when the exchange pulled our mass quotes (protection used up, session end).
         self.mm_protection_exhausted = False
         #: ``--verbose``: every event is logged in full (checked once, not per message).
@@ -231,9 +230,7 @@ class Listener:
             order_apply_update(state.orders, cid, key, kind, price_ticks,
                                spec.amount_lots(update.amount),
                                spec.amount_lots(update.filled_amount), now_ns())
-        for fill in update.fills:
-            account.book_fill(index, fill.trade_id, update.direction, fill.price, fill.amount,
-                           fill.maker_taker == "maker", None, update.label, fill.time, slot=slot)
+        account.book_order_fills(index, update, slot)
 
     def handle_event(self, notification: m.Notification) -> None:
         """Dispatch one ordered push (orders, portfolio, trades, protection, system)."""
@@ -253,7 +250,6 @@ class Listener:
             self.account.apply_trades(notification.records)
         elif kind == "session.mm_protection":
             for item in notification.records:
-                self.mm_protection_remaining[item.product] = item.remaining_amount
                 if item.remaining_amount <= 0 or item.reason in ("session_end", "client_cancel"):
                     self.mm_protection_exhausted = True
                 if item.remaining_amount <= 0:

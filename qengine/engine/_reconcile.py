@@ -23,7 +23,6 @@ from ..clock import now_ns
 from ..io import messages as m
 from ..kernels import codes
 from ..kernels.orders import order_apply_update, order_release
-from ._account import Account
 from ._listener import Listener
 from ._our_orders import our_live_orders
 from ._state import id_key
@@ -70,7 +69,7 @@ def settle_orders(listener: Listener, live: list[m.OrderUpdate], requested_ns: i
             # stands; only fills it may not have booked yet are taken (once, by trade id).
             if status != codes.ORDER_CLOSED:
                 listed.add(cid)
-            _book_fills(account, spec.index, order)
+            account.book_order_fills(spec.index, order, slot)
             continue
         if status == codes.ORDER_CLOSED:
             orphans.append(order)  # closed here before the request, yet live: not tracked
@@ -94,10 +93,3 @@ def settle_orders(listener: Listener, live: list[m.OrderUpdate], requested_ns: i
                                int(row["filled_lots"]), written_ns)
     order_release(orders)
     return orphans
-
-
-def _book_fills(account: Account, index: int, order: m.OrderUpdate) -> None:
-    for fill in order.fills:
-        account.book_fill(index, fill.trade_id, order.direction, fill.price, fill.amount,
-                          fill.maker_taker == "maker", None, order.label, fill.time)
-

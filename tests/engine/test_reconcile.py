@@ -237,3 +237,36 @@ async def test_a_reconciliation_in_mass_quote_mode_leaves_the_quotes_alone(autoj
             await trio.sleep(0.5)
             assert {o["order_id"] for o in ours(sim)} == quotes
             assert engine.telemetry.counters.snapshot()["errors"] == 0
+
+
+async def test_a_fill_the_snapshot_books_is_credited_to_its_row(autojump_clock):
+    """The snapshot lists a fill of an order whose row learned of it meanwhile (a newer row):
+    booking that fill credits the row, so its room is freed once, and when the order fills
+    up and closes the row is released (it used to keep 5 lots of room and its slot)."""
+    from qengine.kernels.orders import order_release
+
+    manager, client = _manager(0.02)
+    _reserve(manager, 31)
+    manager.listener.apply_order(_order("D", 31, 64000.0, reason="insert"))
+    await trio.sleep(1.0)
+    first = {"trade_id": "T1", "price": 64000.0, "amount": 0.005, "time": 1.7e9 + 1,
+             "maker_taker": "maker", "leg_index": 0}
+    second = {"trade_id": "T2", "price": 64000.0, "amount": 0.005, "time": 1.7e9 + 2,
+              "maker_taker": "maker", "leg_index": 0}
+    client.snapshot = [_order("D", 31, 64000.0, reason="fill", filled=0.005, fills=(first,))]
+    client.meanwhile = lambda: manager.listener.apply_order(  # the fill stated, not listed
+        _order("D", 31, 64000.0, reason="amend", filled=0.005))
+    await manager.reconcile_orders()
+    orders = manager.state.orders
+    slot = manager.listener.account.our_slot(id_key("D"), 31)
+    assert manager.state.position_lots(0) == 5
+    assert (orders[slot]["filled_lots"], orders[slot]["booked_lots"]) == (5, 5)
+    # The fill's own push comes later (a duplicate), then the rest of the order fills.
+    manager.listener.apply(_push(_order("D", 31, 64000.0, reason="fill", filled=0.005,
+                                        fills=(first,))))
+    assert orders[slot]["booked_lots"] == 5
+    manager.listener.apply(_push(_order("D", 31, 64000.0, status="filled", reason="fill",
+                                        filled=0.01, fills=(first, second))))
+    order_release(orders)
+    assert manager.state.position_lots(0) == LOTS
+    assert not (orders["status"] != codes.ORDER_EMPTY).any()
