@@ -56,15 +56,17 @@ def first_push(raw: list[Any], raw_heads: tuple[bytes, ...]) -> tuple[int, list[
     seen with the whole read applied first.
     """
     first = len(raw) - 1
-    while first >= 0 and not is_raw(raw[first], raw_heads):
+    while first >= 0:  # newest first: every frame after the push must be one that may wait
+        data = raw[first]
+        if is_raw(data, raw_heads):
+            break
+        if type(data) is not bytes or not may_wait(data):
+            return None
         first -= 1
     if first < 0:
         return None
     push = raw[first]
-    head = next(head for head in raw_heads if push.startswith(head))
-    for data in raw[first + 1:]:
-        if type(data) is not bytes or not may_wait(data):
-            return None
+    head = push[:push.find(b'"', len(PUSH_HEAD)) + 1]  # one of raw_heads (names hold no quote)
     older = []
     for index in range(first):
         data = raw[index]

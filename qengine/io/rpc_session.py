@@ -153,7 +153,7 @@ class RpcSession:
         answers came, then hand the read's pushes to the consumer as one :class:`Inbound`; or
         as two, the newest raw market push first, when nothing before it must be handled first
         (see :func:`~qengine.io.read_plan.first_push`)."""
-        now_s = trio.current_time()
+        arrival_ns = int(trio.current_time() * 1e9)
         heads = self._raw_heads
         if heads and len(raw) > 1 and self._on_inbound is not None:
             first = first_push(raw, heads)
@@ -165,7 +165,7 @@ class RpcSession:
                 skip = {index, *older}
                 rest = [data for i, data in enumerate(raw) if i not in skip]
                 try:
-                    await self._on_inbound(Inbound(int(now_s * 1e9), [raw[index]]))
+                    await self._on_inbound(Inbound(arrival_ns, [raw[index]]))
                 except BaseException:
                     # Cancelled (a dropped connection): the rest's answers still wake their
                     # callers; its pushes (order pushes of live orders without a fill, see
@@ -183,7 +183,7 @@ class RpcSession:
             frames, skip = [data if is_raw(data, heads) else parse_frame(data) for data in raw], ()
         else:
             frames, skip = [parse_frame(data) for data in raw], ()
-        inbound = self._inbound = Inbound(int(now_s * 1e9))
+        inbound = self._inbound = Inbound(arrival_ns)
         receive = self._rpc.receive
         try:
             for index, frame in enumerate(frames):
