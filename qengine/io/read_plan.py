@@ -79,20 +79,23 @@ def first_push(raw: list[Any], raw_heads: tuple[bytes, ...]) -> tuple[int, list[
     return first, older
 
 
-def parse_newest(raw: list[Any], raw_names: frozenset[bytes], prefixes: tuple[bytes, ...]
-                 ) -> tuple[list[Any], int]:
-    """Parse a read's frames, except market pushes older than a valid one of the same channel
-    later in the read: those are recognised from their first bytes and skipped unparsed
-    (None). Returns the frames and how many were skipped.
+def parse_newest(raw: list[Any], raw_names: frozenset[bytes], prefixes: tuple[bytes, ...],
+                 channel_prefixes: tuple[str, ...]) -> tuple[list[Any], int]:
+    """Parse a read's frames, keeping of each conflated channel (``prefixes`` as bytes,
+    ``channel_prefixes`` as text) and of each raw channel only its newest push; the others
+    are None. Returns the frames and how many were dropped.
 
-    Newest first, so a broken newest frame lets the one before it through. Frames of another
-    shape (other key order, a snapshot flag, escapes in the name) are parsed and go through
-    :func:`superseded`. The newest push of a raw channel is kept unparsed (its bytes), older
-    ones skipped.
+    Newest first, so a broken newest frame lets the one before it through. A push that starts
+    the Thalex way (``{"channel_name":"<name>"``, no snapshot flag) is recognised from its first
+    bytes: when a newer one of its channel was served it is dropped unparsed. Frames of another
+    shape (other key order, a snapshot flag, escapes in the name) are parsed, and dropped after
+    all when a newer push of their channel was kept. The newest push of a raw channel is kept
+    unparsed (its bytes).
     """
     frames: list[Any] = [None] * len(raw)
-    served: set[bytes] = set()
-    skipped = 0
+    served: set[bytes] = set()  # channels whose newest push, in its first bytes, was seen
+    kept: set[str] = set()  # channels whose newest push was kept
+    dropped = 0
     for index in range(len(raw) - 1, -1, -1):
         data = raw[index]
         name = None
@@ -103,35 +106,26 @@ def parse_newest(raw: list[Any], raw_names: frozenset[bytes], prefixes: tuple[by
                     b'"snapshot"' in data:
                 name = None
         if name is not None and name in served:
-            skipped += 1
+            dropped += 1
             continue
         if name is not None and name in raw_names:
-            frames[index] = data
             served.add(name)
+            channel = name.decode()
+            if channel in kept:  # a newer push of it came in another shape
+                dropped += 1
+                continue
+            kept.add(channel)
+            frames[index] = data
             continue
-        frame = frames[index] = parse_frame(data)
+        frame = parse_frame(data)
         if name is not None and type(frame) is Notification and not frame.snapshot and \
                 frame.channel_name.encode() == name:
             served.add(name)
-    return frames, skipped
-
-
-def superseded(frames: list[Any], prefixes: tuple[str, ...]) -> set[int]:
-    """Indices of the parsed market pushes (and raw pushes) that a later push of the same
-    channel in the read supersedes."""
-    newest: dict[str, int] = {}
-    out: set[int] = set()
-    for index, frame in enumerate(frames):
-        if type(frame) is bytes:  # a raw push (newest of its channel), name in its head
-            channel = frame[len(PUSH_HEAD):frame.find(b'"', len(PUSH_HEAD))].decode()
-            previous = newest.get(channel)
-            if previous is not None:
-                out.add(previous)
-            newest[channel] = index
-        elif type(frame) is Notification and not frame.snapshot and \
-                frame.channel_name.startswith(prefixes):
-            previous = newest.get(frame.channel_name)
-            if previous is not None:
-                out.add(previous)
-            newest[frame.channel_name] = index
-    return out
+        if type(frame) is Notification and not frame.snapshot and \
+                frame.channel_name.startswith(channel_prefixes):
+            if frame.channel_name in kept:
+                dropped += 1
+                continue
+            kept.add(frame.channel_name)
+        frames[index] = frame
+    return frames, dropped

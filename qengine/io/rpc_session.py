@@ -42,7 +42,7 @@ from .jsonrpc import (
 from .messages import DecodeStats, decode_notification
 from .messages import Notification as Decoded
 from .pending_batch import PendingBatch
-from .read_plan import first_push, is_raw, parse_newest, push_heads, superseded
+from .read_plan import first_push, is_raw, parse_newest, push_heads
 from .transport import Transport, TransportStatistics
 
 __all__ = ["Inbound", "InboundHandler", "PendingBatch", "RpcSession", "SessionStatistics"]
@@ -176,18 +176,18 @@ class RpcSession:
                     return
                 raw = rest
         if len(raw) > 1 and (self._conflate or heads):
-            frames, skipped = parse_newest(raw, self._raw_names, self._conflate_bytes)
-            skip = superseded(frames, self._conflate)
-            self._conflated_in_batch += skipped + len(skip)
+            frames, dropped = parse_newest(raw, self._raw_names, self._conflate_bytes,
+                                           self._conflate)
+            self._conflated_in_batch += dropped
         elif heads:
-            frames, skip = [data if is_raw(data, heads) else parse_frame(data) for data in raw], ()
+            frames = [data if is_raw(data, heads) else parse_frame(data) for data in raw]
         else:
-            frames, skip = [parse_frame(data) for data in raw], ()
+            frames = [parse_frame(data) for data in raw]
         inbound = self._inbound = Inbound(arrival_ns)
         receive = self._rpc.receive
         try:
-            for index, frame in enumerate(frames):
-                if frame is None or index in skip:
+            for frame in frames:
+                if frame is None:
                     continue
                 if type(frame) is bytes:  # a raw market push: the consumer decodes it
                     self._raw_pushes += 1
