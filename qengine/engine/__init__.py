@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 import trio
 
@@ -116,31 +116,28 @@ async def _open_engine(config: EngineConfig, url: str, credentials: Credentials,
         engine = build_engine(config, specs, url)
         state = engine.state
         open_orders_at_exit = None
-        frozen = False
         try:
             async with open_connection(engine, credentials) as client:
                 try:
                     async with trio.open_nursery() as services:
                         await _start_services(engine, services)
-                        frozen = _freeze_startup_objects()
-                        log.info(
-                            "qengine quoting %s on %s (%s model, %d levels, %s mode); "
-                            "position %s; kernels %d in %.2f s",
-                            state.spec.name, url,
-                            config.quote.model, config.quote.levels, config.order_mode,
-                            state.position(), report.kernels, report.seconds)
-                        startup.reached = True
-                        try:
-                            yield engine
-                        finally:
-                            engine.gate.close()  # nothing new is sent while services stop
-                            services.cancel_scope.cancel()
+                        with _startup_objects_frozen():
+                            log.info(
+                                "qengine quoting %s on %s (%s model, %d levels, %s mode); "
+                                "position %s; kernels %d in %.2f s",
+                                state.spec.name, url,
+                                config.quote.model, config.quote.levels, config.order_mode,
+                                state.position(), report.kernels, report.seconds)
+                            startup.reached = True
+                            try:
+                                yield engine
+                            finally:
+                                engine.gate.close()  # nothing new is sent while services stop
+                                services.cancel_scope.cancel()
                 finally:
                     engine.gate.close()
                     open_orders_at_exit = await leave_market(engine, client)
         finally:
-            if frozen:
-                _release_startup_objects()
             engine.summary = build_summary(engine, open_orders_at_exit)
             engine.stopped.set()
             outer.cancel_scope.cancel()
@@ -150,7 +147,8 @@ async def _open_engine(config: EngineConfig, url: str, credentials: Credentials,
 _freezers = 0
 
 
-def _freeze_startup_objects() -> bool:
+@contextmanager
+def _startup_objects_frozen() -> Iterator[None]:
     """Everything built before quoting (modules, kernels, state: ~130,000 objects) lives as
     long as the engine: moved out of the garbage collector's sight (``gc.freeze``), a full
     collection while quoting costs microseconds, not ~40 ms. Process-wide: the last engine
@@ -158,14 +156,12 @@ def _freeze_startup_objects() -> bool:
     global _freezers
     _freezers += 1
     gc.freeze()
-    return True
-
-
-def _release_startup_objects() -> None:
-    global _freezers
-    _freezers -= 1
-    if _freezers == 0:
-        gc.unfreeze()  # the engines' objects can be collected once they are gone
+    try:
+        yield
+    finally:
+        _freezers -= 1
+        if _freezers == 0:
+            gc.unfreeze()  # the engines' objects can be collected once they are gone
 
 
 async def _start_services(engine: Engine, services: trio.Nursery) -> None:
