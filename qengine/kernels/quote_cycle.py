@@ -40,8 +40,8 @@ def quote_cycle(setup, state, inputs, out, orders, instrument, amend_threshold_t
 
     Position limit: the ladder's room leaves out the worst case of the orders with a request in
     flight, and the diff sends what adds exposure only within the room left by every live order
-    (``ladder.py``, "Position limit"), so the position stays within ``position_limit_lots``
-    whatever our orders fill.
+    and every closed one whose fills are not booked yet (``ladder.py``, "Position limit"), so
+    the position stays within ``position_limit_lots`` whatever our orders fill.
 
     Returns
     -------
